@@ -1,0 +1,76 @@
+// The JS-visible native classes. Each converts arguments and forwards to the core.
+#pragma once
+
+#include <napi.h>
+
+#include <memory>
+
+#include "kiln/device.h"
+
+namespace kiln::binding {
+
+class DeviceBufferWrap : public Napi::ObjectWrap<DeviceBufferWrap> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit DeviceBufferWrap(const Napi::CallbackInfo& info);
+  // Throws DISPOSED after dispose().
+  const std::shared_ptr<DeviceAllocation>& allocation(Napi::Env env) const;
+  Device* device() const { return device_; }
+
+ private:
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value ByteLength(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  Device* device_ = nullptr;
+  std::shared_ptr<DeviceAllocation> allocation_;
+};
+
+class HostBufferWrap : public Napi::ObjectWrap<HostBufferWrap> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit HostBufferWrap(const Napi::CallbackInfo& info);
+  const std::shared_ptr<HostAllocation>& allocation(Napi::Env env) const;
+
+ private:
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Napi::Value ArrayBuffer(const Napi::CallbackInfo& info);
+  Napi::Value Disposed(const Napi::CallbackInfo& info);
+  std::shared_ptr<HostAllocation> allocation_;
+  Napi::Reference<Napi::ArrayBuffer> view_;
+};
+
+class EventWrap : public Napi::ObjectWrap<EventWrap> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit EventWrap(const Napi::CallbackInfo& info);
+  Event& event(Napi::Env env) const;
+  Device* device() const { return device_; }
+
+ private:
+  Napi::Value Query(const Napi::CallbackInfo& info);
+  Napi::Value Notify(const Napi::CallbackInfo& info);
+  Napi::Value ElapsedSince(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Device* device_ = nullptr;
+  std::unique_ptr<Event> event_;
+};
+
+class StreamWrap : public Napi::ObjectWrap<StreamWrap> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit StreamWrap(const Napi::CallbackInfo& info);
+  Stream& stream(Napi::Env env) const;
+
+ private:
+  Napi::Value Copy(const Napi::CallbackInfo& info);
+  Napi::Value Memset(const Napi::CallbackInfo& info);
+  Napi::Value Notify(const Napi::CallbackInfo& info);
+  Napi::Value Record(const Napi::CallbackInfo& info);
+  Napi::Value Dispose(const Napi::CallbackInfo& info);
+  Device* device_ = nullptr;
+  std::unique_ptr<Stream> stream_;
+};
+
+void registerDevices(Napi::Env env, Napi::Object exports);
+
+}  // namespace kiln::binding

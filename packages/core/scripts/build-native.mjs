@@ -1,0 +1,38 @@
+// Builds the native addon (native/ -> build/Release/kiln.node) with cmake-js. The Node-API
+// headers come from npm packages (node-api-headers, node-addon-api): nothing is downloaded.
+// Environment: KILN_CUDA=AUTO|ON|OFF (default AUTO), KILN_WERROR=1 (warnings fail the build),
+// KILN_BUILD_JOBS (default: the number of cores).
+import { spawnSync } from 'node:child_process';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const nativeDir = path.resolve(packageDir, '../../native');
+const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
+// node-addon-api's own include_dir is relative to the cwd; use the absolute folder instead.
+const addonApiDir = path.dirname(require.resolve('node-addon-api/package.json'));
+
+const args = [
+  cmakeJs,
+  'compile',
+  '--directory',
+  nativeDir,
+  '--out',
+  path.join(packageDir, 'build'),
+  '--parallel',
+  process.env.KILN_BUILD_JOBS ?? String(os.availableParallelism()),
+  `--CDNODE_ADDON_API_DIR=${addonApiDir}`,
+  `--CDKILN_CUDA=${process.env.KILN_CUDA ?? 'AUTO'}`,
+  `--CDKILN_WERROR=${process.env.KILN_WERROR === '1' ? 'ON' : 'OFF'}`,
+];
+const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
+if (result.status !== 0) {
+  console.error(
+    '\nkiln: building the native addon failed. It needs cmake >= 3.20 and a C++17 compiler ' +
+      '(Debian: apt-get install cmake g++). See the output above for the first error.',
+  );
+  process.exit(result.status ?? 1);
+}

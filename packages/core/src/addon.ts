@@ -1,0 +1,100 @@
+// The only place that loads the native addon. Everything else reaches it through native().
+import fs from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { KilnError } from './errors';
+
+/** @internal The native classes and functions of native/binding (kept in sync by hand). */
+export interface NativeAddon {
+  setErrorClass(ctor: typeof KilnError): void;
+  devices(): NativeDeviceInfo[];
+  features(): NativeFeatures;
+  convert(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number): void;
+  injectFault(point: string, count: number): void;
+  DeviceBuffer: new (device: string, bytes: number) => NativeDeviceBuffer;
+  HostBuffer: new (device: string, bytes: number) => NativeHostBuffer;
+  Stream: new (device: string) => NativeStream;
+  Event: new (device: string) => NativeEvent;
+}
+
+/** @internal */
+export interface NativeDeviceInfo {
+  name: string;
+  kind: 'cpu' | 'cuda';
+  index: number;
+  description: string;
+  totalMemory: number;
+  computeCapability?: string;
+}
+
+/** @internal */
+export interface NativeFeatures {
+  cpu: Record<string, string | number | boolean>;
+  cudaBuilt: boolean;
+  coreVersion: string;
+}
+
+/** @internal */
+export interface NativeDeviceBuffer {
+  readonly byteLength: number;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** @internal */
+export interface NativeHostBuffer {
+  readonly arrayBuffer: ArrayBuffer;
+  readonly disposed: boolean;
+  dispose(): void;
+}
+
+/** @internal A region the native copy accepts. */
+export type NativeRegion = NativeDeviceBuffer | NativeHostBuffer | ArrayBufferView;
+
+/** @internal */
+export interface NativeStream {
+  copy(dst: NativeRegion, dstOffset: number, src: NativeRegion, srcOffset: number, bytes: number): void;
+  memset(dst: NativeRegion, offset: number, value: number, bytes: number): void;
+  notify(callback: (error: KilnError | null) => void): void;
+  record(event: NativeEvent): void;
+  dispose(): void;
+}
+
+/** @internal */
+export interface NativeEvent {
+  query(): boolean;
+  notify(callback: (error: KilnError | null) => void): void;
+  elapsedSince(start: NativeEvent): number;
+  dispose(): void;
+}
+
+let loaded: NativeAddon | undefined;
+
+function candidatePaths(): string[] {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  // dist/ in a published or built package, src/ when tests run the sources directly.
+  const local = path.resolve(here, '..', 'build', 'Release', 'kiln.node');
+  return process.env.KILN_ADDON_PATH ? [process.env.KILN_ADDON_PATH, local] : [local];
+}
+
+/** @internal Loads the addon on first use and returns it. */
+export function native(): NativeAddon {
+  if (loaded) return loaded;
+  const tried = candidatePaths();
+  const found = tried.find((p) => fs.existsSync(p));
+  if (!found) {
+    throw new KilnError(
+      'ADDON_NOT_FOUND',
+      `kiln's native addon was not found (looked at ${tried.join(', ')}). ` +
+        `Build it with 'pnpm --filter @kiln/core build' (needs cmake >= 3.20 and a C++17 compiler), ` +
+        `or point KILN_ADDON_PATH at a kiln.node file.`,
+    );
+  }
+  const require = createRequire(import.meta.url);
+  const addon = require(found) as NativeAddon;
+  addon.setErrorClass(KilnError);
+  loaded = addon;
+  return addon;
+}

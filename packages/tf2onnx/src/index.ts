@@ -1,0 +1,2 @@
+// @kiln/tf2onnx has no API yet: it arrives with issue 8 (see README.md). Nothing here pretends.
+export {};
