@@ -1,0 +1,1 @@
+# Kernel tests: each compares kernels against naive references over many shapes.
