@@ -18,6 +18,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
 }  // namespace kiln::binding
 
 // The registration macro needs an unqualified function name.
-static Napi::Object InitKiln(Napi::Env env, Napi::Object exports) { return kiln::binding::Init(env, exports); }
+static Napi::Object InitKiln(Napi::Env env, Napi::Object exports) {
+  return kiln::binding::Init(env, exports);
+}
 
 NODE_API_MODULE(kiln, InitKiln)

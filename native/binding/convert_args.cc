@@ -12,16 +12,19 @@ const napi_type_tag kHostBufferTag = {0x6b696c6e686f7374ULL, 0x7566666572000002U
 const napi_type_tag kEventTag = {0x6b696c6e6576656eULL, 0x7400000000000003ULL};
 
 size_t toSize(Napi::Env env, const Napi::Value& value, const char* name) {
-  if (!value.IsNumber()) throwError(env, ErrorCode::kInvalidArgument, std::string(name) + " must be a number");
+  if (!value.IsNumber())
+    throwError(env, ErrorCode::kInvalidArgument, std::string(name) + " must be a number");
   const double d = value.As<Napi::Number>().DoubleValue();
   if (!(d >= 0) || d != std::floor(d) || d > 9007199254740991.0) {
-    throwError(env, ErrorCode::kInvalidArgument, std::string(name) + " must be a non-negative integer");
+    throwError(env, ErrorCode::kInvalidArgument,
+               std::string(name) + " must be a non-negative integer");
   }
   return static_cast<size_t>(d);
 }
 
 std::string toString(Napi::Env env, const Napi::Value& value, const char* name) {
-  if (!value.IsString()) throwError(env, ErrorCode::kInvalidArgument, std::string(name) + " must be a string");
+  if (!value.IsString())
+    throwError(env, ErrorCode::kInvalidArgument, std::string(name) + " must be a string");
   return value.As<Napi::String>().Utf8Value();
 }
 
@@ -70,7 +73,8 @@ Region toRegion(Napi::Env env, const Napi::Value& value, const char* name) {
     }
   }
   throwError(env, ErrorCode::kInvalidArgument,
-             std::string(name) + " must be a DeviceBuffer, HostBuffer, TypedArray, DataView or ArrayBuffer");
+             std::string(name) +
+                 " must be a DeviceBuffer, HostBuffer, TypedArray, DataView or ArrayBuffer");
 }
 
 }  // namespace kiln::binding

@@ -25,8 +25,8 @@ extern const napi_type_tag kEventTag;
 struct Region {
   uint8_t* data = nullptr;
   size_t size = 0;
-  Device* device = nullptr;              // null for host memory
-  std::shared_ptr<const void> owner;     // null for JS-owned memory (TypeScript retains it)
+  Device* device = nullptr;           // null for host memory
+  std::shared_ptr<const void> owner;  // null for JS-owned memory (TypeScript retains it)
 };
 
 // A DeviceBuffer, HostBuffer, TypedArray, DataView or ArrayBuffer.

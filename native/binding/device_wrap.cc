@@ -22,7 +22,8 @@ void DeviceBufferWrap::init(Napi::Env env, Napi::Object exports) {
 }
 
 // new DeviceBuffer(device: string, bytes: number)
-DeviceBufferWrap::DeviceBufferWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<DeviceBufferWrap>(info) {
+DeviceBufferWrap::DeviceBufferWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<DeviceBufferWrap>(info) {
   Napi::Env env = info.Env();
   device_ = &toDevice(env, info[0]);
   const size_t bytes = toSize(env, info[1], "bytes");
@@ -31,7 +32,9 @@ DeviceBufferWrap::DeviceBufferWrap(const Napi::CallbackInfo& info) : Napi::Objec
 }
 
 const std::shared_ptr<DeviceAllocation>& DeviceBufferWrap::allocation(Napi::Env env) const {
-  if (!allocation_) throwError(env, ErrorCode::kDisposed, "this DeviceBuffer has been disposed; allocate a new one");
+  if (!allocation_)
+    throwError(env, ErrorCode::kDisposed,
+               "this DeviceBuffer has been disposed; allocate a new one");
   return allocation_;
 }
 
@@ -61,7 +64,8 @@ void HostBufferWrap::init(Napi::Env env, Napi::Object exports) {
 }
 
 // new HostBuffer(device: string, bytes: number): host memory the device copies fastest.
-HostBufferWrap::HostBufferWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<HostBufferWrap>(info) {
+HostBufferWrap::HostBufferWrap(const Napi::CallbackInfo& info)
+    : Napi::ObjectWrap<HostBufferWrap>(info) {
   Napi::Env env = info.Env();
   Device& device = toDevice(env, info[0]);
   const size_t bytes = toSize(env, info[1], "bytes");
@@ -69,15 +73,16 @@ HostBufferWrap::HostBufferWrap(const Napi::CallbackInfo& info) : Napi::ObjectWra
   // The ArrayBuffer co-owns the memory: it stays valid until both it is collected and the
   // wrapper is disposed; dispose() detaches it so JS can no longer reach the memory.
   auto* owner = new std::shared_ptr<HostAllocation>(allocation_);
-  auto ab = Napi::ArrayBuffer::New(env, allocation_->data(), bytes,
-                                   [](Napi::Env, void*, std::shared_ptr<HostAllocation>* hint) { delete hint; },
-                                   owner);
+  auto ab = Napi::ArrayBuffer::New(
+      env, allocation_->data(), bytes,
+      [](Napi::Env, void*, std::shared_ptr<HostAllocation>* hint) { delete hint; }, owner);
   view_ = Napi::Persistent(ab);
   info.This().As<Napi::Object>().TypeTag(&kHostBufferTag);
 }
 
 const std::shared_ptr<HostAllocation>& HostBufferWrap::allocation(Napi::Env env) const {
-  if (!allocation_) throwError(env, ErrorCode::kDisposed, "this HostBuffer has been disposed; allocate a new one");
+  if (!allocation_)
+    throwError(env, ErrorCode::kDisposed, "this HostBuffer has been disposed; allocate a new one");
   return allocation_;
 }
 
@@ -116,7 +121,8 @@ Napi::Value Devices(const Napi::CallbackInfo& info) {
     o.Set("description", d.description);
     o.Set("totalMemory", static_cast<double>(d.totalMemory));
     if (d.kind == DeviceKind::kCuda) {
-      o.Set("computeCapability", std::to_string(d.computeMajor) + "." + std::to_string(d.computeMinor));
+      o.Set("computeCapability",
+            std::to_string(d.computeMajor) + "." + std::to_string(d.computeMinor));
     }
     out.Set(static_cast<uint32_t>(i), o);
   }
@@ -161,24 +167,31 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   if (src.device != nullptr || dst.device != nullptr) {
     throwError(env, ErrorCode::kInvalidArgument, "convert works on host memory only");
   }
-  const bool known = isValidDataType(static_cast<int32_t>(srcType)) && isValidDataType(static_cast<int32_t>(dstType));
+  const bool known = isValidDataType(static_cast<int32_t>(srcType)) &&
+                     isValidDataType(static_cast<int32_t>(dstType));
   if (!known) throwError(env, ErrorCode::kInvalidArgument, "unknown data type code");
   const size_t count = src.size / dataTypeSize(srcType);
   if (src.size % dataTypeSize(srcType) != 0 || dst.size != count * dataTypeSize(dstType)) {
-    throwError(env, ErrorCode::kInvalidArgument, "convert: source and destination element counts differ");
+    throwError(env, ErrorCode::kInvalidArgument,
+               "convert: source and destination element counts differ");
   }
   auto* s16 = reinterpret_cast<const uint16_t*>(src.data);
   auto* d16 = reinterpret_cast<uint16_t*>(dst.data);
   auto* s32 = reinterpret_cast<const float*>(src.data);
   auto* d32 = reinterpret_cast<float*>(dst.data);
   using T = DataType;
-  if (srcType == T::kFloat32 && dstType == T::kFloat16) convertFloatToHalf(s32, d16, count);
-  else if (srcType == T::kFloat16 && dstType == T::kFloat32) convertHalfToFloat(s16, d32, count);
-  else if (srcType == T::kFloat32 && dstType == T::kBFloat16) convertFloatToBFloat16(s32, d16, count);
-  else if (srcType == T::kBFloat16 && dstType == T::kFloat32) convertBFloat16ToFloat(s16, d32, count);
+  if (srcType == T::kFloat32 && dstType == T::kFloat16)
+    convertFloatToHalf(s32, d16, count);
+  else if (srcType == T::kFloat16 && dstType == T::kFloat32)
+    convertHalfToFloat(s16, d32, count);
+  else if (srcType == T::kFloat32 && dstType == T::kBFloat16)
+    convertFloatToBFloat16(s32, d16, count);
+  else if (srcType == T::kBFloat16 && dstType == T::kFloat32)
+    convertBFloat16ToFloat(s16, d32, count);
   else {
     throwError(env, ErrorCode::kUnsupported,
-               std::string("no native conversion from ") + dataTypeName(srcType) + " to " + dataTypeName(dstType));
+               std::string("no native conversion from ") + dataTypeName(srcType) + " to " +
+                   dataTypeName(dstType));
   }
   return env.Undefined();
 }

@@ -5,7 +5,8 @@ namespace kiln::binding {
 Napi::Value makeError(Napi::Env env, ErrorCode code, const std::string& message) {
   auto* data = env.GetInstanceData<AddonData>();
   if (data != nullptr && !data->kilnError.IsEmpty()) {
-    return data->kilnError.New({Napi::String::New(env, errorCodeName(code)), Napi::String::New(env, message)});
+    return data->kilnError.New(
+        {Napi::String::New(env, errorCodeName(code)), Napi::String::New(env, message)});
   }
   Napi::Error plain = Napi::Error::New(env, message);
   plain.Set("code", Napi::String::New(env, errorCodeName(code)));
@@ -22,8 +23,10 @@ void throwError(Napi::Env env, ErrorCode code, const std::string& message) {
 
 namespace {
 Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
-  if (!info[0].IsFunction()) throw Napi::TypeError::New(info.Env(), "setErrorClass expects a constructor");
-  info.Env().GetInstanceData<AddonData>()->kilnError = Napi::Persistent(info[0].As<Napi::Function>());
+  if (!info[0].IsFunction())
+    throw Napi::TypeError::New(info.Env(), "setErrorClass expects a constructor");
+  info.Env().GetInstanceData<AddonData>()->kilnError =
+      Napi::Persistent(info[0].As<Napi::Function>());
   return info.Env().Undefined();
 }
 }  // namespace

@@ -6,11 +6,11 @@
 namespace kiln::binding {
 
 void EventWrap::init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "Event",
-                                    {InstanceMethod<&EventWrap::Query>("query"),
-                                     InstanceMethod<&EventWrap::Notify>("notify"),
-                                     InstanceMethod<&EventWrap::ElapsedSince>("elapsedSince"),
-                                     InstanceMethod<&EventWrap::Dispose>("dispose")});
+  Napi::Function ctor = DefineClass(
+      env, "Event",
+      {InstanceMethod<&EventWrap::Query>("query"), InstanceMethod<&EventWrap::Notify>("notify"),
+       InstanceMethod<&EventWrap::ElapsedSince>("elapsedSince"),
+       InstanceMethod<&EventWrap::Dispose>("dispose")});
   env.GetInstanceData<AddonData>()->event = Napi::Persistent(ctor);
   exports.Set("Event", ctor);
 }
@@ -23,7 +23,8 @@ EventWrap::EventWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EventWra
 }
 
 Event& EventWrap::event(Napi::Env env) const {
-  if (!event_) throwError(env, ErrorCode::kDisposed, "this Event has been disposed; create a new one");
+  if (!event_)
+    throwError(env, ErrorCode::kDisposed, "this Event has been disposed; create a new one");
   return *event_;
 }
 
@@ -34,7 +35,8 @@ Napi::Value EventWrap::Query(const Napi::CallbackInfo& info) {
 Napi::Value EventWrap::Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Event& e = event(env);
-  if (!info[0].IsFunction()) throwError(env, ErrorCode::kInvalidArgument, "notify expects a callback");
+  if (!info[0].IsFunction())
+    throwError(env, ErrorCode::kInvalidArgument, "notify expects a callback");
   auto done = jsCompletion(env, info[0].As<Napi::Function>(), "kiln.event.notify");
   e.onComplete([done]() mutable { done(Status::success()); });
   return env.Undefined();

@@ -6,12 +6,11 @@
 namespace kiln::binding {
 
 void StreamWrap::init(Napi::Env env, Napi::Object exports) {
-  Napi::Function ctor = DefineClass(env, "Stream",
-                                    {InstanceMethod<&StreamWrap::Copy>("copy"),
-                                     InstanceMethod<&StreamWrap::Memset>("memset"),
-                                     InstanceMethod<&StreamWrap::Notify>("notify"),
-                                     InstanceMethod<&StreamWrap::Record>("record"),
-                                     InstanceMethod<&StreamWrap::Dispose>("dispose")});
+  Napi::Function ctor = DefineClass(
+      env, "Stream",
+      {InstanceMethod<&StreamWrap::Copy>("copy"), InstanceMethod<&StreamWrap::Memset>("memset"),
+       InstanceMethod<&StreamWrap::Notify>("notify"), InstanceMethod<&StreamWrap::Record>("record"),
+       InstanceMethod<&StreamWrap::Dispose>("dispose")});
   env.GetInstanceData<AddonData>()->stream = Napi::Persistent(ctor);
   exports.Set("Stream", ctor);
 }
@@ -23,7 +22,8 @@ StreamWrap::StreamWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Stream
 }
 
 Stream& StreamWrap::stream(Napi::Env env) const {
-  if (!stream_) throwError(env, ErrorCode::kDisposed, "this Stream has been disposed; create a new one");
+  if (!stream_)
+    throwError(env, ErrorCode::kDisposed, "this Stream has been disposed; create a new one");
   return *stream_;
 }
 
@@ -32,8 +32,8 @@ namespace {
 void checkRange(Napi::Env env, const Region& r, size_t offset, size_t bytes, const char* name) {
   if (offset > r.size || bytes > r.size - offset) {
     throwError(env, ErrorCode::kInvalidArgument,
-               std::string(name) + " range [" + std::to_string(offset) + ", +" + std::to_string(bytes) +
-                   ") is outside its " + std::to_string(r.size) + " bytes");
+               std::string(name) + " range [" + std::to_string(offset) + ", +" +
+                   std::to_string(bytes) + ") is outside its " + std::to_string(r.size) + " bytes");
   }
 }
 }  // namespace
@@ -52,7 +52,8 @@ Napi::Value StreamWrap::Copy(const Napi::CallbackInfo& info) {
   for (const Region* r : {&dst, &src}) {
     if (r->device != nullptr && r->device != device_) {
       throwError(env, ErrorCode::kInvalidArgument,
-                 "a buffer on " + r->device->info().name + " cannot be used on a stream of " + device_->info().name);
+                 "a buffer on " + r->device->info().name + " cannot be used on a stream of " +
+                     device_->info().name);
     }
   }
   guarded(env, [&] {
@@ -72,9 +73,11 @@ Napi::Value StreamWrap::Memset(const Napi::CallbackInfo& info) {
   const size_t value = toSize(env, info[2], "value");
   const size_t bytes = toSize(env, info[3], "bytes");
   checkRange(env, dst, offset, bytes, "dst");
-  if (value > 255) throwError(env, ErrorCode::kInvalidArgument, "memset value must be a byte (0..255)");
+  if (value > 255)
+    throwError(env, ErrorCode::kInvalidArgument, "memset value must be a byte (0..255)");
   if (dst.device != nullptr && dst.device != device_) {
-    throwError(env, ErrorCode::kInvalidArgument, "the buffer is on another device than this stream");
+    throwError(env, ErrorCode::kInvalidArgument,
+               "the buffer is on another device than this stream");
   }
   guarded(env, [&] {
     s.memset(dst.data + offset, static_cast<int>(value), bytes);
@@ -87,7 +90,8 @@ Napi::Value StreamWrap::Memset(const Napi::CallbackInfo& info) {
 Napi::Value StreamWrap::Notify(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   Stream& s = stream(env);
-  if (!info[0].IsFunction()) throwError(env, ErrorCode::kInvalidArgument, "notify expects a callback");
+  if (!info[0].IsFunction())
+    throwError(env, ErrorCode::kInvalidArgument, "notify expects a callback");
   auto done = jsCompletion(env, info[0].As<Napi::Function>(), "kiln.stream.notify");
   guarded(env, [&] { s.notify(std::move(done)); });
   return env.Undefined();
@@ -100,7 +104,8 @@ Napi::Value StreamWrap::Record(const Napi::CallbackInfo& info) {
     throwError(env, ErrorCode::kInvalidArgument, "record expects an Event");
   }
   EventWrap* ev = EventWrap::Unwrap(info[0].As<Napi::Object>());
-  if (ev->device() != device_) throwError(env, ErrorCode::kInvalidArgument, "the event belongs to another device");
+  if (ev->device() != device_)
+    throwError(env, ErrorCode::kInvalidArgument, "the event belongs to another device");
   guarded(env, [&] { s.record(ev->event(env)); });
   return env.Undefined();
 }

@@ -36,21 +36,27 @@ inline void fail(const char* file, int line, const std::string& what) {
 
 #define KT_CAT2(a, b) a##b
 #define KT_CAT(a, b) KT_CAT2(a, b)
-#define TEST(name)                                                          \
-  static void name();                                                       \
-  static kiln_test::Register KT_CAT(register_, name)(#name, name);          \
+#define TEST(name)                                                 \
+  static void name();                                              \
+  static kiln_test::Register KT_CAT(register_, name)(#name, name); \
   static void name()
 
-#define CHECK(cond) \
-  do { if (!(cond)) kiln_test::fail(__FILE__, __LINE__, #cond); } while (0)
-#define CHECK_EQ(a, b)                                                                     \
-  do {                                                                                     \
-    if (!((a) == (b))) kiln_test::fail(__FILE__, __LINE__, #a " == " #b);                  \
+#define CHECK(cond)                                          \
+  do {                                                       \
+    if (!(cond)) kiln_test::fail(__FILE__, __LINE__, #cond); \
   } while (0)
-#define CHECK_THROWS(expr, ErrorType)                                             \
-  do {                                                                            \
-    bool thrown_ = false;                                                         \
-    try { expr; } catch (const ErrorType&) { thrown_ = true; }                    \
+#define CHECK_EQ(a, b)                                                    \
+  do {                                                                    \
+    if (!((a) == (b))) kiln_test::fail(__FILE__, __LINE__, #a " == " #b); \
+  } while (0)
+#define CHECK_THROWS(expr, ErrorType)                                                     \
+  do {                                                                                    \
+    bool thrown_ = false;                                                                 \
+    try {                                                                                 \
+      expr;                                                                               \
+    } catch (const ErrorType&) {                                                          \
+      thrown_ = true;                                                                     \
+    }                                                                                     \
     if (!thrown_) kiln_test::fail(__FILE__, __LINE__, #expr " should throw " #ErrorType); \
   } while (0)
 

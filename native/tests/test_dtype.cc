@@ -32,11 +32,11 @@ TEST(half_known_values) {
   CHECK_EQ(floatToHalf(65504.0f), 0x7bff);
   CHECK_EQ(floatToHalf(65520.0f), 0x7c00);  // halfway to the next power rounds to infinity
   CHECK_EQ(floatToHalf(65519.0f), 0x7bff);
-  CHECK_EQ(floatToHalf(5.9604644775390625e-08f), 0x0001);  // smallest subnormal
+  CHECK_EQ(floatToHalf(5.9604644775390625e-08f), 0x0001);   // smallest subnormal
   CHECK_EQ(floatToHalf(2.98023223876953125e-08f), 0x0000);  // exactly half of it: ties to even
   CHECK_EQ(floatToHalf(-0.0f), 0x8000);
-  CHECK_EQ(floatToHalf(1.0f + 1.0f / 2048), 0x3c00);  // tie, round to even
-  CHECK_EQ(floatToHalf(1.0f + 3.0f / 2048), 0x3c02);  // tie, round to even (up)
+  CHECK_EQ(floatToHalf(1.0f + 1.0f / 2048), 0x3c00);               // tie, round to even
+  CHECK_EQ(floatToHalf(1.0f + 3.0f / 2048), 0x3c02);               // tie, round to even (up)
   CHECK((floatToHalf(fromBits(0x7fc00000u)) & 0x7e00) == 0x7e00);  // NaN stays a quiet NaN
   CHECK_EQ(halfToFloat(0x3555), 0.333251953125f);
   CHECK_EQ(halfToFloat(0x0001), 5.9604644775390625e-08f);
@@ -79,7 +79,8 @@ TEST(half_bulk_every_isa_matches_scalar) {
     int mismatches = 0;
     for (size_t i = 0; i < src.size(); ++i) {
       const bool nan = (expected[i] & 0x7c00u) == 0x7c00u && (expected[i] & 0x3ffu) != 0;
-      if (nan ? !((got[i] & 0x7c00u) == 0x7c00u && (got[i] & 0x3ffu) != 0) : got[i] != expected[i]) {
+      if (nan ? !((got[i] & 0x7c00u) == 0x7c00u && (got[i] & 0x3ffu) != 0)
+              : got[i] != expected[i]) {
         ++mismatches;
       }
     }

@@ -16,12 +16,12 @@ namespace kiln {
 enum class DeviceKind { kCpu, kCuda };
 
 struct DeviceInfo {
-  std::string name;         // "cpu", "cuda:0"
+  std::string name;  // "cpu", "cuda:0"
   DeviceKind kind = DeviceKind::kCpu;
   int index = 0;
   std::string description;  // CPU model or GPU name
   uint64_t totalMemory = 0;
-  int computeMajor = 0;     // cuda only
+  int computeMajor = 0;  // cuda only
   int computeMinor = 0;
 };
 

@@ -24,28 +24,44 @@ bool isValidDataType(int32_t value) {
 
 size_t dataTypeSize(DataType type) {
   switch (type) {
-    case DataType::kFloat32: return 4;
-    case DataType::kUInt8: return 1;
-    case DataType::kInt8: return 1;
-    case DataType::kInt32: return 4;
-    case DataType::kInt64: return 8;
-    case DataType::kBool: return 1;
-    case DataType::kFloat16: return 2;
-    case DataType::kBFloat16: return 2;
+    case DataType::kFloat32:
+      return 4;
+    case DataType::kUInt8:
+      return 1;
+    case DataType::kInt8:
+      return 1;
+    case DataType::kInt32:
+      return 4;
+    case DataType::kInt64:
+      return 8;
+    case DataType::kBool:
+      return 1;
+    case DataType::kFloat16:
+      return 2;
+    case DataType::kBFloat16:
+      return 2;
   }
   return 0;
 }
 
 const char* dataTypeName(DataType type) {
   switch (type) {
-    case DataType::kFloat32: return "float32";
-    case DataType::kUInt8: return "uint8";
-    case DataType::kInt8: return "int8";
-    case DataType::kInt32: return "int32";
-    case DataType::kInt64: return "int64";
-    case DataType::kBool: return "bool";
-    case DataType::kFloat16: return "float16";
-    case DataType::kBFloat16: return "bfloat16";
+    case DataType::kFloat32:
+      return "float32";
+    case DataType::kUInt8:
+      return "uint8";
+    case DataType::kInt8:
+      return "int8";
+    case DataType::kInt32:
+      return "int32";
+    case DataType::kInt64:
+      return "int64";
+    case DataType::kBool:
+      return "bool";
+    case DataType::kFloat16:
+      return "float16";
+    case DataType::kBFloat16:
+      return "bfloat16";
   }
   return "unknown";
 }
@@ -69,7 +85,8 @@ uint16_t floatToHalf(float value) {
   const uint32_t sign = (x >> 16) & 0x8000u;
   const uint32_t absx = x & 0x7fffffffu;
   if (absx >= 0x7f800000u) {  // Inf or NaN
-    return static_cast<uint16_t>(sign | 0x7c00u | (absx > 0x7f800000u ? 0x0200u | ((absx >> 13) & 0x3ffu) : 0));
+    return static_cast<uint16_t>(sign | 0x7c00u |
+                                 (absx > 0x7f800000u ? 0x0200u | ((absx >> 13) & 0x3ffu) : 0));
   }
   if (absx >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds past 65504
   if (absx < 0x38800000u) {  // below the smallest normal half: subnormal or zero
@@ -108,7 +125,8 @@ float halfToFloat(uint16_t h) {
 
 uint16_t floatToBFloat16(float value) {
   const uint32_t x = floatBits(value);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
+  if ((x & 0x7fffffffu) > 0x7f800000u)
+    return static_cast<uint16_t>((x >> 16) | 0x40u);  // quiet NaN
   const uint32_t rounding = 0x7fffu + ((x >> 16) & 1u);
   return static_cast<uint16_t>((x + rounding) >> 16);
 }
@@ -118,16 +136,20 @@ float bfloat16ToFloat(uint16_t value) { return bitsFloat(static_cast<uint32_t>(v
 void convertFloatToHalf(const float* src, uint16_t* dst, size_t count) {
   size_t done = 0;
   const CpuIsa isa = activeIsa();
-  if (isa == CpuIsa::kAvx512) done = isa_avx512::floatToHalf(src, dst, count);
-  else if (isa == CpuIsa::kAvx2) done = isa_avx2::floatToHalf(src, dst, count);
+  if (isa == CpuIsa::kAvx512)
+    done = isa_avx512::floatToHalf(src, dst, count);
+  else if (isa == CpuIsa::kAvx2)
+    done = isa_avx2::floatToHalf(src, dst, count);
   for (size_t i = done; i < count; ++i) dst[i] = floatToHalf(src[i]);
 }
 
 void convertHalfToFloat(const uint16_t* src, float* dst, size_t count) {
   size_t done = 0;
   const CpuIsa isa = activeIsa();
-  if (isa == CpuIsa::kAvx512) done = isa_avx512::halfToFloat(src, dst, count);
-  else if (isa == CpuIsa::kAvx2) done = isa_avx2::halfToFloat(src, dst, count);
+  if (isa == CpuIsa::kAvx512)
+    done = isa_avx512::halfToFloat(src, dst, count);
+  else if (isa == CpuIsa::kAvx2)
+    done = isa_avx2::halfToFloat(src, dst, count);
   for (size_t i = done; i < count; ++i) dst[i] = halfToFloat(src[i]);
 }
 

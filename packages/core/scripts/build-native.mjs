@@ -15,20 +15,19 @@ const cmakeJs = require.resolve('cmake-js/bin/cmake-js');
 // node-addon-api's own include_dir is relative to the cwd; use the absolute folder instead.
 const addonApiDir = path.dirname(require.resolve('node-addon-api/package.json'));
 
-const args = [
-  cmakeJs,
-  'compile',
+// configure (always, so changed -D options apply to an existing build folder), then build.
+const common = [
   '--directory',
   nativeDir,
   '--out',
   path.join(packageDir, 'build'),
-  '--parallel',
-  process.env.KILN_BUILD_JOBS ?? String(os.availableParallelism()),
   `--CDNODE_ADDON_API_DIR=${addonApiDir}`,
   `--CDKILN_CUDA=${process.env.KILN_CUDA ?? 'AUTO'}`,
   `--CDKILN_WERROR=${process.env.KILN_WERROR === '1' ? 'ON' : 'OFF'}`,
 ];
-const result = spawnSync(process.execPath, args, { stdio: 'inherit' });
+const jobs = ['--parallel', process.env.KILN_BUILD_JOBS ?? String(os.availableParallelism())];
+let result = spawnSync(process.execPath, [cmakeJs, 'configure', ...common], { stdio: 'inherit' });
+if (result.status === 0) result = spawnSync(process.execPath, [cmakeJs, 'build', ...common, ...jobs], { stdio: 'inherit' });
 if (result.status !== 0) {
   console.error(
     '\nkiln: building the native addon failed. It needs cmake >= 3.20 and a C++17 compiler ' +

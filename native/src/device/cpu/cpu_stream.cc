@@ -139,7 +139,8 @@ struct CpuEvent::State {
 void CpuStream::record(Event& event) {
   auto* cpuEvent = dynamic_cast<CpuEvent*>(&event);
   if (cpuEvent == nullptr) {
-    throw Error(ErrorCode::kInvalidArgument, "an event of another device cannot be recorded on a cpu stream");
+    throw Error(ErrorCode::kInvalidArgument,
+                "an event of another device cannot be recorded on a cpu stream");
   }
   auto st = cpuEvent->state();
   uint64_t generation;
@@ -149,7 +150,8 @@ void CpuStream::record(Event& event) {
     st->completed = false;
     st->recorded = true;
   }
-  CpuStreamState::push(state_, {ItemKind::kAlways, [st, generation] {
+  CpuStreamState::push(state_, {ItemKind::kAlways,
+                                [st, generation] {
                                   std::vector<std::function<void()>> waiters;
                                   {
                                     std::lock_guard<std::mutex> lock(st->mutex);
@@ -183,19 +185,22 @@ void CpuEvent::onComplete(std::function<void()> done) {
 
 double CpuEvent::elapsedSince(const Event& start) const {
   const auto* other = dynamic_cast<const CpuEvent*>(&start);
-  if (other == nullptr) throw Error(ErrorCode::kInvalidArgument, "events of different devices cannot be compared");
+  if (other == nullptr)
+    throw Error(ErrorCode::kInvalidArgument, "events of different devices cannot be compared");
   std::chrono::steady_clock::time_point t0, t1;
   {
     std::lock_guard<std::mutex> lock(other->state_->mutex);
     if (!other->state_->recorded || !other->state_->completed) {
-      throw Error(ErrorCode::kInvalidState, "the start event has not completed: record it and await it first");
+      throw Error(ErrorCode::kInvalidState,
+                  "the start event has not completed: record it and await it first");
     }
     t0 = other->state_->time;
   }
   {
     std::lock_guard<std::mutex> lock(state_->mutex);
     if (!state_->recorded || !state_->completed) {
-      throw Error(ErrorCode::kInvalidState, "the end event has not completed: record it and await it first");
+      throw Error(ErrorCode::kInvalidState,
+                  "the end event has not completed: record it and await it first");
     }
     t1 = state_->time;
   }
