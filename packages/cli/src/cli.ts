@@ -10,6 +10,8 @@ const args = process.argv.slice(2);
 if (args[0] === '--version' || args[0] === '-v') {
   process.stdout.write(`${version}\n`);
 } else {
-  process.stderr.write(`kiln ${version}: no commands are implemented yet (they arrive with issue 5).\n`);
+  process.stderr.write(
+    `kiln ${version}: no commands are implemented yet (they arrive with issue 5).\n`,
+  );
   process.exitCode = args.length === 0 || args[0] === '--help' ? 0 : 2;
 }

@@ -27,7 +27,10 @@ const common = [
 ];
 const jobs = ['--parallel', process.env.KILN_BUILD_JOBS ?? String(os.availableParallelism())];
 let result = spawnSync(process.execPath, [cmakeJs, 'configure', ...common], { stdio: 'inherit' });
-if (result.status === 0) result = spawnSync(process.execPath, [cmakeJs, 'build', ...common, ...jobs], { stdio: 'inherit' });
+if (result.status === 0)
+  result = spawnSync(process.execPath, [cmakeJs, 'build', ...common, ...jobs], {
+    stdio: 'inherit',
+  });
 if (result.status !== 0) {
   console.error(
     '\nkiln: building the native addon failed. It needs cmake >= 3.20 and a C++17 compiler ' +

@@ -15,8 +15,12 @@ function run(cmd, args) {
 }
 
 run('cmake', [
-  '-S', nativeDir, '-B', buildDir,
-  '-DKILN_BUILD_ADDON=OFF', '-DKILN_BUILD_TESTS=ON',
+  '-S',
+  nativeDir,
+  '-B',
+  buildDir,
+  '-DKILN_BUILD_ADDON=OFF',
+  '-DKILN_BUILD_TESTS=ON',
   `-DKILN_CUDA=${process.env.KILN_CUDA ?? 'AUTO'}`,
   `-DKILN_WERROR=${process.env.KILN_WERROR === '1' ? 'ON' : 'OFF'}`,
 ]);

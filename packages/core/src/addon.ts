@@ -55,7 +55,13 @@ export type NativeRegion = NativeDeviceBuffer | NativeHostBuffer | ArrayBufferVi
 
 /** @internal */
 export interface NativeStream {
-  copy(dst: NativeRegion, dstOffset: number, src: NativeRegion, srcOffset: number, bytes: number): void;
+  copy(
+    dst: NativeRegion,
+    dstOffset: number,
+    src: NativeRegion,
+    srcOffset: number,
+    bytes: number,
+  ): void;
   memset(dst: NativeRegion, offset: number, value: number, bytes: number): void;
   notify(callback: (error: KilnError | null) => void): void;
   record(event: NativeEvent): void;

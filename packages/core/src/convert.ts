@@ -5,7 +5,11 @@ import { invalidParameterError } from './validate';
 // fp32 <-> fp16 / bf16 run in the native core (F16C / AVX-512 when the CPU has them):
 // round-to-nearest-even, subnormals kept, NaN kept NaN.
 
-function expectArray<T>(name: string, value: unknown, ctor: { new (n: number): T; name: string }): T {
+function expectArray<T>(
+  name: string,
+  value: unknown,
+  ctor: { new (n: number): T; name: string },
+): T {
   if (!(value instanceof (ctor as unknown as abstract new (...a: never[]) => unknown))) {
     throw invalidParameterError(name, `a ${ctor.name}`, value);
   }

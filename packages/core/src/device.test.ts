@@ -19,7 +19,10 @@ describe('devices() and features()', () => {
     expect(f.cpu.logicalCores).toBe(os.cpus().length);
     expect(f.coreVersion).toMatch(/^\d+\.\d+\.\d+$/);
     if (!fs.existsSync('/proc/cpuinfo')) return;
-    const line = fs.readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags'));
+    const line = fs
+      .readFileSync('/proc/cpuinfo', 'utf8')
+      .split('\n')
+      .find((l) => l.startsWith('flags'));
     const flags = new Set((line ?? '').split(':')[1]?.trim().split(/\s+/));
     expect(f.cpu.avx2).toBe(flags.has('avx2'));
     expect(f.cpu.fma).toBe(flags.has('fma'));

@@ -64,9 +64,17 @@ export function resolveDevice(device: unknown): DeviceName {
     throw invalidParameterError('device', "'cpu' or 'cuda:N'", device);
   }
   if (!devices().some((d) => d.name === device)) {
-    const known = devices().map((d) => d.name).join(', ');
-    const why = device.startsWith('cuda') && !features().cudaBuilt ? ' (this build of kiln has no cuda device)' : '';
-    throw new KilnError('NOT_FOUND', `no device '${device}' in this process; available: ${known}${why}`);
+    const known = devices()
+      .map((d) => d.name)
+      .join(', ');
+    const why =
+      device.startsWith('cuda') && !features().cudaBuilt
+        ? ' (this build of kiln has no cuda device)'
+        : '';
+    throw new KilnError(
+      'NOT_FOUND',
+      `no device '${device}' in this process; available: ${known}${why}`,
+    );
   }
   return device as DeviceName;
 }

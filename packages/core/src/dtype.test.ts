@@ -1,7 +1,19 @@
 import { describe, expect, it } from 'vitest';
 
-import { bfloat16ToFloat32, float16ToFloat32, float32ToBFloat16, float32ToFloat16 } from './convert';
-import { DATA_TYPES, dataTypeCode, dataTypeFromCode, dataTypeSize, expectDataType, typedArrayConstructor } from './dtype';
+import {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBFloat16,
+  float32ToFloat16,
+} from './convert';
+import {
+  DATA_TYPES,
+  dataTypeCode,
+  dataTypeFromCode,
+  dataTypeSize,
+  expectDataType,
+  typedArrayConstructor,
+} from './dtype';
 import { KilnError } from './errors';
 
 describe('DataType', () => {
@@ -12,7 +24,8 @@ describe('DataType', () => {
     expect(dataTypeFromCode(11)).toBeUndefined(); // float64: not a kiln type
     expect(typedArrayConstructor('int64')).toBe(BigInt64Array);
     expect(typedArrayConstructor('float16')).toBe(Uint16Array);
-    for (const d of DATA_TYPES) expect(typedArrayConstructor(d).BYTES_PER_ELEMENT).toBe(dataTypeSize(d));
+    for (const d of DATA_TYPES)
+      expect(typedArrayConstructor(d).BYTES_PER_ELEMENT).toBe(dataTypeSize(d));
     expect(() => expectDataType('dtype', 'float64')).toThrow(KilnError);
   });
 });
@@ -21,7 +34,9 @@ describe('fp16 / bf16 conversions in the core', () => {
   it('converts known half values exactly', () => {
     const f = new Float32Array([1, -2, 65504, 65520, 5.960464477539063e-8, 0.1, -0, Infinity, NaN]);
     const h = float32ToFloat16(f);
-    expect(Array.from(h.subarray(0, 8))).toEqual([0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0x2e66, 0x8000, 0x7c00]);
+    expect(Array.from(h.subarray(0, 8))).toEqual([
+      0x3c00, 0xc000, 0x7bff, 0x7c00, 0x0001, 0x2e66, 0x8000, 0x7c00,
+    ]);
     expect(h[8]! & 0x7c00).toBe(0x7c00);
     expect(h[8]! & 0x03ff).not.toBe(0);
     const back = float16ToFloat32(h);
@@ -47,6 +62,8 @@ describe('fp16 / bf16 conversions in the core', () => {
   });
 
   it('rejects the wrong array types', () => {
-    expect(() => float32ToFloat16(new Float64Array(2) as never)).toThrow(/Expected a Float32Array for src/);
+    expect(() => float32ToFloat16(new Float64Array(2) as never)).toThrow(
+      /Expected a Float32Array for src/,
+    );
   });
 });

@@ -1,7 +1,8 @@
 import { invalidParameterError } from './validate';
 
 /** Element types of tensors and bindings. */
-export type DataType = 'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
+export type DataType =
+  'float32' | 'float16' | 'bfloat16' | 'int8' | 'uint8' | 'int32' | 'int64' | 'bool';
 
 /** Every DataType, in a stable order. */
 export const DATA_TYPES: readonly DataType[] = [
@@ -30,7 +31,11 @@ export interface TypedArrayOf {
 /** Any TypedArray a tensor may hold. */
 export type TensorData = TypedArrayOf[DataType];
 
-type Ctor<T> = { new (length: number): T; new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): T; BYTES_PER_ELEMENT: number };
+type Ctor<T> = {
+  new (length: number): T;
+  new (buffer: ArrayBufferLike, byteOffset?: number, length?: number): T;
+  BYTES_PER_ELEMENT: number;
+};
 
 const info: { [D in DataType]: { size: number; onnx: number; ctor: Ctor<TypedArrayOf[D]> } } = {
   float32: { size: 4, onnx: 1, ctor: Float32Array },
@@ -50,7 +55,8 @@ export function isDataType(value: unknown): value is DataType {
 
 /** Throws a KilnError unless `value` names a DataType. */
 export function expectDataType(name: string, value: unknown): DataType {
-  if (!isDataType(value)) throw invalidParameterError(name, `a data type (${DATA_TYPES.join(', ')})`, value);
+  if (!isDataType(value))
+    throw invalidParameterError(name, `a data type (${DATA_TYPES.join(', ')})`, value);
   return value;
 }
 

@@ -18,8 +18,12 @@ describe('KilnError', () => {
   it('words argument errors in one way', () => {
     const e = invalidParameterError('batch', 'an integer >= 1', 'eight');
     expect(e.code).toBe('INVALID_ARGUMENT');
-    expect(e.message).toBe("Expected an integer >= 1 for batch but received 'eight' of type string");
-    expect(() => expectInteger('n', 1.5, 0)).toThrow(/Expected an integer >= 0 for n but received 1.5 of type number/);
+    expect(e.message).toBe(
+      "Expected an integer >= 1 for batch but received 'eight' of type string",
+    );
+    expect(() => expectInteger('n', 1.5, 0)).toThrow(
+      /Expected an integer >= 0 for n but received 1.5 of type number/,
+    );
     expect(() => expectInteger('n', 300, 0, 255)).toThrow(/between 0 and 255/);
     expect(expectOneOf('mode', 'a', ['a', 'b'] as const)).toBe('a');
     expect(() => expectOneOf('mode', 'c', ['a', 'b'] as const)).toThrow(/one of 'a', 'b' for mode/);

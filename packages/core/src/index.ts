@@ -1,7 +1,14 @@
 // @kiln/core: the base every kiln package builds on, and the only one that loads the addon.
 export { type KilnErrorCode, KilnError, isKilnError } from './errors';
 export { invalidParameterError, expectInteger, expectOneOf, isIntegerInRange } from './validate';
-export { type Severity, type Logger, ConsoleLogger, getLogger, setLogger, severityPasses } from './logger';
+export {
+  type Severity,
+  type Logger,
+  ConsoleLogger,
+  getLogger,
+  setLogger,
+  severityPasses,
+} from './logger';
 export {
   type DataType,
   type TypedArrayOf,
@@ -14,7 +21,12 @@ export {
   dataTypeFromCode,
   typedArrayConstructor,
 } from './dtype';
-export { float32ToFloat16, float16ToFloat32, float32ToBFloat16, bfloat16ToFloat32 } from './convert';
+export {
+  float32ToFloat16,
+  float16ToFloat32,
+  float32ToBFloat16,
+  bfloat16ToFloat32,
+} from './convert';
 export { type Shape, Tensor, shapeSize } from './tensor';
 export { type DeviceName, type DeviceInfo, type Features, devices, features } from './device';
 export { type AllocationOptions, DeviceBuffer, HostBuffer } from './buffers';

@@ -3,7 +3,13 @@ import { invalidParameterError } from './validate';
 /** Message severities, most severe first, as in TensorRT's ILogger. */
 export type Severity = 'internalError' | 'error' | 'warning' | 'info' | 'verbose';
 
-const rank: Record<Severity, number> = { internalError: 0, error: 1, warning: 2, info: 3, verbose: 4 };
+const rank: Record<Severity, number> = {
+  internalError: 0,
+  error: 1,
+  warning: 2,
+  info: 3,
+  verbose: 4,
+};
 
 /** Receives every message kiln's packages log; implement it to route logs elsewhere. */
 export interface Logger {

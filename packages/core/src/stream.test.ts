@@ -39,7 +39,9 @@ describe('DeviceBuffer and HostBuffer', () => {
     expect(() => new DeviceBuffer(16)).toThrow(expect.objectContaining({ code: 'OUT_OF_MEMORY' }));
     expect(new DeviceBuffer(16).byteLength).toBe(16);
     // A request no machine can satisfy fails cleanly too (not a crash).
-    expect(() => new DeviceBuffer(2 ** 52)).toThrow(expect.objectContaining({ code: 'OUT_OF_MEMORY' }));
+    expect(() => new DeviceBuffer(2 ** 52)).toThrow(
+      expect.objectContaining({ code: 'OUT_OF_MEMORY' }),
+    );
   });
 });
 
@@ -52,7 +54,9 @@ describe('Stream', () => {
     const back = new Uint8Array(16);
     s.copyDeviceToHost(back, d);
     await s.synchronize();
-    expect(Array.from(back)).toEqual([255, 255, 255, 255, 1, 2, 3, 4, 255, 255, 255, 255, 255, 255, 255, 255]);
+    expect(Array.from(back)).toEqual([
+      255, 255, 255, 255, 1, 2, 3, 4, 255, 255, 255, 255, 255, 255, 255, 255,
+    ]);
 
     const d2 = new DeviceBuffer(8);
     s.copyDeviceToDevice(d2, d, { srcOffset: 2, byteLength: 8 });
@@ -65,9 +69,15 @@ describe('Stream', () => {
   it('validates ranges and argument kinds with clear messages', () => {
     const s = new Stream();
     const d = new DeviceBuffer(8);
-    expect(() => s.copyHostToDevice(d, new Uint8Array(16))).toThrow(/16 bytes at offset 0 do not fit in the 8-byte destination/);
-    expect(() => s.copyDeviceToHost(new Uint8Array(8), d, { srcOffset: 4, byteLength: 8 })).toThrow(/run past the 8-byte source/);
-    expect(() => s.copyHostToDevice(new Uint8Array(8) as never, d as never)).toThrow(/Expected a DeviceBuffer for dst/);
+    expect(() => s.copyHostToDevice(d, new Uint8Array(16))).toThrow(
+      /16 bytes at offset 0 do not fit in the 8-byte destination/,
+    );
+    expect(() => s.copyDeviceToHost(new Uint8Array(8), d, { srcOffset: 4, byteLength: 8 })).toThrow(
+      /run past the 8-byte source/,
+    );
+    expect(() => s.copyHostToDevice(new Uint8Array(8) as never, d as never)).toThrow(
+      /Expected a DeviceBuffer for dst/,
+    );
     expect(() => s.memset(d, 256)).toThrow(/between 0 and 255/);
   });
 
@@ -107,7 +117,10 @@ describe('Stream', () => {
     injectFault('stream.task', 1);
     s.memset(d, 1); // fails
     s.copyDeviceToHost(out, d); // skipped: it depends on the failed work
-    await expect(s.synchronize()).rejects.toMatchObject({ code: 'INTERNAL', message: expect.stringMatching(/injected fault/) });
+    await expect(s.synchronize()).rejects.toMatchObject({
+      code: 'INTERNAL',
+      message: expect.stringMatching(/injected fault/),
+    });
     expect(Array.from(out)).toEqual([0, 0, 0, 0]);
     s.memset(d, 2);
     s.copyDeviceToHost(out, d);
@@ -129,7 +142,9 @@ describe('Stream', () => {
   it('refuses work after the stream is disposed', () => {
     const s = new Stream();
     s.dispose();
-    expect(() => s.memset(new DeviceBuffer(1), 0)).toThrow(expect.objectContaining({ code: 'DISPOSED' }));
+    expect(() => s.memset(new DeviceBuffer(1), 0)).toThrow(
+      expect.objectContaining({ code: 'DISPOSED' }),
+    );
   });
 });
 
@@ -138,7 +153,9 @@ describe('Event', () => {
     const s = new Stream();
     const start = new Event();
     const end = new Event();
-    expect(() => Event.elapsedTime(start, end)).toThrow(expect.objectContaining({ code: 'INVALID_STATE' }));
+    expect(() => Event.elapsedTime(start, end)).toThrow(
+      expect.objectContaining({ code: 'INVALID_STATE' }),
+    );
     const d = new DeviceBuffer(64 << 20);
     start.record(s);
     s.memset(d, 1);

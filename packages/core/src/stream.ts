@@ -20,9 +20,14 @@ export interface MemsetOptions {
   byteLength?: number;
 }
 
-function regionOf(name: string, value: unknown, kind: 'device' | 'host'): { native: NativeRegion; size: number } {
+function regionOf(
+  name: string,
+  value: unknown,
+  kind: 'device' | 'host',
+): { native: NativeRegion; size: number } {
   if (kind === 'device') {
-    if (!(value instanceof DeviceBuffer)) throw invalidParameterError(name, 'a DeviceBuffer', value);
+    if (!(value instanceof DeviceBuffer))
+      throw invalidParameterError(name, 'a DeviceBuffer', value);
     return { native: value.native, size: value.byteLength };
   }
   if (value instanceof HostBuffer) return { native: value.native, size: value.byteLength };
@@ -70,9 +75,16 @@ export class Stream {
     const region = regionOf('dst', dst, 'device');
     expectInteger('value', value, 0, 255);
     const offset = expectInteger('offset', options.offset ?? 0, 0);
-    const length = expectInteger('byteLength', options.byteLength ?? Math.max(0, region.size - offset), 0);
+    const length = expectInteger(
+      'byteLength',
+      options.byteLength ?? Math.max(0, region.size - offset),
+      0,
+    );
     if (offset + length > region.size) {
-      throw new KilnError('INVALID_ARGUMENT', `memset: [${offset}, ${offset + length}) is outside the ${region.size}-byte buffer`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `memset: [${offset}, ${offset + length}) is outside the ${region.size}-byte buffer`,
+      );
     }
     this.native.memset(region.native, offset, value, length);
   }
@@ -106,9 +118,16 @@ export class Stream {
     const s = regionOf('src', src, srcKind);
     const dstOffset = expectInteger('dstOffset', options.dstOffset ?? 0, 0);
     const srcOffset = expectInteger('srcOffset', options.srcOffset ?? 0, 0);
-    const length = expectInteger('byteLength', options.byteLength ?? Math.max(0, s.size - srcOffset), 0);
+    const length = expectInteger(
+      'byteLength',
+      options.byteLength ?? Math.max(0, s.size - srcOffset),
+      0,
+    );
     if (srcOffset + length > s.size) {
-      throw new KilnError('INVALID_ARGUMENT', `${op}: ${length} bytes from offset ${srcOffset} run past the ${s.size}-byte source`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `${op}: ${length} bytes from offset ${srcOffset} run past the ${s.size}-byte source`,
+      );
     }
     if (dstOffset + length > d.size) {
       throw new KilnError(
@@ -116,9 +135,18 @@ export class Stream {
         `${op}: ${length} bytes at offset ${dstOffset} do not fit in the ${d.size}-byte destination`,
       );
     }
-    for (const [buffer, name] of [[dst, 'dst'], [src, 'src']] as const) {
-      if ((buffer instanceof DeviceBuffer || buffer instanceof HostBuffer) && buffer.device !== this.device) {
-        throw new KilnError('INVALID_ARGUMENT', `${op}: ${name} is on ${buffer.device} but this stream is on ${this.device}`);
+    for (const [buffer, name] of [
+      [dst, 'dst'],
+      [src, 'src'],
+    ] as const) {
+      if (
+        (buffer instanceof DeviceBuffer || buffer instanceof HostBuffer) &&
+        buffer.device !== this.device
+      ) {
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `${op}: ${name} is on ${buffer.device} but this stream is on ${this.device}`,
+        );
       }
     }
     this.native.copy(d.native, dstOffset, s.native, srcOffset, length);
@@ -142,7 +170,10 @@ export class Event {
   record(stream: Stream): void {
     if (!(stream instanceof Stream)) throw invalidParameterError('stream', 'a Stream', stream);
     if (stream.device !== this.device) {
-      throw new KilnError('INVALID_ARGUMENT', `an event of ${this.device} cannot be recorded on a stream of ${stream.device}`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `an event of ${this.device} cannot be recorded on a stream of ${stream.device}`,
+      );
     }
     stream.native.record(this.native);
   }

@@ -11,7 +11,9 @@ describe('Tensor', () => {
     expect(t.size).toBe(6);
     expect(t.byteLength).toBe(24);
     expect(Object.isFrozen(t.shape)).toBe(true);
-    expect(() => new Tensor('float32', [2, 2], data)).toThrow(/needs 4 elements but the data has 6/);
+    expect(() => new Tensor('float32', [2, 2], data)).toThrow(
+      /needs 4 elements but the data has 6/,
+    );
     expect(() => new Tensor('float32', [2, 3], new Int32Array(6) as never)).toThrow(KilnError);
     expect(() => new Tensor('float32', [2, -1])).toThrow(/non-negative integers/);
     expect(new Tensor('int8', [0, 4]).size).toBe(0);
@@ -38,7 +40,9 @@ describe('Tensor', () => {
     expect(Array.from(t.to('float16').to('float32').data)).toEqual([1.5, -2.69921875, 0, 300]);
     const big = new Tensor('int32', [1], new Int32Array([16777217]));
     expect(big.to('int64').data[0]).toBe(16777217n); // exact: not through float32
-    expect(() => new Tensor('float32', [1], new Float32Array([NaN])).to('int32')).toThrow(/cannot convert NaN/);
+    expect(() => new Tensor('float32', [1], new Float32Array([NaN])).to('int32')).toThrow(
+      /cannot convert NaN/,
+    );
     const same = t.to('float32');
     expect(same.data).not.toBe(t.data);
     expect(Array.from(same.data)).toEqual(Array.from(t.data));

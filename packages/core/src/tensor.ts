@@ -1,5 +1,16 @@
-import { bfloat16ToFloat32, float16ToFloat32, float32ToBFloat16, float32ToFloat16 } from './convert';
-import { type DataType, type TensorData, type TypedArrayOf, expectDataType, typedArrayConstructor } from './dtype';
+import {
+  bfloat16ToFloat32,
+  float16ToFloat32,
+  float32ToBFloat16,
+  float32ToFloat16,
+} from './convert';
+import {
+  type DataType,
+  type TensorData,
+  type TypedArrayOf,
+  expectDataType,
+  typedArrayConstructor,
+} from './dtype';
 import { KilnError } from './errors';
 import { invalidParameterError, isIntegerInRange } from './validate';
 
@@ -8,13 +19,18 @@ export type Shape = readonly number[];
 
 /** Number of elements of a shape (1 for a scalar). Throws on a malformed shape. */
 export function shapeSize(shape: Shape, name = 'shape'): number {
-  if (!Array.isArray(shape)) throw invalidParameterError(name, 'an array of non-negative integers', shape);
+  if (!Array.isArray(shape))
+    throw invalidParameterError(name, 'an array of non-negative integers', shape);
   let n = 1;
   for (const d of shape) {
-    if (!isIntegerInRange(d, 0)) throw invalidParameterError(name, 'an array of non-negative integers', shape);
+    if (!isIntegerInRange(d, 0))
+      throw invalidParameterError(name, 'an array of non-negative integers', shape);
     n *= d;
     if (!Number.isSafeInteger(n)) {
-      throw new KilnError('INVALID_ARGUMENT', `${name} [${shape.join(', ')}] has too many elements`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `${name} [${shape.join(', ')}] has too many elements`,
+      );
     }
   }
   return n;
@@ -48,13 +64,24 @@ export class Tensor<D extends DataType = DataType> {
     } else if (data instanceof ArrayBuffer || Buffer.isBuffer(data)) {
       const bytes = data instanceof ArrayBuffer ? new Uint8Array(data) : data;
       if (bytes.byteLength % Ctor.BYTES_PER_ELEMENT !== 0) {
-        throw new KilnError('INVALID_ARGUMENT', `${bytes.byteLength} bytes is not a whole number of ${dtype} elements`);
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `${bytes.byteLength} bytes is not a whole number of ${dtype} elements`,
+        );
       }
       const aligned = bytes.byteOffset % Ctor.BYTES_PER_ELEMENT === 0;
       const source = aligned ? bytes : new Uint8Array(bytes);
-      this.data = new Ctor(source.buffer, source.byteOffset, source.byteLength / Ctor.BYTES_PER_ELEMENT);
+      this.data = new Ctor(
+        source.buffer,
+        source.byteOffset,
+        source.byteLength / Ctor.BYTES_PER_ELEMENT,
+      );
     } else {
-      throw invalidParameterError('data', `a ${Ctor.name}, Buffer or ArrayBuffer for a ${dtype} tensor`, data);
+      throw invalidParameterError(
+        'data',
+        `a ${Ctor.name}, Buffer or ArrayBuffer for a ${dtype} tensor`,
+        data,
+      );
     }
     if (this.data.length !== size) {
       throw new KilnError(
@@ -77,7 +104,10 @@ export class Tensor<D extends DataType = DataType> {
   /** The same data under another shape with the same number of elements. */
   reshape(shape: Shape): Tensor<D> {
     if (shapeSize(shape) !== this.size) {
-      throw new KilnError('INVALID_ARGUMENT', `cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]: sizes differ`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `cannot reshape [${this.shape.join(', ')}] to [${shape.join(', ')}]: sizes differ`,
+      );
     }
     return new Tensor(this.dtype, shape, this.data);
   }
@@ -90,7 +120,8 @@ export class Tensor<D extends DataType = DataType> {
    */
   to<T extends DataType>(dtype: T): Tensor<T> {
     expectDataType('dtype', dtype);
-    if ((dtype as DataType) === this.dtype) return new Tensor(dtype, this.shape, this.data.slice() as TypedArrayOf[T]);
+    if ((dtype as DataType) === this.dtype)
+      return new Tensor(dtype, this.shape, this.data.slice() as TypedArrayOf[T]);
     return new Tensor(dtype, this.shape, fromNumbers(this.toNumbers(), dtype));
   }
 
@@ -130,7 +161,9 @@ function fromNumbers<T extends DataType>(values: ArrayLike<number>, dtype: T): T
     case 'bool':
       return Uint8Array.from(values, (v) => (v !== 0 ? 1 : 0)) as TypedArrayOf[T];
     case 'int64':
-      return BigInt64Array.from(values as ArrayLike<number>, (v: number) => BigInt(truncFinite(v))) as unknown as TypedArrayOf[T];
+      return BigInt64Array.from(values as ArrayLike<number>, (v: number) =>
+        BigInt(truncFinite(v)),
+      ) as unknown as TypedArrayOf[T];
     default: {
       const Ctor = typedArrayConstructor(dtype) as unknown as {
         from(a: ArrayLike<number>, f: (v: number) => number): TypedArrayOf[T];

@@ -11,5 +11,8 @@ export type FaultPoint = 'stream.task' | 'device.allocate';
  * A count of 0 clears the point.
  */
 export function injectFault(point: FaultPoint, count = 1): void {
-  native().injectFault(expectOneOf('point', point, ['stream.task', 'device.allocate'] as const), expectInteger('count', count, 0));
+  native().injectFault(
+    expectOneOf('point', point, ['stream.task', 'device.allocate'] as const),
+    expectInteger('count', count, 0),
+  );
 }
