@@ -24,5 +24,6 @@ if (probe.error) {
 const files = sources(path.join(root, 'native'));
 const args = fix ? ['-i', ...files] : ['--dry-run', '--Werror', ...files];
 const r = spawnSync('clang-format', args, { stdio: 'inherit' });
-if (r.status === 0) console.log(`clang-format: ${files.length} files ${fix ? 'formatted' : 'clean'}`);
+if (r.status === 0)
+  console.log(`clang-format: ${files.length} files ${fix ? 'formatted' : 'clean'}`);
 process.exit(r.status ?? 1);
