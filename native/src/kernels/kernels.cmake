@@ -1,3 +1,23 @@
 # Kernel sources are added to kiln_core here; ISA-specific files get their flags with
 # set_source_files_properties (see src/core/half_convert_avx512.cc in ../../CMakeLists.txt).
-target_sources(kiln_core PRIVATE)
+set(KILN_KERNEL_DIR ${CMAKE_CURRENT_LIST_DIR}/cpu)
+target_sources(kiln_core PRIVATE
+  ${KILN_KERNEL_DIR}/common/scratch.cc
+  ${KILN_KERNEL_DIR}/activation/activation.cc
+  ${KILN_KERNEL_DIR}/activation/activation_avx512.cc
+  ${KILN_KERNEL_DIR}/gemm/gemm.cc
+  ${KILN_KERNEL_DIR}/gemm/ukernel_scalar.cc
+  ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
+  ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
+)
+set(KILN_KERNEL_AVX2_SOURCES
+  ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
+)
+# GCC 12's avx512 headers trip -Wmaybe-uninitialized (their _mm512_undefined_* helpers).
+set(KILN_KERNEL_AVX512_SOURCES
+  ${KILN_KERNEL_DIR}/activation/activation_avx512.cc
+  ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
+)
+set_source_files_properties(${KILN_KERNEL_AVX2_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
+set_source_files_properties(${KILN_KERNEL_AVX512_SOURCES} PROPERTIES
+  COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mfma;-Wno-maybe-uninitialized")

@@ -1,1 +1,13 @@
 # Kernel tests: each compares kernels against naive references over many shapes.
+set(KILN_KERNEL_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
+foreach(family gemm)
+  add_executable(test_kernels_${family} ${KILN_KERNEL_TEST_DIR}/test_${family}.cc)
+  target_link_libraries(test_kernels_${family} PRIVATE kiln_core)
+  target_include_directories(test_kernels_${family} PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)
+  add_test(NAME kernels_${family} COMMAND test_kernels_${family})
+endforeach()
+
+# Not a test: prints SGEMM GFLOP/s next to the machine's estimated peak.
+add_executable(bench_gemm ${KILN_KERNEL_TEST_DIR}/bench_gemm.cc)
+target_link_libraries(bench_gemm PRIVATE kiln_core)
+target_include_directories(bench_gemm PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)

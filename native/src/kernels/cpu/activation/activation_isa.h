@@ -1,0 +1,16 @@
+// Vector paths of applyActivation, one namespace per ISA tier; each returns how many leading
+// elements it handled so the caller finishes the tail with the scalar path.
+#pragma once
+
+#include <cstddef>
+
+#include "kiln/kernels/activation.h"
+
+namespace kiln::kernels {
+namespace isa_scalar {
+void applyActivation(const Activation& act, float* data, size_t n);
+}
+namespace isa_avx512 {
+size_t applyActivation(const Activation& act, float* data, size_t n);
+}
+}  // namespace kiln::kernels

@@ -1,0 +1,48 @@
+// Built with AVX-512 flags: 12 x 32 tile, 24 zmm accumulators + 2 B vectors + 1 broadcast.
+#include <immintrin.h>
+
+#include "kernels/cpu/gemm/gemm_ukernel.h"
+
+namespace kiln::kernels::isa_avx512 {
+namespace {
+constexpr int kMr = 12;
+constexpr int kNr = 32;
+
+void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+                 float alpha, float beta) {
+  __m512 acc[kMr][2];
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int64_t k = 0; k < kc; ++k) {
+    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+#pragma GCC unroll 12
+    for (int r = 0; r < kMr; ++r) {
+      const __m512 av = _mm512_set1_ps(a[r]);
+      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+    }
+    a += kMr;
+    b += kNr;
+  }
+  // Masks cover partial tiles, so edge tiles need no spill buffer.
+  const __mmask16 m0 = nr >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nr) - 1);
+  const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr > 16 ? static_cast<__mmask16>((1u << (nr - 16)) - 1) : 0;
+  const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+#pragma GCC unroll 12
+  for (int r = 0; r < kMr; ++r) {
+    if (r >= mr) break;
+    float* row = c + r * ldc;
+    __m512 o0 = _mm512_mul_ps(va, acc[r][0]), o1 = _mm512_mul_ps(va, acc[r][1]);
+    if (beta != 0.0f) {
+      o0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), o0);
+      o1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), o1);
+    }
+    _mm512_mask_storeu_ps(row, m0, o0);
+    _mm512_mask_storeu_ps(row + 16, m1, o1);
+  }
+}
+}  // namespace
+
+GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel}; }
+
+}  // namespace kiln::kernels::isa_avx512
