@@ -1,2 +1,24 @@
-// @kiln/onnx has no API yet: it arrives with issue 3 (see README.md). Nothing here pretends.
-export {};
+// @kiln/onnx: ONNX model IO, an IR made for passes, shape inference, graph surgery and passes.
+export { loadModel, type LoadOptions } from './io/load';
+export { saveModel, serializeModel, totalWeightBytes, PROTOBUF_LIMIT, type SaveOptions } from './io/save';
+export { decodeMessage, encodeMessage } from './io/codec';
+export type * from './io/proto-types';
+export type { Int64 } from './io/wire';
+export { Model } from './ir/model';
+export { Graph, nodeReads, outerReads } from './ir/graph';
+export { Node, type NodeInit } from './ir/node';
+export { Value } from './ir/value';
+export { Initializer, emptyTensorProto } from './ir/initializer';
+export {
+  type Attribute,
+  AttrType,
+  intAttr,
+  intsAttr,
+  floatAttr,
+  floatsAttr,
+  stringAttr,
+  tensorAttr,
+} from './ir/attribute';
+export { ElemType, elemTypeName, elemTypeBits, elemTypeByteLength, kilnDataType, isKnownElemType } from './ir/elem-type';
+export { type Dim, type SymbolicShape, isStaticShape, formatShape } from './ir/shape';
+export { modelFromProto, modelToProto, graphFromProto, graphToProto } from './ir/convert';
