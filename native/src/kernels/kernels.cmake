@@ -9,6 +9,10 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/gemm/ukernel_scalar.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/conv.cc
+  ${KILN_KERNEL_DIR}/conv/im2col.cc
+  ${KILN_KERNEL_DIR}/conv/depthwise.cc
+  ${KILN_KERNEL_DIR}/conv/conv_transpose.cc
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc

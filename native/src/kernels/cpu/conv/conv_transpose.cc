@@ -1,0 +1,85 @@
+// Transposed convolution as GEMM + col2im: each input pixel's column of W^T x is scattered into
+// the kernel window it covers in the output.
+#include <algorithm>
+#include <string>
+
+#include "kiln/error.h"
+#include "kiln/kernels/conv.h"
+#include "kiln/kernels/gemm.h"
+#include "kiln/thread_pool.h"
+#include "kernels/cpu/common/scratch.h"
+
+namespace kiln::kernels {
+
+namespace {
+void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, "convTranspose2d: " + msg); }
+}  // namespace
+
+void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, int64_t* outW) {
+  *outH = p.strideH * (p.inH - 1) + p.outputPaddingH + p.dilationH * (p.kernelH - 1) + 1 - p.padTop - p.padBottom;
+  *outW = p.strideW * (p.inW - 1) + p.outputPaddingW + p.dilationW * (p.kernelW - 1) + 1 - p.padLeft - p.padRight;
+}
+
+void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w, const float* bias, float* y) {
+  if (p.batch < 0 || p.inChannels <= 0 || p.inH <= 0 || p.inW <= 0 || p.outChannels <= 0)
+    invalid("batch, channels and input sizes must be positive");
+  if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 ||
+      p.dilationW <= 0)
+    invalid("kernel, strides and dilations must be positive");
+  if (p.padTop < 0 || p.padLeft < 0 || p.padBottom < 0 || p.padRight < 0 || p.outputPaddingH < 0 ||
+      p.outputPaddingW < 0)
+    invalid("pads and output padding must be >= 0");
+  if (p.group <= 0 || p.inChannels % p.group != 0 || p.outChannels % p.group != 0)
+    invalid("group must divide input and output channels");
+  int64_t OH, OW;
+  convTranspose2dOutputShape(p, &OH, &OW);
+  if (OH <= 0 || OW <= 0) invalid("pads leave an empty output");
+  if (p.batch == 0) return;
+
+  const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
+  const int64_t HW = p.inH * p.inW, OHW = OH * OW;
+  const int64_t taps = p.kernelH * p.kernelW;
+  const int64_t rows = Mg * taps;
+  float* cols = threadScratch(ScratchSlot::kIm2col, static_cast<size_t>(rows * HW));
+  for (int64_t n = 0; n < p.batch; ++n) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      // cols (Mg*kH*kW x HW) = W_g^T (W_g is Cg x Mg*kH*kW) * X_g (Cg x HW).
+      GemmParams gp;
+      gp.m = rows;
+      gp.n = HW;
+      gp.k = Cg;
+      gp.transA = true;
+      gp.lda = rows;
+      sgemm(gp, w + g * Cg * rows, x + (n * p.inChannels + g * Cg) * HW, cols);
+      float* yg = y + (n * p.outChannels + g * Mg) * OHW;
+      // Each output channel gathers only its own rows, so channels run in parallel race-free.
+      globalThreadPool().parallelFor(static_cast<size_t>(Mg), 1, [&](size_t b, size_t e) {
+        for (int64_t m = static_cast<int64_t>(b); m < static_cast<int64_t>(e); ++m) {
+          float* out = yg + m * OHW;
+          std::fill(out, out + OHW, 0.0f);
+          for (int64_t t = 0; t < taps; ++t) {
+            const int64_t ky = t / p.kernelW, kx = t % p.kernelW;
+            const float* col = cols + (m * taps + t) * HW;
+            for (int64_t ih = 0; ih < p.inH; ++ih) {
+              const int64_t oh = ih * p.strideH - p.padTop + ky * p.dilationH;
+              if (oh < 0 || oh >= OH) continue;
+              float* orow = out + oh * OW;
+              const float* crow = col + ih * p.inW;
+              for (int64_t iw = 0; iw < p.inW; ++iw) {
+                const int64_t ow = iw * p.strideW - p.padLeft + kx * p.dilationW;
+                if (ow >= 0 && ow < OW) orow[ow] += crow[iw];
+              }
+            }
+          }
+          if (bias) {
+            const float bv = bias[g * Mg + m];
+            for (int64_t i = 0; i < OHW; ++i) out[i] += bv;
+          }
+          applyActivation(p.activation, out, static_cast<size_t>(OHW));
+        }
+      });
+    }
+  }
+}
+
+}  // namespace kiln::kernels

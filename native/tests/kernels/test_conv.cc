@@ -1,0 +1,237 @@
+// conv2d and convTranspose2d against direct double-precision loops: groups, depthwise with
+// multipliers, strides, dilations, asymmetric pads, 1x1, 1-D, residual and every activation.
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "kiln/error.h"
+#include "kiln/kernels/conv.h"
+#include "kernel_test_util.h"
+
+using kiln::kernels::Activation;
+using kiln::kernels::ActivationKind;
+using kiln::kernels::Conv2dParams;
+using kiln::kernels::ConvTranspose2dParams;
+
+namespace {
+
+std::string describe(const Conv2dParams& p) {
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "N%ld C%ld %ldx%ld M%ld k%ldx%ld s%ld,%ld pad%ld,%ld,%ld,%ld d%ld,%ld g%ld act%d",
+                (long)p.batch, (long)p.inChannels, (long)p.inH, (long)p.inW, (long)p.outChannels, (long)p.kernelH,
+                (long)p.kernelW, (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft, (long)p.padBottom,
+                (long)p.padRight, (long)p.dilationH, (long)p.dilationW, (long)p.group, static_cast<int>(p.activation.kind));
+  return buf;
+}
+
+void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuIsa isa) {
+  int64_t OH, OW;
+  kiln::kernels::conv2dOutputShape(p, &OH, &OW);
+  const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
+  const size_t xs = p.batch * p.inChannels * p.inH * p.inW, ws = p.outChannels * Cg * p.kernelH * p.kernelW;
+  const size_t ys = p.batch * p.outChannels * OH * OW;
+  auto x = kt::randomVector(xs, 11), w = kt::randomVector(ws, 12), b = kt::randomVector(p.outChannels, 13);
+  auto res = kt::randomVector(ys, 14);
+  std::vector<float> y(ys, std::nanf(""));
+  std::vector<double> want(ys), scale(ys);
+  const int64_t K = Cg * p.kernelH * p.kernelW;
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t oc = 0; oc < p.outChannels; ++oc) {
+      const int64_t g = oc / Mg;
+      for (int64_t oh = 0; oh < OH; ++oh)
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          double s = 0, mag = 0;
+          for (int64_t c = 0; c < Cg; ++c)
+            for (int64_t ky = 0; ky < p.kernelH; ++ky)
+              for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+                const int64_t ih = oh * p.strideH - p.padTop + ky * p.dilationH;
+                const int64_t iw = ow * p.strideW - p.padLeft + kx * p.dilationW;
+                if (ih < 0 || ih >= p.inH || iw < 0 || iw >= p.inW) continue;
+                const double t = static_cast<double>(x[((n * p.inChannels + g * Cg + c) * p.inH + ih) * p.inW + iw]) *
+                                 w[((oc * Cg + c) * p.kernelH + ky) * p.kernelW + kx];
+                s += t;
+                mag += std::fabs(t);
+              }
+          const size_t o = ((n * p.outChannels + oc) * OH + oh) * OW + ow;
+          if (withBias) s += b[oc];
+          if (withResidual) s += res[o];
+          want[o] = kt::refActivation(p.activation, s);
+          scale[o] = std::sqrt(static_cast<double>(K) + 1) * (mag + 2.0);
+        }
+    }
+  kiln::kernels::conv2d(p, x.data(), w.data(), withBias ? b.data() : nullptr, withResidual ? res.data() : nullptr,
+                        y.data());
+  kt::expectClose(kt::isaTag(isa) + "conv " + describe(p) + (withBias ? " bias" : "") + (withResidual ? " res" : ""),
+                  y.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
+}
+
+Conv2dParams conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t kh, int64_t kw, int64_t s, int64_t pad,
+                  int64_t d = 1, int64_t g = 1) {
+  Conv2dParams p;
+  p.batch = n; p.inChannels = c; p.inH = h; p.inW = w; p.outChannels = m; p.kernelH = kh; p.kernelW = kw;
+  p.strideH = p.strideW = s; p.padTop = p.padLeft = p.padBottom = p.padRight = pad;
+  p.dilationH = p.dilationW = d; p.group = g;
+  return p;
+}
+
+}  // namespace
+
+TEST(conv_dense_shapes) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConv(conv(1, 3, 17, 19, 8, 3, 3, 1, 1), true, false, isa);
+    runConv(conv(2, 5, 9, 7, 13, 3, 3, 2, 1), true, false, isa);
+    runConv(conv(1, 4, 12, 12, 6, 5, 5, 1, 2), false, false, isa);
+    runConv(conv(1, 3, 30, 31, 16, 7, 7, 2, 3), true, false, isa);   // ResNet stem-like
+    runConv(conv(1, 6, 11, 13, 7, 3, 3, 1, 2, 2), true, false, isa);  // dilation 2
+    runConv(conv(1, 2, 5, 5, 3, 5, 5, 1, 0), true, false, isa);      // kernel covers the input
+    runConv(conv(1, 3, 8, 8, 4, 1, 1, 2, 0), true, false, isa);      // strided 1x1: im2col path
+    runConv(conv(1, 3, 8, 8, 4, 1, 1, 1, 1), true, false, isa);      // padded 1x1
+    runConv(conv(1, 1, 4, 4, 1, 3, 3, 3, 1), true, false, isa);      // single channel, stride 3
+  });
+}
+
+TEST(conv_pointwise_gemm_path) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConv(conv(2, 64, 7, 9, 33, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(1, 17, 14, 14, 40, 1, 1, 1, 0), true, true, isa);
+  });
+}
+
+TEST(conv_asymmetric_pads_and_strides) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    Conv2dParams p = conv(1, 3, 10, 11, 5, 3, 3, 2, 0);
+    p.padTop = 0; p.padLeft = 1; p.padBottom = 1; p.padRight = 2;
+    runConv(p, true, false, isa);
+    p.strideH = 1; p.strideW = 3; p.kernelH = 2; p.kernelW = 4; p.dilationW = 2;
+    runConv(p, true, false, isa);
+  });
+}
+
+TEST(conv_groups_and_depthwise) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConv(conv(1, 8, 9, 9, 12, 3, 3, 1, 1, 1, 4), true, false, isa);   // grouped
+    runConv(conv(2, 6, 10, 7, 6, 3, 3, 1, 1, 1, 2), true, true, isa);
+    runConv(conv(1, 16, 15, 15, 16, 3, 3, 1, 1, 1, 16), true, false, isa);  // depthwise
+    runConv(conv(1, 16, 15, 16, 16, 3, 3, 2, 1, 1, 16), true, true, isa);   // depthwise stride 2
+    runConv(conv(2, 5, 13, 11, 10, 5, 5, 1, 2, 1, 5), true, false, isa);   // multiplier 2
+    runConv(conv(1, 4, 12, 12, 4, 3, 3, 1, 2, 2, 4), false, false, isa);   // dilated depthwise
+    Conv2dParams p = conv(1, 8, 9, 10, 8, 3, 3, 2, 0, 1, 8);
+    p.padLeft = 1; p.padBottom = 2;
+    runConv(p, true, false, isa);
+  });
+}
+
+TEST(conv_1d_as_2d) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    Conv2dParams p = conv(2, 4, 1, 50, 6, 1, 5, 1, 0);
+    p.padLeft = 2; p.padRight = 2; p.strideW = 2;
+    runConv(p, true, false, isa);
+    p.group = 2; p.dilationW = 3;
+    runConv(p, true, false, isa);
+  });
+}
+
+TEST(conv_fused_activations) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    for (const Activation& act : kt::allActivations()) {
+      Conv2dParams p = conv(1, 6, 8, 9, 10, 3, 3, 1, 1);
+      p.activation = act;
+      runConv(p, true, true, isa);
+      Conv2dParams d = conv(1, 8, 8, 9, 8, 3, 3, 1, 1, 1, 8);
+      d.activation = act;
+      runConv(d, true, false, isa);
+    }
+  });
+}
+
+TEST(conv_large_image_chunks_im2col) {
+  // K = 32 * 9 = 288 and 100 x 100 pixels exceed one im2col chunk, so several bands run.
+  kt::forEachIsa([](kiln::CpuIsa isa) { runConv(conv(1, 32, 100, 100, 8, 3, 3, 1, 1), true, false, isa); });
+}
+
+TEST(conv_rejects_bad_params) {
+  std::vector<float> v(1000);
+  Conv2dParams p = conv(1, 3, 4, 4, 4, 3, 3, 1, 0, 1, 2);  // 3 channels, 2 groups
+  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()), kiln::Error);
+  p = conv(1, 2, 2, 2, 2, 5, 5, 1, 0);  // kernel larger than input
+  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()), kiln::Error);
+  p = conv(1, 2, 4, 4, 2, 3, 3, 0, 0);
+  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()), kiln::Error);
+}
+
+TEST(conv_same_pads) {
+  int64_t b, e;
+  kiln::kernels::convSamePads(7, 3, 2, 1, true, &b, &e);  // out 4, total pad 2
+  CHECK(b == 1 && e == 1);
+  kiln::kernels::convSamePads(8, 3, 2, 1, true, &b, &e);  // out 4, total pad 1
+  CHECK(b == 0 && e == 1);
+  kiln::kernels::convSamePads(8, 3, 2, 1, false, &b, &e);
+  CHECK(b == 1 && e == 0);
+}
+
+namespace {
+void runConvTranspose(const ConvTranspose2dParams& p, kiln::CpuIsa isa) {
+  int64_t OH, OW;
+  kiln::kernels::convTranspose2dOutputShape(p, &OH, &OW);
+  const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
+  const size_t xs = p.batch * p.inChannels * p.inH * p.inW, ws = p.inChannels * Mg * p.kernelH * p.kernelW;
+  const size_t ys = p.batch * p.outChannels * OH * OW;
+  auto x = kt::randomVector(xs, 21), w = kt::randomVector(ws, 22), b = kt::randomVector(p.outChannels, 23);
+  std::vector<double> want(ys, 0.0), mag(ys, 0.0);
+  for (int64_t n = 0; n < p.batch; ++n)
+    for (int64_t c = 0; c < p.inChannels; ++c) {
+      const int64_t g = c / Cg;
+      for (int64_t ih = 0; ih < p.inH; ++ih)
+        for (int64_t iw = 0; iw < p.inW; ++iw)
+          for (int64_t m = 0; m < Mg; ++m)
+            for (int64_t ky = 0; ky < p.kernelH; ++ky)
+              for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+                const int64_t oh = ih * p.strideH - p.padTop + ky * p.dilationH;
+                const int64_t ow = iw * p.strideW - p.padLeft + kx * p.dilationW;
+                if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
+                const double t = static_cast<double>(x[((n * p.inChannels + c) * p.inH + ih) * p.inW + iw]) *
+                                 w[((c * Mg + m) * p.kernelH + ky) * p.kernelW + kx];
+                const size_t o = ((n * p.outChannels + g * Mg + m) * OH + oh) * OW + ow;
+                want[o] += t;
+                mag[o] += std::fabs(t);
+              }
+    }
+  const double K = static_cast<double>(Cg * p.kernelH * p.kernelW);
+  for (size_t o = 0; o < ys; ++o) {
+    const int64_t oc = static_cast<int64_t>(o / (OH * OW)) % p.outChannels;
+    want[o] = kt::refActivation(p.activation, want[o] + b[oc]);
+    mag[o] = std::sqrt(K + 1) * (mag[o] + 1.0);
+  }
+  std::vector<float> y(ys, std::nanf(""));
+  kiln::kernels::convTranspose2d(p, x.data(), w.data(), b.data(), y.data());
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "convT C%ld %ldx%ld M%ld k%ldx%ld s%ld,%ld pads%ld,%ld,%ld,%ld d%ld op%ld,%ld g%ld",
+                (long)p.inChannels, (long)p.inH, (long)p.inW, (long)p.outChannels, (long)p.kernelH, (long)p.kernelW,
+                (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft, (long)p.padBottom, (long)p.padRight,
+                (long)p.dilationH, (long)p.outputPaddingH, (long)p.outputPaddingW, (long)p.group);
+  kt::expectClose(kt::isaTag(isa) + buf, y.data(), want.data(), ys, 1e-6, 1e-6, mag.data());
+}
+
+ConvTranspose2dParams convT(int64_t c, int64_t h, int64_t w, int64_t m, int64_t k, int64_t s, int64_t pad) {
+  ConvTranspose2dParams p;
+  p.inChannels = c; p.inH = h; p.inW = w; p.outChannels = m; p.kernelH = p.kernelW = k;
+  p.strideH = p.strideW = s; p.padTop = p.padLeft = p.padBottom = p.padRight = pad;
+  return p;
+}
+}  // namespace
+
+TEST(conv_transpose_shapes) {
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConvTranspose(convT(4, 5, 6, 3, 2, 2, 0), isa);  // DBNet-style 2x upsample
+    runConvTranspose(convT(3, 7, 7, 5, 3, 2, 1), isa);
+    runConvTranspose(convT(2, 4, 3, 2, 3, 1, 0), isa);
+    ConvTranspose2dParams p = convT(6, 5, 4, 4, 3, 2, 1);
+    p.outputPaddingH = 1; p.outputPaddingW = 1; p.group = 2; p.padBottom = 0; p.dilationW = 2;
+    p.activation = {ActivationKind::kRelu, 0, 0};
+    p.batch = 2;
+    runConvTranspose(p, isa);
+    ConvTranspose2dParams q = convT(3, 6, 5, 3, 4, 3, 2);
+    q.strideW = 1; q.padLeft = 0;
+    runConvTranspose(q, isa);
+  });
+}
