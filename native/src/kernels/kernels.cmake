@@ -13,6 +13,9 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/conv/im2col.cc
   ${KILN_KERNEL_DIR}/conv/depthwise.cc
   ${KILN_KERNEL_DIR}/conv/conv_transpose.cc
+  ${KILN_KERNEL_DIR}/pool/pool.cc
+  ${KILN_KERNEL_DIR}/norm/norm.cc
+  ${KILN_KERNEL_DIR}/softmax/softmax.cc
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc

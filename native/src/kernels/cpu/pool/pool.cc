@@ -1,0 +1,104 @@
+#include "kiln/kernels/pool.h"
+
+#include <algorithm>
+#include <limits>
+#include <string>
+
+#include "kiln/error.h"
+#include "kiln/thread_pool.h"
+
+namespace kiln::kernels {
+
+namespace {
+void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, "pool2d: " + msg); }
+}  // namespace
+
+int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin, int64_t padEnd,
+                       int64_t dilation, bool ceilMode) {
+  const int64_t span = dilation * (kernel - 1) + 1;
+  const int64_t room = in + padBegin + padEnd - span;
+  if (room < 0) return 0;
+  int64_t out = (ceilMode ? (room + stride - 1) / stride : room / stride) + 1;
+  if (ceilMode && (out - 1) * stride >= in + padBegin) --out;
+  return out;
+}
+
+void pool2dOutputShape(const Pool2dParams& p, int64_t* outH, int64_t* outW) {
+  *outH = poolOutputSize(p.inH, p.kernelH, p.strideH, p.padTop, p.padBottom, p.dilationH, p.ceilMode);
+  *outW = poolOutputSize(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
+}
+
+void pool2d(const Pool2dParams& p, const float* x, float* y) {
+  if (p.batch < 0 || p.channels <= 0 || p.inH <= 0 || p.inW <= 0) invalid("sizes must be positive");
+  if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 || p.dilationW <= 0)
+    invalid("kernel, strides and dilations must be positive");
+  if (p.padTop < 0 || p.padLeft < 0 || p.padBottom < 0 || p.padRight < 0) invalid("pads must be >= 0");
+  if (p.padTop >= p.dilationH * (p.kernelH - 1) + 1 || p.padBottom >= p.dilationH * (p.kernelH - 1) + 1 ||
+      p.padLeft >= p.dilationW * (p.kernelW - 1) + 1 || p.padRight >= p.dilationW * (p.kernelW - 1) + 1)
+    invalid("pads must be smaller than the kernel");
+  int64_t OH, OW;
+  pool2dOutputShape(p, &OH, &OW);
+  if (OH <= 0 || OW <= 0) invalid("the kernel is larger than the padded input");
+  const int64_t planes = p.batch * p.channels;
+  const bool isMax = p.kind == PoolKind::kMax;
+  globalThreadPool().parallelFor(static_cast<size_t>(planes), 1, [&](size_t b, size_t e) {
+    for (int64_t plane = static_cast<int64_t>(b); plane < static_cast<int64_t>(e); ++plane) {
+      const float* in = x + plane * p.inH * p.inW;
+      float* out = y + plane * OH * OW;
+      for (int64_t oh = 0; oh < OH; ++oh) {
+        const int64_t h0 = oh * p.strideH - p.padTop;
+        for (int64_t ow = 0; ow < OW; ++ow) {
+          const int64_t w0 = ow * p.strideW - p.padLeft;
+          float best = -std::numeric_limits<float>::infinity();
+          float sum = 0.0f;
+          int64_t inside = 0, padded = 0;
+          for (int64_t ky = 0; ky < p.kernelH; ++ky) {
+            const int64_t ih = h0 + ky * p.dilationH;
+            const bool hPad = ih >= -p.padTop && ih < p.inH + p.padBottom;
+            const bool hIn = ih >= 0 && ih < p.inH;
+            for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+              const int64_t iw = w0 + kx * p.dilationW;
+              if (hPad && iw >= -p.padLeft && iw < p.inW + p.padRight) ++padded;
+              if (!hIn || iw < 0 || iw >= p.inW) continue;
+              const float v = in[ih * p.inW + iw];
+              ++inside;
+              if (isMax) {
+                // NaN propagates, as max in onnxruntime does.
+                if (v > best || v != v) best = v;
+              } else {
+                sum += v;
+              }
+            }
+          }
+          if (isMax) {
+            out[oh * OW + ow] = best;
+          } else {
+            const int64_t count = p.countIncludePad ? padded : inside;
+            out[oh * OW + ow] = count > 0 ? sum / static_cast<float>(count) : 0.0f;
+          }
+        }
+      }
+    }
+  });
+}
+
+void globalPool(PoolKind kind, int64_t planes, int64_t spatial, const float* x, float* y) {
+  if (planes < 0 || spatial <= 0) throw Error(ErrorCode::kInvalidArgument, "globalPool: spatial size must be positive");
+  globalThreadPool().parallelFor(static_cast<size_t>(planes), 16, [&](size_t b, size_t e) {
+    for (size_t i = b; i < e; ++i) {
+      const float* in = x + i * spatial;
+      if (kind == PoolKind::kMax) {
+        float m = in[0];
+        for (int64_t j = 1; j < spatial; ++j) m = (in[j] > m || in[j] != in[j]) ? in[j] : m;
+        y[i] = m;
+      } else {
+        // Double accumulation: 1280 x 1280 planes would otherwise lose digits.
+        double s = 0;
+        for (int64_t j = 0; j < spatial; ++j) s += in[j];
+        y[i] = static_cast<float>(s / static_cast<double>(spatial));
+      }
+    }
+  });
+}
+
+}  // namespace kiln::kernels

@@ -1,0 +1,119 @@
+// pool2d and globalPool against direct loops: pads, strides, dilations, ceil_mode with its
+// dropped last window, count_include_pad, 1-D.
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "kiln/error.h"
+#include "kiln/kernels/pool.h"
+#include "kernel_test_util.h"
+
+using kiln::kernels::Pool2dParams;
+using kiln::kernels::PoolKind;
+
+namespace {
+
+// Output size straight from the ONNX formula plus the "window must start inside" rule.
+int64_t refOut(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t d, bool ceilMode) {
+  const double v = static_cast<double>(in + pb + pe - d * (k - 1) - 1) / s;
+  int64_t out = static_cast<int64_t>(ceilMode ? std::ceil(v) : std::floor(v)) + 1;
+  if (ceilMode && (out - 1) * s >= in + pb) --out;
+  return out;
+}
+
+void runPool(const Pool2dParams& p, kiln::CpuIsa isa) {
+  const int64_t OH = refOut(p.inH, p.kernelH, p.strideH, p.padTop, p.padBottom, p.dilationH, p.ceilMode);
+  const int64_t OW = refOut(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
+  int64_t oh, ow;
+  kiln::kernels::pool2dOutputShape(p, &oh, &ow);
+  CHECK(oh == OH && ow == OW);
+  const int64_t planes = p.batch * p.channels;
+  auto x = kt::randomVector(planes * p.inH * p.inW, 5, -2, 2);
+  std::vector<double> want(planes * OH * OW);
+  for (int64_t pl = 0; pl < planes; ++pl)
+    for (int64_t i = 0; i < OH; ++i)
+      for (int64_t j = 0; j < OW; ++j) {
+        double best = -INFINITY, sum = 0;
+        int64_t cnt = 0, cntPad = 0;
+        for (int64_t ky = 0; ky < p.kernelH; ++ky)
+          for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+            const int64_t ih = i * p.strideH - p.padTop + ky * p.dilationH;
+            const int64_t iw = j * p.strideW - p.padLeft + kx * p.dilationW;
+            // Taps in the ceil-mode overhang beyond the trailing pad count for neither.
+            if (ih < p.inH + p.padBottom && iw < p.inW + p.padRight) ++cntPad;
+            if (ih < 0 || iw < 0 || ih >= p.inH || iw >= p.inW) continue;
+            const double v = x[(pl * p.inH + ih) * p.inW + iw];
+            best = std::max(best, v);
+            sum += v;
+            ++cnt;
+          }
+        want[(pl * OH + i) * OW + j] =
+            p.kind == PoolKind::kMax ? best : sum / static_cast<double>(p.countIncludePad ? cntPad : cnt);
+      }
+  std::vector<float> y(want.size(), std::nanf(""));
+  kiln::kernels::pool2d(p, x.data(), y.data());
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%s %ldx%ld k%ldx%ld s%ld,%ld pads%ld,%ld,%ld,%ld d%ld,%ld ceil%d cip%d",
+                p.kind == PoolKind::kMax ? "max" : "avg", (long)p.inH, (long)p.inW, (long)p.kernelH, (long)p.kernelW,
+                (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft, (long)p.padBottom, (long)p.padRight,
+                (long)p.dilationH, (long)p.dilationW, p.ceilMode, p.countIncludePad);
+  kt::expectClose(kt::isaTag(isa) + buf, y, want, 1e-6, 1e-6);
+}
+
+}  // namespace
+
+TEST(pool_table) {
+  struct Geo { int64_t h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw; };
+  const Geo geos[] = {
+      {8, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},   {7, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  // ResNet maxpool-like
+      {112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {5, 5, 3, 3, 1, 1, 0, 1, 2, 0, 1, 1},  // asymmetric
+      {6, 7, 2, 3, 2, 3, 0, 0, 1, 2, 1, 1},   {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},  // dilated
+      {1, 20, 1, 4, 1, 3, 0, 1, 0, 2, 1, 1},  // 1-D
+      {6, 6, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},  {10, 3, 2, 1, 2, 1, 0, 0, 0, 0, 1, 1},
+      {4, 4, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1},  // ceil window would start in the trailing pad
+  };
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    for (const Geo& g : geos)
+      for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage})
+        for (int ceilMode = 0; ceilMode < 2; ++ceilMode)
+          for (int cip = 0; cip < 2; ++cip) {
+            if (kind == PoolKind::kMax && cip) continue;
+            Pool2dParams p;
+            p.kind = kind; p.batch = 2; p.channels = 3; p.inH = g.h; p.inW = g.w; p.kernelH = g.kh; p.kernelW = g.kw;
+            p.strideH = g.sh; p.strideW = g.sw; p.padTop = g.pt; p.padLeft = g.pl; p.padBottom = g.pb;
+            p.padRight = g.pr; p.dilationH = g.dh; p.dilationW = g.dw; p.ceilMode = ceilMode; p.countIncludePad = cip;
+            runPool(p, isa);
+          }
+  });
+}
+
+TEST(pool_ceil_mode_drops_window_in_trailing_pad) {
+  // in 4, k 2, s 3, pads 1/1: ceil((4 + 2 - 2) / 3) + 1 = 3, but window 3 starts at 5 >= 4 + 1.
+  CHECK_EQ(kiln::kernels::poolOutputSize(4, 2, 3, 1, 1, 1, true), 2);
+  CHECK_EQ(kiln::kernels::poolOutputSize(5, 2, 2, 0, 0, 1, true), 3);
+  CHECK_EQ(kiln::kernels::poolOutputSize(5, 2, 2, 0, 0, 1, false), 2);
+}
+
+TEST(global_pool) {
+  auto x = kt::randomVector(6 * 49, 3);
+  std::vector<float> y(6);
+  for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+    kiln::kernels::globalPool(kind, 6, 49, x.data(), y.data());
+    std::vector<double> want(6);
+    for (int i = 0; i < 6; ++i) {
+      double m = -INFINITY, s = 0;
+      for (int j = 0; j < 49; ++j) m = std::max(m, static_cast<double>(x[i * 49 + j])), s += x[i * 49 + j];
+      want[i] = kind == PoolKind::kMax ? m : s / 49;
+    }
+    kt::expectClose("global pool", y, want, 1e-7, 1e-6);
+  }
+}
+
+TEST(pool_rejects_bad_params) {
+  Pool2dParams p;
+  p.channels = 1; p.inH = 4; p.inW = 4; p.kernelH = 2; p.kernelW = 2; p.padTop = 2;
+  std::vector<float> v(64);
+  CHECK_THROWS(kiln::kernels::pool2d(p, v.data(), v.data()), kiln::Error);
+  p.padTop = 0; p.strideW = 0;
+  CHECK_THROWS(kiln::kernels::pool2d(p, v.data(), v.data()), kiln::Error);
+}
