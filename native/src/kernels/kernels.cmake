@@ -16,6 +16,9 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/pool/pool.cc
   ${KILN_KERNEL_DIR}/norm/norm.cc
   ${KILN_KERNEL_DIR}/softmax/softmax.cc
+  ${KILN_KERNEL_DIR}/common/shape.cc
+  ${KILN_KERNEL_DIR}/eltwise/binary.cc
+  ${KILN_KERNEL_DIR}/eltwise/unary.cc
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
