@@ -19,6 +19,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/common/shape.cc
   ${KILN_KERNEL_DIR}/eltwise/binary.cc
   ${KILN_KERNEL_DIR}/eltwise/unary.cc
+  ${KILN_KERNEL_DIR}/matmul/matmul.cc
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
