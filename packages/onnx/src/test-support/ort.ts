@@ -80,3 +80,14 @@ export function sameBytes(a: Uint8Array | undefined, b: Uint8Array | undefined):
 }
 
 export { ort };
+
+/** The largest absolute difference between two float arrays (Infinity when lengths differ). */
+export function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) return Infinity;
+  let m = 0;
+  for (let i = 0; i < a.length; i++) {
+    const d = Math.abs(a[i]! - b[i]!);
+    if (!(d <= m)) m = Number.isNaN(d) ? Infinity : d;
+  }
+  return m;
+}
