@@ -20,6 +20,9 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/eltwise/binary.cc
   ${KILN_KERNEL_DIR}/eltwise/unary.cc
   ${KILN_KERNEL_DIR}/matmul/matmul.cc
+  ${KILN_KERNEL_DIR}/layout/index_map_copy.cc
+  ${KILN_KERNEL_DIR}/layout/layout.cc
+  ${KILN_KERNEL_DIR}/reduce/reduce.cc
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
