@@ -23,6 +23,8 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/layout/index_map_copy.cc
   ${KILN_KERNEL_DIR}/layout/layout.cc
   ${KILN_KERNEL_DIR}/reduce/reduce.cc
+  ${KILN_KERNEL_DIR}/resize/resize.cc
+  ${KILN_KERNEL_DIR}/rnn/lstm.cc
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
