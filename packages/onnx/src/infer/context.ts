@@ -21,6 +21,8 @@ export interface InferContext {
   readonly opset: number;
   /** Info of each input ('' inputs are undefined). */
   readonly inputs: readonly (TensorInfo | undefined)[];
+  /** Largest tensor (in elements) whose values are tracked: small for inference, large for folding. */
+  readonly valueLimit: number;
   /** Infers a subgraph given the infos of its formal inputs; returns its outputs' infos. */
   inferSubgraph(graph: Graph, inputs: (TensorInfo | undefined)[]): TensorInfo[];
 }

@@ -13,6 +13,8 @@ export interface InferOptions {
   strict?: boolean;
   /** Values of graph inputs known in advance (e.g. Silero's sample rate), which can decide If branches. */
   inputValues?: Record<string, number[]>;
+  /** Track values of tensors up to this many elements (default 64; constant folding raises it). */
+  valueLimit?: number;
 }
 
 /** What inference found: every tensor's info, by name, across the main graph and subgraphs. */
@@ -38,7 +40,7 @@ export function runInference(model: Model, options: InferOptions = {}): InferRes
     if (!v) throw new KilnError('INVALID_ARGUMENT', `inputValues names '${name}', which is not a graph input`);
     given.set(name, { ...infoOfValue(v), value });
   }
-  inferGraph(model.graph, opset, given, all, options.strict ?? false, true);
+  inferGraph(model.graph, opset, given, all, options.strict ?? false, true, options.valueLimit ?? 64);
   return all;
 }
 
@@ -53,10 +55,11 @@ function inferGraph(
   all: InferResult,
   strict: boolean,
   isMain: boolean,
+  valueLimit: number,
 ): TensorInfo[] {
   const known = new Map(outer);
   for (const v of g.inputs) if (!known.has(v.name) || !isMain) known.set(v.name, infoOfValue(v));
-  for (const [name, t] of g.initializers) known.set(name, constantInfo(t));
+  for (const [name, t] of g.initializers) known.set(name, constantInfo(t, valueLimit));
   const order = [...g.nodes];
   const sorted = Object.assign(Object.create(Object.getPrototypeOf(g)), g, { nodes: order }) as Graph;
   sorted.topologicalSort();
@@ -69,11 +72,12 @@ function inferGraph(
       const ctx: InferContext = {
         node,
         opset,
+        valueLimit,
         inputs: node.inputs.map((i) => (i === '' ? undefined : known.get(i) ?? fromValueInfo(g, i))),
         inferSubgraph: (sub, ins) => {
           const scope = new Map(known);
           sub.inputs.forEach((v, k) => ins[k] && scope.set(v.name, ins[k]!));
-          return inferGraph(sub, opset, scope, all, strict, false);
+          return inferGraph(sub, opset, scope, all, strict, false, valueLimit);
         },
       };
       try {

@@ -1,21 +1,32 @@
 import { ElemType } from '../../ir/elem-type';
 import type { Initializer } from '../../ir/initializer';
-import { type Dim, isStaticShape } from '../../ir/shape';
-import { clampRange, concatND, gatherND, type Range, rangeLength, sliceND, transposeND } from '../values';
+import { type Dim, isStaticShape, staticSize } from '../../ir/shape';
+import { broadcastTo, clampRange, concatND, gatherND, type Range, rangeLength, sliceND, transposeND } from '../values';
 import { axis, type InferContext, inferError, type InferRule, input, numbersOf, type TensorInfo } from '../context';
 import { broadcastShapes, divDim, productDims } from '../dims';
 
 const SMALL = 64;
 
 /** Info of a constant tensor, with its elements when it is small (so shape math can use them). */
-export function constantInfo(t: Initializer): TensorInfo {
+export function constantInfo(t: Initializer, limit = SMALL): TensorInfo {
   const info: TensorInfo = { elemType: t.elemType, shape: [...t.dims] };
-  if (t.size <= SMALL && t.elemType !== ElemType.STRING) {
-    try {
-      info.value = t.toNumbers();
-    } catch {
-      // float16 and friends: the value is simply not tracked
-    }
+  if (t.size <= limit && t.elemType !== ElemType.STRING) {
+    // Read on first use: folding raises the limit, and most weights are never asked for.
+    let cached: Dim[] | undefined | null = null;
+    Object.defineProperty(info, 'value', {
+      enumerable: true,
+      configurable: true,
+      get() {
+        if (cached === null) {
+          try {
+            cached = t.toNumbers();
+          } catch {
+            cached = undefined; // float16 and friends: the value is simply not tracked
+          }
+        }
+        return cached;
+      },
+    });
   }
   return info;
 }
@@ -23,7 +34,7 @@ export function constantInfo(t: Initializer): TensorInfo {
 /** Constant: the value attribute (or value_float/ints/...). */
 export const constant: InferRule = (ctx) => {
   const t = ctx.node.tensor('value');
-  if (t) return [constantInfo(t)];
+  if (t) return [constantInfo(t, ctx.valueLimit)];
   const n = ctx.node;
   if (n.attr('value_float')) return [{ elemType: ElemType.FLOAT, shape: [], value: [n.float('value_float', 0)] }];
   if (n.attr('value_floats')) return [{ elemType: ElemType.FLOAT, shape: [n.attr('value_floats')!.proto.floats.length] }];
@@ -88,7 +99,7 @@ export const flatten: InferRule = (ctx) => {
   const a = ctx.node.int('axis', 1);
   const ax = a < 0 ? a + x.shape.length : a;
   if (ax < 0 || ax > x.shape.length) throw inferError(ctx, `axis ${a} is out of range for rank ${x.shape.length}`);
-  return [{ elemType: x.elemType, shape: [productDims(x.shape.slice(0, ax)), productDims(x.shape.slice(ax))] }];
+  return [{ elemType: x.elemType, shape: [productDims(x.shape.slice(0, ax)), productDims(x.shape.slice(ax))], value: x.value }];
 };
 
 /** Gather along `axis`; values of small 1-D data are gathered too. */
@@ -221,7 +232,11 @@ export const expand: InferRule = (ctx) => {
   const x = input(ctx, 0);
   const target = ctx.inputs[1]?.value;
   if (!x.shape || !target) return [{ elemType: x.elemType }];
-  return [{ elemType: x.elemType, shape: broadcastShapes([x.shape, target]) }];
+  const out: TensorInfo = { elemType: x.elemType, shape: broadcastShapes([x.shape, target]) };
+  if (x.value && isStaticShape(x.shape) && isStaticShape(out.shape) && staticSize(out.shape) <= ctx.valueLimit) {
+    out.value = broadcastTo(x.value, x.shape, out.shape);
+  }
+  return [out];
 };
 
 /** ConstantOfShape: shape from the input's value; type from the value attribute (float by default). */
@@ -231,8 +246,8 @@ export const constantOfShape: InferRule = (ctx) => {
   const len = ctx.inputs[0]?.shape?.[0];
   const shape = target ?? (typeof len === 'number' ? Array<Dim>(len).fill(null) : undefined);
   const out: TensorInfo = { elemType: t?.elemType ?? ElemType.FLOAT, shape };
-  if (target && target.every((d) => typeof d === 'number') && productDims(target) as number <= SMALL && t) {
-    const v = constantInfo(t).value?.[0];
+  if (target && target.every((d) => typeof d === 'number') && (productDims(target) as number) <= ctx.valueLimit) {
+    const v = t ? constantInfo(t).value?.[0] : 0;
     if (v !== undefined) out.value = Array(productDims(target) as number).fill(v);
   }
   return [out];

@@ -1,0 +1,56 @@
+import { KilnError } from '@kiln/core';
+import { Graph, nodeReads } from '../ir/graph';
+import { Model } from '../ir/model';
+import { Value } from '../ir/value';
+
+/**
+ * A new model computing `outputs` from `inputs` (tensor names of `model`): the nodes between
+ * them, the initializers they read, and types from inference/value_info. Fails, naming the
+ * tensor, when an output depends on something that is neither a given input nor a constant.
+ */
+export function extractSubgraph(model: Model, inputs: string[], outputs: string[]): Model {
+  const g = model.graph;
+  const producers = g.producers();
+  const stop = new Set(inputs);
+  const chosen = new Set<number>();
+  const index = new Map(g.nodes.map((n, i) => [n, i]));
+  const needInits = new Set<string>();
+  const stack = [...outputs];
+  const seen = new Set<string>();
+  while (stack.length > 0) {
+    const t = stack.pop()!;
+    if (seen.has(t)) continue;
+    seen.add(t);
+    if (stop.has(t)) continue;
+    if (g.initializers.has(t)) {
+      needInits.add(t);
+      continue;
+    }
+    const p = producers.get(t);
+    if (p === undefined) {
+      throw new KilnError('INVALID_ARGUMENT', `cannot extract: '${t}' is needed but is neither produced by a node, a given input, nor a constant`);
+    }
+    chosen.add(index.get(p)!);
+    stack.push(...nodeReads(p));
+  }
+  const sub = new Graph();
+  sub.name = `${g.name}_extract`;
+  sub.nodes = [...chosen].sort((a, b) => a - b).map((i) => g.nodes[i]!);
+  sub.inputs = inputs.map((name) => typed(model, name));
+  sub.outputs = outputs.map((name) => typed(model, name));
+  for (const name of needInits) sub.initializers.set(name, g.initializers.get(name)!);
+  for (const n of sub.nodes) for (const o of n.outputs) {
+    const v = g.valueInfo.get(o);
+    if (v && !outputs.includes(o)) sub.valueInfo.set(o, v.clone());
+  }
+  return new Model(sub, structuredCloneProto(model), model.source);
+}
+
+function typed(model: Model, name: string): Value {
+  const v = model.graph.value(name);
+  return v ? v.clone() : new Value(name);
+}
+
+function structuredCloneProto(model: Model): Model['proto'] {
+  return { ...model.proto, opsetImport: model.proto.opsetImport.map((o) => ({ ...o })) };
+}
