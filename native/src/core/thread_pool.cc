@@ -99,7 +99,8 @@ void ThreadPool::parallelFor(size_t n, size_t grain,
   job->fn = &fn;
   // Helpers that start after the caller finished find no chunk left and return without
   // touching `fn`; the shared_ptr keeps the job itself alive for them.
-  const size_t helpers = std::min<size_t>(job->chunks - 1, static_cast<size_t>(size()));
+  // The caller works too, so size() - 1 helpers keep the busy threads at the pool's size.
+  const size_t helpers = std::min<size_t>(job->chunks - 1, static_cast<size_t>(size()) - 1);
   for (size_t i = 0; i < helpers; ++i) submit([job] { job->work(); });
   job->work();
   std::unique_lock<std::mutex> lock(job->mutex);
