@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { loadModel } from '../io/load';
+import { serializeModel } from '../io/save';
+import { intsAttr } from '../ir/attribute';
+import { ElemType } from '../ir/elem-type';
+import type { Model } from '../ir/model';
+import { insertNodes, replaceUses } from '../surgery/edit';
+import { tinyModel } from '../test-support/build';
+import { absent, SHARED_MODELS } from '../test-support/models';
+import { makeFeeds, ort, session } from '../test-support/ort';
+import { inputsAsNchw, outputsAsNchw, toChannelsFirst, toChannelsLast } from './layout';
+
+const spec = SHARED_MODELS.find((m) => m.name === 'fashion_mnist_cnn')!;
+
+// The NHWC twin of an NCHW model: it takes [N, H, W, C] and transposes to NCHW first, the way
+// a TensorFlow export does.
+function nhwcTwin(path: string): Model {
+  const m = loadModel(path);
+  const g = m.graph;
+  const x = g.inputs[0]!;
+  const inner = g.uniqueName(`${x.name}_nchw`);
+  replaceUses(g, x.name, inner);
+  insertNodes(g, [{ opType: 'Transpose', inputs: [x.name], outputs: [inner], attributes: [intsAttr('perm', [0, 3, 1, 2])] }]);
+  x.shape = [x.shape![0]!, x.shape![2]!, x.shape![3]!, x.shape![1]!];
+  return m;
+}
+
+function nhwc(data: Float32Array, [n, c, h, w]: number[]): Float32Array {
+  const out = new Float32Array(data.length);
+  for (let b = 0; b < n!; b++) for (let k = 0; k < c!; k++) for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) {
+    out[((b * h! + y) * w! + x) * c! + k] = data[((b * c! + k) * h! + y) * w! + x]!;
+  }
+  return out;
+}
+
+describe('inputsAsNchw on an NHWC model', () => {
+  it.skipIf(absent(spec) !== undefined)('matches the NHWC model fed transposed inputs, and the Transposes cancel', async () => {
+    const twin = nhwcTwin(spec.path);
+    const nchw = inputsAsNchw(nhwcTwin(spec.path));
+    expect(nchw.graph.inputs[0]!.shape).toEqual(['batch', 1, 28, 28]);
+    expect(nchw.graph.nodes.filter((n) => n.is('Transpose')).length).toBe(0);
+    const original = loadModel(spec.path);
+    const feeds = makeFeeds(original, spec, 2);
+    const x = feeds.image!;
+    const [sTwin, sNchw] = await Promise.all([session(serializeModel(twin)), session(serializeModel(nchw))]);
+    const a = await sTwin.run({ image: new ort.Tensor('float32', nhwc(x.data as Float32Array, x.dims as number[]), [2, 28, 28, 1]) });
+    const b = await sNchw.run(feeds);
+    expect(Buffer.from((b.logits!.data as Float32Array).buffer)).toEqual(Buffer.from((a.logits!.data as Float32Array).buffer));
+  });
+});
+
+describe('layout passes on small graphs', () => {
+  const perms = { 3: [0, 2, 1], 4: [0, 2, 3, 1], 5: [0, 2, 3, 4, 1] } as const;
+  it.each([3, 4, 5] as const)('inverts channel perms at rank %i', (r) => {
+    expect(toChannelsLast(r)).toEqual(perms[r]);
+    const first = toChannelsFirst(r);
+    expect(first.map((p) => perms[r][p])).toEqual(Array.from({ length: r }, (_, i) => i));
+  });
+
+  it('inserts a Transpose before an NHWC input that does not start with one', () => {
+    const m = tinyModel({
+      inputs: [['x', ElemType.FLOAT, ['n', 8, 8, 3]]],
+      outputs: [['y', ElemType.FLOAT, ['n', 8, 8, 3]]],
+      nodes: [{ opType: 'Relu', name: 'r', inputs: ['x'], outputs: ['y'] }],
+    });
+    inputsAsNchw(m);
+    expect(m.graph.inputs[0]!.shape).toEqual(['n', 3, 8, 8]);
+    const t = m.graph.nodes[0]!;
+    expect(t.opType).toBe('Transpose');
+    expect(t.ints('perm')).toEqual([0, 2, 3, 1]);
+    expect(m.graph.nodes[1]!.inputs[0]).toBe(t.outputs[0]);
+  });
+
+  it('turns an NHWC output into NCHW with a Transpose at the end', async () => {
+    const m = tinyModel({
+      inputs: [['x', ElemType.FLOAT, [1, 2, 2, 3]]],
+      outputs: [['y', ElemType.FLOAT, [1, 2, 2, 3]]],
+      nodes: [{ opType: 'Relu', name: 'r', inputs: ['x'], outputs: ['y'] }],
+    });
+    outputsAsNchw(m);
+    expect(m.graph.outputs[0]!.shape).toEqual([1, 3, 2, 2]);
+    const s = await session(serializeModel(m));
+    const data = Float32Array.from({ length: 12 }, (_, i) => i);
+    const out = await s.run({ x: new ort.Tensor('float32', data, [1, 2, 2, 3]) });
+    expect(out.y!.dims).toEqual([1, 3, 2, 2]);
+    // Channel 1 of NCHW is every third NHWC element from 1.
+    expect(Array.from((out.y!.data as Float32Array).slice(4, 8))).toEqual([1, 4, 7, 10]);
+  });
+
+  it('refuses names that are not inputs', () => {
+    const m = tinyModel({ inputs: [['x', ElemType.FLOAT, [1, 2, 2, 3]]], outputs: [['x']], nodes: [] });
+    expect(() => inputsAsNchw(m, { names: ['nope'] })).toThrow(/'nope' is not a graph input/);
+  });
+});
