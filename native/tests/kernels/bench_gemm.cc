@@ -57,7 +57,9 @@ double bench(int64_t m, int64_t n, int64_t k, double seconds, kiln::ThreadPool* 
   std::vector<float> a(static_cast<size_t>(m * k), 0.5f), b(static_cast<size_t>(k * n), 0.25f),
       c(static_cast<size_t>(m * n));
   kiln::kernels::GemmParams p;
-  p.m = m; p.n = n; p.k = k;
+  p.m = m;
+  p.n = n;
+  p.k = k;
   kiln::kernels::sgemm(p, a.data(), b.data(), c.data(), pool);  // warm up: packing buffers, pages
   int iters = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -83,11 +85,16 @@ int main(int argc, char** argv) {
   double peakCore = ghz * 2 * 2 * lanes;
   if (isa == kiln::CpuIsa::kAvx512) peakCore = measuredPeakAvx512(0.3);
   const int threads = kiln::globalThreadPool().size();
-  std::printf("cpu: %s, isa: %s, pool threads: %d, clock %.2f GHz\n", f.model.c_str(), kiln::isaName(isa),
-              threads, ghz);
-  std::printf("peak (measured FMA loop on AVX-512, else nominal clock): %.0f GFLOP/s per core, %.0f GFLOP/s for %d cores\n", peakCore,
-              peakCore * f.logicalCores, f.logicalCores);
-  struct Shape { int64_t m, n, k; const char* what; };
+  std::printf("cpu: %s, isa: %s, pool threads: %d, clock %.2f GHz\n", f.model.c_str(),
+              kiln::isaName(isa), threads, ghz);
+  std::printf(
+      "peak (measured FMA loop on AVX-512, else nominal clock): %.0f GFLOP/s per core, %.0f "
+      "GFLOP/s for %d cores\n",
+      peakCore, peakCore * f.logicalCores, f.logicalCores);
+  struct Shape {
+    int64_t m, n, k;
+    const char* what;
+  };
   const Shape shapes[] = {
       {1024, 1024, 1024, "square 1024^3"},
       {64, 3136, 576, "ResNet-50 conv2 3x3 (im2col)"},
@@ -95,12 +102,14 @@ int main(int argc, char** argv) {
       {256, 3136, 64, "ResNet-50 conv2 1x1"},
       {197, 192, 192, "DeiT-tiny qkv-like"},
   };
-  std::printf("%-32s %12s %12s %10s\n", "shape (M x N x K)", "1 thread", "all threads", "% of peak");
+  std::printf("%-32s %12s %12s %10s\n", "shape (M x N x K)", "1 thread", "all threads",
+              "% of peak");
   for (const auto& s : shapes) {
     const double g1 = bench(s.m, s.n, s.k, seconds, nullptr);
     const double gn = bench(s.m, s.n, s.k, seconds, &kiln::globalThreadPool());
     std::printf("%-32s %12.1f %12.1f %9.0f%%   %ldx%ldx%ld\n", s.what, g1, gn,
-                peakCore > 0 ? 100.0 * gn / (peakCore * f.logicalCores) : 0.0, (long)s.m, (long)s.n, (long)s.k);
+                peakCore > 0 ? 100.0 * gn / (peakCore * f.logicalCores) : 0.0, (long)s.m, (long)s.n,
+                (long)s.k);
   }
   return 0;
 }

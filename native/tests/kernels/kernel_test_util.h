@@ -2,6 +2,7 @@
 // has, and a comparison that prints the first mismatch with its case description.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
@@ -9,8 +10,6 @@
 #include <random>
 #include <string>
 #include <vector>
-
-#include <algorithm>
 
 #include "kiln/cpu_features.h"
 #include "kiln/kernels/activation.h"
@@ -70,7 +69,8 @@ inline bool expectClose(const std::string& what, const std::vector<float>& got,
 }
 
 // Exact comparison for data movement kernels (transpose, slice, ...), which must not round.
-inline bool expectEqual(const std::string& what, const std::vector<float>& got, const std::vector<float>& want) {
+inline bool expectEqual(const std::string& what, const std::vector<float>& got,
+                        const std::vector<float>& want) {
   if (got.size() != want.size()) {
     kiln_test::fail(__FILE__, __LINE__, what + ": size mismatch");
     return false;
@@ -93,19 +93,32 @@ inline double refActivation(const kiln::kernels::Activation& a, double x) {
   using K = kiln::kernels::ActivationKind;
   const double al = a.alpha, be = a.beta;
   switch (a.kind) {
-    case K::kNone: return x;
-    case K::kRelu: return x > 0 ? x : 0;
-    case K::kLeakyRelu: return x >= 0 ? x : al * x;
-    case K::kClip: return std::min(std::max(x, al), be);
-    case K::kSigmoid: return 1.0 / (1.0 + std::exp(-x));
-    case K::kHardSigmoid: return std::max(0.0, std::min(1.0, al * x + be));
-    case K::kHardSwish: return x * std::max(0.0, std::min(1.0, x / 6.0 + 0.5));
-    case K::kSilu: return x / (1.0 + std::exp(-x));
-    case K::kGelu: return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
-    case K::kGeluTanh: return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
-    case K::kTanh: return std::tanh(x);
-    case K::kElu: return x >= 0 ? x : al * (std::exp(x) - 1.0);
-    case K::kSoftplus: return std::log1p(std::exp(x));
+    case K::kNone:
+      return x;
+    case K::kRelu:
+      return x > 0 ? x : 0;
+    case K::kLeakyRelu:
+      return x >= 0 ? x : al * x;
+    case K::kClip:
+      return std::min(std::max(x, al), be);
+    case K::kSigmoid:
+      return 1.0 / (1.0 + std::exp(-x));
+    case K::kHardSigmoid:
+      return std::max(0.0, std::min(1.0, al * x + be));
+    case K::kHardSwish:
+      return x * std::max(0.0, std::min(1.0, x / 6.0 + 0.5));
+    case K::kSilu:
+      return x / (1.0 + std::exp(-x));
+    case K::kGelu:
+      return 0.5 * x * (1.0 + std::erf(x / std::sqrt(2.0)));
+    case K::kGeluTanh:
+      return 0.5 * x * (1.0 + std::tanh(std::sqrt(2.0 / M_PI) * (x + 0.044715 * x * x * x)));
+    case K::kTanh:
+      return std::tanh(x);
+    case K::kElu:
+      return x >= 0 ? x : al * (std::exp(x) - 1.0);
+    case K::kSoftplus:
+      return std::log1p(std::exp(x));
   }
   return x;
 }
@@ -113,10 +126,10 @@ inline double refActivation(const kiln::kernels::Activation& a, double x) {
 // All activation kinds with non-default attributes where they have any.
 inline std::vector<kiln::kernels::Activation> allActivations() {
   using K = kiln::kernels::ActivationKind;
-  return {{K::kNone, 0, 0},       {K::kRelu, 0, 0},        {K::kLeakyRelu, 0.1f, 0},
-          {K::kClip, -0.5f, 0.75f}, {K::kSigmoid, 0, 0},   {K::kHardSigmoid, 0.2f, 0.5f},
-          {K::kHardSwish, 0, 0},  {K::kSilu, 0, 0},        {K::kGelu, 0, 0},
-          {K::kGeluTanh, 0, 0},   {K::kTanh, 0, 0},        {K::kElu, 0.7f, 0},
+  return {{K::kNone, 0, 0},         {K::kRelu, 0, 0},    {K::kLeakyRelu, 0.1f, 0},
+          {K::kClip, -0.5f, 0.75f}, {K::kSigmoid, 0, 0}, {K::kHardSigmoid, 0.2f, 0.5f},
+          {K::kHardSwish, 0, 0},    {K::kSilu, 0, 0},    {K::kGelu, 0, 0},
+          {K::kGeluTanh, 0, 0},     {K::kTanh, 0, 0},    {K::kElu, 0.7f, 0},
           {K::kSoftplus, 0, 0}};
 }
 

@@ -4,9 +4,9 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/conv.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::Activation;
 using kiln::kernels::ActivationKind;
@@ -17,10 +17,12 @@ namespace {
 
 std::string describe(const Conv2dParams& p) {
   char buf[256];
-  std::snprintf(buf, sizeof buf, "N%ld C%ld %ldx%ld M%ld k%ldx%ld s%ld,%ld pad%ld,%ld,%ld,%ld d%ld,%ld g%ld act%d",
-                (long)p.batch, (long)p.inChannels, (long)p.inH, (long)p.inW, (long)p.outChannels, (long)p.kernelH,
-                (long)p.kernelW, (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft, (long)p.padBottom,
-                (long)p.padRight, (long)p.dilationH, (long)p.dilationW, (long)p.group, static_cast<int>(p.activation.kind));
+  std::snprintf(buf, sizeof buf,
+                "N%ld C%ld %ldx%ld M%ld k%ldx%ld s%ld,%ld pad%ld,%ld,%ld,%ld d%ld,%ld g%ld act%d",
+                (long)p.batch, (long)p.inChannels, (long)p.inH, (long)p.inW, (long)p.outChannels,
+                (long)p.kernelH, (long)p.kernelW, (long)p.strideH, (long)p.strideW, (long)p.padTop,
+                (long)p.padLeft, (long)p.padBottom, (long)p.padRight, (long)p.dilationH,
+                (long)p.dilationW, (long)p.group, static_cast<int>(p.activation.kind));
   return buf;
 }
 
@@ -28,9 +30,11 @@ void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuI
   int64_t OH, OW;
   kiln::kernels::conv2dOutputShape(p, &OH, &OW);
   const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
-  const size_t xs = p.batch * p.inChannels * p.inH * p.inW, ws = p.outChannels * Cg * p.kernelH * p.kernelW;
+  const size_t xs = p.batch * p.inChannels * p.inH * p.inW,
+               ws = p.outChannels * Cg * p.kernelH * p.kernelW;
   const size_t ys = p.batch * p.outChannels * OH * OW;
-  auto x = kt::randomVector(xs, 11), w = kt::randomVector(ws, 12), b = kt::randomVector(p.outChannels, 13);
+  auto x = kt::randomVector(xs, 11), w = kt::randomVector(ws, 12),
+       b = kt::randomVector(p.outChannels, 13);
   auto res = kt::randomVector(ys, 14);
   std::vector<float> y(ys, std::nanf(""));
   std::vector<double> want(ys), scale(ys);
@@ -47,8 +51,10 @@ void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuI
                 const int64_t ih = oh * p.strideH - p.padTop + ky * p.dilationH;
                 const int64_t iw = ow * p.strideW - p.padLeft + kx * p.dilationW;
                 if (ih < 0 || ih >= p.inH || iw < 0 || iw >= p.inW) continue;
-                const double t = static_cast<double>(x[((n * p.inChannels + g * Cg + c) * p.inH + ih) * p.inW + iw]) *
-                                 w[((oc * Cg + c) * p.kernelH + ky) * p.kernelW + kx];
+                const double t =
+                    static_cast<double>(
+                        x[((n * p.inChannels + g * Cg + c) * p.inH + ih) * p.inW + iw]) *
+                    w[((oc * Cg + c) * p.kernelH + ky) * p.kernelW + kx];
                 s += t;
                 mag += std::fabs(t);
               }
@@ -59,18 +65,27 @@ void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuI
           scale[o] = std::sqrt(static_cast<double>(K) + 1) * (mag + 2.0);
         }
     }
-  kiln::kernels::conv2d(p, x.data(), w.data(), withBias ? b.data() : nullptr, withResidual ? res.data() : nullptr,
-                        y.data());
-  kt::expectClose(kt::isaTag(isa) + "conv " + describe(p) + (withBias ? " bias" : "") + (withResidual ? " res" : ""),
+  kiln::kernels::conv2d(p, x.data(), w.data(), withBias ? b.data() : nullptr,
+                        withResidual ? res.data() : nullptr, y.data());
+  kt::expectClose(kt::isaTag(isa) + "conv " + describe(p) + (withBias ? " bias" : "") +
+                      (withResidual ? " res" : ""),
                   y.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
 }
 
-Conv2dParams conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t kh, int64_t kw, int64_t s, int64_t pad,
-                  int64_t d = 1, int64_t g = 1) {
+Conv2dParams conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t kh, int64_t kw,
+                  int64_t s, int64_t pad, int64_t d = 1, int64_t g = 1) {
   Conv2dParams p;
-  p.batch = n; p.inChannels = c; p.inH = h; p.inW = w; p.outChannels = m; p.kernelH = kh; p.kernelW = kw;
-  p.strideH = p.strideW = s; p.padTop = p.padLeft = p.padBottom = p.padRight = pad;
-  p.dilationH = p.dilationW = d; p.group = g;
+  p.batch = n;
+  p.inChannels = c;
+  p.inH = h;
+  p.inW = w;
+  p.outChannels = m;
+  p.kernelH = kh;
+  p.kernelW = kw;
+  p.strideH = p.strideW = s;
+  p.padTop = p.padLeft = p.padBottom = p.padRight = pad;
+  p.dilationH = p.dilationW = d;
+  p.group = g;
   return p;
 }
 
@@ -81,12 +96,12 @@ TEST(conv_dense_shapes) {
     runConv(conv(1, 3, 17, 19, 8, 3, 3, 1, 1), true, false, isa);
     runConv(conv(2, 5, 9, 7, 13, 3, 3, 2, 1), true, false, isa);
     runConv(conv(1, 4, 12, 12, 6, 5, 5, 1, 2), false, false, isa);
-    runConv(conv(1, 3, 30, 31, 16, 7, 7, 2, 3), true, false, isa);   // ResNet stem-like
+    runConv(conv(1, 3, 30, 31, 16, 7, 7, 2, 3), true, false, isa);    // ResNet stem-like
     runConv(conv(1, 6, 11, 13, 7, 3, 3, 1, 2, 2), true, false, isa);  // dilation 2
-    runConv(conv(1, 2, 5, 5, 3, 5, 5, 1, 0), true, false, isa);      // kernel covers the input
-    runConv(conv(1, 3, 8, 8, 4, 1, 1, 2, 0), true, false, isa);      // strided 1x1: im2col path
-    runConv(conv(1, 3, 8, 8, 4, 1, 1, 1, 1), true, false, isa);      // padded 1x1
-    runConv(conv(1, 1, 4, 4, 1, 3, 3, 3, 1), true, false, isa);      // single channel, stride 3
+    runConv(conv(1, 2, 5, 5, 3, 5, 5, 1, 0), true, false, isa);       // kernel covers the input
+    runConv(conv(1, 3, 8, 8, 4, 1, 1, 2, 0), true, false, isa);       // strided 1x1: im2col path
+    runConv(conv(1, 3, 8, 8, 4, 1, 1, 1, 1), true, false, isa);       // padded 1x1
+    runConv(conv(1, 1, 4, 4, 1, 3, 3, 3, 1), true, false, isa);       // single channel, stride 3
   });
 }
 
@@ -100,23 +115,31 @@ TEST(conv_pointwise_gemm_path) {
 TEST(conv_asymmetric_pads_and_strides) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     Conv2dParams p = conv(1, 3, 10, 11, 5, 3, 3, 2, 0);
-    p.padTop = 0; p.padLeft = 1; p.padBottom = 1; p.padRight = 2;
+    p.padTop = 0;
+    p.padLeft = 1;
+    p.padBottom = 1;
+    p.padRight = 2;
     runConv(p, true, false, isa);
-    p.strideH = 1; p.strideW = 3; p.kernelH = 2; p.kernelW = 4; p.dilationW = 2;
+    p.strideH = 1;
+    p.strideW = 3;
+    p.kernelH = 2;
+    p.kernelW = 4;
+    p.dilationW = 2;
     runConv(p, true, false, isa);
   });
 }
 
 TEST(conv_groups_and_depthwise) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
-    runConv(conv(1, 8, 9, 9, 12, 3, 3, 1, 1, 1, 4), true, false, isa);   // grouped
+    runConv(conv(1, 8, 9, 9, 12, 3, 3, 1, 1, 1, 4), true, false, isa);  // grouped
     runConv(conv(2, 6, 10, 7, 6, 3, 3, 1, 1, 1, 2), true, true, isa);
     runConv(conv(1, 16, 15, 15, 16, 3, 3, 1, 1, 1, 16), true, false, isa);  // depthwise
     runConv(conv(1, 16, 15, 16, 16, 3, 3, 2, 1, 1, 16), true, true, isa);   // depthwise stride 2
-    runConv(conv(2, 5, 13, 11, 10, 5, 5, 1, 2, 1, 5), true, false, isa);   // multiplier 2
-    runConv(conv(1, 4, 12, 12, 4, 3, 3, 1, 2, 2, 4), false, false, isa);   // dilated depthwise
+    runConv(conv(2, 5, 13, 11, 10, 5, 5, 1, 2, 1, 5), true, false, isa);    // multiplier 2
+    runConv(conv(1, 4, 12, 12, 4, 3, 3, 1, 2, 2, 4), false, false, isa);    // dilated depthwise
     Conv2dParams p = conv(1, 8, 9, 10, 8, 3, 3, 2, 0, 1, 8);
-    p.padLeft = 1; p.padBottom = 2;
+    p.padLeft = 1;
+    p.padBottom = 2;
     runConv(p, true, false, isa);
   });
 }
@@ -124,9 +147,12 @@ TEST(conv_groups_and_depthwise) {
 TEST(conv_1d_as_2d) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     Conv2dParams p = conv(2, 4, 1, 50, 6, 1, 5, 1, 0);
-    p.padLeft = 2; p.padRight = 2; p.strideW = 2;
+    p.padLeft = 2;
+    p.padRight = 2;
+    p.strideW = 2;
     runConv(p, true, false, isa);
-    p.group = 2; p.dilationW = 3;
+    p.group = 2;
+    p.dilationW = 3;
     runConv(p, true, false, isa);
   });
 }
@@ -146,17 +172,21 @@ TEST(conv_fused_activations) {
 
 TEST(conv_large_image_chunks_im2col) {
   // K = 32 * 9 = 288 and 100 x 100 pixels exceed one im2col chunk, so several bands run.
-  kt::forEachIsa([](kiln::CpuIsa isa) { runConv(conv(1, 32, 100, 100, 8, 3, 3, 1, 1), true, false, isa); });
+  kt::forEachIsa(
+      [](kiln::CpuIsa isa) { runConv(conv(1, 32, 100, 100, 8, 3, 3, 1, 1), true, false, isa); });
 }
 
 TEST(conv_rejects_bad_params) {
   std::vector<float> v(1000);
   Conv2dParams p = conv(1, 3, 4, 4, 4, 3, 3, 1, 0, 1, 2);  // 3 channels, 2 groups
-  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()), kiln::Error);
+  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()),
+               kiln::Error);
   p = conv(1, 2, 2, 2, 2, 5, 5, 1, 0);  // kernel larger than input
-  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()), kiln::Error);
+  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()),
+               kiln::Error);
   p = conv(1, 2, 4, 4, 2, 3, 3, 0, 0);
-  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()), kiln::Error);
+  CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()),
+               kiln::Error);
 }
 
 TEST(conv_same_pads) {
@@ -174,9 +204,11 @@ void runConvTranspose(const ConvTranspose2dParams& p, kiln::CpuIsa isa) {
   int64_t OH, OW;
   kiln::kernels::convTranspose2dOutputShape(p, &OH, &OW);
   const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
-  const size_t xs = p.batch * p.inChannels * p.inH * p.inW, ws = p.inChannels * Mg * p.kernelH * p.kernelW;
+  const size_t xs = p.batch * p.inChannels * p.inH * p.inW,
+               ws = p.inChannels * Mg * p.kernelH * p.kernelW;
   const size_t ys = p.batch * p.outChannels * OH * OW;
-  auto x = kt::randomVector(xs, 21), w = kt::randomVector(ws, 22), b = kt::randomVector(p.outChannels, 23);
+  auto x = kt::randomVector(xs, 21), w = kt::randomVector(ws, 22),
+       b = kt::randomVector(p.outChannels, 23);
   std::vector<double> want(ys, 0.0), mag(ys, 0.0);
   for (int64_t n = 0; n < p.batch; ++n)
     for (int64_t c = 0; c < p.inChannels; ++c) {
@@ -189,8 +221,9 @@ void runConvTranspose(const ConvTranspose2dParams& p, kiln::CpuIsa isa) {
                 const int64_t oh = ih * p.strideH - p.padTop + ky * p.dilationH;
                 const int64_t ow = iw * p.strideW - p.padLeft + kx * p.dilationW;
                 if (oh < 0 || oh >= OH || ow < 0 || ow >= OW) continue;
-                const double t = static_cast<double>(x[((n * p.inChannels + c) * p.inH + ih) * p.inW + iw]) *
-                                 w[((c * Mg + m) * p.kernelH + ky) * p.kernelW + kx];
+                const double t =
+                    static_cast<double>(x[((n * p.inChannels + c) * p.inH + ih) * p.inW + iw]) *
+                    w[((c * Mg + m) * p.kernelH + ky) * p.kernelW + kx];
                 const size_t o = ((n * p.outChannels + g * Mg + m) * OH + oh) * OW + ow;
                 want[o] += t;
                 mag[o] += std::fabs(t);
@@ -205,17 +238,25 @@ void runConvTranspose(const ConvTranspose2dParams& p, kiln::CpuIsa isa) {
   std::vector<float> y(ys, std::nanf(""));
   kiln::kernels::convTranspose2d(p, x.data(), w.data(), b.data(), y.data());
   char buf[200];
-  std::snprintf(buf, sizeof buf, "convT C%ld %ldx%ld M%ld k%ldx%ld s%ld,%ld pads%ld,%ld,%ld,%ld d%ld op%ld,%ld g%ld",
-                (long)p.inChannels, (long)p.inH, (long)p.inW, (long)p.outChannels, (long)p.kernelH, (long)p.kernelW,
-                (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft, (long)p.padBottom, (long)p.padRight,
-                (long)p.dilationH, (long)p.outputPaddingH, (long)p.outputPaddingW, (long)p.group);
+  std::snprintf(buf, sizeof buf,
+                "convT C%ld %ldx%ld M%ld k%ldx%ld s%ld,%ld pads%ld,%ld,%ld,%ld d%ld op%ld,%ld g%ld",
+                (long)p.inChannels, (long)p.inH, (long)p.inW, (long)p.outChannels, (long)p.kernelH,
+                (long)p.kernelW, (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft,
+                (long)p.padBottom, (long)p.padRight, (long)p.dilationH, (long)p.outputPaddingH,
+                (long)p.outputPaddingW, (long)p.group);
   kt::expectClose(kt::isaTag(isa) + buf, y.data(), want.data(), ys, 1e-6, 1e-6, mag.data());
 }
 
-ConvTranspose2dParams convT(int64_t c, int64_t h, int64_t w, int64_t m, int64_t k, int64_t s, int64_t pad) {
+ConvTranspose2dParams convT(int64_t c, int64_t h, int64_t w, int64_t m, int64_t k, int64_t s,
+                            int64_t pad) {
   ConvTranspose2dParams p;
-  p.inChannels = c; p.inH = h; p.inW = w; p.outChannels = m; p.kernelH = p.kernelW = k;
-  p.strideH = p.strideW = s; p.padTop = p.padLeft = p.padBottom = p.padRight = pad;
+  p.inChannels = c;
+  p.inH = h;
+  p.inW = w;
+  p.outChannels = m;
+  p.kernelH = p.kernelW = k;
+  p.strideH = p.strideW = s;
+  p.padTop = p.padLeft = p.padBottom = p.padRight = pad;
   return p;
 }
 }  // namespace
@@ -226,12 +267,17 @@ TEST(conv_transpose_shapes) {
     runConvTranspose(convT(3, 7, 7, 5, 3, 2, 1), isa);
     runConvTranspose(convT(2, 4, 3, 2, 3, 1, 0), isa);
     ConvTranspose2dParams p = convT(6, 5, 4, 4, 3, 2, 1);
-    p.outputPaddingH = 1; p.outputPaddingW = 1; p.group = 2; p.padBottom = 0; p.dilationW = 2;
+    p.outputPaddingH = 1;
+    p.outputPaddingW = 1;
+    p.group = 2;
+    p.padBottom = 0;
+    p.dilationW = 2;
     p.activation = {ActivationKind::kRelu, 0, 0};
     p.batch = 2;
     runConvTranspose(p, isa);
     ConvTranspose2dParams q = convT(3, 6, 5, 3, 4, 3, 2);
-    q.strideW = 1; q.padLeft = 0;
+    q.strideW = 1;
+    q.padLeft = 0;
     runConvTranspose(q, isa);
   });
 }

@@ -3,9 +3,9 @@
 #include <cmath>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/eltwise.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::BinaryOp;
 using kiln::kernels::CompareOp;
@@ -30,15 +30,24 @@ std::vector<int64_t> unravel(int64_t i, const Shape& s) {
 
 double refBinary(BinaryOp op, double a, double b) {
   switch (op) {
-    case BinaryOp::kAdd: return a + b;
-    case BinaryOp::kSub: return a - b;
-    case BinaryOp::kMul: return a * b;
-    case BinaryOp::kDiv: return a / b;
-    case BinaryOp::kPow: return std::pow(a, b);
-    case BinaryOp::kMax: return std::max(a, b);
-    case BinaryOp::kMin: return std::min(a, b);
-    case BinaryOp::kFmod: return std::fmod(a, b);
-    case BinaryOp::kPRelu: return a < 0 ? a * b : a;
+    case BinaryOp::kAdd:
+      return a + b;
+    case BinaryOp::kSub:
+      return a - b;
+    case BinaryOp::kMul:
+      return a * b;
+    case BinaryOp::kDiv:
+      return a / b;
+    case BinaryOp::kPow:
+      return std::pow(a, b);
+    case BinaryOp::kMax:
+      return std::max(a, b);
+    case BinaryOp::kMin:
+      return std::min(a, b);
+    case BinaryOp::kFmod:
+      return std::fmod(a, b);
+    case BinaryOp::kPRelu:
+      return a < 0 ? a * b : a;
   }
   return 0;
 }
@@ -50,21 +59,34 @@ std::string shapeStr(const Shape& s) {
 }
 
 const std::vector<std::pair<Shape, Shape>> kShapePairs = {
-    {{}, {}},          {{5}, {5}},            {{2, 3, 4}, {2, 3, 4}}, {{2, 3, 4}, {}},     {{}, {3, 1}},
-    {{2, 3, 4}, {4}},  {{2, 3, 4}, {3, 1}},   {{1, 3, 1}, {2, 1, 4}}, {{4, 1}, {1, 5}},    {{2, 1, 3, 1}, {5, 1, 7}},
-    {{1, 16, 7, 7}, {1, 16, 1, 1}},          {{3, 197, 192}, {192}}, {{2, 0, 3}, {1, 3}}, {{6, 1, 1, 9}, {6, 4, 1, 1}},
+    {{}, {}},
+    {{5}, {5}},
+    {{2, 3, 4}, {2, 3, 4}},
+    {{2, 3, 4}, {}},
+    {{}, {3, 1}},
+    {{2, 3, 4}, {4}},
+    {{2, 3, 4}, {3, 1}},
+    {{1, 3, 1}, {2, 1, 4}},
+    {{4, 1}, {1, 5}},
+    {{2, 1, 3, 1}, {5, 1, 7}},
+    {{1, 16, 7, 7}, {1, 16, 1, 1}},
+    {{3, 197, 192}, {192}},
+    {{2, 0, 3}, {1, 3}},
+    {{6, 1, 1, 9}, {6, 4, 1, 1}},
 };
 
 }  // namespace
 
 TEST(binary_broadcast) {
-  const BinaryOp ops[] = {BinaryOp::kAdd, BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv, BinaryOp::kPow,
-                          BinaryOp::kMax, BinaryOp::kMin, BinaryOp::kFmod, BinaryOp::kPRelu};
+  const BinaryOp ops[] = {BinaryOp::kAdd, BinaryOp::kSub,  BinaryOp::kMul,
+                          BinaryOp::kDiv, BinaryOp::kPow,  BinaryOp::kMax,
+                          BinaryOp::kMin, BinaryOp::kFmod, BinaryOp::kPRelu};
   for (const auto& [as, bs] : kShapePairs)
     for (BinaryOp op : ops) {
       const Shape out = kiln::kernels::broadcastShapes(as, bs);
       // Pow gets positive bases; Div/Fmod keep divisors away from 0.
-      auto a = kt::randomVector(kiln::kernels::shapeSize(as), 1, op == BinaryOp::kPow ? 0.1f : -3.0f, 3.0f);
+      auto a = kt::randomVector(kiln::kernels::shapeSize(as), 1,
+                                op == BinaryOp::kPow ? 0.1f : -3.0f, 3.0f);
       auto b = kt::randomVector(kiln::kernels::shapeSize(bs), 2, 0.5f, 2.5f);
       std::vector<float> y(kiln::kernels::shapeSize(out));
       kiln::kernels::binary(op, a.data(), as, b.data(), bs, y.data());
@@ -75,8 +97,9 @@ TEST(binary_broadcast) {
         const float av = a[sourceIndex(out, as, idx)], bv = b[sourceIndex(out, bs, idx)];
         want[i] = refBinary(op, av, bv);
       }
-      kt::expectClose("binary op " + std::to_string(static_cast<int>(op)) + " " + shapeStr(as) + " x " + shapeStr(bs), y,
-                      want, 0, 1e-6);
+      kt::expectClose("binary op " + std::to_string(static_cast<int>(op)) + " " + shapeStr(as) +
+                          " x " + shapeStr(bs),
+                      y, want, 0, 1e-6);
     }
 }
 
@@ -88,27 +111,34 @@ TEST(binary_special_values) {
   CHECK(std::isnan(y[1]) && std::isnan(y[2]));
   kiln::kernels::binary(BinaryOp::kFmod, a.data(), {4}, b.data(), {4}, y.data());
   CHECK(y[3] == -1.5f);  // sign of the dividend
-  CHECK_THROWS(kiln::kernels::binary(BinaryOp::kAdd, a.data(), {4}, b.data(), {3}, y.data()), kiln::Error);
+  CHECK_THROWS(kiln::kernels::binary(BinaryOp::kAdd, a.data(), {4}, b.data(), {3}, y.data()),
+               kiln::Error);
 }
 
 TEST(compare_where_expand) {
   for (const auto& [as, bs] : kShapePairs) {
     const Shape out = kiln::kernels::broadcastShapes(as, bs);
-    auto a = kt::randomVector(kiln::kernels::shapeSize(as), 3, -2, 2), b = kt::randomVector(kiln::kernels::shapeSize(bs), 4, -2, 2);
+    auto a = kt::randomVector(kiln::kernels::shapeSize(as), 3, -2, 2),
+         b = kt::randomVector(kiln::kernels::shapeSize(bs), 4, -2, 2);
     for (float& v : a) v = std::round(v);  // ties make Equal and the *OrEqual ops meaningful
     for (float& v : b) v = std::round(v);
     const size_t n = kiln::kernels::shapeSize(out);
-    for (CompareOp op : {CompareOp::kEqual, CompareOp::kLess, CompareOp::kLessOrEqual, CompareOp::kGreater,
-                         CompareOp::kGreaterOrEqual}) {
+    for (CompareOp op : {CompareOp::kEqual, CompareOp::kLess, CompareOp::kLessOrEqual,
+                         CompareOp::kGreater, CompareOp::kGreaterOrEqual}) {
       std::vector<uint8_t> y(n, 7);
       kiln::kernels::compare(op, a.data(), as, b.data(), bs, y.data());
       for (size_t i = 0; i < n; ++i) {
         const auto idx = unravel(static_cast<int64_t>(i), out);
         const float x = a[sourceIndex(out, as, idx)], z = b[sourceIndex(out, bs, idx)];
-        const bool w = op == CompareOp::kEqual ? x == z : op == CompareOp::kLess ? x < z : op == CompareOp::kLessOrEqual ? x <= z
-                       : op == CompareOp::kGreater ? x > z : x >= z;
+        const bool w = op == CompareOp::kEqual         ? x == z
+                       : op == CompareOp::kLess        ? x < z
+                       : op == CompareOp::kLessOrEqual ? x <= z
+                       : op == CompareOp::kGreater     ? x > z
+                                                       : x >= z;
         if (y[i] != static_cast<uint8_t>(w)) {
-          kiln_test::fail(__FILE__, __LINE__, "compare " + std::to_string(static_cast<int>(op)) + " " + shapeStr(as) + shapeStr(bs));
+          kiln_test::fail(__FILE__, __LINE__,
+                          "compare " + std::to_string(static_cast<int>(op)) + " " + shapeStr(as) +
+                              shapeStr(bs));
           break;
         }
       }
@@ -122,7 +152,8 @@ TEST(compare_where_expand) {
     std::vector<float> wantW(n), e(n), wantE(n);
     for (size_t i = 0; i < n; ++i) {
       const auto idx = unravel(static_cast<int64_t>(i), out);
-      wantW[i] = cond[sourceIndex(out, cs, idx)] ? a[sourceIndex(out, as, idx)] : b[sourceIndex(out, bs, idx)];
+      wantW[i] = cond[sourceIndex(out, cs, idx)] ? a[sourceIndex(out, as, idx)]
+                                                 : b[sourceIndex(out, bs, idx)];
       wantE[i] = a[sourceIndex(out, as, idx)];
     }
     kt::expectEqual("where " + shapeStr(as) + shapeStr(bs), w, wantW);
@@ -132,10 +163,15 @@ TEST(compare_where_expand) {
 }
 
 TEST(unary_ops) {
-  struct U { UnaryOp op; float lo, hi, alpha, beta; double (*ref)(double, double, double); };
+  struct U {
+    UnaryOp op;
+    float lo, hi, alpha, beta;
+    double (*ref)(double, double, double);
+  };
   const U ops[] = {
       {UnaryOp::kRelu, -5, 5, 0, 0, [](double x, double, double) { return std::max(x, 0.0); }},
-      {UnaryOp::kSigmoid, -30, 30, 0, 0, [](double x, double, double) { return 1 / (1 + std::exp(-x)); }},
+      {UnaryOp::kSigmoid, -30, 30, 0, 0,
+       [](double x, double, double) { return 1 / (1 + std::exp(-x)); }},
       {UnaryOp::kTanh, -6, 6, 0, 0, [](double x, double, double) { return std::tanh(x); }},
       {UnaryOp::kTanh, -0.3f, 0.3f, 0, 0, [](double x, double, double) { return std::tanh(x); }},
       {UnaryOp::kExp, -20, 20, 0, 0, [](double x, double, double) { return std::exp(x); }},
@@ -147,17 +183,28 @@ TEST(unary_ops) {
       {UnaryOp::kReciprocal, 0.1f, 5, 0, 0, [](double x, double, double) { return 1 / x; }},
       {UnaryOp::kFloor, -5, 5, 0, 0, [](double x, double, double) { return std::floor(x); }},
       {UnaryOp::kCeil, -5, 5, 0, 0, [](double x, double, double) { return std::ceil(x); }},
-      {UnaryOp::kHardSigmoid, -6, 6, 0.3f, 0.4f, [](double x, double a, double b) { return std::clamp(a * x + b, 0.0, 1.0); }},
-      {UnaryOp::kHardSwish, -6, 6, 0, 0, [](double x, double, double) { return x * std::clamp(x / 6 + 0.5, 0.0, 1.0); }},
-      {UnaryOp::kLeakyRelu, -5, 5, 0.2f, 0, [](double x, double a, double) { return x >= 0 ? x : a * x; }},
-      {UnaryOp::kClip, -5, 5, -1, 2, [](double x, double a, double b) { return std::clamp(x, a, b); }},
-      {UnaryOp::kElu, -5, 5, 1.5f, 0, [](double x, double a, double) { return x >= 0 ? x : a * (std::exp(x) - 1); }},
-      {UnaryOp::kGelu, -6, 6, 0, 0, [](double x, double, double) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
-      {UnaryOp::kSoftplus, -20, 20, 0, 0, [](double x, double, double) { return std::log1p(std::exp(x)); }},
+      {UnaryOp::kHardSigmoid, -6, 6, 0.3f, 0.4f,
+       [](double x, double a, double b) { return std::clamp(a * x + b, 0.0, 1.0); }},
+      {UnaryOp::kHardSwish, -6, 6, 0, 0,
+       [](double x, double, double) { return x * std::clamp(x / 6 + 0.5, 0.0, 1.0); }},
+      {UnaryOp::kLeakyRelu, -5, 5, 0.2f, 0,
+       [](double x, double a, double) { return x >= 0 ? x : a * x; }},
+      {UnaryOp::kClip, -5, 5, -1, 2,
+       [](double x, double a, double b) { return std::clamp(x, a, b); }},
+      {UnaryOp::kElu, -5, 5, 1.5f, 0,
+       [](double x, double a, double) { return x >= 0 ? x : a * (std::exp(x) - 1); }},
+      {UnaryOp::kGelu, -6, 6, 0, 0,
+       [](double x, double, double) { return 0.5 * x * (1 + std::erf(x / std::sqrt(2.0))); }},
+      {UnaryOp::kSoftplus, -20, 20, 0, 0,
+       [](double x, double, double) { return std::log1p(std::exp(x)); }},
       {UnaryOp::kSin, -10, 10, 0, 0, [](double x, double, double) { return std::sin(x); }},
       {UnaryOp::kCos, -10, 10, 0, 0, [](double x, double, double) { return std::cos(x); }},
-      {UnaryOp::kSign, -5, 5, 0, 0, [](double x, double, double) { return x > 0 ? 1.0 : x < 0 ? -1.0 : 0.0; }},
-      {UnaryOp::kSilu, -20, 20, 0, 0, [](double x, double, double) { return x / (1 + std::exp(-x)); }},
+      {UnaryOp::kSign, -5, 5, 0, 0,
+       [](double x, double, double) { return x > 0   ? 1.0
+                                             : x < 0 ? -1.0
+                                                     : 0.0; }},
+      {UnaryOp::kSilu, -20, 20, 0, 0,
+       [](double x, double, double) { return x / (1 + std::exp(-x)); }},
   };
   kt::forEachIsa([&](kiln::CpuIsa isa) {
     for (const U& u : ops)
@@ -168,8 +215,9 @@ TEST(unary_ops) {
         std::vector<double> want(n);
         for (size_t i = 0; i < n; ++i) want[i] = u.ref(x[i], u.alpha, u.beta);
         // Vector exp/erf approximations: 2e-7 absolute on erf-based GELU, ~1 ulp elsewhere.
-        kt::expectClose(kt::isaTag(isa) + "unary " + std::to_string(static_cast<int>(u.op)) + " n=" + std::to_string(n), y,
-                        want, 1e-6, 2e-6);
+        kt::expectClose(kt::isaTag(isa) + "unary " + std::to_string(static_cast<int>(u.op)) +
+                            " n=" + std::to_string(n),
+                        y, want, 1e-6, 2e-6);
       }
     std::vector<float> r = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f}, ry(6);
     kiln::kernels::unary(UnaryOp::kRound, r.data(), ry.data(), 6);

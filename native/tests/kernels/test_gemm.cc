@@ -4,10 +4,10 @@
 #include <string>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/gemm.h"
 #include "kiln/thread_pool.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::Activation;
 using kiln::kernels::ActivationKind;
@@ -51,26 +51,42 @@ void runCase(const Case& cs, kiln::CpuIsa isa, kiln::ThreadPool* pool) {
         s += av * bv;
         mag += std::fabs(av * bv);
       }
-      double v = cs.alpha * s + (cs.beta != 0.0f ? cs.beta * static_cast<double>(C[i * ldc + j]) : 0.0);
+      double v =
+          cs.alpha * s + (cs.beta != 0.0f ? cs.beta * static_cast<double>(C[i * ldc + j]) : 0.0);
       if (cs.bias == BiasKind::kPerRow) v += bias[i];
       if (cs.bias == BiasKind::kPerCol) v += bias[j];
       want[i * ldc + j] = kt::refActivation(cs.act, v);
       // Activations have slope at most ~1.1, so the pre-activation error bound carries over.
-      scale[i * ldc + j] = std::sqrt(static_cast<double>(K) + 1) * (std::fabs(cs.alpha) * mag + std::fabs(cs.beta) + 1.0);
+      scale[i * ldc + j] = std::sqrt(static_cast<double>(K) + 1) *
+                           (std::fabs(cs.alpha) * mag + std::fabs(cs.beta) + 1.0);
     }
   }
   // Elements between rows (ld padding) must come back untouched.
   for (size_t idx = 0; idx < C.size(); ++idx)
-    if (static_cast<int64_t>(idx % ldc) >= N || static_cast<int64_t>(idx / ldc) >= M) want[idx] = C[idx], scale[idx] = 0;
+    if (static_cast<int64_t>(idx % ldc) >= N || static_cast<int64_t>(idx / ldc) >= M)
+      want[idx] = C[idx], scale[idx] = 0;
 
   GemmParams p;
-  p.m = M; p.n = N; p.k = K; p.transA = cs.ta; p.transB = cs.tb; p.alpha = cs.alpha; p.beta = cs.beta;
-  p.lda = lda; p.ldb = ldb; p.ldc = ldc; p.bias = bias.data(); p.biasKind = cs.bias; p.activation = cs.act;
+  p.m = M;
+  p.n = N;
+  p.k = K;
+  p.transA = cs.ta;
+  p.transB = cs.tb;
+  p.alpha = cs.alpha;
+  p.beta = cs.beta;
+  p.lda = lda;
+  p.ldb = ldb;
+  p.ldc = ldc;
+  p.bias = bias.data();
+  p.biasKind = cs.bias;
+  p.activation = cs.act;
   kiln::kernels::sgemm(p, A.data(), B.data(), C.data(), pool);
   char name[200];
-  std::snprintf(name, sizeof name, "%sgemm M=%ld N=%ld K=%ld ta=%d tb=%d alpha=%g beta=%g bias=%d act=%d pad=%ld pool=%d",
-                kt::isaTag(isa).c_str(), (long)M, (long)N, (long)K, cs.ta, cs.tb, cs.alpha, cs.beta,
-                static_cast<int>(cs.bias), static_cast<int>(cs.act.kind), (long)cs.pad, pool != nullptr);
+  std::snprintf(
+      name, sizeof name,
+      "%sgemm M=%ld N=%ld K=%ld ta=%d tb=%d alpha=%g beta=%g bias=%d act=%d pad=%ld pool=%d",
+      kt::isaTag(isa).c_str(), (long)M, (long)N, (long)K, cs.ta, cs.tb, cs.alpha, cs.beta,
+      static_cast<int>(cs.bias), static_cast<int>(cs.act.kind), (long)cs.pad, pool != nullptr);
   kt::expectClose(name, C.data(), want.data(), C.size(), 1e-6, 1e-6, scale.data());
 }
 
@@ -97,9 +113,11 @@ TEST(gemm_alpha_beta_bias_activation_ld) {
       for (float beta : betas)
         for (BiasKind bias : {BiasKind::kNone, BiasKind::kPerRow, BiasKind::kPerCol})
           for (int64_t pad : {0, 3})
-            runCase({29, 45, 70, pad != 0, false, alpha, beta, bias, {}, pad}, isa, &kiln::globalThreadPool());
+            runCase({29, 45, 70, pad != 0, false, alpha, beta, bias, {}, pad}, isa,
+                    &kiln::globalThreadPool());
     for (const Activation& act : kt::allActivations()) {
-      runCase({50, 77, 40, false, false, 1.0f, 0.0f, BiasKind::kPerRow, act, 0}, isa, &kiln::globalThreadPool());
+      runCase({50, 77, 40, false, false, 1.0f, 0.0f, BiasKind::kPerRow, act, 0}, isa,
+              &kiln::globalThreadPool());
       runCase({3, 100, 9, false, true, 2.0f, 0.5f, BiasKind::kPerCol, act, 1}, isa, nullptr);
     }
   });
@@ -108,18 +126,32 @@ TEST(gemm_alpha_beta_bias_activation_ld) {
 TEST(gemm_large_blocks_threaded_and_serial) {
   // Crosses the K, M and N blocking boundaries of every tier.
   kt::forEachIsa([&](kiln::CpuIsa isa) {
-    runCase({200, 513, 600, false, false, 1.0f, 0.0f, BiasKind::kNone, {}, 0}, isa, &kiln::globalThreadPool());
-    runCase({257, 129, 1030, true, true, 1.0f, 1.0f, BiasKind::kPerRow, {ActivationKind::kRelu, 0, 0}, 0}, isa,
+    runCase({200, 513, 600, false, false, 1.0f, 0.0f, BiasKind::kNone, {}, 0}, isa,
             &kiln::globalThreadPool());
+    runCase({257,
+             129,
+             1030,
+             true,
+             true,
+             1.0f,
+             1.0f,
+             BiasKind::kPerRow,
+             {ActivationKind::kRelu, 0, 0},
+             0},
+            isa, &kiln::globalThreadPool());
     runCase({97, 800, 64, false, true, 1.0f, 0.0f, BiasKind::kPerCol, {}, 0}, isa, nullptr);
-    runCase({64, 3136, 64, false, false, 1.0f, 0.0f, BiasKind::kNone, {}, 0}, isa, &kiln::globalThreadPool());
+    runCase({64, 3136, 64, false, false, 1.0f, 0.0f, BiasKind::kNone, {}, 0}, isa,
+            &kiln::globalThreadPool());
   });
 }
 
 TEST(gemm_k_zero_and_empty) {
   std::vector<float> c = {5, 6, 7, 8};
   GemmParams p;
-  p.m = 2; p.n = 2; p.k = 0; p.beta = 0.5f;
+  p.m = 2;
+  p.n = 2;
+  p.k = 0;
+  p.beta = 0.5f;
   kiln::kernels::sgemm(p, nullptr, nullptr, c.data());
   CHECK(c[0] == 2.5f && c[3] == 4.0f);
   p.m = 0;
@@ -130,7 +162,9 @@ TEST(gemm_beta_zero_ignores_nan) {
   kt::forEachIsa([&](kiln::CpuIsa) {
     std::vector<float> a(6, 1.0f), b(6, 1.0f), c(4, std::nanf(""));
     GemmParams p;
-    p.m = 2; p.n = 2; p.k = 3;
+    p.m = 2;
+    p.n = 2;
+    p.k = 3;
     kiln::kernels::sgemm(p, a.data(), b.data(), c.data());
     CHECK(c[0] == 3.0f && c[1] == 3.0f && c[2] == 3.0f && c[3] == 3.0f);
   });
@@ -139,10 +173,15 @@ TEST(gemm_beta_zero_ignores_nan) {
 TEST(gemm_rejects_bad_params) {
   std::vector<float> x(16);
   GemmParams p;
-  p.m = 2; p.n = 2; p.k = 2; p.lda = 1;
+  p.m = 2;
+  p.n = 2;
+  p.k = 2;
+  p.lda = 1;
   CHECK_THROWS(kiln::kernels::sgemm(p, x.data(), x.data(), x.data()), kiln::Error);
-  p.lda = 0; p.m = -1;
+  p.lda = 0;
+  p.m = -1;
   CHECK_THROWS(kiln::kernels::sgemm(p, x.data(), x.data(), x.data()), kiln::Error);
-  p.m = 2; p.biasKind = BiasKind::kPerRow;
+  p.m = 2;
+  p.biasKind = BiasKind::kPerRow;
   CHECK_THROWS(kiln::kernels::sgemm(p, x.data(), x.data(), x.data()), kiln::Error);
 }

@@ -5,9 +5,9 @@
 #include <numeric>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/layout.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::PadMode;
 using kiln::kernels::Shape;
@@ -32,8 +32,15 @@ std::vector<float> iota(int64_t n) {
 
 TEST(transpose_perms) {
   const std::vector<std::pair<Shape, std::vector<int64_t>>> cases = {
-      {{5}, {0}}, {{3, 4}, {1, 0}}, {{2, 3, 4}, {2, 0, 1}}, {{2, 3, 4}, {0, 2, 1}}, {{1, 197, 3, 3, 64}, {2, 0, 3, 1, 4}},
-      {{2, 3, 4, 5}, {0, 2, 3, 1}}, {{2, 3, 4, 5}, {3, 2, 1, 0}}, {{1, 1, 7}, {2, 1, 0}}, {{3, 0, 2}, {2, 1, 0}}};
+      {{5}, {0}},
+      {{3, 4}, {1, 0}},
+      {{2, 3, 4}, {2, 0, 1}},
+      {{2, 3, 4}, {0, 2, 1}},
+      {{1, 197, 3, 3, 64}, {2, 0, 3, 1, 4}},
+      {{2, 3, 4, 5}, {0, 2, 3, 1}},
+      {{2, 3, 4, 5}, {3, 2, 1, 0}},
+      {{1, 1, 7}, {2, 1, 0}},
+      {{3, 0, 2}, {2, 1, 0}}};
   for (const auto& [xs, perm] : cases) {
     auto x = iota(kiln::kernels::shapeSize(xs));
     Shape out(xs.size());
@@ -60,7 +67,8 @@ TEST(concat_split_roundtrip) {
     std::vector<std::vector<float>> ins;
     std::vector<const float*> ptrs;
     for (size_t i = 0; i < shapes.size(); ++i) {
-      ins.push_back(kt::randomVector(kiln::kernels::shapeSize(shapes[i]), static_cast<uint32_t>(i)));
+      ins.push_back(
+          kt::randomVector(kiln::kernels::shapeSize(shapes[i]), static_cast<uint32_t>(i)));
     }
     for (auto& v : ins) ptrs.push_back(v.data());
     Shape out = shapes[0];
@@ -78,13 +86,18 @@ TEST(concat_split_roundtrip) {
     std::vector<float*> outs;
     for (size_t i = 0; i < 3; ++i) parts[i].resize(ins[i].size()), outs.push_back(parts[i].data());
     kiln::kernels::split(y.data(), out, axis, {shapes[0][axis], 1, 5}, outs);
-    for (size_t i = 0; i < 3; ++i) kt::expectEqual("split part " + std::to_string(i), parts[i], ins[i]);
+    for (size_t i = 0; i < 3; ++i)
+      kt::expectEqual("split part " + std::to_string(i), parts[i], ins[i]);
   }
 }
 
 TEST(slice_steps_and_clamping) {
-  const int64_t kMax = std::numeric_limits<int64_t>::max(), kMin = std::numeric_limits<int64_t>::min();
-  struct C { std::vector<int64_t> starts, ends, axes, steps; Shape expect; };
+  const int64_t kMax = std::numeric_limits<int64_t>::max(),
+                kMin = std::numeric_limits<int64_t>::min();
+  struct C {
+    std::vector<int64_t> starts, ends, axes, steps;
+    Shape expect;
+  };
   const Shape xs = {5, 6, 7};
   const std::vector<C> cases = {
       {{1}, {4}, {0}, {}, {3, 6, 7}},

@@ -2,9 +2,9 @@
 #include <cmath>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/matmul.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::Shape;
 
@@ -15,7 +15,8 @@ std::string str(const Shape& s) {
   return r + "]";
 }
 
-void runMatmul(const Shape& as, const Shape& bs, const Shape& expectOut, bool withBias, kiln::CpuIsa isa) {
+void runMatmul(const Shape& as, const Shape& bs, const Shape& expectOut, bool withBias,
+               kiln::CpuIsa isa) {
   const Shape out = kiln::kernels::matmulOutputShape(as, bs);
   CHECK(out == expectOut);
   // Promote for the reference.
@@ -23,7 +24,8 @@ void runMatmul(const Shape& as, const Shape& bs, const Shape& expectOut, bool wi
   const int64_t M = ap[ap.size() - 2], K = ap.back(), N = bp.back();
   const Shape ab(ap.begin(), ap.end() - 2), bb(bp.begin(), bp.end() - 2);
   const Shape ob = kiln::kernels::broadcastShapes(ab, bb);
-  auto a = kt::randomVector(kiln::kernels::shapeSize(as), 1), b = kt::randomVector(kiln::kernels::shapeSize(bs), 2);
+  auto a = kt::randomVector(kiln::kernels::shapeSize(as), 1),
+       b = kt::randomVector(kiln::kernels::shapeSize(bs), 2);
   auto bias = kt::randomVector(N, 3);
   const int64_t batches = kiln::kernels::shapeSize(ob);
   std::vector<double> want(batches * M * N), scale(want.size());
@@ -34,7 +36,8 @@ void runMatmul(const Shape& as, const Shape& bs, const Shape& expectOut, bool wi
     for (size_t d = ob.size(); d-- > 0;) idx[d] = r % ob[d], r /= ob[d];
     auto off = [&](const Shape& s) {
       int64_t o = 0;
-      for (size_t d = 0; d < s.size(); ++d) o = o * s[d] + (s[d] == 1 ? 0 : idx[d + ob.size() - s.size()]);
+      for (size_t d = 0; d < s.size(); ++d)
+        o = o * s[d] + (s[d] == 1 ? 0 : idx[d + ob.size() - s.size()]);
       return o;
     };
     const int64_t ao = off(ab) * M * K, bo = off(bb) * K * N;
@@ -52,27 +55,29 @@ void runMatmul(const Shape& as, const Shape& bs, const Shape& expectOut, bool wi
   }
   std::vector<float> y(want.size(), NAN);
   kiln::kernels::matmul(a.data(), as, b.data(), bs, y.data(), withBias ? bias.data() : nullptr);
-  kt::expectClose(kt::isaTag(isa) + "matmul " + str(as) + " x " + str(bs), y.data(), want.data(), y.size(), 1e-6, 1e-6,
-                  scale.data());
+  kt::expectClose(kt::isaTag(isa) + "matmul " + str(as) + " x " + str(bs), y.data(), want.data(),
+                  y.size(), 1e-6, 1e-6, scale.data());
 }
 }  // namespace
 
 TEST(matmul_batched_broadcast) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runMatmul({3, 4}, {4, 5}, {3, 5}, false, isa);
-    runMatmul({1, 197, 192}, {192, 576}, {1, 197, 576}, true, isa);   // ViT linear: one tall GEMM
+    runMatmul({1, 197, 192}, {192, 576}, {1, 197, 576}, true, isa);  // ViT linear: one tall GEMM
     runMatmul({2, 3, 197, 64}, {2, 3, 64, 197}, {2, 3, 197, 197}, false, isa);  // attention
-    runMatmul({2, 1, 5, 7}, {3, 7, 6}, {2, 3, 5, 6}, false, isa);     // broadcast batch dims
+    runMatmul({2, 1, 5, 7}, {3, 7, 6}, {2, 3, 5, 6}, false, isa);  // broadcast batch dims
     runMatmul({4, 6, 3}, {1, 3, 2}, {4, 6, 2}, true, isa);
-    runMatmul({7}, {7}, {}, false, isa);                              // 1-D x 1-D
+    runMatmul({7}, {7}, {}, false, isa);  // 1-D x 1-D
     runMatmul({7}, {2, 7, 3}, {2, 3}, false, isa);
     runMatmul({2, 4, 7}, {7}, {2, 4}, false, isa);
-    runMatmul({5, 1, 9, 33}, {1, 4, 33, 17}, {5, 4, 9, 17}, false, isa);  // many small: per-batch parallel
+    runMatmul({5, 1, 9, 33}, {1, 4, 33, 17}, {5, 4, 9, 17}, false,
+              isa);  // many small: per-batch parallel
   });
 }
 
 TEST(matmul_rejects_mismatch) {
   std::vector<float> v(100);
   CHECK_THROWS(kiln::kernels::matmul(v.data(), {2, 3}, v.data(), {4, 2}, v.data()), kiln::Error);
-  CHECK_THROWS(kiln::kernels::matmul(v.data(), {2, 2, 3}, v.data(), {3, 3, 2}, v.data()), kiln::Error);
+  CHECK_THROWS(kiln::kernels::matmul(v.data(), {2, 2, 3}, v.data(), {3, 3, 2}, v.data()),
+               kiln::Error);
 }

@@ -4,9 +4,9 @@
 #include <limits>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/pool.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::Pool2dParams;
 using kiln::kernels::PoolKind;
@@ -22,8 +22,10 @@ int64_t refOut(int64_t in, int64_t k, int64_t s, int64_t pb, int64_t pe, int64_t
 }
 
 void runPool(const Pool2dParams& p, kiln::CpuIsa isa) {
-  const int64_t OH = refOut(p.inH, p.kernelH, p.strideH, p.padTop, p.padBottom, p.dilationH, p.ceilMode);
-  const int64_t OW = refOut(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
+  const int64_t OH =
+      refOut(p.inH, p.kernelH, p.strideH, p.padTop, p.padBottom, p.dilationH, p.ceilMode);
+  const int64_t OW =
+      refOut(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
   int64_t oh, ow;
   kiln::kernels::pool2dOutputShape(p, &oh, &ow);
   CHECK(oh == OH && ow == OW);
@@ -48,28 +50,37 @@ void runPool(const Pool2dParams& p, kiln::CpuIsa isa) {
             ++cnt;
           }
         want[(pl * OH + i) * OW + j] =
-            p.kind == PoolKind::kMax ? best : sum / static_cast<double>(p.countIncludePad ? cntPad : cnt);
+            p.kind == PoolKind::kMax ? best
+                                     : sum / static_cast<double>(p.countIncludePad ? cntPad : cnt);
       }
   std::vector<float> y(want.size(), std::nanf(""));
   kiln::kernels::pool2d(p, x.data(), y.data());
   char buf[200];
-  std::snprintf(buf, sizeof buf, "%s %ldx%ld k%ldx%ld s%ld,%ld pads%ld,%ld,%ld,%ld d%ld,%ld ceil%d cip%d",
-                p.kind == PoolKind::kMax ? "max" : "avg", (long)p.inH, (long)p.inW, (long)p.kernelH, (long)p.kernelW,
-                (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft, (long)p.padBottom, (long)p.padRight,
-                (long)p.dilationH, (long)p.dilationW, p.ceilMode, p.countIncludePad);
+  std::snprintf(buf, sizeof buf,
+                "%s %ldx%ld k%ldx%ld s%ld,%ld pads%ld,%ld,%ld,%ld d%ld,%ld ceil%d cip%d",
+                p.kind == PoolKind::kMax ? "max" : "avg", (long)p.inH, (long)p.inW, (long)p.kernelH,
+                (long)p.kernelW, (long)p.strideH, (long)p.strideW, (long)p.padTop, (long)p.padLeft,
+                (long)p.padBottom, (long)p.padRight, (long)p.dilationH, (long)p.dilationW,
+                p.ceilMode, p.countIncludePad);
   kt::expectClose(kt::isaTag(isa) + buf, y, want, 1e-6, 1e-6);
 }
 
 }  // namespace
 
 TEST(pool_table) {
-  struct Geo { int64_t h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw; };
+  struct Geo {
+    int64_t h, w, kh, kw, sh, sw, pt, pl, pb, pr, dh, dw;
+  };
   const Geo geos[] = {
-      {8, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},   {7, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  // ResNet maxpool-like
-      {112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1}, {5, 5, 3, 3, 1, 1, 0, 1, 2, 0, 1, 1},  // asymmetric
-      {6, 7, 2, 3, 2, 3, 0, 0, 1, 2, 1, 1},   {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},  // dilated
+      {8, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},
+      {7, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  // ResNet maxpool-like
+      {112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {5, 5, 3, 3, 1, 1, 0, 1, 2, 0, 1, 1},  // asymmetric
+      {6, 7, 2, 3, 2, 3, 0, 0, 1, 2, 1, 1},
+      {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},   // dilated
       {1, 20, 1, 4, 1, 3, 0, 1, 0, 2, 1, 1},  // 1-D
-      {6, 6, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},  {10, 3, 2, 1, 2, 1, 0, 0, 0, 0, 1, 1},
+      {6, 6, 3, 3, 2, 2, 1, 1, 0, 0, 1, 1},
+      {10, 3, 2, 1, 2, 1, 0, 0, 0, 0, 1, 1},
       {4, 4, 2, 2, 3, 3, 1, 1, 1, 1, 1, 1},  // ceil window would start in the trailing pad
   };
   kt::forEachIsa([&](kiln::CpuIsa isa) {
@@ -79,9 +90,23 @@ TEST(pool_table) {
           for (int cip = 0; cip < 2; ++cip) {
             if (kind == PoolKind::kMax && cip) continue;
             Pool2dParams p;
-            p.kind = kind; p.batch = 2; p.channels = 3; p.inH = g.h; p.inW = g.w; p.kernelH = g.kh; p.kernelW = g.kw;
-            p.strideH = g.sh; p.strideW = g.sw; p.padTop = g.pt; p.padLeft = g.pl; p.padBottom = g.pb;
-            p.padRight = g.pr; p.dilationH = g.dh; p.dilationW = g.dw; p.ceilMode = ceilMode; p.countIncludePad = cip;
+            p.kind = kind;
+            p.batch = 2;
+            p.channels = 3;
+            p.inH = g.h;
+            p.inW = g.w;
+            p.kernelH = g.kh;
+            p.kernelW = g.kw;
+            p.strideH = g.sh;
+            p.strideW = g.sw;
+            p.padTop = g.pt;
+            p.padLeft = g.pl;
+            p.padBottom = g.pb;
+            p.padRight = g.pr;
+            p.dilationH = g.dh;
+            p.dilationW = g.dw;
+            p.ceilMode = ceilMode;
+            p.countIncludePad = cip;
             runPool(p, isa);
           }
   });
@@ -102,7 +127,8 @@ TEST(global_pool) {
     std::vector<double> want(6);
     for (int i = 0; i < 6; ++i) {
       double m = -INFINITY, s = 0;
-      for (int j = 0; j < 49; ++j) m = std::max(m, static_cast<double>(x[i * 49 + j])), s += x[i * 49 + j];
+      for (int j = 0; j < 49; ++j)
+        m = std::max(m, static_cast<double>(x[i * 49 + j])), s += x[i * 49 + j];
       want[i] = kind == PoolKind::kMax ? m : s / 49;
     }
     kt::expectClose("global pool", y, want, 1e-7, 1e-6);
@@ -111,9 +137,15 @@ TEST(global_pool) {
 
 TEST(pool_rejects_bad_params) {
   Pool2dParams p;
-  p.channels = 1; p.inH = 4; p.inW = 4; p.kernelH = 2; p.kernelW = 2; p.padTop = 2;
+  p.channels = 1;
+  p.inH = 4;
+  p.inW = 4;
+  p.kernelH = 2;
+  p.kernelW = 2;
+  p.padTop = 2;
   std::vector<float> v(64);
   CHECK_THROWS(kiln::kernels::pool2d(p, v.data(), v.data()), kiln::Error);
-  p.padTop = 0; p.strideW = 0;
+  p.padTop = 0;
+  p.strideW = 0;
   CHECK_THROWS(kiln::kernels::pool2d(p, v.data(), v.data()), kiln::Error);
 }

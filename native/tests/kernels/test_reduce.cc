@@ -2,19 +2,23 @@
 #include <cmath>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/reduce.h"
-#include "kernel_test_util.h"
 
 using kiln::kernels::ReduceOp;
 using kiln::kernels::Shape;
 
 TEST(reduce_axes_and_ops) {
   const Shape xs = {3, 4, 5, 6};
-  const std::vector<std::vector<int64_t>> axesSets = {{}, {0}, {3}, {-1}, {1, 2}, {0, 2}, {2, 3}, {0, 1, 2, 3}, {1, 3}};
-  const ReduceOp ops[] = {ReduceOp::kSum, ReduceOp::kMean, ReduceOp::kMax, ReduceOp::kMin, ReduceOp::kProd,
-                          ReduceOp::kL1, ReduceOp::kL2, ReduceOp::kSumSquare, ReduceOp::kLogSum, ReduceOp::kLogSumExp};
-  auto x = kt::randomVector(kiln::kernels::shapeSize(xs), 9, 0.5f, 1.5f);  // positive: LogSum/Prod stay finite
+  const std::vector<std::vector<int64_t>> axesSets = {{},     {0},    {3},          {-1},  {1, 2},
+                                                      {0, 2}, {2, 3}, {0, 1, 2, 3}, {1, 3}};
+  const ReduceOp ops[] = {ReduceOp::kSum,      ReduceOp::kMean,      ReduceOp::kMax,
+                          ReduceOp::kMin,      ReduceOp::kProd,      ReduceOp::kL1,
+                          ReduceOp::kL2,       ReduceOp::kSumSquare, ReduceOp::kLogSum,
+                          ReduceOp::kLogSumExp};
+  auto x = kt::randomVector(kiln::kernels::shapeSize(xs), 9, 0.5f,
+                            1.5f);  // positive: LogSum/Prod stay finite
   for (const auto& axes : axesSets)
     for (ReduceOp op : ops) {
       std::vector<bool> red(4, axes.empty());
@@ -23,7 +27,8 @@ TEST(reduce_axes_and_ops) {
       for (int d = 0; d < 4; ++d)
         if (red[d]) out[d] = 1;
       const int64_t n = kiln::kernels::shapeSize(out);
-      std::vector<double> s(n, 0), mx(n, -INFINITY), mn(n, INFINITY), prod(n, 1), l1(n, 0), sq(n, 0), cnt(n, 0);
+      std::vector<double> s(n, 0), mx(n, -INFINITY), mn(n, INFINITY), prod(n, 1), l1(n, 0),
+          sq(n, 0), cnt(n, 0);
       for (int64_t i = 0; i < kiln::kernels::shapeSize(xs); ++i) {
         int64_t r = i, o = 0, mult = 1;
         for (int d = 3; d >= 0; --d) {
@@ -33,21 +38,44 @@ TEST(reduce_axes_and_ops) {
           mult *= out[d];
         }
         const double v = x[i];
-        s[o] += v; mx[o] = std::max(mx[o], v); mn[o] = std::min(mn[o], v); prod[o] *= v;
-        l1[o] += std::fabs(v); sq[o] += v * v; cnt[o] += 1;
+        s[o] += v;
+        mx[o] = std::max(mx[o], v);
+        mn[o] = std::min(mn[o], v);
+        prod[o] *= v;
+        l1[o] += std::fabs(v);
+        sq[o] += v * v;
+        cnt[o] += 1;
       }
       std::vector<double> want(n);
       for (int64_t o = 0; o < n; ++o) {
         switch (op) {
-          case ReduceOp::kSum: want[o] = s[o]; break;
-          case ReduceOp::kMean: want[o] = s[o] / cnt[o]; break;
-          case ReduceOp::kMax: want[o] = mx[o]; break;
-          case ReduceOp::kMin: want[o] = mn[o]; break;
-          case ReduceOp::kProd: want[o] = prod[o]; break;
-          case ReduceOp::kL1: want[o] = l1[o]; break;
-          case ReduceOp::kL2: want[o] = std::sqrt(sq[o]); break;
-          case ReduceOp::kSumSquare: want[o] = sq[o]; break;
-          case ReduceOp::kLogSum: want[o] = std::log(s[o]); break;
+          case ReduceOp::kSum:
+            want[o] = s[o];
+            break;
+          case ReduceOp::kMean:
+            want[o] = s[o] / cnt[o];
+            break;
+          case ReduceOp::kMax:
+            want[o] = mx[o];
+            break;
+          case ReduceOp::kMin:
+            want[o] = mn[o];
+            break;
+          case ReduceOp::kProd:
+            want[o] = prod[o];
+            break;
+          case ReduceOp::kL1:
+            want[o] = l1[o];
+            break;
+          case ReduceOp::kL2:
+            want[o] = std::sqrt(sq[o]);
+            break;
+          case ReduceOp::kSumSquare:
+            want[o] = sq[o];
+            break;
+          case ReduceOp::kLogSum:
+            want[o] = std::log(s[o]);
+            break;
           case ReduceOp::kLogSumExp: {
             double e = 0;
             // exp of values in [0.5, 1.5]: no overflow, direct formula is exact enough.
@@ -68,8 +96,9 @@ TEST(reduce_axes_and_ops) {
       }
       std::vector<float> y(n);
       kiln::kernels::reduce(op, x.data(), xs, axes, y.data());
-      kt::expectClose("reduce op " + std::to_string(static_cast<int>(op)) + " axes " + std::to_string(axes.size()), y, want,
-                      1e-6, 2e-6);
+      kt::expectClose("reduce op " + std::to_string(static_cast<int>(op)) + " axes " +
+                          std::to_string(axes.size()),
+                      y, want, 1e-6, 2e-6);
     }
   std::vector<float> y(1);
   CHECK_THROWS(kiln::kernels::reduce(ReduceOp::kSum, x.data(), xs, {4}, y.data()), kiln::Error);
@@ -91,7 +120,10 @@ TEST(arg_max_min) {
             int64_t best = -1;
             for (int64_t k = 0; k < xs[axis]; ++k) {
               const float v = x[(o * xs[axis] + k) * inner + i];
-              if (best < 0) { best = k; continue; }
+              if (best < 0) {
+                best = k;
+                continue;
+              }
               const float b = x[(o * xs[axis] + best) * inner + i];
               if (isMax ? (v > b || (last && v == b)) : (v < b || (last && v == b))) best = k;
             }

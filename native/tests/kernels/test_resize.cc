@@ -3,23 +3,29 @@
 #include <cmath>
 #include <vector>
 
+#include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/resize.h"
-#include "kernel_test_util.h"
 
 using namespace kiln::kernels;
 
 namespace {
-double coord(ResizeCoordMode m, double x, int64_t in, int64_t out, double scale, double rs, double re) {
+double coord(ResizeCoordMode m, double x, int64_t in, int64_t out, double scale, double rs,
+             double re) {
   switch (m) {
-    case ResizeCoordMode::kHalfPixel: return (x + 0.5) / scale - 0.5;
+    case ResizeCoordMode::kHalfPixel:
+      return (x + 0.5) / scale - 0.5;
     case ResizeCoordMode::kHalfPixelSymmetric:
       return in / 2.0 * (1 - out / (scale * in)) + (x + 0.5) / scale - 0.5;
-    case ResizeCoordMode::kPytorchHalfPixel: return out > 1 ? (x + 0.5) / scale - 0.5 : 0;
-    case ResizeCoordMode::kAlignCorners: return out == 1 ? 0 : x * (in - 1) / (out - 1.0);
-    case ResizeCoordMode::kAsymmetric: return x / scale;
+    case ResizeCoordMode::kPytorchHalfPixel:
+      return out > 1 ? (x + 0.5) / scale - 0.5 : 0;
+    case ResizeCoordMode::kAlignCorners:
+      return out == 1 ? 0 : x * (in - 1) / (out - 1.0);
+    case ResizeCoordMode::kAsymmetric:
+      return x / scale;
     case ResizeCoordMode::kTfCropAndResize:
-      return out > 1 ? rs * (in - 1) + x * (re - rs) * (in - 1) / (out - 1.0) : 0.5 * (rs + re) * (in - 1);
+      return out > 1 ? rs * (in - 1) + x * (re - rs) * (in - 1) / (out - 1.0)
+                     : 0.5 * (rs + re) * (in - 1);
   }
   return 0;
 }
@@ -33,10 +39,14 @@ std::vector<double> weights(const ResizeParams& p, double xo, int64_t in, bool* 
   if (p.mode == ResizeMode::kNearest) {
     double r;
     const double f = std::floor(xo);
-    if (p.nearestMode == ResizeNearestMode::kFloor) r = f;
-    else if (p.nearestMode == ResizeNearestMode::kCeil) r = std::ceil(xo);
-    else if (xo - f == 0.5) r = p.nearestMode == ResizeNearestMode::kRoundPreferFloor ? f : f + 1;
-    else r = std::round(xo);
+    if (p.nearestMode == ResizeNearestMode::kFloor)
+      r = f;
+    else if (p.nearestMode == ResizeNearestMode::kCeil)
+      r = std::ceil(xo);
+    else if (xo - f == 0.5)
+      r = p.nearestMode == ResizeNearestMode::kRoundPreferFloor ? f : f + 1;
+    else
+      r = std::round(xo);
     w[clampi(static_cast<int64_t>(r))] = 1;
   } else if (p.mode == ResizeMode::kLinear) {
     // Edge-padded neighbours of floor(x), as in the ONNX reference implementation.
@@ -49,7 +59,9 @@ std::vector<double> weights(const ResizeParams& p, double xo, int64_t in, bool* 
     const double t = xo - i0, A = p.cubicCoeffA;
     auto k = [&](double d) {
       d = std::fabs(d);
-      return d <= 1 ? (A + 2) * d * d * d - (A + 3) * d * d + 1 : d < 2 ? A * d * d * d - 5 * A * d * d + 8 * A * d - 4 * A : 0;
+      return d <= 1  ? (A + 2) * d * d * d - (A + 3) * d * d + 1
+             : d < 2 ? A * d * d * d - 5 * A * d * d + 8 * A * d - 4 * A
+                     : 0;
     };
     double cw[4] = {k(1 + t), k(t), k(1 - t), k(2 - t)}, sum = 0;
     for (int j = 0; j < 4; ++j) {
@@ -67,9 +79,15 @@ void runResize(const ResizeParams& p, const Shape& xs, const Shape& out) {
   std::vector<double> want(shapeSize(out));
   for (int64_t oh = 0; oh < OH; ++oh) {
     bool outH, outW;
-    auto wh = weights(p, coord(p.coordMode, oh, H, OH, p.scales[2], p.roi.empty() ? 0 : p.roi[2], p.roi.empty() ? 1 : p.roi[6]), H, &outH);
+    auto wh = weights(p,
+                      coord(p.coordMode, oh, H, OH, p.scales[2], p.roi.empty() ? 0 : p.roi[2],
+                            p.roi.empty() ? 1 : p.roi[6]),
+                      H, &outH);
     for (int64_t ow = 0; ow < OW; ++ow) {
-      auto ww = weights(p, coord(p.coordMode, ow, W, OW, p.scales[3], p.roi.empty() ? 0 : p.roi[3], p.roi.empty() ? 1 : p.roi[7]), W, &outW);
+      auto ww = weights(p,
+                        coord(p.coordMode, ow, W, OW, p.scales[3], p.roi.empty() ? 0 : p.roi[3],
+                              p.roi.empty() ? 1 : p.roi[7]),
+                        W, &outW);
       for (int64_t pl = 0; pl < planes; ++pl) {
         double s = 0;
         for (int64_t i = 0; i < H; ++i)
@@ -81,17 +99,21 @@ void runResize(const ResizeParams& p, const Shape& xs, const Shape& out) {
   std::vector<float> y(want.size(), NAN);
   resize(p, x.data(), xs, out, y.data());
   char buf[160];
-  std::snprintf(buf, sizeof buf, "resize mode %d coord %d nearest %d %ldx%ld -> %ldx%ld", static_cast<int>(p.mode),
-                static_cast<int>(p.coordMode), static_cast<int>(p.nearestMode), (long)H, (long)W, (long)OH, (long)OW);
+  std::snprintf(buf, sizeof buf, "resize mode %d coord %d nearest %d %ldx%ld -> %ldx%ld",
+                static_cast<int>(p.mode), static_cast<int>(p.coordMode),
+                static_cast<int>(p.nearestMode), (long)H, (long)W, (long)OH, (long)OW);
   kt::expectClose(buf, y, want, 1e-6, 1e-5);
 }
 }  // namespace
 
 TEST(resize_modes_table) {
-  const ResizeCoordMode coords[] = {ResizeCoordMode::kHalfPixel, ResizeCoordMode::kHalfPixelSymmetric,
-                                    ResizeCoordMode::kPytorchHalfPixel, ResizeCoordMode::kAlignCorners,
-                                    ResizeCoordMode::kAsymmetric, ResizeCoordMode::kTfCropAndResize};
-  struct Sz { int64_t h, w, oh, ow; };
+  const ResizeCoordMode coords[] = {
+      ResizeCoordMode::kHalfPixel,        ResizeCoordMode::kHalfPixelSymmetric,
+      ResizeCoordMode::kPytorchHalfPixel, ResizeCoordMode::kAlignCorners,
+      ResizeCoordMode::kAsymmetric,       ResizeCoordMode::kTfCropAndResize};
+  struct Sz {
+    int64_t h, w, oh, ow;
+  };
   const Sz sizes[] = {{4, 5, 8, 10}, {6, 7, 3, 4}, {5, 5, 7, 3}, {3, 4, 1, 9}, {4, 4, 4, 4}};
   for (ResizeMode mode : {ResizeMode::kNearest, ResizeMode::kLinear, ResizeMode::kCubic})
     for (ResizeCoordMode cm : coords)
@@ -104,8 +126,12 @@ TEST(resize_modes_table) {
             p.nearestMode = static_cast<ResizeNearestMode>(nm);
             p.excludeOutside = excl;
             p.extrapolationValue = -7.0f;
-            p.scales = std::vector<float>{1.0f, 1.0f, static_cast<float>(s.oh) / s.h, static_cast<float>(s.ow) / s.w};
-            if (cm == ResizeCoordMode::kTfCropAndResize) p.roi = std::vector<float>{0, 0, 0.2f, -0.1f, 1, 1, 0.9f, 1.2f};  // move: GCC 12 -Wnonnull misfires on list assign
+            p.scales = std::vector<float>{1.0f, 1.0f, static_cast<float>(s.oh) / s.h,
+                                          static_cast<float>(s.ow) / s.w};
+            if (cm == ResizeCoordMode::kTfCropAndResize)
+              p.roi = std::vector<float>{
+                  0, 0, 0.2f, -0.1f,
+                  1, 1, 0.9f, 1.2f};  // move: GCC 12 -Wnonnull misfires on list assign
             runResize(p, {1, 2, s.h, s.w}, {1, 2, s.oh, s.ow});
           }
 }

@@ -9,8 +9,8 @@ namespace kiln::kernels {
 enum class ActivationKind {
   kNone,
   kRelu,
-  kLeakyRelu,    // alpha = slope for x < 0
-  kClip,         // alpha = min, beta = max
+  kLeakyRelu,  // alpha = slope for x < 0
+  kClip,       // alpha = min, beta = max
   kSigmoid,
   kHardSigmoid,  // max(0, min(1, alpha * x + beta))
   kHardSwish,    // x * max(0, min(1, x / 6 + 1/2))
@@ -18,7 +18,7 @@ enum class ActivationKind {
   kGelu,         // 0.5 x (1 + erf(x / sqrt 2))
   kGeluTanh,     // 0.5 x (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3)))
   kTanh,
-  kElu,          // alpha
+  kElu,  // alpha
   kSoftplus,
 };
 

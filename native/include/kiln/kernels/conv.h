@@ -29,7 +29,8 @@ struct Conv2dParams {
   Activation activation;  // applied after bias and residual
 };
 
-// Output length along one axis: floor((in + padBegin + padEnd - dilation * (k - 1) - 1) / stride) + 1.
+// Output length along one axis: floor((in + padBegin + padEnd - dilation * (k - 1) - 1) / stride)
+// + 1.
 int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin, int64_t padEnd,
                        int64_t dilation);
 
@@ -76,6 +77,7 @@ void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, i
 
 // y = act(convTranspose(x, w) + bias). x: [N, C, H, W]; w: [C, M / group, kH, kW]; bias: [M] or
 // null; y: [N, M, OH, OW]. GEMM to columns, then col2im.
-void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w, const float* bias, float* y);
+void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w,
+                     const float* bias, float* y);
 
 }  // namespace kiln::kernels

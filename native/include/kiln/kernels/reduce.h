@@ -13,10 +13,12 @@ enum class ReduceOp { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLog
 
 // y = reduce(x) over `axes` (negative allowed; empty = all axes). y has x's shape with reduced
 // dims set to 1 (keepdims only changes the shape the caller reports, not the data).
-void reduce(ReduceOp op, const float* x, const Shape& xShape, const std::vector<int64_t>& axes, float* y);
+void reduce(ReduceOp op, const float* x, const Shape& xShape, const std::vector<int64_t>& axes,
+            float* y);
 
 // Index of the max (or min) along axis, first occurrence unless selectLastIndex; y has x's shape
 // with dim `axis` set to 1.
-void argReduce(bool isMax, const float* x, const Shape& xShape, int64_t axis, bool selectLastIndex, int64_t* y);
+void argReduce(bool isMax, const float* x, const Shape& xShape, int64_t axis, bool selectLastIndex,
+               int64_t* y);
 
 }  // namespace kiln::kernels

@@ -11,7 +11,14 @@ namespace kiln::kernels {
 enum class ResizeMode { kNearest, kLinear, kCubic };
 
 // coordinate_transformation_mode values.
-enum class ResizeCoordMode { kHalfPixel, kHalfPixelSymmetric, kPytorchHalfPixel, kAlignCorners, kAsymmetric, kTfCropAndResize };
+enum class ResizeCoordMode {
+  kHalfPixel,
+  kHalfPixelSymmetric,
+  kPytorchHalfPixel,
+  kAlignCorners,
+  kAsymmetric,
+  kTfCropAndResize
+};
 
 // nearest_mode values.
 enum class ResizeNearestMode { kRoundPreferFloor, kRoundPreferCeil, kFloor, kCeil };
@@ -31,6 +38,7 @@ struct ResizeParams {
 
 // y (outShape) = resize(x). Linear and cubic are applied one axis at a time, which equals the
 // N-linear / N-cubic tensor product up to rounding.
-void resize(const ResizeParams& p, const float* x, const Shape& xShape, const Shape& outShape, float* y);
+void resize(const ResizeParams& p, const float* x, const Shape& xShape, const Shape& outShape,
+            float* y);
 
 }  // namespace kiln::kernels

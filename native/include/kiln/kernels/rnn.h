@@ -28,7 +28,8 @@ struct LstmParams {
 // Runs the LSTM. x [seq, batch, I]; w [dirs, 4H, I]; r [dirs, 4H, H]; b [dirs, 8H] (Wb then Rb) or
 // null; initialH / initialC [dirs, batch, H] or null (zeros); peephole [dirs, 3H] (i, o, f) or
 // null. Outputs (each may be null): y [seq, dirs, batch, H], yH / yC [dirs, batch, H].
-void lstm(const LstmParams& p, const float* x, const float* w, const float* r, const float* b, const float* initialH,
-          const float* initialC, const float* peephole, float* y, float* yH, float* yC);
+void lstm(const LstmParams& p, const float* x, const float* w, const float* r, const float* b,
+          const float* initialH, const float* initialC, const float* peephole, float* y, float* yH,
+          float* yC);
 
 }  // namespace kiln::kernels

@@ -24,7 +24,8 @@ size_t applyActivation(const Activation& act, float* d, size_t n) {
   const __m512 zero = _mm512_setzero_ps();
   const __m512 one = _mm512_set1_ps(1.0f);
   switch (act.kind) {
-    case ActivationKind::kNone: return n;
+    case ActivationKind::kNone:
+      return n;
     case ActivationKind::kRelu:
       return forEach16(d, n, [&](__m512 x) { return _mm512_max_ps(x, zero); });
     case ActivationKind::kLeakyRelu: {
@@ -48,7 +49,8 @@ size_t applyActivation(const Activation& act, float* d, size_t n) {
       const __m512 six = _mm512_set1_ps(6.0f), half = _mm512_set1_ps(0.5f);
       return forEach16(d, n, [&](__m512 x) {
         // Divides by 6 like the scalar path, so both tiers give identical results.
-        const __m512 g = _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_add_ps(_mm512_div_ps(x, six), half)));
+        const __m512 g =
+            _mm512_max_ps(zero, _mm512_min_ps(one, _mm512_add_ps(_mm512_div_ps(x, six), half)));
         return _mm512_mul_ps(x, g);
       });
     }
@@ -65,8 +67,7 @@ size_t applyActivation(const Activation& act, float* d, size_t n) {
       });
     }
     case ActivationKind::kGeluTanh: {
-      const __m512 c0 = _mm512_set1_ps(0.79788456080286536f),
-                   c1 = _mm512_set1_ps(0.044715f);
+      const __m512 c0 = _mm512_set1_ps(0.79788456080286536f), c1 = _mm512_set1_ps(0.044715f);
       return forEach16(d, n, [&](__m512 x) {
         const __m512 x3 = _mm512_mul_ps(_mm512_mul_ps(x, x), x);
         const __m512 inner = _mm512_mul_ps(c0, _mm512_fmadd_ps(c1, x3, x));

@@ -36,8 +36,8 @@ inline __m512 sigmoid512(__m512 x) {
 // tanh: 2 sigmoid(2x) - 1, except near 0 where that cancels and a Taylor series is exact to
 // float precision (|x| < 0.25: the next term is below 1e-9 relative).
 inline __m512 tanh512(__m512 x) {
-  const __m512 big = _mm512_sub_ps(_mm512_mul_ps(_mm512_set1_ps(2.0f), sigmoid512(_mm512_add_ps(x, x))),
-                                   _mm512_set1_ps(1.0f));
+  const __m512 big = _mm512_sub_ps(
+      _mm512_mul_ps(_mm512_set1_ps(2.0f), sigmoid512(_mm512_add_ps(x, x))), _mm512_set1_ps(1.0f));
   const __m512 x2 = _mm512_mul_ps(x, x);
   __m512 p = _mm512_set1_ps(-1382.0f / 155925.0f);
   p = _mm512_fmadd_ps(p, x2, _mm512_set1_ps(62.0f / 2835.0f));
@@ -53,14 +53,16 @@ inline __m512 tanh512(__m512 x) {
 // as erfc(|x|) directly, so GELU keeps its small negative tail without cancellation.
 inline __m512 onePlusErf512(__m512 x) {
   const __m512 ax = _mm512_abs_ps(x);
-  const __m512 t = _mm512_div_ps(_mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), ax, _mm512_set1_ps(1.0f)));
+  const __m512 t = _mm512_div_ps(
+      _mm512_set1_ps(1.0f), _mm512_fmadd_ps(_mm512_set1_ps(0.3275911f), ax, _mm512_set1_ps(1.0f)));
   __m512 p = _mm512_set1_ps(1.061405429f);
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-1.453152027f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(1.421413741f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(-0.284496736f));
   p = _mm512_fmadd_ps(p, t, _mm512_set1_ps(0.254829592f));
   p = _mm512_mul_ps(p, t);
-  const __m512 erfc = _mm512_mul_ps(p, exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax))));
+  const __m512 erfc =
+      _mm512_mul_ps(p, exp512(_mm512_sub_ps(_mm512_setzero_ps(), _mm512_mul_ps(ax, ax))));
   const __mmask16 neg = _mm512_cmp_ps_mask(x, _mm512_setzero_ps(), _CMP_LT_OQ);
   return _mm512_mask_blend_ps(neg, _mm512_sub_ps(_mm512_set1_ps(2.0f), erfc), erfc);
 }

@@ -18,8 +18,8 @@ namespace kiln::kernels {
 constexpr int kMaxBroadcastOperands = 3;
 
 struct BroadcastPlan {
-  std::vector<int64_t> dims;                                           // merged output dims
-  std::vector<std::array<int64_t, kMaxBroadcastOperands>> strides;     // per dim, per operand
+  std::vector<int64_t> dims;                                        // merged output dims
+  std::vector<std::array<int64_t, kMaxBroadcastOperands>> strides;  // per dim, per operand
   int operands = 0;
 };
 
@@ -28,15 +28,18 @@ inline BroadcastPlan planBroadcast(const Shape& out, const std::vector<const Sha
   const size_t rank = out.size();
   BroadcastPlan plan;
   plan.operands = static_cast<int>(ins.size());
-  std::vector<std::array<int64_t, kMaxBroadcastOperands>> st(rank, std::array<int64_t, kMaxBroadcastOperands>{0, 0, 0});
+  std::vector<std::array<int64_t, kMaxBroadcastOperands>> st(
+      rank, std::array<int64_t, kMaxBroadcastOperands>{0, 0, 0});
   for (size_t o = 0; o < ins.size(); ++o) {
     const Shape& s = *ins[o];
-    if (s.size() > rank) throw Error(ErrorCode::kInvalidArgument, "broadcast: input rank exceeds output rank");
+    if (s.size() > rank)
+      throw Error(ErrorCode::kInvalidArgument, "broadcast: input rank exceeds output rank");
     int64_t stride = 1;
     for (size_t i = 0; i < s.size(); ++i) {
       const size_t d = s.size() - 1 - i, od = rank - 1 - i;
       if (s[d] != out[od] && s[d] != 1)
-        throw Error(ErrorCode::kInvalidArgument, "broadcast: dim " + std::to_string(s[d]) + " cannot broadcast to " +
+        throw Error(ErrorCode::kInvalidArgument, "broadcast: dim " + std::to_string(s[d]) +
+                                                     " cannot broadcast to " +
                                                      std::to_string(out[od]));
       st[od][o] = s[d] == 1 ? 0 : stride;
       stride *= s[d];
@@ -75,7 +78,8 @@ void runBroadcast(const BroadcastPlan& plan, F f) {
   int64_t rows = 1;
   for (size_t i = 0; i + 1 < rank; ++i) rows *= plan.dims[i];
   const std::array<int64_t, kMaxBroadcastOperands> innerStride = plan.strides.back();
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)));
+  const size_t grain =
+      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(inner, 1)));
   globalThreadPool().parallelFor(static_cast<size_t>(rows), grain, [&](size_t b, size_t e) {
     // Decompose the first row index into a multi-index, then step it like an odometer.
     std::vector<int64_t> idx(rank, 0);

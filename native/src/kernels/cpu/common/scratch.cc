@@ -25,7 +25,9 @@ float* threadScratch(ScratchSlot slot, size_t n) {
     size_t want = n + n / 2 + 16;
     size_t bytes = ((want * sizeof(float)) + 63) / 64 * 64;
     void* p = std::aligned_alloc(64, bytes);
-    if (!p) throw Error(ErrorCode::kOutOfMemory, "kernel scratch: cannot allocate " + std::to_string(bytes) + " bytes");
+    if (!p)
+      throw Error(ErrorCode::kOutOfMemory,
+                  "kernel scratch: cannot allocate " + std::to_string(bytes) + " bytes");
     b.data = static_cast<float*>(p);
     b.capacity = bytes / sizeof(float);
   }

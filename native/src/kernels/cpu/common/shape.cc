@@ -20,9 +20,9 @@ Shape broadcastShapes(const Shape& a, const Shape& b) {
     const int64_t da = i < rank - a.size() ? 1 : a[i - (rank - a.size())];
     const int64_t db = i < rank - b.size() ? 1 : b[i - (rank - b.size())];
     if (da != db && da != 1 && db != 1)
-      throw Error(ErrorCode::kInvalidArgument,
-                  "broadcast: dims " + std::to_string(da) + " and " + std::to_string(db) + " at axis " +
-                      std::to_string(i) + " are neither equal nor 1");
+      throw Error(ErrorCode::kInvalidArgument, "broadcast: dims " + std::to_string(da) + " and " +
+                                                   std::to_string(db) + " at axis " +
+                                                   std::to_string(i) + " are neither equal nor 1");
     out[i] = da == 1 ? db : da;
   }
   return out;

@@ -1,13 +1,14 @@
+#include "kiln/kernels/conv.h"
+
 #include <algorithm>
 #include <cstring>
 #include <string>
 
-#include "kiln/error.h"
-#include "kiln/kernels/conv.h"
-#include "kiln/kernels/gemm.h"
 #include "kernels/cpu/common/scratch.h"
 #include "kernels/cpu/conv/conv_internal.h"
 #include "kernels/cpu/conv/im2col.h"
+#include "kiln/error.h"
+#include "kiln/kernels/gemm.h"
 
 namespace kiln::kernels {
 
@@ -48,7 +49,8 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
   if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 ||
       p.dilationW <= 0)
     invalid("kernel, strides and dilations must be positive");
-  if (p.padTop < 0 || p.padLeft < 0 || p.padBottom < 0 || p.padRight < 0) invalid("pads must be >= 0");
+  if (p.padTop < 0 || p.padLeft < 0 || p.padBottom < 0 || p.padRight < 0)
+    invalid("pads must be >= 0");
   if (p.group <= 0 || p.inChannels % p.group != 0 || p.outChannels % p.group != 0)
     invalid("group " + std::to_string(p.group) + " must divide input channels " +
             std::to_string(p.inChannels) + " and output channels " + std::to_string(p.outChannels));
@@ -66,10 +68,12 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
   const int64_t Kdim = Cg * p.kernelH * p.kernelW;
   const bool pointwise = p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 &&
                          p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0;
-  const Im2colShape shape{Cg, p.inH, p.inW, OH, OW, p.kernelH, p.kernelW, p.strideH, p.strideW,
-                          p.padTop, p.padLeft, p.dilationH, p.dilationW};
+  const Im2colShape shape{Cg,        p.inH,       p.inW,      OH,        OW,
+                          p.kernelH, p.kernelW,   p.strideH,  p.strideW, p.padTop,
+                          p.padLeft, p.dilationH, p.dilationW};
   const int64_t chunk = pointwise ? P : std::min(P, std::max<int64_t>(256, kIm2colBudget / Kdim));
-  float* cols = pointwise ? nullptr : threadScratch(ScratchSlot::kIm2col, static_cast<size_t>(Kdim * chunk));
+  float* cols =
+      pointwise ? nullptr : threadScratch(ScratchSlot::kIm2col, static_cast<size_t>(Kdim * chunk));
 
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
@@ -77,7 +81,8 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
       float* yg = y + (n * p.outChannels + g * Mg) * P;
       if (residual) {
         // The skip connection enters through beta = 1, so the GEMM adds it for free.
-        std::memcpy(yg, residual + (n * p.outChannels + g * Mg) * P, sizeof(float) * static_cast<size_t>(Mg * P));
+        std::memcpy(yg, residual + (n * p.outChannels + g * Mg) * P,
+                    sizeof(float) * static_cast<size_t>(Mg * P));
       }
       GemmParams gp;
       gp.m = Mg;

@@ -6,7 +6,7 @@
 namespace kiln::kernels {
 
 // Direct convolution for groups with a single input channel (depthwise, any channel multiplier).
-void depthwiseConv2d(const Conv2dParams& p, int64_t outH, int64_t outW, const float* x, const float* w,
-                     const float* bias, const float* residual, float* y);
+void depthwiseConv2d(const Conv2dParams& p, int64_t outH, int64_t outW, const float* x,
+                     const float* w, const float* bias, const float* residual, float* y);
 
 }  // namespace kiln::kernels

@@ -3,24 +3,29 @@
 #include <algorithm>
 #include <string>
 
+#include "kernels/cpu/common/scratch.h"
 #include "kiln/error.h"
 #include "kiln/kernels/conv.h"
 #include "kiln/kernels/gemm.h"
 #include "kiln/thread_pool.h"
-#include "kernels/cpu/common/scratch.h"
 
 namespace kiln::kernels {
 
 namespace {
-void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, "convTranspose2d: " + msg); }
+void invalid(const std::string& msg) {
+  throw Error(ErrorCode::kInvalidArgument, "convTranspose2d: " + msg);
+}
 }  // namespace
 
 void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, int64_t* outW) {
-  *outH = p.strideH * (p.inH - 1) + p.outputPaddingH + p.dilationH * (p.kernelH - 1) + 1 - p.padTop - p.padBottom;
-  *outW = p.strideW * (p.inW - 1) + p.outputPaddingW + p.dilationW * (p.kernelW - 1) + 1 - p.padLeft - p.padRight;
+  *outH = p.strideH * (p.inH - 1) + p.outputPaddingH + p.dilationH * (p.kernelH - 1) + 1 -
+          p.padTop - p.padBottom;
+  *outW = p.strideW * (p.inW - 1) + p.outputPaddingW + p.dilationW * (p.kernelW - 1) + 1 -
+          p.padLeft - p.padRight;
 }
 
-void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w, const float* bias, float* y) {
+void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w,
+                     const float* bias, float* y) {
   if (p.batch < 0 || p.inChannels <= 0 || p.inH <= 0 || p.inW <= 0 || p.outChannels <= 0)
     invalid("batch, channels and input sizes must be positive");
   if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 ||

@@ -3,8 +3,8 @@
 #include <algorithm>
 #include <vector>
 
-#include "kiln/thread_pool.h"
 #include "kernels/cpu/conv/conv_internal.h"
+#include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
 
@@ -48,7 +48,8 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
             if (p.strideW == 1) {
               for (int64_t ow = lo[kx]; ow < hi[kx]; ++ow) orow[ow] += wv * irow[ow + off];
             } else {
-              for (int64_t ow = lo[kx]; ow < hi[kx]; ++ow) orow[ow] += wv * irow[ow * p.strideW + off];
+              for (int64_t ow = lo[kx]; ow < hi[kx]; ++ow)
+                orow[ow] += wv * irow[ow * p.strideW + off];
             }
           }
         }

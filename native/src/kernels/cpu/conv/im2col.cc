@@ -16,7 +16,8 @@ inline int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + 
 void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1, float* dst) {
   const int64_t rows = s.channels * s.kernelH * s.kernelW;
   const int64_t width = p1 - p0;
-  const size_t grain = static_cast<size_t>(std::max<int64_t>(1, 32768 / std::max<int64_t>(width, 1)));
+  const size_t grain =
+      static_cast<size_t>(std::max<int64_t>(1, 32768 / std::max<int64_t>(width, 1)));
   globalThreadPool().parallelFor(static_cast<size_t>(rows), grain, [&](size_t rb, size_t re) {
     for (int64_t r = static_cast<int64_t>(rb); r < static_cast<int64_t>(re); ++r) {
       const int64_t kx = r % s.kernelW;
@@ -43,7 +44,8 @@ void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1,
           const int64_t hi = std::max(std::min(owHi, owEnd), lo);
           std::fill(o + owStart, o + lo, 0.0f);
           if (s.strideW == 1) {
-            if (hi > lo) std::memcpy(o + lo, irow + lo + offW, sizeof(float) * static_cast<size_t>(hi - lo));
+            if (hi > lo)
+              std::memcpy(o + lo, irow + lo + offW, sizeof(float) * static_cast<size_t>(hi - lo));
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) o[ow] = irow[ow * s.strideW + offW];
           }

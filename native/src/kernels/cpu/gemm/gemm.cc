@@ -9,11 +9,11 @@
 #include <functional>
 #include <string>
 
+#include "kernels/cpu/common/scratch.h"
+#include "kernels/cpu/gemm/gemm_ukernel.h"
 #include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
-#include "kernels/cpu/common/scratch.h"
-#include "kernels/cpu/gemm/gemm_ukernel.h"
 
 namespace kiln::kernels {
 
@@ -25,16 +25,20 @@ constexpr int64_t kNcTarget = 384;  // columns per tile, rounded to NR
 
 GemmKernelInfo selectKernel() {
   switch (activeIsa()) {
-    case CpuIsa::kAvx512: return isa_avx512::gemmKernel();
-    case CpuIsa::kAvx2: return isa_avx2::gemmKernel();
-    default: return isa_scalar::gemmKernel();
+    case CpuIsa::kAvx512:
+      return isa_avx512::gemmKernel();
+    case CpuIsa::kAvx2:
+      return isa_avx2::gemmKernel();
+    default:
+      return isa_scalar::gemmKernel();
   }
 }
 
 void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, "sgemm: " + msg); }
 
 // Packs rows [i0, i0 + mr) of op(A) over all K into dst[k * MR + r], zero rows past mr.
-void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, int mr, int MR, float* dst) {
+void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, int mr, int MR,
+                float* dst) {
   const int64_t K = p.k;
   if (p.transA) {
     // op(A)[i][k] = a[k * lda + i]: each k gives mr contiguous values.
@@ -58,7 +62,8 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
 }
 
 // Packs columns [j0, j0 + nr) of op(B) over all K into dst[k * NR + j], zero columns past nr.
-void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, int nr, int NR, float* dst) {
+void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, int nr, int NR,
+                float* dst) {
   const int64_t K = p.k;
   if (!p.transB) {
     for (int64_t k = 0; k < K; ++k) {
@@ -86,7 +91,8 @@ void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, in
 }
 
 // Adds the bias and applies the activation to rows [i0, i1) x columns [j0, j1) of C.
-void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0, int64_t j1) {
+void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0,
+              int64_t j1) {
   const bool hasAct = p.activation.kind != ActivationKind::kNone;
   if (p.biasKind == BiasKind::kNone && !hasAct) return;
   for (int64_t i = i0; i < i1; ++i) {
@@ -103,7 +109,8 @@ void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1
   }
 }
 
-void runParallel(ThreadPool* pool, size_t n, size_t grain, const std::function<void(size_t, size_t)>& fn) {
+void runParallel(ThreadPool* pool, size_t n, size_t grain,
+                 const std::function<void(size_t, size_t)>& fn) {
   if (pool && n > 1) {
     pool->parallelFor(n, grain, fn);
   } else if (n > 0) {
@@ -123,8 +130,10 @@ void sgemm(const GemmParams& p, const float* a, const float* b, float* c, Thread
   const int64_t lda = p.lda ? p.lda : std::max<int64_t>(1, p.transA ? M : K);
   const int64_t ldb = p.ldb ? p.ldb : std::max<int64_t>(1, p.transB ? K : N);
   const int64_t ldc = p.ldc ? p.ldc : std::max<int64_t>(1, N);
-  if (lda < std::max<int64_t>(1, p.transA ? M : K)) invalid("lda " + std::to_string(lda) + " is too small");
-  if (ldb < std::max<int64_t>(1, p.transB ? K : N)) invalid("ldb " + std::to_string(ldb) + " is too small");
+  if (lda < std::max<int64_t>(1, p.transA ? M : K))
+    invalid("lda " + std::to_string(lda) + " is too small");
+  if (ldb < std::max<int64_t>(1, p.transB ? K : N))
+    invalid("ldb " + std::to_string(ldb) + " is too small");
   if (ldc < std::max<int64_t>(1, N)) invalid("ldc " + std::to_string(ldc) + " is too small");
   if (p.biasKind != BiasKind::kNone && !p.bias) invalid("biasKind set but bias is null");
   if (M == 0 || N == 0) return;
@@ -150,17 +159,20 @@ void sgemm(const GemmParams& p, const float* a, const float* b, float* c, Thread
   // Pack both operands up front: the packing work is O(MK + KN) against O(MNK) compute, and
   // having whole panels lets every tile run the K loop without synchronizing.
   const size_t packUnits = static_cast<size_t>(mPanels + nPanels);
-  const size_t packGrain = std::max<size_t>(1, static_cast<size_t>(16384 / std::max<int64_t>(K, 1) / 16));
+  const size_t packGrain =
+      std::max<size_t>(1, static_cast<size_t>(16384 / std::max<int64_t>(K, 1) / 16));
   runParallel(pool, packUnits, packGrain, [&](size_t begin, size_t end) {
     for (size_t u = begin; u < end; ++u) {
       const int64_t idx = static_cast<int64_t>(u);
       if (idx < mPanels) {
         const int64_t i0 = idx * MR;
-        packAPanel(p, a, lda, i0, static_cast<int>(std::min<int64_t>(MR, M - i0)), MR, packedA + idx * MR * K);
+        packAPanel(p, a, lda, i0, static_cast<int>(std::min<int64_t>(MR, M - i0)), MR,
+                   packedA + idx * MR * K);
       } else {
         const int64_t jp = idx - mPanels;
         const int64_t j0 = jp * NR;
-        packBPanel(p, b, ldb, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)), NR, packedB + jp * NR * K);
+        packBPanel(p, b, ldb, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)), NR,
+                   packedB + jp * NR * K);
       }
     }
   });

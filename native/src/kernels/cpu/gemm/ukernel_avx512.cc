@@ -26,7 +26,9 @@ void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
   }
   // Masks cover partial tiles, so edge tiles need no spill buffer.
   const __mmask16 m0 = nr >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << nr) - 1);
-  const __mmask16 m1 = nr >= 32 ? 0xFFFF : nr > 16 ? static_cast<__mmask16>((1u << (nr - 16)) - 1) : 0;
+  const __mmask16 m1 = nr >= 32  ? 0xFFFF
+                       : nr > 16 ? static_cast<__mmask16>((1u << (nr - 16)) - 1)
+                                 : 0;
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) {

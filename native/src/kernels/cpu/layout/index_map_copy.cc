@@ -7,8 +7,8 @@
 
 namespace kiln::kernels {
 
-void indexMapCopy(const float* x, const Shape& outShape, const std::vector<std::vector<int64_t>>& tables,
-                  float padValue, float* y) {
+void indexMapCopy(const float* x, const Shape& outShape,
+                  const std::vector<std::vector<int64_t>>& tables, float padValue, float* y) {
   const int64_t total = shapeSize(outShape);
   if (total == 0) return;
   if (outShape.empty()) {
@@ -22,33 +22,34 @@ void indexMapCopy(const float* x, const Shape& outShape, const std::vector<std::
   bool contiguous = last[0] >= 0;
   for (int64_t i = 1; i < inner && contiguous; ++i) contiguous = last[i] == last[0] + i;
   const int64_t rows = total / inner;
-  globalThreadPool().parallelFor(static_cast<size_t>(rows), static_cast<size_t>(std::max<int64_t>(1, 8192 / inner)),
-                                 [&](size_t b, size_t e) {
-    std::vector<int64_t> idx(rank, 0);
-    int64_t r = static_cast<int64_t>(b);
-    for (size_t d = rank - 1; d-- > 0;) idx[d] = r % outShape[d], r /= outShape[d];
-    for (size_t row = b; row < e; ++row) {
-      int64_t base = 0;
-      bool padded = false;
-      for (size_t d = 0; d + 1 < rank; ++d) {
-        const int64_t t = tables[d][idx[d]];
-        if (t < 0) padded = true;
-        base += t;
-      }
-      float* out = y + static_cast<int64_t>(row) * inner;
-      if (padded) {
-        std::fill(out, out + inner, padValue);
-      } else if (contiguous) {
-        std::memcpy(out, x + base + last[0], sizeof(float) * static_cast<size_t>(inner));
-      } else {
-        for (int64_t i = 0; i < inner; ++i) out[i] = last[i] < 0 ? padValue : x[base + last[i]];
-      }
-      for (size_t d = rank - 1; d-- > 0;) {
-        if (++idx[d] < outShape[d]) break;
-        idx[d] = 0;
-      }
-    }
-  });
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(rows), static_cast<size_t>(std::max<int64_t>(1, 8192 / inner)),
+      [&](size_t b, size_t e) {
+        std::vector<int64_t> idx(rank, 0);
+        int64_t r = static_cast<int64_t>(b);
+        for (size_t d = rank - 1; d-- > 0;) idx[d] = r % outShape[d], r /= outShape[d];
+        for (size_t row = b; row < e; ++row) {
+          int64_t base = 0;
+          bool padded = false;
+          for (size_t d = 0; d + 1 < rank; ++d) {
+            const int64_t t = tables[d][idx[d]];
+            if (t < 0) padded = true;
+            base += t;
+          }
+          float* out = y + static_cast<int64_t>(row) * inner;
+          if (padded) {
+            std::fill(out, out + inner, padValue);
+          } else if (contiguous) {
+            std::memcpy(out, x + base + last[0], sizeof(float) * static_cast<size_t>(inner));
+          } else {
+            for (int64_t i = 0; i < inner; ++i) out[i] = last[i] < 0 ? padValue : x[base + last[i]];
+          }
+          for (size_t d = rank - 1; d-- > 0;) {
+            if (++idx[d] < outShape[d]) break;
+            idx[d] = 0;
+          }
+        }
+      });
 }
 
 }  // namespace kiln::kernels

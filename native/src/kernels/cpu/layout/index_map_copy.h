@@ -10,7 +10,7 @@
 namespace kiln::kernels {
 
 // tables[d][i] = contribution of output index i along dim d to the source offset, -1 = padding.
-void indexMapCopy(const float* x, const Shape& outShape, const std::vector<std::vector<int64_t>>& tables,
-                  float padValue, float* y);
+void indexMapCopy(const float* x, const Shape& outShape,
+                  const std::vector<std::vector<int64_t>>& tables, float padValue, float* y);
 
 }  // namespace kiln::kernels

@@ -6,9 +6,9 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/cpu/layout/index_map_copy.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
-#include "kernels/cpu/layout/index_map_copy.h"
 
 namespace kiln::kernels {
 
@@ -24,12 +24,16 @@ std::vector<int64_t> stridesOf(const Shape& s) {
 }
 
 // Copies `outer` blocks of `srcBlock` floats (spaced srcStride) into blocks spaced dstStride.
-void copyBlocks(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t outer, int64_t block) {
-  globalThreadPool().parallelFor(static_cast<size_t>(outer), static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(block, 1))),
-                                 [&](size_t b, size_t e) {
-    for (size_t o = b; o < e; ++o)
-      std::memcpy(dst + o * dstStride, src + o * srcStride, sizeof(float) * static_cast<size_t>(block));
-  });
+void copyBlocks(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t outer,
+                int64_t block) {
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(outer),
+      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(block, 1))),
+      [&](size_t b, size_t e) {
+        for (size_t o = b; o < e; ++o)
+          std::memcpy(dst + o * dstStride, src + o * srcStride,
+                      sizeof(float) * static_cast<size_t>(block));
+      });
 }
 }  // namespace
 
@@ -37,7 +41,8 @@ void transpose(const float* x, const Shape& xs, const std::vector<int64_t>& perm
   if (perm.size() != xs.size()) invalid("transpose", "perm length differs from rank");
   std::vector<bool> seen(xs.size(), false);
   for (int64_t p : perm) {
-    if (p < 0 || p >= static_cast<int64_t>(xs.size()) || seen[p]) invalid("transpose", "perm is not a permutation");
+    if (p < 0 || p >= static_cast<int64_t>(xs.size()) || seen[p])
+      invalid("transpose", "perm is not a permutation");
     seen[p] = true;
   }
   const auto st = stridesOf(xs);
@@ -51,15 +56,18 @@ void transpose(const float* x, const Shape& xs, const std::vector<int64_t>& perm
   indexMapCopy(x, out, tables, 0.0f, y);
 }
 
-void concat(const std::vector<const float*>& inputs, const std::vector<Shape>& shapes, int64_t axis, float* y) {
-  if (inputs.empty() || inputs.size() != shapes.size()) invalid("concat", "need matching inputs and shapes");
+void concat(const std::vector<const float*>& inputs, const std::vector<Shape>& shapes, int64_t axis,
+            float* y) {
+  if (inputs.empty() || inputs.size() != shapes.size())
+    invalid("concat", "need matching inputs and shapes");
   const Shape& s0 = shapes[0];
   if (axis < 0 || axis >= static_cast<int64_t>(s0.size())) invalid("concat", "axis out of range");
   int64_t total = 0;
   for (const Shape& s : shapes) {
     if (s.size() != s0.size()) invalid("concat", "ranks differ");
     for (size_t d = 0; d < s.size(); ++d)
-      if (static_cast<int64_t>(d) != axis && s[d] != s0[d]) invalid("concat", "non-axis dims differ");
+      if (static_cast<int64_t>(d) != axis && s[d] != s0[d])
+        invalid("concat", "non-axis dims differ");
     total += s[axis];
   }
   int64_t outer = 1, inner = 1;
@@ -94,12 +102,15 @@ void split(const float* x, const Shape& xs, int64_t axis, const std::vector<int6
   }
 }
 
-SliceSpec resolveSlice(const Shape& xs, const std::vector<int64_t>& starts, const std::vector<int64_t>& ends,
-                       const std::vector<int64_t>& axesIn, const std::vector<int64_t>& stepsIn) {
+SliceSpec resolveSlice(const Shape& xs, const std::vector<int64_t>& starts,
+                       const std::vector<int64_t>& ends, const std::vector<int64_t>& axesIn,
+                       const std::vector<int64_t>& stepsIn) {
   const int64_t rank = static_cast<int64_t>(xs.size());
   if (starts.size() != ends.size()) invalid("slice", "starts and ends differ in length");
-  if (!axesIn.empty() && axesIn.size() != starts.size()) invalid("slice", "axes length differs from starts");
-  if (!stepsIn.empty() && stepsIn.size() != starts.size()) invalid("slice", "steps length differs from starts");
+  if (!axesIn.empty() && axesIn.size() != starts.size())
+    invalid("slice", "axes length differs from starts");
+  if (!stepsIn.empty() && stepsIn.size() != starts.size())
+    invalid("slice", "steps length differs from starts");
   SliceSpec spec;
   spec.start.assign(xs.size(), 0);
   spec.step.assign(xs.size(), 1);
@@ -149,7 +160,8 @@ void slice(const float* x, const Shape& xs, const SliceSpec& spec, float* y) {
   indexMapCopy(x, spec.outShape, tables, 0.0f, y);
 }
 
-void gather(const float* x, const Shape& xs, int64_t axis, const int64_t* indices, const Shape& is, float* y) {
+void gather(const float* x, const Shape& xs, int64_t axis, const int64_t* indices, const Shape& is,
+            float* y) {
   const int64_t rank = static_cast<int64_t>(xs.size());
   if (axis < 0) axis += rank;
   if (axis < 0 || axis >= rank) invalid("gather", "axis out of range");
@@ -159,18 +171,23 @@ void gather(const float* x, const Shape& xs, int64_t axis, const int64_t* indice
   const int64_t dim = xs[axis], count = shapeSize(is);
   for (int64_t i = 0; i < count; ++i)
     if (indices[i] < -dim || indices[i] >= dim)
-      invalid("gather", "index " + std::to_string(indices[i]) + " out of range for dim " + std::to_string(dim));
-  globalThreadPool().parallelFor(static_cast<size_t>(outer * count), static_cast<size_t>(std::max<int64_t>(1, 8192 / std::max<int64_t>(inner, 1))),
-                                 [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const int64_t o = static_cast<int64_t>(t) / count, i = static_cast<int64_t>(t) % count;
-      const int64_t idx = indices[i] < 0 ? indices[i] + dim : indices[i];
-      std::memcpy(y + t * inner, x + (o * dim + idx) * inner, sizeof(float) * static_cast<size_t>(inner));
-    }
-  });
+      invalid("gather", "index " + std::to_string(indices[i]) + " out of range for dim " +
+                            std::to_string(dim));
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(outer * count),
+      static_cast<size_t>(std::max<int64_t>(1, 8192 / std::max<int64_t>(inner, 1))),
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          const int64_t o = static_cast<int64_t>(t) / count, i = static_cast<int64_t>(t) % count;
+          const int64_t idx = indices[i] < 0 ? indices[i] + dim : indices[i];
+          std::memcpy(y + t * inner, x + (o * dim + idx) * inner,
+                      sizeof(float) * static_cast<size_t>(inner));
+        }
+      });
 }
 
-void pad(const float* x, const Shape& xs, const std::vector<int64_t>& pads, PadMode mode, float value, float* y) {
+void pad(const float* x, const Shape& xs, const std::vector<int64_t>& pads, PadMode mode,
+         float value, float* y) {
   const size_t rank = xs.size();
   if (pads.size() != 2 * rank) invalid("pad", "pads must have 2 * rank values");
   const auto st = stridesOf(xs);
@@ -180,16 +197,24 @@ void pad(const float* x, const Shape& xs, const std::vector<int64_t>& pads, PadM
     const int64_t dim = xs[d], before = pads[d];
     out[d] = dim + pads[d] + pads[d + rank];
     if (out[d] < 0) invalid("pad", "negative pads remove more than the dim");
-    if (mode != PadMode::kConstant && dim == 0 && out[d] > 0) invalid("pad", "cannot reflect/edge/wrap an empty dim");
-    if (mode == PadMode::kReflect && dim == 1 && out[d] > dim) invalid("pad", "reflect needs a dim of at least 2");
+    if (mode != PadMode::kConstant && dim == 0 && out[d] > 0)
+      invalid("pad", "cannot reflect/edge/wrap an empty dim");
+    if (mode == PadMode::kReflect && dim == 1 && out[d] > dim)
+      invalid("pad", "reflect needs a dim of at least 2");
     tables[d].resize(static_cast<size_t>(out[d]));
     for (int64_t i = 0; i < out[d]; ++i) {
       int64_t src = i - before;
       if (src < 0 || src >= dim) {
         switch (mode) {
-          case PadMode::kConstant: src = -1; break;
-          case PadMode::kEdge: src = std::clamp<int64_t>(src, 0, dim - 1); break;
-          case PadMode::kWrap: src = ((src % dim) + dim) % dim; break;
+          case PadMode::kConstant:
+            src = -1;
+            break;
+          case PadMode::kEdge:
+            src = std::clamp<int64_t>(src, 0, dim - 1);
+            break;
+          case PadMode::kWrap:
+            src = ((src % dim) + dim) % dim;
+            break;
           case PadMode::kReflect: {
             // Reflect without repeating the edge: period 2 * (dim - 1).
             const int64_t period = 2 * (dim - 1);
@@ -221,11 +246,13 @@ void tile(const float* x, const Shape& xs, const std::vector<int64_t>& repeats, 
 }
 
 void depthToSpace(const float* x, const Shape& xs, int64_t b, bool crd, float* y) {
-  if (xs.size() != 4 || b <= 0 || xs[1] % (b * b) != 0) invalid("depthToSpace", "needs [N, C, H, W] with C divisible by b^2");
+  if (xs.size() != 4 || b <= 0 || xs[1] % (b * b) != 0)
+    invalid("depthToSpace", "needs [N, C, H, W] with C divisible by b^2");
   const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], Co = C / (b * b);
   // DCR: view [N, b, b, Co, H, W] -> [N, Co, H, b, W, b]; CRD: view [N, Co, b, b, H, W] -> same.
   const Shape view = crd ? Shape{N, Co, b, b, H, W} : Shape{N, b, b, Co, H, W};
-  const std::vector<int64_t> perm = crd ? std::vector<int64_t>{0, 1, 4, 2, 5, 3} : std::vector<int64_t>{0, 3, 4, 1, 5, 2};
+  const std::vector<int64_t> perm =
+      crd ? std::vector<int64_t>{0, 1, 4, 2, 5, 3} : std::vector<int64_t>{0, 3, 4, 1, 5, 2};
   transpose(x, view, perm, y);
 }
 

@@ -17,7 +17,8 @@ struct Plan {
 };
 
 Plan makePlan(const Shape& as, const Shape& bs) {
-  if (as.empty() || bs.empty()) throw Error(ErrorCode::kInvalidArgument, "matmul: inputs must have rank >= 1");
+  if (as.empty() || bs.empty())
+    throw Error(ErrorCode::kInvalidArgument, "matmul: inputs must have rank >= 1");
   Plan p;
   const bool aVec = as.size() == 1, bVec = bs.size() == 1;
   p.m = aVec ? 1 : as[as.size() - 2];
@@ -25,8 +26,8 @@ Plan makePlan(const Shape& as, const Shape& bs) {
   const int64_t kb = bVec ? bs[0] : bs[bs.size() - 2];
   p.n = bVec ? 1 : bs.back();
   if (p.k != kb)
-    throw Error(ErrorCode::kInvalidArgument, "matmul: inner dims differ (" + std::to_string(p.k) + " vs " +
-                                                 std::to_string(kb) + ")");
+    throw Error(ErrorCode::kInvalidArgument, "matmul: inner dims differ (" + std::to_string(p.k) +
+                                                 " vs " + std::to_string(kb) + ")");
   p.aBatch = aVec ? Shape{} : Shape(as.begin(), as.end() - 2);
   p.bBatch = bVec ? Shape{} : Shape(bs.begin(), bs.end() - 2);
   p.outBatch = broadcastShapes(p.aBatch, p.bBatch);
@@ -56,8 +57,8 @@ int64_t batchOffset(const Shape& outBatch, const Shape& inBatch, int64_t idx) {
 
 Shape matmulOutputShape(const Shape& a, const Shape& b) { return makePlan(a, b).out; }
 
-void matmul(const float* a, const Shape& as, const float* b, const Shape& bs, float* y, const float* bias,
-            const Activation& act) {
+void matmul(const float* a, const Shape& as, const float* b, const Shape& bs, float* y,
+            const float* bias, const Activation& act) {
   const Plan p = makePlan(as, bs);
   const int64_t batches = shapeSize(p.outBatch);
   if (batches == 0 || p.m == 0 || p.n == 0) return;
@@ -79,9 +80,11 @@ void matmul(const float* a, const Shape& as, const float* b, const Shape& bs, fl
   ThreadPool& pool = globalThreadPool();
   // Many small products (attention heads): one serial GEMM per batch across threads beats
   // splitting each tiny GEMM.
-  const bool perBatchParallel = batches >= 2 * static_cast<int64_t>(pool.size()) && p.m * p.n * p.k < (int64_t{1} << 22);
+  const bool perBatchParallel =
+      batches >= 2 * static_cast<int64_t>(pool.size()) && p.m * p.n * p.k < (int64_t{1} << 22);
   auto one = [&](int64_t i, ThreadPool* inner) {
-    const int64_t ao = batchOffset(p.outBatch, p.aBatch, i), bo = batchOffset(p.outBatch, p.bBatch, i);
+    const int64_t ao = batchOffset(p.outBatch, p.aBatch, i),
+                  bo = batchOffset(p.outBatch, p.bBatch, i);
     sgemm(g, a + ao * aMat, b + bo * bMat, y + i * yMat, inner);
   };
   if (perBatchParallel) {

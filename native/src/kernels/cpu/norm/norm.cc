@@ -29,16 +29,17 @@ void meanVar(const float* v, int64_t n, double* mean, double* var) {
 }
 }  // namespace
 
-void batchNormInference(int64_t batch, int64_t channels, int64_t spatial, const float* x, const float* scale,
-                        const float* bias, const float* mean, const float* var, float epsilon, float* y,
-                        const Activation& act) {
+void batchNormInference(int64_t batch, int64_t channels, int64_t spatial, const float* x,
+                        const float* scale, const float* bias, const float* mean, const float* var,
+                        float epsilon, float* y, const Activation& act) {
   check(batch >= 0 && channels > 0 && spatial >= 0, "batchNorm", "bad shape");
   check(scale && bias && mean && var, "batchNorm", "scale, bias, mean and var are required");
   globalThreadPool().parallelFor(static_cast<size_t>(batch * channels), 1, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       const int64_t c = static_cast<int64_t>(i) % channels;
       // (x - mean) * k + bias: folding the mean into the offset cancels when var is tiny.
-      const float k = static_cast<float>(scale[c] / std::sqrt(static_cast<double>(var[c]) + epsilon));
+      const float k =
+          static_cast<float>(scale[c] / std::sqrt(static_cast<double>(var[c]) + epsilon));
       const float m = mean[c], o = bias[c];
       const float* in = x + i * spatial;
       float* out = y + i * spatial;
@@ -48,8 +49,8 @@ void batchNormInference(int64_t batch, int64_t channels, int64_t spatial, const 
   });
 }
 
-void instanceNorm(int64_t batch, int64_t channels, int64_t spatial, const float* x, const float* scale,
-                  const float* bias, float epsilon, float* y) {
+void instanceNorm(int64_t batch, int64_t channels, int64_t spatial, const float* x,
+                  const float* scale, const float* bias, float epsilon, float* y) {
   check(batch >= 0 && channels > 0 && spatial > 0, "instanceNorm", "bad shape");
   check(scale && bias, "instanceNorm", "scale and bias are required");
   globalThreadPool().parallelFor(static_cast<size_t>(batch * channels), 1, [&](size_t b, size_t e) {
@@ -67,8 +68,8 @@ void instanceNorm(int64_t batch, int64_t channels, int64_t spatial, const float*
   });
 }
 
-void layerNorm(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias, float epsilon,
-               float* y, float* mean, float* invStdDev) {
+void layerNorm(int64_t rows, int64_t cols, const float* x, const float* scale, const float* bias,
+               float epsilon, float* y, float* mean, float* invStdDev) {
   check(rows >= 0 && cols > 0, "layerNorm", "bad shape");
   check(scale != nullptr, "layerNorm", "scale is required");
   globalThreadPool().parallelFor(static_cast<size_t>(rows), 4, [&](size_t b, size_t e) {

@@ -24,17 +24,23 @@ int64_t poolOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBe
 }
 
 void pool2dOutputShape(const Pool2dParams& p, int64_t* outH, int64_t* outW) {
-  *outH = poolOutputSize(p.inH, p.kernelH, p.strideH, p.padTop, p.padBottom, p.dilationH, p.ceilMode);
-  *outW = poolOutputSize(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
+  *outH =
+      poolOutputSize(p.inH, p.kernelH, p.strideH, p.padTop, p.padBottom, p.dilationH, p.ceilMode);
+  *outW =
+      poolOutputSize(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
 }
 
 void pool2d(const Pool2dParams& p, const float* x, float* y) {
   if (p.batch < 0 || p.channels <= 0 || p.inH <= 0 || p.inW <= 0) invalid("sizes must be positive");
-  if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 || p.dilationW <= 0)
+  if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 ||
+      p.dilationW <= 0)
     invalid("kernel, strides and dilations must be positive");
-  if (p.padTop < 0 || p.padLeft < 0 || p.padBottom < 0 || p.padRight < 0) invalid("pads must be >= 0");
-  if (p.padTop >= p.dilationH * (p.kernelH - 1) + 1 || p.padBottom >= p.dilationH * (p.kernelH - 1) + 1 ||
-      p.padLeft >= p.dilationW * (p.kernelW - 1) + 1 || p.padRight >= p.dilationW * (p.kernelW - 1) + 1)
+  if (p.padTop < 0 || p.padLeft < 0 || p.padBottom < 0 || p.padRight < 0)
+    invalid("pads must be >= 0");
+  if (p.padTop >= p.dilationH * (p.kernelH - 1) + 1 ||
+      p.padBottom >= p.dilationH * (p.kernelH - 1) + 1 ||
+      p.padLeft >= p.dilationW * (p.kernelW - 1) + 1 ||
+      p.padRight >= p.dilationW * (p.kernelW - 1) + 1)
     invalid("pads must be smaller than the kernel");
   int64_t OH, OW;
   pool2dOutputShape(p, &OH, &OW);
@@ -83,7 +89,8 @@ void pool2d(const Pool2dParams& p, const float* x, float* y) {
 }
 
 void globalPool(PoolKind kind, int64_t planes, int64_t spatial, const float* x, float* y) {
-  if (planes < 0 || spatial <= 0) throw Error(ErrorCode::kInvalidArgument, "globalPool: spatial size must be positive");
+  if (planes < 0 || spatial <= 0)
+    throw Error(ErrorCode::kInvalidArgument, "globalPool: spatial size must be positive");
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 16, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       const float* in = x + i * spatial;

@@ -19,22 +19,26 @@ struct Taps {
   bool outside;
 };
 
-double sourceCoord(const ResizeParams& p, int64_t axis, int64_t rank, double x, int64_t inLen, int64_t outLen,
-                   double scale) {
+double sourceCoord(const ResizeParams& p, int64_t axis, int64_t rank, double x, int64_t inLen,
+                   int64_t outLen, double scale) {
   switch (p.coordMode) {
-    case ResizeCoordMode::kHalfPixel: return (x + 0.5) / scale - 0.5;
+    case ResizeCoordMode::kHalfPixel:
+      return (x + 0.5) / scale - 0.5;
     case ResizeCoordMode::kHalfPixelSymmetric: {
       const double adj = static_cast<double>(outLen) / (scale * inLen);
       const double center = inLen / 2.0;
       return center * (1 - adj) + (x + 0.5) / scale - 0.5;
     }
-    case ResizeCoordMode::kPytorchHalfPixel: return outLen > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
+    case ResizeCoordMode::kPytorchHalfPixel:
+      return outLen > 1 ? (x + 0.5) / scale - 0.5 : 0.0;
     case ResizeCoordMode::kAlignCorners:
       return outLen == 1 ? 0.0 : x * (inLen - 1) / static_cast<double>(outLen - 1);
-    case ResizeCoordMode::kAsymmetric: return x / scale;
+    case ResizeCoordMode::kAsymmetric:
+      return x / scale;
     case ResizeCoordMode::kTfCropAndResize: {
       const double s = p.roi[axis], e = p.roi[axis + rank];
-      return outLen > 1 ? s * (inLen - 1) + x * (e - s) * (inLen - 1) / (outLen - 1) : 0.5 * (s + e) * (inLen - 1);
+      return outLen > 1 ? s * (inLen - 1) + x * (e - s) * (inLen - 1) / (outLen - 1)
+                        : 0.5 * (s + e) * (inLen - 1);
     }
   }
   return x;
@@ -47,7 +51,8 @@ double cubicWeight(double d, double A) {
   return 0;
 }
 
-std::vector<Taps> axisTaps(const ResizeParams& p, int64_t axis, int64_t rank, int64_t inLen, int64_t outLen) {
+std::vector<Taps> axisTaps(const ResizeParams& p, int64_t axis, int64_t rank, int64_t inLen,
+                           int64_t outLen) {
   std::vector<Taps> taps(static_cast<size_t>(outLen));
   const double scale = p.scales[axis];
   for (int64_t o = 0; o < outLen; ++o) {
@@ -60,10 +65,18 @@ std::vector<Taps> axisTaps(const ResizeParams& p, int64_t axis, int64_t rank, in
       double r;
       const double fl = std::floor(xo), frac = xo - fl;
       switch (p.nearestMode) {
-        case ResizeNearestMode::kRoundPreferFloor: r = frac == 0.5 ? fl : std::round(xo); break;
-        case ResizeNearestMode::kRoundPreferCeil: r = frac == 0.5 ? fl + 1 : std::round(xo); break;
-        case ResizeNearestMode::kFloor: r = fl; break;
-        default: r = std::ceil(xo); break;
+        case ResizeNearestMode::kRoundPreferFloor:
+          r = frac == 0.5 ? fl : std::round(xo);
+          break;
+        case ResizeNearestMode::kRoundPreferCeil:
+          r = frac == 0.5 ? fl + 1 : std::round(xo);
+          break;
+        case ResizeNearestMode::kFloor:
+          r = fl;
+          break;
+        default:
+          r = std::ceil(xo);
+          break;
       }
       t.index[0] = std::clamp<int64_t>(static_cast<int64_t>(r), 0, inLen - 1);
       t.weight[0] = 1.0f;
@@ -74,8 +87,10 @@ std::vector<Taps> axisTaps(const ResizeParams& p, int64_t axis, int64_t rank, in
       const int64_t i0 = static_cast<int64_t>(std::floor(xc));
       const int64_t i1 = std::min(i0 + 1, inLen - 1);
       const double w1 = xc - i0;
-      t.index[0] = i0; t.weight[0] = static_cast<float>(1 - w1);
-      t.index[1] = i1; t.weight[1] = static_cast<float>(w1);
+      t.index[0] = i0;
+      t.weight[0] = static_cast<float>(1 - w1);
+      t.index[1] = i1;
+      t.weight[1] = static_cast<float>(w1);
       t.count = 2;
     } else {
       const int64_t i = static_cast<int64_t>(std::floor(xo));
@@ -88,7 +103,8 @@ std::vector<Taps> axisTaps(const ResizeParams& p, int64_t axis, int64_t rank, in
         sum += w[k];
         t.index[k] = std::clamp<int64_t>(idx, 0, inLen - 1);
       }
-      for (int k = 0; k < 4; ++k) t.weight[k] = static_cast<float>(p.excludeOutside ? w[k] / sum : w[k]);
+      for (int k = 0; k < 4; ++k)
+        t.weight[k] = static_cast<float>(p.excludeOutside ? w[k] / sum : w[k]);
       t.count = 4;
     }
   }
@@ -96,44 +112,50 @@ std::vector<Taps> axisTaps(const ResizeParams& p, int64_t axis, int64_t rank, in
 }
 
 // One axis: x viewed as [outer, inLen, inner] -> y [outer, outLen, inner].
-void resizeAxis(const std::vector<Taps>& taps, float extrapolation, const float* x, float* y, int64_t outer,
-                int64_t inLen, int64_t outLen, int64_t inner) {
-  globalThreadPool().parallelFor(static_cast<size_t>(outer * outLen),
-                                 static_cast<size_t>(std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1))),
-                                 [&](size_t b, size_t e) {
-    for (size_t t = b; t < e; ++t) {
-      const int64_t o = static_cast<int64_t>(t) / outLen, j = static_cast<int64_t>(t) % outLen;
-      const Taps& tp = taps[j];
-      float* out = y + t * inner;
-      const float* base = x + o * inLen * inner;
-      if (tp.outside) {
-        std::fill(out, out + inner, extrapolation);
-        continue;
-      }
-      const float* s0 = base + tp.index[0] * inner;
-      const float w0 = tp.weight[0];
-      if (tp.count == 1) {
-        std::copy(s0, s0 + inner, out);
-        continue;
-      }
-      for (int64_t i = 0; i < inner; ++i) out[i] = w0 * s0[i];
-      for (int k = 1; k < tp.count; ++k) {
-        const float* sk = base + tp.index[k] * inner;
-        const float wk = tp.weight[k];
-        for (int64_t i = 0; i < inner; ++i) out[i] += wk * sk[i];
-      }
-    }
-  });
+void resizeAxis(const std::vector<Taps>& taps, float extrapolation, const float* x, float* y,
+                int64_t outer, int64_t inLen, int64_t outLen, int64_t inner) {
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(outer * outLen),
+      static_cast<size_t>(std::max<int64_t>(1, 4096 / std::max<int64_t>(inner, 1))),
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          const int64_t o = static_cast<int64_t>(t) / outLen, j = static_cast<int64_t>(t) % outLen;
+          const Taps& tp = taps[j];
+          float* out = y + t * inner;
+          const float* base = x + o * inLen * inner;
+          if (tp.outside) {
+            std::fill(out, out + inner, extrapolation);
+            continue;
+          }
+          const float* s0 = base + tp.index[0] * inner;
+          const float w0 = tp.weight[0];
+          if (tp.count == 1) {
+            std::copy(s0, s0 + inner, out);
+            continue;
+          }
+          for (int64_t i = 0; i < inner; ++i) out[i] = w0 * s0[i];
+          for (int k = 1; k < tp.count; ++k) {
+            const float* sk = base + tp.index[k] * inner;
+            const float wk = tp.weight[k];
+            for (int64_t i = 0; i < inner; ++i) out[i] += wk * sk[i];
+          }
+        }
+      });
 }
 
 }  // namespace
 
-void resize(const ResizeParams& p, const float* x, const Shape& xs, const Shape& outShape, float* y) {
+void resize(const ResizeParams& p, const float* x, const Shape& xs, const Shape& outShape,
+            float* y) {
   const int64_t rank = static_cast<int64_t>(xs.size());
-  if (static_cast<int64_t>(outShape.size()) != rank || static_cast<int64_t>(p.scales.size()) != rank)
-    throw Error(ErrorCode::kInvalidArgument, "resize: output shape and scales must match the input rank");
-  if (p.coordMode == ResizeCoordMode::kTfCropAndResize && static_cast<int64_t>(p.roi.size()) != 2 * rank)
-    throw Error(ErrorCode::kInvalidArgument, "resize: tf_crop_and_resize needs roi with 2 * rank values");
+  if (static_cast<int64_t>(outShape.size()) != rank ||
+      static_cast<int64_t>(p.scales.size()) != rank)
+    throw Error(ErrorCode::kInvalidArgument,
+                "resize: output shape and scales must match the input rank");
+  if (p.coordMode == ResizeCoordMode::kTfCropAndResize &&
+      static_cast<int64_t>(p.roi.size()) != 2 * rank)
+    throw Error(ErrorCode::kInvalidArgument,
+                "resize: tf_crop_and_resize needs roi with 2 * rank values");
   for (int64_t d = 0; d < rank; ++d)
     if (p.scales[d] <= 0 || outShape[d] < 0 || xs[d] <= 0)
       throw Error(ErrorCode::kInvalidArgument, "resize: scales and sizes must be positive");

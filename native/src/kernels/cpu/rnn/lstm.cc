@@ -10,15 +10,17 @@
 
 namespace kiln::kernels {
 
-void lstm(const LstmParams& p, const float* x, const float* w, const float* r, const float* b, const float* initialH,
-          const float* initialC, const float* peephole, float* y, float* yH, float* yC) {
+void lstm(const LstmParams& p, const float* x, const float* w, const float* r, const float* b,
+          const float* initialH, const float* initialC, const float* peephole, float* y, float* yH,
+          float* yC) {
   if (p.seqLength < 0 || p.batch < 0 || p.inputSize <= 0 || p.hiddenSize <= 0)
     throw Error(ErrorCode::kInvalidArgument, "lstm: sizes must be positive");
   if (!x || !w || !r) throw Error(ErrorCode::kInvalidArgument, "lstm: x, w and r are required");
   const int64_t S = p.seqLength, B = p.batch, I = p.inputSize, H = p.hiddenSize, G = 4 * H;
   const int dirs = p.direction == RnnDirection::kBidirectional ? 2 : 1;
   std::vector<float> xw(static_cast<size_t>(S * B * G)), gates(static_cast<size_t>(B * G));
-  std::vector<float> hPrev(static_cast<size_t>(B * H)), cPrev(static_cast<size_t>(B * H)), bias(static_cast<size_t>(G));
+  std::vector<float> hPrev(static_cast<size_t>(B * H)), cPrev(static_cast<size_t>(B * H)),
+      bias(static_cast<size_t>(G));
   for (int d = 0; d < dirs; ++d) {
     const bool reverse = p.direction == RnnDirection::kReverse || d == 1;
     for (int64_t j = 0; j < G; ++j) bias[j] = b ? b[d * 8 * H + j] + b[d * 8 * H + G + j] : 0.0f;
@@ -31,10 +33,14 @@ void lstm(const LstmParams& p, const float* x, const float* w, const float* r, c
     proj.bias = bias.data();
     proj.biasKind = BiasKind::kPerCol;
     if (S * B > 0) sgemm(proj, x, w + d * G * I, xw.data());
-    if (initialH) std::copy(initialH + d * B * H, initialH + (d + 1) * B * H, hPrev.begin());
-    else std::fill(hPrev.begin(), hPrev.end(), 0.0f);
-    if (initialC) std::copy(initialC + d * B * H, initialC + (d + 1) * B * H, cPrev.begin());
-    else std::fill(cPrev.begin(), cPrev.end(), 0.0f);
+    if (initialH)
+      std::copy(initialH + d * B * H, initialH + (d + 1) * B * H, hPrev.begin());
+    else
+      std::fill(hPrev.begin(), hPrev.end(), 0.0f);
+    if (initialC)
+      std::copy(initialC + d * B * H, initialC + (d + 1) * B * H, cPrev.begin());
+    else
+      std::fill(cPrev.begin(), cPrev.end(), 0.0f);
     const float* pI = peephole ? peephole + d * 3 * H : nullptr;
     const float* pO = peephole ? pI + H : nullptr;
     const float* pF = peephole ? pI + 2 * H : nullptr;
@@ -72,7 +78,8 @@ void lstm(const LstmParams& p, const float* x, const float* w, const float* r, c
       }
       if (y) {
         for (int64_t n = 0; n < B; ++n)
-          std::memcpy(y + ((t * dirs + d) * B + n) * H, hPrev.data() + n * H, sizeof(float) * static_cast<size_t>(H));
+          std::memcpy(y + ((t * dirs + d) * B + n) * H, hPrev.data() + n * H,
+                      sizeof(float) * static_cast<size_t>(H));
       }
     }
     if (yH) std::copy(hPrev.begin(), hPrev.end(), yH + d * B * H);

@@ -32,17 +32,19 @@ void softmaxLine(const float* x, float* y, int64_t n, int64_t stride, bool logSo
 }
 }  // namespace
 
-void softmax(int64_t outer, int64_t axisDim, int64_t inner, const float* x, float* y, bool logSoftmax) {
+void softmax(int64_t outer, int64_t axisDim, int64_t inner, const float* x, float* y,
+             bool logSoftmax) {
   if (outer < 0 || axisDim <= 0 || inner <= 0)
     throw Error(ErrorCode::kInvalidArgument, "softmax: axis and inner sizes must be positive");
   const int64_t lines = outer * inner;
-  globalThreadPool().parallelFor(static_cast<size_t>(lines), std::max<size_t>(1, 4096 / axisDim), [&](size_t b, size_t e) {
-    for (int64_t l = static_cast<int64_t>(b); l < static_cast<int64_t>(e); ++l) {
-      const int64_t o = l / inner, i = l % inner;
-      const int64_t base = o * axisDim * inner + i;
-      softmaxLine(x + base, y + base, axisDim, inner, logSoftmax);
-    }
-  });
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(lines), std::max<size_t>(1, 4096 / axisDim), [&](size_t b, size_t e) {
+        for (int64_t l = static_cast<int64_t>(b); l < static_cast<int64_t>(e); ++l) {
+          const int64_t o = l / inner, i = l % inner;
+          const int64_t base = o * axisDim * inner + i;
+          softmaxLine(x + base, y + base, axisDim, inner, logSoftmax);
+        }
+      });
 }
 
 }  // namespace kiln::kernels
