@@ -46,6 +46,12 @@ function readScalar(r: WireReader, f: FieldSpec, type: string): unknown {
       return r.bytesField();
     case 'string': {
       const b = r.bytesField();
+      // Names are short and nearly always ASCII; TextDecoder's per-call cost dominates otherwise.
+      if (b.length <= 8192) {
+        let ascii = true;
+        for (let i = 0; i < b.length; i++) if (b[i]! >= 0x80) ascii = false;
+        if (ascii) return Buffer.from(b.buffer, b.byteOffset, b.length).toString('latin1');
+      }
       try {
         return utf8.decode(b);
       } catch {
