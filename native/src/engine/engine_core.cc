@@ -1,0 +1,238 @@
+#include "engine/engine_core.h"
+
+#include <algorithm>
+#include <cstring>
+
+#include "graph/memory_plan.h"
+
+namespace kiln {
+
+namespace {
+// Values computed while inferring shapes are kept only for small tensors: shape vectors,
+// indices, scalars. Larger ones are computed when the network runs.
+constexpr int64_t kMaxShapeTimeElements = 1 << 16;
+}  // namespace
+
+EngineCore::EngineCore(Network network) : network_(std::move(network)) {
+  network_.validate(false);
+  const size_t nt = network_.tensors.size();
+  producer_.assign(nt, -1);
+  lastUse_.assign(nt, -1);
+  io_.assign(nt, 0);
+  std::string unsupported;
+  for (size_t i = 0; i < network_.layers.size(); ++i) {
+    const LayerDesc& l = network_.layers[i];
+    const OpImpl* impl = findOp(l.op);
+    if (impl == nullptr)
+      unsupported += (unsupported.empty() ? "" : ", ") + l.name + " (" + l.op + ")";
+    ops_.push_back(impl);
+    for (int32_t t : l.inputs) {
+      if (t >= 0) lastUse_[t] = static_cast<int32_t>(i);
+    }
+    for (int32_t t : l.outputs) {
+      producer_[t] = static_cast<int32_t>(i);
+      if (lastUse_[t] < static_cast<int32_t>(i)) lastUse_[t] = static_cast<int32_t>(i);
+    }
+  }
+  if (!unsupported.empty()) {
+    throw Error(ErrorCode::kUnsupported,
+                "the native core has no implementation for: " + unsupported);
+  }
+  for (int32_t t : network_.inputs) io_[t] = 1;
+  for (int32_t t : network_.outputs) io_[t] = 1;
+}
+
+ExecutionContext::ExecutionContext(std::shared_ptr<const EngineCore> engine)
+    : engine_(std::move(engine)) {
+  const Network& n = engine_->network();
+  inputShapes_.resize(n.inputs.size());
+  inputSet_.assign(n.inputs.size(), 0);
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    const Dims& declared = n.tensors[n.inputs[i]].shape;
+    if (std::all_of(declared.begin(), declared.end(), [](int64_t d) { return d >= 0; })) {
+      inputShapes_[i] = declared;
+      inputSet_[i] = 1;
+    }
+  }
+}
+
+void ExecutionContext::setProfile(int index) {
+  const int count = static_cast<int>(engine_->network().profiles.size());
+  if (index < 0 || index >= std::max(count, 1)) {
+    throw Error(ErrorCode::kInvalidArgument, "profile " + std::to_string(index) +
+                                                 " does not exist; the engine has " +
+                                                 std::to_string(std::max(count, 1)));
+  }
+  profile_ = index;
+  plan_.reset();
+}
+
+void ExecutionContext::setInputShape(size_t input, const Dims& dims) {
+  const Network& n = engine_->network();
+  if (input >= n.inputs.size())
+    throw Error(ErrorCode::kInvalidArgument, "input index out of range");
+  const TensorDesc& t = n.tensors[n.inputs[input]];
+  if (dims.size() != t.shape.size()) {
+    throw Error(ErrorCode::kInvalidArgument, "input '" + t.name + "' has rank " +
+                                                 std::to_string(t.shape.size()) +
+                                                 " but the shape " + formatDims(dims) +
+                                                 " has rank " + std::to_string(dims.size()));
+  }
+  const ProfileDims* range = nullptr;
+  if (!n.profiles.empty()) {
+    for (const ProfileDims& p : n.profiles[profile_].inputs) {
+      if (p.tensor == n.inputs[input]) range = &p;
+    }
+  }
+  for (size_t k = 0; k < dims.size(); ++k) {
+    if (t.shape[k] >= 0 && dims[k] != t.shape[k]) {
+      throw Error(ErrorCode::kInvalidArgument, "input '" + t.name + "' dim " + std::to_string(k) +
+                                                   " is fixed at " + std::to_string(t.shape[k]) +
+                                                   " but " + std::to_string(dims[k]) +
+                                                   " was given");
+    }
+    if (t.shape[k] < 0) {
+      if (range == nullptr) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "input '" + t.name + "' has dynamic dims but profile " +
+                        std::to_string(profile_) + " gives no range for it");
+      }
+      if (dims[k] < range->min[k] || dims[k] > range->max[k]) {
+        throw Error(ErrorCode::kInvalidArgument,
+                    "input '" + t.name + "' dim " + std::to_string(k) + " = " +
+                        std::to_string(dims[k]) + " is outside profile " +
+                        std::to_string(profile_) + "'s range [" + std::to_string(range->min[k]) +
+                        ", " + std::to_string(range->max[k]) + "]");
+      }
+    }
+  }
+  if (!inputSet_[input] || inputShapes_[input] != dims) plan_.reset();
+  inputShapes_[input] = dims;
+  inputSet_[input] = 1;
+}
+
+std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
+  if (plan_) return plan_;
+  const Network& n = engine_->network();
+  auto plan = std::make_shared<ShapePlan>();
+  const size_t nt = n.tensors.size();
+  plan->shapes.resize(nt);
+  plan->types.resize(nt);
+  plan->values.resize(nt);
+  plan->offsets.assign(nt, -1);
+  std::vector<char> known(nt, 0);  // shape known
+  for (size_t t = 0; t < nt; ++t) {
+    plan->types[t] = n.tensors[t].dtype;
+    if (n.tensors[t].constant >= 0) {
+      plan->shapes[t] = n.tensors[t].shape;
+      known[t] = 1;
+    }
+  }
+  for (size_t i = 0; i < n.inputs.size(); ++i) {
+    if (!inputSet_[i]) {
+      throw Error(ErrorCode::kInvalidState,
+                  "set the shape of input '" + n.tensors[n.inputs[i]].name +
+                      "' first: it has dynamic dims " + formatDims(n.tensors[n.inputs[i]].shape));
+    }
+    plan->shapes[n.inputs[i]] = inputShapes_[i];
+  }
+  const auto dataOf = [&](int32_t t) -> const void* {
+    if (n.tensors[t].constant >= 0) return n.weights[n.tensors[t].constant].data();
+    return plan->values[t].empty() ? nullptr : plan->values[t].data();
+  };
+  for (size_t li = 0; li < n.layers.size(); ++li) {
+    const LayerDesc& layer = n.layers[li];
+    const OpImpl& impl = engine_->op(li);
+    OpContext ctx(layer);
+    bool allData = true;
+    for (int32_t t : layer.inputs) {
+      InputView v;
+      if (t >= 0) {
+        v.present = true;
+        v.shape = &plan->shapes[t];
+        v.dtype = plan->types[t];
+        v.data = dataOf(t);
+        if (v.data == nullptr) allData = false;
+      }
+      ctx.in.push_back(v);
+    }
+    ctx.outShapes.resize(layer.outputs.size());
+    for (int32_t t : layer.outputs) ctx.outTypes.push_back(n.tensors[t].dtype);
+    impl.infer(ctx);
+    int64_t outElements = 0;
+    for (size_t o = 0; o < layer.outputs.size(); ++o) {
+      const int32_t t = layer.outputs[o];
+      plan->shapes[t] = ctx.outShapes[o];
+      plan->types[t] = ctx.outTypes[o];
+      outElements += shapeElements(ctx.outShapes[o]);
+    }
+    // Compute values now when they are cheap and knowable, so shape inputs downstream
+    // (Reshape's shape, Slice's bounds...) are known: this runs Shape -> Gather -> Concat chains.
+    if ((allData || !impl.readsInputData) && outElements <= kMaxShapeTimeElements) {
+      for (size_t o = 0; o < layer.outputs.size(); ++o) {
+        const int32_t t = layer.outputs[o];
+        // One spare byte keeps an empty tensor's value non-empty, which marks it as known.
+        plan->values[t].assign(
+            static_cast<size_t>(shapeElements(plan->shapes[t])) * dataTypeSize(plan->types[t]) + 1,
+            0);
+        ctx.out.push_back(plan->values[t].data());
+      }
+      impl.run(ctx);
+    }
+  }
+  // Arena: every computed tensor that is not bound by the user.
+  std::vector<BufferLifetime> lifetimes;
+  std::vector<int32_t> arenaTensors;
+  for (size_t t = 0; t < nt; ++t) {
+    const int32_t tensor = static_cast<int32_t>(t);
+    if (n.tensors[t].constant >= 0 || engine_->isIo(tensor) || engine_->producer(tensor) < 0)
+      continue;
+    const size_t bytes =
+        static_cast<size_t>(shapeElements(plan->shapes[t])) * dataTypeSize(plan->types[t]);
+    lifetimes.push_back({bytes, engine_->producer(tensor), engine_->lastUse(tensor)});
+    arenaTensors.push_back(tensor);
+  }
+  const MemoryPlan mem = planMemory(lifetimes);
+  for (size_t i = 0; i < arenaTensors.size(); ++i)
+    plan->offsets[arenaTensors[i]] = static_cast<int64_t>(mem.offsets[i]);
+  plan->arenaBytes = mem.totalBytes;
+  plan_ = plan;
+  return plan_;
+}
+
+void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const void*>& inputs,
+                               const std::vector<void*>& outputs, void* arena) const {
+  const Network& n = engine_->network();
+  std::vector<const void*> address(n.tensors.size(), nullptr);
+  for (size_t t = 0; t < n.tensors.size(); ++t) {
+    if (n.tensors[t].constant >= 0) address[t] = n.weights[n.tensors[t].constant].data();
+    if (plan.offsets[t] >= 0) address[t] = static_cast<uint8_t*>(arena) + plan.offsets[t];
+  }
+  for (size_t i = 0; i < n.inputs.size(); ++i) address[n.inputs[i]] = inputs.at(i);
+  for (size_t i = 0; i < n.outputs.size(); ++i) {
+    // An output that is also an input (a pass-through network) is copied below by Identity.
+    if (address[n.outputs[i]] == nullptr) address[n.outputs[i]] = outputs.at(i);
+  }
+  for (size_t li = 0; li < n.layers.size(); ++li) {
+    const LayerDesc& layer = n.layers[li];
+    OpContext ctx(layer);
+    for (int32_t t : layer.inputs) {
+      InputView v;
+      if (t >= 0) {
+        v.present = true;
+        v.shape = &plan.shapes[t];
+        v.dtype = plan.types[t];
+        v.data = address[t];
+      }
+      ctx.in.push_back(v);
+    }
+    for (int32_t t : layer.outputs) {
+      ctx.outShapes.push_back(plan.shapes[t]);
+      ctx.outTypes.push_back(plan.types[t]);
+      ctx.out.push_back(const_cast<void*>(address[t]));
+    }
+    engine_->op(li).run(ctx);
+  }
+}
+
+}  // namespace kiln

@@ -1,0 +1,67 @@
+// An engine: the immutable network of a plan with everything derived once (op
+// implementations, tensor lifetimes). Shared by all execution contexts, which share weights.
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "engine/op.h"
+#include "graph/network.h"
+
+namespace kiln {
+
+class EngineCore {
+ public:
+  // Throws kUnsupported listing every layer whose op has no implementation.
+  explicit EngineCore(Network network);
+
+  const Network& network() const { return network_; }
+  const OpImpl& op(size_t layer) const { return *ops_[layer]; }
+  int32_t producer(int32_t tensor) const { return producer_[tensor]; }
+  int32_t lastUse(int32_t tensor) const { return lastUse_[tensor]; }
+  bool isIo(int32_t tensor) const { return io_[tensor] != 0; }
+
+ private:
+  Network network_;
+  std::vector<const OpImpl*> ops_;
+  std::vector<int32_t> producer_;  // layer index, -1 for inputs and constants
+  std::vector<int32_t> lastUse_;   // last layer reading it (or its producer when unread)
+  std::vector<char> io_;
+};
+
+// Shapes, known values and the memory plan for one set of input shapes. Immutable once made,
+// so work already enqueued keeps using the plan it was enqueued with.
+struct ShapePlan {
+  std::vector<Dims> shapes;                  // per tensor
+  std::vector<DataType> types;               // per tensor
+  std::vector<std::vector<uint8_t>> values;  // per tensor: host values known at shape time
+  std::vector<int64_t> offsets;              // per tensor: arena offset, -1 if not in the arena
+  size_t arenaBytes = 0;
+};
+
+class ExecutionContext {
+ public:
+  explicit ExecutionContext(std::shared_ptr<const EngineCore> engine);
+
+  const EngineCore& engine() const { return *engine_; }
+  void setProfile(int index);
+  int profile() const { return profile_; }
+  // `input` is the position in network().inputs. Checks rank, fixed dims and the profile range.
+  void setInputShape(size_t input, const Dims& dims);
+  const Dims& inputShape(size_t input) const { return inputShapes_.at(input); }
+  // Infers every shape for the current input shapes (cached until an input shape changes).
+  std::shared_ptr<const ShapePlan> plan();
+  // Runs all layers. `inputs`/`outputs` follow network().inputs/outputs; `arena` holds
+  // plan->arenaBytes bytes.
+  void execute(const ShapePlan& plan, const std::vector<const void*>& inputs,
+               const std::vector<void*>& outputs, void* arena) const;
+
+ private:
+  std::shared_ptr<const EngineCore> engine_;
+  int profile_ = 0;
+  std::vector<Dims> inputShapes_;
+  std::vector<char> inputSet_;
+  std::shared_ptr<const ShapePlan> plan_;
+};
+
+}  // namespace kiln

@@ -1,0 +1,173 @@
+// Conv and ConvTranspose (1-D and 2-D; 1-D runs as 2-D with height 1). A builder fusion pass
+// may add a fourth input to Conv, a residual added before the fused activation.
+#include "engine/ops/fused_activation.h"
+#include "engine/ops/register.h"
+#include "kiln/kernels/conv.h"
+
+namespace kiln {
+namespace {
+
+struct Geometry {
+  bool oneD = false;
+  int64_t n = 0, c = 0, h = 1, w = 0;
+  int64_t kh = 1, kw = 1;
+  int64_t sh = 1, sw = 1, dh = 1, dw = 1;
+  int64_t pt = 0, pl = 0, pb = 0, pr = 0;
+};
+
+// Reads the shared Conv/ConvTranspose attributes for a rank-3 or rank-4 input.
+Geometry geometry(const OpContext& ctx, const Dims& x, const Dims& w) {
+  Geometry g;
+  ctx.require(x.size() == 3 || x.size() == 4,
+              "only 1-D and 2-D convolutions are supported (input rank 3 or 4)");
+  ctx.require(w.size() == x.size(), "weights must have the same rank as the input");
+  g.oneD = x.size() == 3;
+  g.n = x[0];
+  g.c = x[1];
+  g.h = g.oneD ? 1 : x[2];
+  g.w = x.back();
+  const size_t spatial = x.size() - 2;
+  const std::vector<int64_t> kernel = ctx.layer.attrInts("kernel_shape", {w.begin() + 2, w.end()});
+  const std::vector<int64_t> strides =
+      ctx.layer.attrInts("strides", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> dilations =
+      ctx.layer.attrInts("dilations", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> pads =
+      ctx.layer.attrInts("pads", std::vector<int64_t>(2 * spatial, 0));
+  ctx.require(kernel.size() == spatial && strides.size() == spatial &&
+                  dilations.size() == spatial && pads.size() == 2 * spatial,
+              "kernel_shape/strides/dilations/pads do not match the spatial rank");
+  if (g.oneD) {
+    g.kw = kernel[0], g.sw = strides[0], g.dw = dilations[0], g.pl = pads[0], g.pr = pads[1];
+  } else {
+    g.kh = kernel[0], g.kw = kernel[1], g.sh = strides[0], g.sw = strides[1];
+    g.dh = dilations[0], g.dw = dilations[1];
+    g.pt = pads[0], g.pl = pads[1], g.pb = pads[2], g.pr = pads[3];
+  }
+  for (int64_t v : {g.sh, g.sw, g.dh, g.dw})
+    ctx.require(v >= 1, "strides and dilations must be >= 1");
+  return g;
+}
+
+kernels::Conv2dParams convParams(const OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(1);
+  Geometry g = geometry(ctx, x, w);
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    const bool upper = autoPad == "SAME_UPPER";
+    if (!g.oneD) kernels::convSamePads(g.h, g.kh, g.sh, g.dh, upper, &g.pt, &g.pb);
+    kernels::convSamePads(g.w, g.kw, g.sw, g.dw, upper, &g.pl, &g.pr);
+  } else if (autoPad == "VALID") {
+    g.pt = g.pl = g.pb = g.pr = 0;
+  } else {
+    ctx.require(autoPad == "NOTSET", "unknown auto_pad '" + autoPad + "'");
+  }
+  kernels::Conv2dParams p;
+  p.batch = g.n;
+  p.inChannels = g.c;
+  p.inH = g.h;
+  p.inW = g.w;
+  p.outChannels = w[0];
+  p.kernelH = g.kh;
+  p.kernelW = g.kw;
+  p.strideH = g.sh;
+  p.strideW = g.sw;
+  p.dilationH = g.dh;
+  p.dilationW = g.dw;
+  p.padTop = g.pt;
+  p.padLeft = g.pl;
+  p.padBottom = g.pb;
+  p.padRight = g.pr;
+  p.group = ctx.layer.attrInt("group", 1);
+  ctx.require(p.group >= 1 && g.c % p.group == 0 && p.outChannels % p.group == 0,
+              "group must divide the input and output channels");
+  ctx.require(w[1] * p.group == g.c, "weights expect " + std::to_string(w[1] * p.group) +
+                                         " input channels but the input has " +
+                                         std::to_string(g.c));
+  ctx.require(g.kh == (g.oneD ? 1 : w[2]) && g.kw == w.back(),
+              "kernel_shape does not match the weights");
+  return p;
+}
+
+void inferConv(OpContext& ctx) {
+  ctx.requireFloatInputs({0, 1, 2, 3});
+  const kernels::Conv2dParams p = convParams(ctx);
+  int64_t oh = 0, ow = 0;
+  kernels::conv2dOutputShape(p, &oh, &ow);
+  ctx.require(oh >= 1 && ow >= 1,
+              "the output would be empty: the kernel is larger than the padded input");
+  if (ctx.has(2))
+    ctx.require(shapeElements(ctx.shape(2)) == p.outChannels,
+                "bias must have one value per output channel");
+  ctx.outShapes[0] = ctx.shape(0).size() == 3 ? Dims{p.batch, p.outChannels, ow}
+                                              : Dims{p.batch, p.outChannels, oh, ow};
+  if (ctx.has(3))
+    ctx.require(ctx.shape(3) == ctx.outShapes[0],
+                "the fused residual must have the output's shape");
+}
+
+void runConv(OpContext& ctx) {
+  kernels::Conv2dParams p = convParams(ctx);
+  p.activation = fusedActivation(ctx);
+  kernels::conv2d(p, ctx.f32(0), ctx.f32(1), ctx.has(2) ? ctx.f32(2) : nullptr,
+                  ctx.has(3) ? ctx.f32(3) : nullptr, ctx.outF32(0));
+}
+
+kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(1);
+  Geometry g = geometry(ctx, x, w);
+  kernels::ConvTranspose2dParams p;
+  p.batch = g.n;
+  p.inChannels = g.c;
+  p.inH = g.h;
+  p.inW = g.w;
+  p.group = ctx.layer.attrInt("group", 1);
+  p.outChannels = w[1] * p.group;
+  ctx.require(w[0] == g.c, "weights expect " + std::to_string(w[0]) + " input channels");
+  p.kernelH = g.kh;
+  p.kernelW = g.kw;
+  p.strideH = g.sh;
+  p.strideW = g.sw;
+  p.dilationH = g.dh;
+  p.dilationW = g.dw;
+  p.padTop = g.pt;
+  p.padLeft = g.pl;
+  p.padBottom = g.pb;
+  p.padRight = g.pr;
+  const size_t spatial = x.size() - 2;
+  const std::vector<int64_t> outPad =
+      ctx.layer.attrInts("output_padding", std::vector<int64_t>(spatial, 0));
+  ctx.require(outPad.size() == spatial, "output_padding does not match the spatial rank");
+  p.outputPaddingH = g.oneD ? 0 : outPad[0];
+  p.outputPaddingW = outPad.back();
+  ctx.require(
+      ctx.layer.attrString("auto_pad", "NOTSET") == "NOTSET" &&
+          !ctx.layer.attrs.count("output_shape"),
+      "ConvTranspose with auto_pad or output_shape is not supported yet: give explicit pads");
+  return p;
+}
+
+void inferConvTranspose(OpContext& ctx) {
+  ctx.requireFloatInputs({0, 1, 2});
+  const kernels::ConvTranspose2dParams p = convTransposeParams(ctx);
+  int64_t oh = 0, ow = 0;
+  kernels::convTranspose2dOutputShape(p, &oh, &ow);
+  ctx.outShapes[0] = ctx.shape(0).size() == 3 ? Dims{p.batch, p.outChannels, ow}
+                                              : Dims{p.batch, p.outChannels, oh, ow};
+}
+
+void runConvTranspose(OpContext& ctx) {
+  kernels::convTranspose2d(convTransposeParams(ctx), ctx.f32(0), ctx.f32(1),
+                           ctx.has(2) ? ctx.f32(2) : nullptr, ctx.outF32(0));
+}
+
+}  // namespace
+
+void registerConvOps(OpTable& table) {
+  table["Conv"] = OpImpl{inferConv, runConv};
+  table["ConvTranspose"] = OpImpl{inferConvTranspose, runConvTranspose};
+}
+
+}  // namespace kiln

@@ -1,0 +1,75 @@
+// Gemm (with a fused activation from the builder) and MatMul (numpy batching).
+#include "engine/ops/fused_activation.h"
+#include "engine/ops/register.h"
+#include "kiln/kernels/eltwise.h"
+#include "kiln/kernels/gemm.h"
+#include "kiln/kernels/matmul.h"
+
+namespace kiln {
+namespace {
+
+void inferGemm(OpContext& ctx) {
+  ctx.requireFloatInputs({0, 1, 2});
+  const Dims& a = ctx.shape(0);
+  const Dims& b = ctx.shape(1);
+  ctx.require(a.size() == 2 && b.size() == 2, "Gemm takes 2-D inputs");
+  const bool ta = ctx.layer.attrInt("transA", 0) != 0;
+  const bool tb = ctx.layer.attrInt("transB", 0) != 0;
+  const int64_t k = ta ? a[0] : a[1];
+  ctx.require(k == (tb ? b[1] : b[0]),
+              "inner dimensions differ: " + formatDims(a) + " and " + formatDims(b));
+  ctx.outShapes[0] = {ta ? a[1] : a[0], tb ? b[0] : b[1]};
+  if (ctx.has(2))
+    kernels::broadcastShapes(ctx.shape(2), ctx.outShapes[0]);  // throws if C does not broadcast
+}
+
+void runGemm(OpContext& ctx) {
+  const Dims& a = ctx.shape(0);
+  const Dims& b = ctx.shape(1);
+  kernels::GemmParams p;
+  p.transA = ctx.layer.attrInt("transA", 0) != 0;
+  p.transB = ctx.layer.attrInt("transB", 0) != 0;
+  p.m = p.transA ? a[1] : a[0];
+  p.k = p.transA ? a[0] : a[1];
+  p.n = p.transB ? b[0] : b[1];
+  p.lda = a[1];
+  p.ldb = b[1];
+  p.ldc = p.n;
+  p.alpha = static_cast<float>(ctx.layer.attrFloat("alpha", 1.0));
+  const float beta = static_cast<float>(ctx.layer.attrFloat("beta", 1.0));
+  float* y = ctx.outF32(0);
+  if (ctx.has(2) && beta != 0.0f) {
+    const Dims& c = ctx.shape(2);
+    const int64_t cn = shapeElements(c);
+    if (beta == 1.0f && (cn == p.n && (c.size() == 1 || c[0] == 1))) {
+      p.bias = ctx.f32(2);  // the common case: a per-column bias, folded into the epilogue
+      p.biasKind = kernels::BiasKind::kPerCol;
+    } else {
+      // General C: broadcast it into Y, which the GEMM then accumulates into with beta.
+      kernels::expand(ctx.f32(2), c, kernels::Shape{p.m, p.n}, y);
+      p.beta = beta;
+    }
+  }
+  p.activation = fusedActivation(ctx);
+  kernels::sgemm(p, ctx.f32(0), ctx.f32(1), y);
+}
+
+void inferMatMul(OpContext& ctx) {
+  ctx.requireFloatInputs({0, 1, 2});
+  ctx.outShapes[0] = kernels::matmulOutputShape(ctx.shape(0), ctx.shape(1));
+}
+
+void runMatMul(OpContext& ctx) {
+  // A third input is a bias fused by the builder (MatMul + Add).
+  kernels::matmul(ctx.f32(0), ctx.shape(0), ctx.f32(1), ctx.shape(1), ctx.outF32(0),
+                  ctx.has(2) ? ctx.f32(2) : nullptr, fusedActivation(ctx));
+}
+
+}  // namespace
+
+void registerGemmOps(OpTable& table) {
+  table["Gemm"] = OpImpl{inferGemm, runGemm};
+  table["MatMul"] = OpImpl{inferMatMul, runMatMul};
+}
+
+}  // namespace kiln

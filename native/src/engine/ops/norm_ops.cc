@@ -1,0 +1,91 @@
+// BatchNormalization (inference), InstanceNormalization, LayerNormalization, Softmax,
+// LogSoftmax.
+#include "engine/ops/fused_activation.h"
+#include "engine/ops/register.h"
+#include "kiln/kernels/norm.h"
+#include "kiln/kernels/softmax.h"
+
+namespace kiln {
+namespace {
+
+void inferSameShape(OpContext& ctx) {
+  ctx.requireFloatInputs({0, 1, 2, 3, 4});
+  ctx.outShapes[0] = ctx.shape(0);
+}
+
+int64_t channelsOf(const OpContext& ctx, const Dims& x) {
+  ctx.require(x.size() >= 2, "input must be [N, C, ...]");
+  return x[1];
+}
+
+void inferBatchNorm(OpContext& ctx) {
+  inferSameShape(ctx);
+  ctx.require(ctx.layer.outputs.size() == 1,
+              "training-mode outputs (running mean/var) are not supported");
+  const int64_t c = channelsOf(ctx, ctx.shape(0));
+  for (size_t i = 1; i <= 4; ++i)
+    ctx.require(shapeElements(ctx.shape(i)) == c, "scale/bias/mean/var need C values");
+}
+
+void runBatchNorm(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t spatial = x.size() > 2 ? shapeElements(Dims(x.begin() + 2, x.end())) : 1;
+  kernels::batchNormInference(x[0], x[1], spatial, ctx.f32(0), ctx.f32(1), ctx.f32(2), ctx.f32(3),
+                              ctx.f32(4), static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5)),
+                              ctx.outF32(0), fusedActivation(ctx));
+}
+
+void runInstanceNorm(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t spatial = x.size() > 2 ? shapeElements(Dims(x.begin() + 2, x.end())) : 1;
+  kernels::instanceNorm(x[0], channelsOf(ctx, x), spatial, ctx.f32(0), ctx.f32(1), ctx.f32(2),
+                        static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5)), ctx.outF32(0));
+}
+
+void inferLayerNorm(OpContext& ctx) {
+  inferSameShape(ctx);
+  ctx.require(ctx.layer.outputs.size() == 1, "the Mean/InvStdDev outputs are not supported");
+  const Dims& x = ctx.shape(0);
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), static_cast<int64_t>(x.size()));
+  const int64_t cols = shapeElements(Dims(x.begin() + axis, x.end()));
+  ctx.require(shapeElements(ctx.shape(1)) == cols, "scale must cover the normalized dims");
+  if (ctx.has(2))
+    ctx.require(shapeElements(ctx.shape(2)) == cols, "bias must cover the normalized dims");
+}
+
+void runLayerNorm(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), static_cast<int64_t>(x.size()));
+  const int64_t cols = shapeElements(Dims(x.begin() + axis, x.end()));
+  const int64_t rows = cols == 0 ? 0 : shapeElements(x) / cols;
+  kernels::layerNorm(rows, cols, ctx.f32(0), ctx.f32(1), ctx.has(2) ? ctx.f32(2) : nullptr,
+                     static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5)), ctx.outF32(0));
+}
+
+// Opset >= 13 normalises one axis; older opsets flatten everything from `axis` on. The
+// builder records the model's opset in the attribute "opset".
+template <bool Log>
+void runSoftmax(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  const bool modern = ctx.layer.attrInt("opset", 13) >= 13;
+  const int64_t axis = normalizeAxis(ctx, ctx.layer.attrInt("axis", modern ? -1 : 1), rank);
+  const int64_t outer = shapeElements(Dims(x.begin(), x.begin() + axis));
+  const int64_t axisDim = modern ? x[axis] : shapeElements(Dims(x.begin() + axis, x.end()));
+  const int64_t inner = modern ? shapeElements(Dims(x.begin() + axis + 1, x.end())) : 1;
+  kernels::softmax(outer, axisDim, inner, ctx.f32(0), ctx.outF32(0), Log);
+}
+
+}  // namespace
+
+void registerNormOps(OpTable& table) {
+  table["BatchNormalization"] = OpImpl{inferBatchNorm, runBatchNorm};
+  table["InstanceNormalization"] = OpImpl{inferSameShape, runInstanceNorm};
+  table["LayerNormalization"] = OpImpl{inferLayerNorm, runLayerNorm};
+  table["Softmax"] = OpImpl{inferSameShape, runSoftmax<false>};
+  table["LogSoftmax"] = OpImpl{inferSameShape, runSoftmax<true>};
+}
+
+}  // namespace kiln

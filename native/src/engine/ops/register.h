@@ -1,0 +1,20 @@
+// One registration function per op family; op.cc calls them all to build the op table.
+#pragma once
+
+#include <map>
+#include <string>
+
+#include "engine/op.h"
+
+namespace kiln {
+
+using OpTable = std::map<std::string, OpImpl>;
+
+void registerConvOps(OpTable& table);
+void registerGemmOps(OpTable& table);
+void registerPoolOps(OpTable& table);
+void registerNormOps(OpTable& table);
+void registerEltwiseOps(OpTable& table);
+void registerReshapeOps(OpTable& table);
+
+}  // namespace kiln
