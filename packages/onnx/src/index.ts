@@ -22,3 +22,16 @@ export {
 export { ElemType, elemTypeName, elemTypeBits, elemTypeByteLength, kilnDataType, isKnownElemType } from './ir/elem-type';
 export { type Dim, type SymbolicShape, isStaticShape, formatShape } from './ir/shape';
 export { modelFromProto, modelToProto, graphFromProto, graphToProto } from './ir/convert';
+export { initializerFromNumbers } from './ir/from-numbers';
+export { inferShapes, runInference, type InferOptions, type InferResult } from './infer/infer';
+export type { TensorInfo, InferContext, InferRule } from './infer/context';
+export { INFER_RULES } from './infer/registry';
+export { findNodes, findNode, findTensors, type NodeQuery } from './surgery/find';
+export { insertNodes, replaceUses, removeNode, replaceNode, renameTensor, renameIO } from './surgery/edit';
+export { cleanup, cleanupGraph, type CleanupOptions } from './surgery/cleanup';
+export { extractSubgraph } from './surgery/extract';
+export { setBatchSize, type BatchSize, type SetBatchSizeOptions } from './passes/set-batch-size';
+export { inputsAsNchw, outputsAsNchw, cancelTransposePairs, toChannelsFirst, toChannelsLast, type LayoutOptions } from './passes/layout';
+export { foldConstants, type FoldOptions } from './passes/fold-constants';
+export { eliminateDeadNodes } from './passes/eliminate-dead-nodes';
+export { checkOpset, SUPPORTED_OPSETS, type OpsetOptions } from './passes/opset';

@@ -54,14 +54,14 @@ export function setBatchSize(model: Model, size: BatchSize, options: SetBatchSiz
     v.shape[0] = MARK;
   }
   // Shapes recorded for the old batch would mislead inference and the runtime alike.
-  clearBatchTypes(g, old);
+  clearBatchTypes(g);
   // Fix pins one round at a time: a fix changes what inference sees downstream.
   for (let round = 0; round < 1000; round++) {
     const infos = runInference(model);
     if (!fixFirstPin(model, infos, old)) break;
   }
   for (const v of batchInputs) v.shape![0] = target;
-  clearBatchTypes(g, old);
+  clearBatchTypes(g);
   const infos = runInference(model);
   for (const v of g.outputs) {
     const inferred = infos.get(v.name)?.shape;
@@ -90,7 +90,7 @@ function renameMark(d: Dim, target: number | string): Dim {
   return parts.reduce((n, p) => n * (p === MARK ? target : Number(p)), 1);
 }
 
-function clearBatchTypes(g: Graph, _old: Dim): void {
+function clearBatchTypes(g: Graph): void {
   g.valueInfo.clear();
   for (const v of g.outputs) if (v.shape && v.shape.length > 0) v.shape[0] = null;
 }
@@ -128,19 +128,16 @@ function fixFirstPin(model: Model, infos: Map<string, TensorInfo>, old: Dim): bo
       return true;
     }
     if (ELEMENTWISE.has(node.opType) && node.domain === '') {
+      // Broadcasting a dim of 1 against the batch is fine; any other size is the old batch baked in.
       const shapes = node.inputs.map((i) => (i === '' ? undefined : shapeOf(i)));
-      const out = infos.get(node.outputs[0] ?? '')?.shape;
-      if (!out) continue;
-      for (const s of shapes) {
-        if (!s) continue;
-        const off = out.length - s.length;
-        s.forEach((d, i) => {
-          const o = out[off + i];
-          if (typeof d === 'number' && d !== 1 && shapes.some((t) => t && carries(t[i + t.length - s.length]))) {
-            throw pinError(node, `an input of shape ${formatShape(s)} has ${d} where the batch flows (dim ${off + i}, now ${formatShape(out)}); a constant sized for the old batch cannot be rewritten safely`);
-          }
-          void o;
-        });
+      const rank = Math.max(0, ...shapes.map((s) => s?.length ?? 0));
+      for (let axis = 0; axis < rank; axis++) {
+        const dims = shapes.map((s) => (s ? s[axis - (rank - s.length)] : undefined));
+        if (!dims.some(carries)) continue;
+        const fixed = dims.find((d) => typeof d === 'number' && d !== 1);
+        if (fixed !== undefined) {
+          throw pinError(node, `an input has ${fixed} at dim ${axis}, where the batch flows; a tensor sized for the old batch cannot be rewritten safely`);
+        }
       }
     }
   }
