@@ -38,9 +38,9 @@ export function debFile(name, ...parts) {
  */
 export function missingReason(path) {
   if (existsSync(path)) return undefined;
-  const hint = path.startsWith(MODELS_DIR)
-    ? `set KILN_MODELS_DIR to the shared models folder (now ${MODELS_DIR})`
-    : 'run `node tools/test-data/fetch.mjs`';
+  const hint = path.startsWith(DATA_DIR)
+    ? 'run `node tools/test-data/fetch.mjs`'
+    : `set KILN_MODELS_DIR to the shared models folder (now ${MODELS_DIR})`;
   return `test data absent: ${path} (${hint})`;
 }
 

