@@ -12,6 +12,8 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   registerDevices(env, exports);
   StreamWrap::init(env, exports);
   EventWrap::init(env, exports);
+  EngineWrap::init(env, exports);
+  ContextWrap::init(env, exports);
   return exports;
 }
 

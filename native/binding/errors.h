@@ -14,6 +14,7 @@ struct AddonData {
   Napi::FunctionReference hostBuffer;
   Napi::FunctionReference stream;
   Napi::FunctionReference event;
+  Napi::FunctionReference engine;
 };
 
 Napi::Value makeError(Napi::Env env, ErrorCode code, const std::string& message);

@@ -5,6 +5,7 @@
 
 #include <memory>
 
+#include "engine/engine_core.h"
 #include "kiln/device.h"
 
 namespace kiln::binding {
@@ -60,6 +61,7 @@ class StreamWrap : public Napi::ObjectWrap<StreamWrap> {
   static void init(Napi::Env env, Napi::Object exports);
   explicit StreamWrap(const Napi::CallbackInfo& info);
   Stream& stream(Napi::Env env) const;
+  Device* device() const { return device_; }
 
  private:
   Napi::Value Copy(const Napi::CallbackInfo& info);
@@ -69,6 +71,34 @@ class StreamWrap : public Napi::ObjectWrap<StreamWrap> {
   Napi::Value Dispose(const Napi::CallbackInfo& info);
   Device* device_ = nullptr;
   std::unique_ptr<Stream> stream_;
+};
+
+// A loaded engine: the immutable network, shared by its execution contexts.
+class EngineWrap : public Napi::ObjectWrap<EngineWrap> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit EngineWrap(const Napi::CallbackInfo& info);
+  std::shared_ptr<const EngineCore> core() const { return core_; }
+
+ private:
+  Napi::Value Info(const Napi::CallbackInfo& info);
+  Napi::Value Serialize(const Napi::CallbackInfo& info);
+  std::shared_ptr<const EngineCore> core_;
+  std::vector<size_t> memory_;  // activation bytes per profile at its max shapes
+};
+
+class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
+ public:
+  static void init(Napi::Env env, Napi::Object exports);
+  explicit ContextWrap(const Napi::CallbackInfo& info);
+
+ private:
+  Napi::Value SetProfile(const Napi::CallbackInfo& info);
+  Napi::Value SetInputShape(const Napi::CallbackInfo& info);
+  Napi::Value OutputShapes(const Napi::CallbackInfo& info);
+  Napi::Value Enqueue(const Napi::CallbackInfo& info);
+  std::shared_ptr<ExecutionContext> context_;
+  std::shared_ptr<DeviceAllocation> arena_;  // grown on demand; queued work keeps old ones
 };
 
 void registerDevices(Napi::Env env, Napi::Object exports);

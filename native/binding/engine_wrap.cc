@@ -1,0 +1,243 @@
+// Engines: building plan bytes off the event loop, loading them, and execution contexts that
+// enqueue inference on a stream.
+#include <memory>
+
+#include "completion.h"
+#include "convert_args.h"
+#include "engine/engine_core.h"
+#include "engine/plan_format.h"
+#include "errors.h"
+#include "kiln/thread_pool.h"
+#include "kiln/version.h"
+#include "network_convert.h"
+#include "wraps.h"
+
+namespace kiln::binding {
+namespace {
+
+// Checks that every profile's min/opt/max shapes infer through the whole network, and returns
+// the activation memory each profile needs at its max shapes.
+std::vector<size_t> checkProfiles(const std::shared_ptr<const EngineCore>& core) {
+  const Network& n = core->network();
+  std::vector<size_t> memory;
+  const size_t count = std::max<size_t>(n.profiles.size(), 1);
+  for (size_t p = 0; p < count; ++p) {
+    ExecutionContext ctx(core);
+    ctx.setProfile(static_cast<int>(p));
+    size_t most = 0;
+    for (int which = 0; which < 3 && !n.profiles.empty(); ++which) {
+      for (const ProfileDims& d : n.profiles[p].inputs) {
+        for (size_t i = 0; i < n.inputs.size(); ++i) {
+          if (n.inputs[i] == d.tensor)
+            ctx.setInputShape(i, which == 0 ? d.min : which == 1 ? d.opt : d.max);
+        }
+      }
+      most = std::max(most, ctx.plan()->arenaBytes);
+    }
+    if (n.profiles.empty()) most = ctx.plan()->arenaBytes;
+    memory.push_back(most);
+  }
+  return memory;
+}
+
+struct BuildOutcome {
+  Status status;
+  std::vector<uint8_t> plan;
+};
+
+// buildPlan(desc, done(err, Uint8Array)): validates, checks every profile, writes the plan.
+Napi::Value BuildPlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() || !info[1].IsFunction())
+    throwError(env, ErrorCode::kInvalidArgument, "buildPlan(desc, done)");
+  auto network = std::make_shared<Network>(networkFromJs(env, info[0].As<Napi::Object>()));
+  auto tsfn =
+      Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "kiln.buildPlan", 0, 1);
+  globalThreadPool().submit([network, tsfn]() mutable {
+    auto* outcome = new BuildOutcome();
+    try {
+      auto core = std::make_shared<const EngineCore>(*network);
+      checkProfiles(core);
+      outcome->plan = writePlan(*network, PlanInfo{});
+    } catch (const Error& e) {
+      outcome->status = Status::failure(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      outcome->status =
+          Status::failure(ErrorCode::kOutOfMemory, "out of host memory while building the engine");
+    } catch (const std::exception& e) {
+      outcome->status = Status::failure(ErrorCode::kInternal, e.what());
+    }
+    const napi_status queued =
+        tsfn.BlockingCall(outcome, [](Napi::Env env, Napi::Function cb, BuildOutcome* o) {
+          std::unique_ptr<BuildOutcome> owned(o);
+          if (!o->status.ok) {
+            cb.Call({makeError(env, o->status)});
+            return;
+          }
+          auto bytes = Napi::Buffer<uint8_t>::Copy(env, o->plan.data(), o->plan.size());
+          cb.Call({env.Null(), bytes});
+        });
+    if (queued != napi_ok) delete outcome;
+    tsfn.Release();
+  });
+  return env.Undefined();
+}
+
+}  // namespace
+
+// ---- Engine -------------------------------------------------------------------------------
+
+void EngineWrap::init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "Engine",
+                                    {InstanceMethod<&EngineWrap::Info>("info"),
+                                     InstanceMethod<&EngineWrap::Serialize>("serialize")});
+  env.GetInstanceData<AddonData>()->engine = Napi::Persistent(ctor);
+  exports.Set("Engine", ctor);
+  exports.Set("buildPlan", Napi::Function::New(env, BuildPlan));
+}
+
+// new Engine(planBytes)
+EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<EngineWrap>(info) {
+  Napi::Env env = info.Env();
+  const Region r = toRegion(env, info[0], "plan");
+  core_ =
+      guarded(env, [&] { return std::make_shared<const EngineCore>(readPlan(r.data, r.size)); });
+  memory_ = guarded(env, [&] { return checkProfiles(core_); });
+}
+
+Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  Napi::Object out = networkToJs(env, core_->network());
+  Napi::Array memory = Napi::Array::New(env, memory_.size());
+  for (size_t i = 0; i < memory_.size(); ++i)
+    memory.Set(static_cast<uint32_t>(i), static_cast<double>(memory_[i]));
+  out.Set("deviceMemorySize", memory);
+  out.Set("coreVersion", kCoreVersion);
+  return out;
+}
+
+Napi::Value EngineWrap::Serialize(const Napi::CallbackInfo& info) {
+  const std::vector<uint8_t> bytes = writePlan(core_->network(), PlanInfo{});
+  return Napi::Buffer<uint8_t>::Copy(info.Env(), bytes.data(), bytes.size());
+}
+
+// ---- ExecutionContext ---------------------------------------------------------------------
+
+void ContextWrap::init(Napi::Env env, Napi::Object exports) {
+  Napi::Function ctor = DefineClass(env, "ExecutionContext",
+                                    {InstanceMethod<&ContextWrap::SetProfile>("setProfile"),
+                                     InstanceMethod<&ContextWrap::SetInputShape>("setInputShape"),
+                                     InstanceMethod<&ContextWrap::OutputShapes>("outputShapes"),
+                                     InstanceMethod<&ContextWrap::Enqueue>("enqueue")});
+  exports.Set("ExecutionContext", ctor);
+}
+
+// new ExecutionContext(engine)
+ContextWrap::ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {
+  Napi::Env env = info.Env();
+  if (!info[0].IsObject() ||
+      !info[0].As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonData>()->engine.Value())) {
+    throwError(env, ErrorCode::kInvalidArgument, "ExecutionContext expects an Engine");
+  }
+  context_ =
+      std::make_shared<ExecutionContext>(EngineWrap::Unwrap(info[0].As<Napi::Object>())->core());
+}
+
+Napi::Value ContextWrap::SetProfile(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t index = toSize(env, info[0], "profile");
+  guarded(env, [&] { context_->setProfile(static_cast<int>(index)); });
+  return env.Undefined();
+}
+
+// setInputShape(inputIndex, dims)
+Napi::Value ContextWrap::SetInputShape(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t input = toSize(env, info[0], "input");
+  if (!info[1].IsArray()) throwError(env, ErrorCode::kInvalidArgument, "shape must be an array");
+  Napi::Array a = info[1].As<Napi::Array>();
+  Dims dims(a.Length());
+  for (uint32_t i = 0; i < a.Length(); ++i)
+    dims[i] = static_cast<int64_t>(toSize(env, a.Get(i), "dim"));
+  guarded(env, [&] { context_->setInputShape(input, dims); });
+  return env.Undefined();
+}
+
+// The output shapes for the current input shapes (inferring them if needed).
+Napi::Value ContextWrap::OutputShapes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  auto plan = guarded(env, [&] { return context_->plan(); });
+  const Network& n = context_->engine().network();
+  Napi::Array out = Napi::Array::New(env, n.outputs.size());
+  for (size_t i = 0; i < n.outputs.size(); ++i) {
+    const Dims& d = plan->shapes[n.outputs[i]];
+    Napi::Array dims = Napi::Array::New(env, d.size());
+    for (size_t k = 0; k < d.size(); ++k)
+      dims.Set(static_cast<uint32_t>(k), static_cast<double>(d[k]));
+    out.Set(static_cast<uint32_t>(i), dims);
+  }
+  return out;
+}
+
+// enqueue(stream, inputs: DeviceBuffer[], outputs: DeviceBuffer[]): returns at once.
+Napi::Value ContextWrap::Enqueue(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  AddonData* data = env.GetInstanceData<AddonData>();
+  if (!info[0].IsObject() || !info[0].As<Napi::Object>().InstanceOf(data->stream.Value())) {
+    throwError(env, ErrorCode::kInvalidArgument, "enqueue expects a Stream");
+  }
+  Stream& stream = StreamWrap::Unwrap(info[0].As<Napi::Object>())->stream(env);
+  Device* device = StreamWrap::Unwrap(info[0].As<Napi::Object>())->device();
+  if (device->info().kind != DeviceKind::kCpu) {
+    throwError(env, ErrorCode::kUnsupported,
+               "engines run on the cpu device for now; use a cpu stream");
+  }
+  auto plan = guarded(env, [&] { return context_->plan(); });
+  const Network& n = context_->engine().network();
+  const auto regions = [&](const Napi::Value& v, const std::vector<int32_t>& tensors,
+                           const char* what) {
+    if (!v.IsArray() || v.As<Napi::Array>().Length() != tensors.size()) {
+      throwError(env, ErrorCode::kInvalidArgument,
+                 std::string(what) + " must be an array of " + std::to_string(tensors.size()) +
+                     " DeviceBuffers");
+    }
+    std::vector<Region> out;
+    for (size_t i = 0; i < tensors.size(); ++i) {
+      Region r = toRegion(env, v.As<Napi::Array>().Get(static_cast<uint32_t>(i)), what);
+      const TensorDesc& t = n.tensors[tensors[i]];
+      const size_t need = static_cast<size_t>(shapeElements(plan->shapes[tensors[i]])) *
+                          dataTypeSize(plan->types[tensors[i]]);
+      if (r.device != device)
+        throwError(env, ErrorCode::kInvalidArgument,
+                   "'" + t.name + "' must be bound to a DeviceBuffer on " + device->info().name);
+      if (r.size < need) {
+        throwError(env, ErrorCode::kInvalidArgument,
+                   "the buffer bound to '" + t.name + "' has " + std::to_string(r.size) +
+                       " bytes but its shape " + formatDims(plan->shapes[tensors[i]]) + " needs " +
+                       std::to_string(need));
+      }
+      out.push_back(r);
+    }
+    return out;
+  };
+  const std::vector<Region> ins = regions(info[1], n.inputs, "inputs");
+  const std::vector<Region> outs = regions(info[2], n.outputs, "outputs");
+  if (!arena_ || arena_->size() < plan->arenaBytes) {
+    arena_ = guarded(env, [&] { return device->allocate(plan->arenaBytes); });
+  }
+  std::vector<const void*> inPtrs;
+  std::vector<void*> outPtrs;
+  std::vector<std::shared_ptr<const void>> owners{arena_};
+  for (const Region& r : ins) inPtrs.push_back(r.data), owners.push_back(r.owner);
+  for (const Region& r : outs) outPtrs.push_back(r.data), owners.push_back(r.owner);
+  auto context = context_;
+  auto arena = arena_;
+  guarded(env, [&] {
+    stream.hostTask([context, plan, arena, inPtrs, outPtrs, owners] {
+      context->execute(*plan, inPtrs, outPtrs, arena->data());
+    });
+  });
+  return env.Undefined();
+}
+
+}  // namespace kiln::binding
