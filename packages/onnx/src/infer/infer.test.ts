@@ -20,69 +20,105 @@ function fixInputs(spec: TestModel, path = spec.path) {
 // Every tensor of every real model: inference must give a full static shape, and onnxruntime,
 // asked for the same tensors, must report exactly those shapes.
 describe.each(ALL_MODELS)('shape inference on $name', (spec) => {
-  it.skipIf(absent(spec) !== undefined)('matches the shapes onnxruntime computes for every tensor', async () => {
-    const model = fixInputs(spec);
-    const feeds = makeFeeds(model, spec);
-    const inputValues = Object.fromEntries(Object.entries(spec.values ?? {}).filter(([k]) => model.graph.inputs.some((v) => v.name === k)));
-    const infos = runInference(model, { strict: true, inputValues });
-    const outputs = new Set(model.graph.outputs.map((v) => v.name));
-    // Behind an If on a runtime condition, a dim may truly depend on the branch taken.
-    const branchy = new Set<string>();
-    for (const n of model.graph.nodes) {
-      if (n.is('If') || n.inputs.some((i) => branchy.has(i))) n.outputs.forEach((o) => branchy.add(o));
-    }
-    const probe: Value[] = [];
-    for (const n of model.graph.nodes) {
-      for (const o of n.outputs) {
-        if (o === '' || outputs.has(o)) continue;
-        const info = infos.get(o);
-        expect(info?.shape, `rank of ${o} (${n.opType})`).toBeDefined();
-        if (!branchy.has(o)) expect(isStaticShape(info!.shape), `static shape of ${o} (${n.opType}): ${JSON.stringify(info!.shape)}`).toBe(true);
-        probe.push(new Value(o, info!.elemType, info!.shape));
+  it.skipIf(absent(spec) !== undefined)(
+    'matches the shapes onnxruntime computes for every tensor',
+    async () => {
+      const model = fixInputs(spec);
+      const feeds = makeFeeds(model, spec);
+      const inputValues = Object.fromEntries(
+        Object.entries(spec.values ?? {}).filter(([k]) =>
+          model.graph.inputs.some((v) => v.name === k),
+        ),
+      );
+      const infos = runInference(model, { strict: true, inputValues });
+      const outputs = new Set(model.graph.outputs.map((v) => v.name));
+      // Behind an If on a runtime condition, a dim may truly depend on the branch taken.
+      const branchy = new Set<string>();
+      for (const n of model.graph.nodes) {
+        if (n.is('If') || n.inputs.some((i) => branchy.has(i)))
+          n.outputs.forEach((o) => branchy.add(o));
       }
-    }
-    expect(probe.filter((v) => isStaticShape(v.shape)).length / probe.length).toBeGreaterThan(0.9);
-    for (const v of model.graph.outputs) expect(infos.get(v.name)?.shape, `output ${v.name}`).toBeDefined();
-    // Ask onnxruntime for a sample of the tensors (all of them for small models) and compare shapes.
-    const step = Math.max(1, Math.floor(probe.length / 150));
-    const sample = probe.filter((_, i) => i % step === 0);
-    const expected = new Map(sample.map((v) => [v.name, v]));
-    // Probe a fresh copy: what inference wrote under inputValues is a specialisation.
-    const fresh = loadModel(spec.path);
-    fresh.graph.outputs.push(...sample.map((v) => new Value(v.name)));
-    fresh.graph.valueInfo.clear();
-    const s = await session(serializeModel(fresh));
-    const out = await s.run(feeds);
-    for (const [name, v] of expected) {
-      const dims = out[name]?.dims;
-      expect(dims?.length, `rank of ${name}`).toBe(v.shape!.length);
-      expect(v.shape!.map((d, i) => (d === null ? dims![i] : d)), `shape of ${name}`).toEqual(dims);
-      expect(out[name]?.type, `type of ${name}`).toBe(ortType(v.elemType));
-    }
-    await s.release();
-  });
+      const probe: Value[] = [];
+      for (const n of model.graph.nodes) {
+        for (const o of n.outputs) {
+          if (o === '' || outputs.has(o)) continue;
+          const info = infos.get(o);
+          expect(info?.shape, `rank of ${o} (${n.opType})`).toBeDefined();
+          if (!branchy.has(o))
+            expect(
+              isStaticShape(info!.shape),
+              `static shape of ${o} (${n.opType}): ${JSON.stringify(info!.shape)}`,
+            ).toBe(true);
+          probe.push(new Value(o, info!.elemType, info!.shape));
+        }
+      }
+      expect(probe.filter((v) => isStaticShape(v.shape)).length / probe.length).toBeGreaterThan(
+        0.9,
+      );
+      for (const v of model.graph.outputs)
+        expect(infos.get(v.name)?.shape, `output ${v.name}`).toBeDefined();
+      // Ask onnxruntime for a sample of the tensors (all of them for small models) and compare shapes.
+      const step = Math.max(1, Math.floor(probe.length / 150));
+      const sample = probe.filter((_, i) => i % step === 0);
+      const expected = new Map(sample.map((v) => [v.name, v]));
+      // Probe a fresh copy: what inference wrote under inputValues is a specialisation.
+      const fresh = loadModel(spec.path);
+      fresh.graph.outputs.push(...sample.map((v) => new Value(v.name)));
+      fresh.graph.valueInfo.clear();
+      const s = await session(serializeModel(fresh));
+      const out = await s.run(feeds);
+      for (const [name, v] of expected) {
+        const dims = out[name]?.dims;
+        expect(dims?.length, `rank of ${name}`).toBe(v.shape!.length);
+        expect(
+          v.shape!.map((d, i) => (d === null ? dims![i] : d)),
+          `shape of ${name}`,
+        ).toEqual(dims);
+        expect(out[name]?.type, `type of ${name}`).toBe(ortType(v.elemType));
+      }
+      await s.release();
+    },
+  );
 
-  it.skipIf(absent(spec) !== undefined)('writes value_info that onnxruntime accepts, with the same outputs', async () => {
-    const model = loadModel(spec.path);
-    const before = model.graph.outputs.map((v) => v.shape?.length);
-    inferShapes(model);
-    expect(model.graph.outputs.map((v) => v.shape?.length)).toEqual(before);
-    expect(model.graph.valueInfo.size).toBeGreaterThan(0);
-    const feeds = makeFeeds(model, spec);
-    const [a, b] = await Promise.all([session(spec.path), session(serializeModel(model))]);
-    // Known shapes let onnxruntime pick other kernels, so compare with a tolerance.
-    const ra = await a.run(feeds);
-    const rb = await b.run(feeds);
-    for (const k of Object.keys(ra)) {
-      expect(rb[k]!.dims, k).toEqual(ra[k]!.dims);
-      expect(maxAbsDiff(ra[k]!.data as Float32Array, rb[k]!.data as Float32Array), k).toBeLessThan(1e-3);
-    }
-    await Promise.all([a.release(), b.release()]);
-  });
+  it.skipIf(absent(spec) !== undefined)(
+    'writes value_info that onnxruntime accepts, with the same outputs',
+    async () => {
+      const model = loadModel(spec.path);
+      const before = model.graph.outputs.map((v) => v.shape?.length);
+      inferShapes(model);
+      expect(model.graph.outputs.map((v) => v.shape?.length)).toEqual(before);
+      expect(model.graph.valueInfo.size).toBeGreaterThan(0);
+      const feeds = makeFeeds(model, spec);
+      const [a, b] = await Promise.all([session(spec.path), session(serializeModel(model))]);
+      // Known shapes let onnxruntime pick other kernels, so compare with a tolerance.
+      const ra = await a.run(feeds);
+      const rb = await b.run(feeds);
+      for (const k of Object.keys(ra)) {
+        expect(rb[k]!.dims, k).toEqual(ra[k]!.dims);
+        expect(
+          maxAbsDiff(ra[k]!.data as Float32Array, rb[k]!.data as Float32Array),
+          k,
+        ).toBeLessThan(1e-3);
+      }
+      await Promise.all([a.release(), b.release()]);
+    },
+  );
 });
 
 function ortType(t: number | undefined): string {
-  return ({ 1: 'float32', 2: 'uint8', 3: 'int8', 6: 'int32', 7: 'int64', 9: 'bool', 10: 'float16' } as Record<number, string>)[t ?? 0] ?? `?${t}`;
+  return (
+    (
+      {
+        1: 'float32',
+        2: 'uint8',
+        3: 'int8',
+        6: 'int32',
+        7: 'int64',
+        9: 'bool',
+        10: 'float16',
+      } as Record<number, string>
+    )[t ?? 0] ?? `?${t}`
+  );
 }
 
 describe('symbolic dims', () => {

@@ -37,10 +37,22 @@ export function runInference(model: Model, options: InferOptions = {}): InferRes
   const given = new Map<string, TensorInfo>();
   for (const [name, value] of Object.entries(options.inputValues ?? {})) {
     const v = model.graph.inputs.find((i) => i.name === name);
-    if (!v) throw new KilnError('INVALID_ARGUMENT', `inputValues names '${name}', which is not a graph input`);
+    if (!v)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `inputValues names '${name}', which is not a graph input`,
+      );
     given.set(name, { ...infoOfValue(v), value });
   }
-  inferGraph(model.graph, opset, given, all, options.strict ?? false, true, options.valueLimit ?? 64);
+  inferGraph(
+    model.graph,
+    opset,
+    given,
+    all,
+    options.strict ?? false,
+    true,
+    options.valueLimit ?? 64,
+  );
   return all;
 }
 
@@ -61,19 +73,28 @@ function inferGraph(
   for (const v of g.inputs) if (!known.has(v.name) || !isMain) known.set(v.name, infoOfValue(v));
   for (const [name, t] of g.initializers) known.set(name, constantInfo(t, valueLimit));
   const order = [...g.nodes];
-  const sorted = Object.assign(Object.create(Object.getPrototypeOf(g)), g, { nodes: order }) as Graph;
+  const sorted = Object.assign(Object.create(Object.getPrototypeOf(g)), g, {
+    nodes: order,
+  }) as Graph;
   sorted.topologicalSort();
   for (const node of sorted.nodes) {
-    const rule = node.domain === '' || node.domain === 'ai.onnx' ? INFER_RULES.get(node.opType) : undefined;
+    const rule =
+      node.domain === '' || node.domain === 'ai.onnx' ? INFER_RULES.get(node.opType) : undefined;
     let outs: (TensorInfo | undefined)[] = [];
     if (rule === undefined) {
-      if (strict) throw new KilnError('UNSUPPORTED', `node '${node.label}': no shape inference for ${node.domain ? node.domain + '.' : ''}${node.opType}`);
+      if (strict)
+        throw new KilnError(
+          'UNSUPPORTED',
+          `node '${node.label}': no shape inference for ${node.domain ? node.domain + '.' : ''}${node.opType}`,
+        );
     } else {
       const ctx: InferContext = {
         node,
         opset,
         valueLimit,
-        inputs: node.inputs.map((i) => (i === '' ? undefined : known.get(i) ?? fromValueInfo(g, i))),
+        inputs: node.inputs.map((i) =>
+          i === '' ? undefined : (known.get(i) ?? fromValueInfo(g, i)),
+        ),
         inferSubgraph: (sub, ins) => {
           const scope = new Map(known);
           sub.inputs.forEach((v, k) => ins[k] && scope.set(v.name, ins[k]!));
@@ -84,7 +105,11 @@ function inferGraph(
         outs = rule(ctx);
       } catch (error) {
         if (isKilnError(error)) throw error;
-        throw new KilnError('INTERNAL', `node '${node.label}' (${node.opType}): shape inference failed: ${(error as Error).message}`, { cause: error });
+        throw new KilnError(
+          'INTERNAL',
+          `node '${node.label}' (${node.opType}): shape inference failed: ${(error as Error).message}`,
+          { cause: error },
+        );
       }
     }
     node.outputs.forEach((name, k) => {

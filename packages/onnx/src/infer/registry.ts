@@ -1,7 +1,20 @@
 import type { InferRule } from './context';
 import { ifRule } from './ops/control';
 import { binaryArith, cast, compare, identity, not, sameAsInput, where } from './ops/elementwise';
-import { batchNorm, conv, convTranspose, dequantize, gemm, globalPool, layerNorm, lstm, matmul, pool, quantize, softmax } from './ops/nn';
+import {
+  batchNorm,
+  conv,
+  convTranspose,
+  dequantize,
+  gemm,
+  globalPool,
+  layerNorm,
+  lstm,
+  matmul,
+  pool,
+  quantize,
+  softmax,
+} from './ops/nn';
 import {
   concat,
   constant,
@@ -23,9 +36,35 @@ import {
 } from './ops/shape-ops';
 
 const unary = [
-  'Relu', 'LeakyRelu', 'PRelu', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Erf', 'Sqrt', 'Exp', 'Log', 'Abs', 'Neg',
-  'Reciprocal', 'Floor', 'Ceil', 'Round', 'Clip', 'Elu', 'Selu', 'Softplus', 'Sin', 'Cos', 'Gelu', 'Mish',
-  'LogSoftmax', 'Dropout', 'InstanceNormalization', 'LRN',
+  'Relu',
+  'LeakyRelu',
+  'PRelu',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Erf',
+  'Sqrt',
+  'Exp',
+  'Log',
+  'Abs',
+  'Neg',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Clip',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Sin',
+  'Cos',
+  'Gelu',
+  'Mish',
+  'LogSoftmax',
+  'Dropout',
+  'InstanceNormalization',
+  'LRN',
 ];
 
 /** Inference rules of the default ONNX domain, by op type. */

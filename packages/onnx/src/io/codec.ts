@@ -64,13 +64,24 @@ function readScalar(r: WireReader, f: FieldSpec, type: string): unknown {
 }
 
 /** Decodes one message of `type` from bytes[start, end). `where` names the file for errors. */
-export function decodeMessage<T>(type: string, bytes: Uint8Array, where: string, start = 0, end = bytes.length): T {
+export function decodeMessage<T>(
+  type: string,
+  bytes: Uint8Array,
+  where: string,
+  start = 0,
+  end = bytes.length,
+): T {
   const path: string[] = [type];
   const r = new WireReader(bytes, start, end, () => `${where}: ${path.join('.')}`);
   return decodeAt(r, spec(type), path, 0) as T;
 }
 
-function decodeAt(r: WireReader, s: MessageSpec, path: string[], depth: number): Record<string, unknown> {
+function decodeAt(
+  r: WireReader,
+  s: MessageSpec,
+  path: string[],
+  depth: number,
+): Record<string, unknown> {
   if (depth > MAX_DEPTH) throw r.fail('messages nested too deeply');
   const out: Record<string, unknown> = {};
   for (const f of s.fields) if (f.repeated) out[f.name] = [];
@@ -89,9 +100,11 @@ function decodeAt(r: WireReader, s: MessageSpec, path: string[], depth: number):
     path.push(f.name);
     const expected = scalarWire(f.kind);
     if (f.kind === 'message') {
-      if (wire !== WireType.Bytes) throw r.fail(`wrong wire type ${wire} (expected length-delimited message)`);
+      if (wire !== WireType.Bytes)
+        throw r.fail(`wrong wire type ${wire} (expected length-delimited message)`);
       const n = r.uint();
-      if (r.pos + n > r.end) throw r.fail(`truncated: message of ${n} bytes, ${r.end - r.pos} left`);
+      if (r.pos + n > r.end)
+        throw r.fail(`truncated: message of ${n} bytes, ${r.end - r.pos} left`);
       const sub = new WireReader(r.bytes, r.pos, r.pos + n, r.where);
       const value = decodeAt(sub, spec(f.type!), path, depth + 1);
       r.pos += n;
@@ -100,7 +113,8 @@ function decodeAt(r: WireReader, s: MessageSpec, path: string[], depth: number):
     } else if (f.repeated && wire === WireType.Bytes && expected !== WireType.Bytes) {
       // A packed run of scalars; accepted whether or not the schema writes this field packed.
       const n = r.uint();
-      if (r.pos + n > r.end) throw r.fail(`truncated: packed field of ${n} bytes, ${r.end - r.pos} left`);
+      if (r.pos + n > r.end)
+        throw r.fail(`truncated: packed field of ${n} bytes, ${r.end - r.pos} left`);
       const sub = new WireReader(r.bytes, r.pos, r.pos + n, r.where);
       const list = out[f.name] as unknown[];
       if (f.kind === 'float' && n % 4 === 0) {
@@ -130,7 +144,10 @@ export function encodeMessage(type: string, message: object, path = type): Uint8
 
 function badValue(path: string, expected: string, value: unknown): KilnError {
   const got = value === null ? 'null' : Array.isArray(value) ? 'array' : typeof value;
-  return new KilnError('INVALID_MODEL', `${path}: expected ${expected} but found a value of type ${got}`);
+  return new KilnError(
+    'INVALID_MODEL',
+    `${path}: expected ${expected} but found a value of type ${got}`,
+  );
 }
 
 function isInt64(v: unknown): v is Int64 {
@@ -173,9 +190,16 @@ function writeScalar(w: WireWriter, f: FieldSpec, v: unknown, path: string): voi
   }
 }
 
-function encodeInto(w: WireWriter, s: MessageSpec, msg: Record<string, unknown>, path: string, depth: number): void {
+function encodeInto(
+  w: WireWriter,
+  s: MessageSpec,
+  msg: Record<string, unknown>,
+  path: string,
+  depth: number,
+): void {
   if (msg === null || typeof msg !== 'object') throw badValue(path, `a ${s.name} object`, msg);
-  if (depth > MAX_DEPTH) throw new KilnError('INVALID_MODEL', `${path}: messages nested too deeply`);
+  if (depth > MAX_DEPTH)
+    throw new KilnError('INVALID_MODEL', `${path}: messages nested too deeply`);
   for (const f of s.fields) {
     const v = msg[f.name];
     if (v === undefined) continue;
@@ -197,9 +221,11 @@ function encodeInto(w: WireWriter, s: MessageSpec, msg: Record<string, unknown>,
   }
   const unknown = msg.$unknown;
   if (unknown !== undefined) {
-    if (!Array.isArray(unknown)) throw badValue(`${path}.$unknown`, 'an array of Uint8Array', unknown);
+    if (!Array.isArray(unknown))
+      throw badValue(`${path}.$unknown`, 'an array of Uint8Array', unknown);
     for (const raw of unknown) {
-      if (!(raw instanceof Uint8Array)) throw badValue(`${path}.$unknown`, 'an array of Uint8Array', raw);
+      if (!(raw instanceof Uint8Array))
+        throw badValue(`${path}.$unknown`, 'an array of Uint8Array', raw);
       w.raw(raw);
     }
   }

@@ -31,7 +31,10 @@ function entry(t: TensorProto, key: string): string | undefined {
 function parseCount(value: string | undefined, field: string, where: string): number | undefined {
   if (value === undefined) return undefined;
   if (!/^\d+$/.test(value) || !Number.isSafeInteger(Number(value))) {
-    throw new KilnError('INVALID_MODEL', `${where}: external_data ${field} '${value}' is not a non-negative integer`);
+    throw new KilnError(
+      'INVALID_MODEL',
+      `${where}: external_data ${field} '${value}' is not a non-negative integer`,
+    );
   }
   return Number(value);
 }
@@ -39,10 +42,18 @@ function parseCount(value: string | undefined, field: string, where: string): nu
 /** Checks that `location` is a plain relative path inside the model folder; returns it normalised. */
 export function checkLocation(location: string, where: string): string {
   const bad = (why: string) =>
-    new KilnError('INVALID_MODEL', `${where}: external_data location '${location}' ${why}; external data must sit in the model's folder`);
+    new KilnError(
+      'INVALID_MODEL',
+      `${where}: external_data location '${location}' ${why}; external data must sit in the model's folder`,
+    );
   if (location.length === 0) throw bad('is empty');
   if (location.includes('\0')) throw bad('contains a NUL byte');
-  if (isAbsolute(location) || /^[a-zA-Z]:/.test(location) || location.startsWith('\\') || location.startsWith('/')) {
+  if (
+    isAbsolute(location) ||
+    /^[a-zA-Z]:/.test(location) ||
+    location.startsWith('\\') ||
+    location.startsWith('/')
+  ) {
     throw bad('is an absolute path');
   }
   const parts = location.split(/[\\/]+/);
@@ -51,9 +62,14 @@ export function checkLocation(location: string, where: string): string {
 }
 
 /** Resolves and checks a tensor's external data reference against the model folder `baseDir`. */
-export function resolveExternal(t: TensorProto, baseDir: string | undefined, where: string): ExternalRef {
+export function resolveExternal(
+  t: TensorProto,
+  baseDir: string | undefined,
+  where: string,
+): ExternalRef {
   const location = entry(t, 'location');
-  if (location === undefined) throw new KilnError('INVALID_MODEL', `${where}: external data without a 'location' entry`);
+  if (location === undefined)
+    throw new KilnError('INVALID_MODEL', `${where}: external data without a 'location' entry`);
   const clean = checkLocation(location, where);
   if (baseDir === undefined) {
     throw new KilnError(
@@ -62,12 +78,19 @@ export function resolveExternal(t: TensorProto, baseDir: string | undefined, whe
     );
   }
   const path = join(baseDir, clean);
-  if (!existsSync(path)) throw new KilnError('NOT_FOUND', `${where}: external data file '${location}' not found in ${baseDir}`);
+  if (!existsSync(path))
+    throw new KilnError(
+      'NOT_FOUND',
+      `${where}: external data file '${location}' not found in ${baseDir}`,
+    );
   const realBase = realpathSync(baseDir);
   const realFile = realpathSync(path);
   const rel = relative(realBase, realFile);
   if (rel === '' || rel.startsWith('..') || isAbsolute(rel)) {
-    throw new KilnError('INVALID_MODEL', `${where}: external data location '${location}' resolves outside the model's folder (symlink?)`);
+    throw new KilnError(
+      'INVALID_MODEL',
+      `${where}: external data location '${location}' resolves outside the model's folder (symlink?)`,
+    );
   }
   const offset = parseCount(entry(t, 'offset'), 'offset', where) ?? 0;
   const given = parseCount(entry(t, 'length'), 'length', where);
@@ -95,13 +118,21 @@ export function readExternal(ref: ExternalRef): Uint8Array {
   try {
     fd = openSync(ref.path, 'r');
   } catch (error) {
-    throw new KilnError('IO_ERROR', `cannot open external data file ${ref.path}: ${(error as Error).message}`, { cause: error });
+    throw new KilnError(
+      'IO_ERROR',
+      `cannot open external data file ${ref.path}: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   try {
     let done = 0;
     while (done < ref.length) {
       const n = readSync(fd, out, done, ref.length - done, ref.offset + done);
-      if (n === 0) throw new KilnError('IO_ERROR', `external data file ${ref.path} ended early (it changed after loading?)`);
+      if (n === 0)
+        throw new KilnError(
+          'IO_ERROR',
+          `external data file ${ref.path} ended early (it changed after loading?)`,
+        );
       done += n;
     }
   } finally {

@@ -70,7 +70,13 @@ function exercise(bytes: Uint8Array, passes: boolean): unknown {
   }
 }
 
-function fuzz(name: string, src: Uint8Array, cases: number, seed: number, passes = true): { loaded: number; kiln: number } {
+function fuzz(
+  name: string,
+  src: Uint8Array,
+  cases: number,
+  seed: number,
+  passes = true,
+): { loaded: number; kiln: number } {
   const r = rng(seed);
   let loaded = 0;
   let kiln = 0;
@@ -78,7 +84,10 @@ function fuzz(name: string, src: Uint8Array, cases: number, seed: number, passes
     const error = exercise(mutate(src, r), passes);
     if (error === undefined) loaded++;
     else if (isKilnError(error)) kiln++;
-    else throw new Error(`${name} case ${i} (seed ${seed}): not a KilnError: ${(error as Error)?.stack ?? String(error)}`);
+    else
+      throw new Error(
+        `${name} case ${i} (seed ${seed}): not a KilnError: ${(error as Error)?.stack ?? String(error)}`,
+      );
   }
   return { loaded, kiln };
 }
@@ -92,7 +101,10 @@ function smallModel(): Uint8Array {
         { opType: 'Add', name: 'add', inputs: ['x', 'w'], outputs: ['a'] },
         { opType: 'Reshape', name: 'r', inputs: ['a', 's'], outputs: ['y'] },
       ],
-      initializers: [['w', f32([1, 2, 3, 4])], ['s', i64([-1, 2, 2])]],
+      initializers: [
+        ['w', f32([1, 2, 3, 4])],
+        ['s', i64([-1, 2, 2])],
+      ],
     }),
   );
 }
@@ -105,10 +117,22 @@ describe('fuzz: mutated and truncated models give only KilnErrors', () => {
   });
 
   // Real files are larger, so fewer cases; Silero (If subgraphs, slow passes) gets load + inference only.
-  const real: [string, number][] = [['fashion_mnist_cnn', 1500], ['ch_ppocr_mobile_v2.0_cls_infer', 1500], ['silero_vad', 800]];
-  describe.each(real.map(([n, cases]) => ({ spec: ALL_MODELS.find((m) => m.name === n)!, cases, name: n })))('on $name', ({ spec, cases }) => {
+  const real: [string, number][] = [
+    ['fashion_mnist_cnn', 1500],
+    ['ch_ppocr_mobile_v2.0_cls_infer', 1500],
+    ['silero_vad', 800],
+  ];
+  describe.each(
+    real.map(([n, cases]) => ({ spec: ALL_MODELS.find((m) => m.name === n)!, cases, name: n })),
+  )('on $name', ({ spec, cases }) => {
     it.skipIf(absent(spec) !== undefined)(`${cases} cases`, () => {
-      const { kiln } = fuzz(spec.name, readFileSync(spec.path), cases, 7, spec.name !== "silero_vad");
+      const { kiln } = fuzz(
+        spec.name,
+        readFileSync(spec.path),
+        cases,
+        7,
+        spec.name !== 'silero_vad',
+      );
       expect(kiln).toBeGreaterThan(cases / 10);
     });
   });

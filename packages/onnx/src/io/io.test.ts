@@ -64,14 +64,30 @@ describe('protobuf codec', () => {
     expect(again.$unknown?.[0]).toEqual(withField(new Uint8Array(0), 99, extra));
     expect(again.graph!.$unknown?.[0]).toEqual(withField(new Uint8Array(0), 77, extra));
     expect(again.graph!.node[0]!.$unknown?.[0]).toEqual(withField(new Uint8Array(0), 55, extra));
-    expect(again.graph!.initializer[0]!.$unknown?.[0]).toEqual(withField(new Uint8Array(0), 66, extra));
+    expect(again.graph!.initializer[0]!.$unknown?.[0]).toEqual(
+      withField(new Uint8Array(0), 66, extra),
+    );
   });
 
   it('keeps int64 values beyond 2^53 exact (Slice ends of INT64_MAX)', () => {
     const proto = modelToProto(addModel());
-    proto.graph!.node[0]!.attribute.push({ name: 'big', type: 7, ints: [9223372036854775807n, -1, -9223372036854775808n], floats: [], strings: [], tensors: [], graphs: [], typeProtos: [], sparseTensors: [] });
+    proto.graph!.node[0]!.attribute.push({
+      name: 'big',
+      type: 7,
+      ints: [9223372036854775807n, -1, -9223372036854775808n],
+      floats: [],
+      strings: [],
+      tensors: [],
+      graphs: [],
+      typeProtos: [],
+      sparseTensors: [],
+    });
     const back = decodeMessage<ModelProto>('ModelProto', encodeMessage('ModelProto', proto), 'x');
-    expect(back.graph!.node[0]!.attribute[0]!.ints).toEqual([9223372036854775807n, -1, -9223372036854775808n]);
+    expect(back.graph!.node[0]!.attribute[0]!.ints).toEqual([
+      9223372036854775807n,
+      -1,
+      -9223372036854775808n,
+    ]);
   });
 
   it('round-trips metadata, doc strings, and every kind of dtype', () => {
@@ -79,9 +95,23 @@ describe('protobuf codec', () => {
     m.proto.metadataProps.push({ key: 'author', value: 'kiln' });
     m.proto.docString = 'a doc';
     m.graph.proto.docString = 'graph doc';
-    const dtypes: [number, number][] = [[ElemType.DOUBLE, 8], [ElemType.UINT16, 2], [ElemType.FLOAT16, 2], [ElemType.BFLOAT16, 2], [ElemType.UINT64, 8], [ElemType.FLOAT8E4M3FN, 1], [ElemType.INT4, 1], [ElemType.COMPLEX64, 8]];
+    const dtypes: [number, number][] = [
+      [ElemType.DOUBLE, 8],
+      [ElemType.UINT16, 2],
+      [ElemType.FLOAT16, 2],
+      [ElemType.BFLOAT16, 2],
+      [ElemType.UINT64, 8],
+      [ElemType.FLOAT8E4M3FN, 1],
+      [ElemType.INT4, 1],
+      [ElemType.COMPLEX64, 8],
+    ];
     for (const [t, size] of dtypes) {
-      const init = Initializer.fromBytes(`c${t}`, t, [2], Uint8Array.from({ length: t === ElemType.INT4 ? 1 : 2 * size }, (_, i) => i + 1));
+      const init = Initializer.fromBytes(
+        `c${t}`,
+        t,
+        [2],
+        Uint8Array.from({ length: t === ElemType.INT4 ? 1 : 2 * size }, (_, i) => i + 1),
+      );
       m.graph.initializers.set(init.name, init);
     }
     const back = loadModel(serializeModel(m));
@@ -108,7 +138,17 @@ describe('protobuf codec', () => {
 describe('external data', () => {
   it('writes tensors over the threshold to a side file and reads them back lazily', () => {
     const m = addModel();
-    m.graph.initializers.set('big', Initializer.fromTensor('big', new Tensor('float32', [1000], Float32Array.from({ length: 1000 }, (_, i) => i))));
+    m.graph.initializers.set(
+      'big',
+      Initializer.fromTensor(
+        'big',
+        new Tensor(
+          'float32',
+          [1000],
+          Float32Array.from({ length: 1000 }, (_, i) => i),
+        ),
+      ),
+    );
     const sub = join(dir, 'ext');
     mkdirSync(sub, { recursive: true });
     saveModel(m, join(sub, 'm.onnx'), { externalData: { threshold: 100 } });
@@ -124,7 +164,11 @@ describe('external data', () => {
     // Saving over the same file must not pull the lazy data from under the model.
     const again = loadModel(join(sub, 'm.onnx'));
     saveModel(again, join(sub, 'm.onnx'), { externalData: { threshold: 100 } });
-    expect((loadModel(join(sub, 'm.onnx')).graph.initializers.get('big')!.tensor().data as Float32Array)[500]).toBe(500);
+    expect(
+      (
+        loadModel(join(sub, 'm.onnx')).graph.initializers.get('big')!.tensor().data as Float32Array
+      )[500],
+    ).toBe(500);
   });
 
   it('switches to external data automatically past the inline limit', () => {
@@ -215,7 +259,12 @@ describe('errors', () => {
   it('names an initializer of an unsupported data type', () => {
     const proto = modelToProto(addModel());
     proto.graph!.initializer[0]!.dataType = 99;
-    expectKiln(() => loadModel(encodeMessage('ModelProto', proto)), 'UNSUPPORTED', "'w'", 'data_type 99');
+    expectKiln(
+      () => loadModel(encodeMessage('ModelProto', proto)),
+      'UNSUPPORTED',
+      "'w'",
+      'data_type 99',
+    );
   });
 
   it('reports a missing file, a folder, an empty file and a wrong argument', () => {

@@ -22,24 +22,35 @@ export function loadModel(source: string | Uint8Array, options: LoadOptions = {}
   if (typeof source === 'string') {
     file = source;
     try {
-      if (statSync(source).isDirectory()) throw new KilnError('INVALID_ARGUMENT', `${source} is a folder, not an .onnx file`);
+      if (statSync(source).isDirectory())
+        throw new KilnError('INVALID_ARGUMENT', `${source} is a folder, not an .onnx file`);
       bytes = readFileSync(source);
     } catch (error) {
       if (isKilnError(error)) throw error;
       const code = (error as NodeJS.ErrnoException).code === 'ENOENT' ? 'NOT_FOUND' : 'IO_ERROR';
-      throw new KilnError(code, `cannot read ONNX model ${source}: ${(error as Error).message}`, { cause: error });
+      throw new KilnError(code, `cannot read ONNX model ${source}: ${(error as Error).message}`, {
+        cause: error,
+      });
     }
     baseDir ??= dirname(resolve(source));
   } else if (source instanceof Uint8Array) {
     file = '<bytes>';
     bytes = source;
   } else {
-    throw new KilnError('INVALID_ARGUMENT', `loadModel expects a file path or a Uint8Array, not ${typeof source}`);
+    throw new KilnError(
+      'INVALID_ARGUMENT',
+      `loadModel expects a file path or a Uint8Array, not ${typeof source}`,
+    );
   }
   return parseModel(bytes, file, baseDir, options.check ?? true);
 }
 
-function parseModel(bytes: Uint8Array, file: string, baseDir: string | undefined, check: boolean): Model {
+function parseModel(
+  bytes: Uint8Array,
+  file: string,
+  baseDir: string | undefined,
+  check: boolean,
+): Model {
   try {
     if (bytes.length === 0) throw new KilnError('INVALID_MODEL', `${file}: the file is empty`);
     const proto = decodeMessage<ModelProto>('ModelProto', bytes, file);
@@ -55,6 +66,10 @@ function parseModel(bytes: Uint8Array, file: string, baseDir: string | undefined
       throw new KilnError(error.code, `${file}: ${error.message}`, { cause: error });
     }
     // A bug here must still reach the caller as a KilnError, never a bare TypeError.
-    throw new KilnError('INVALID_MODEL', `${file}: cannot parse the model: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw new KilnError(
+      'INVALID_MODEL',
+      `${file}: cannot parse the model: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
   }
 }

@@ -1,4 +1,12 @@
-import { closeSync, existsSync, openSync, realpathSync, renameSync, rmSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  realpathSync,
+  renameSync,
+  rmSync,
+  writeSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isKilnError, KilnError } from '@kiln/core';
 import { modelToProto, type TensorWriter } from '../ir/convert';
@@ -28,7 +36,10 @@ const ALIGN = 4096;
 export function serializeModel(model: Model): Uint8Array {
   const weights = totalWeightBytes(model.graph);
   if (weights > PROTOBUF_LIMIT - GRAPH_MARGIN) {
-    throw new KilnError('UNSUPPORTED', `the model holds ${weights} bytes of weights, over protobuf's 2 GiB limit; save it to a file with external data`);
+    throw new KilnError(
+      'UNSUPPORTED',
+      `the model holds ${weights} bytes of weights, over protobuf's 2 GiB limit; save it to a file with external data`,
+    );
   }
   return guard(() => encodeMessage('ModelProto', modelToProto(model)));
 }
@@ -47,7 +58,11 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
   }
   const opts = ext === true ? {} : ext;
   const threshold = opts.threshold ?? 1024;
-  if (!Number.isSafeInteger(threshold) || threshold < 0) throw new KilnError('INVALID_ARGUMENT', `externalData.threshold must be a non-negative integer, not ${threshold}`);
+  if (!Number.isSafeInteger(threshold) || threshold < 0)
+    throw new KilnError(
+      'INVALID_ARGUMENT',
+      `externalData.threshold must be a non-negative integer, not ${threshold}`,
+    );
   const location = opts.location ?? `${basename(target)}.data`;
   const dataPath = join(dirname(target), checkLocation(location, 'externalData.location'));
   materialiseReadersOf(model.graph, dataPath);
@@ -61,7 +76,8 @@ export function saveModel(model: Model, path: string, options: SaveOptions = {})
     const pad = (ALIGN - (offset % ALIGN)) % ALIGN;
     offset += pad;
     let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
+    while (done < bytes.length)
+      done += writeSync(fd, bytes, done, bytes.length - done, offset + done);
     p.dataLocation = 1;
     p.externalData = [
       { key: 'location', value: location },
@@ -92,7 +108,11 @@ function guard<T>(f: () => T): T {
     return f();
   } catch (error) {
     if (isKilnError(error)) throw error;
-    throw new KilnError('INVALID_MODEL', `cannot encode the model: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+    throw new KilnError(
+      'INVALID_MODEL',
+      `cannot encode the model: ${(error as Error)?.message ?? String(error)}`,
+      { cause: error },
+    );
   }
 }
 
@@ -109,7 +129,9 @@ function writeAtomically(path: string, bytes: Uint8Array): void {
     renameSync(tmp, path);
   } catch (error) {
     rmSync(tmp, { force: true });
-    throw new KilnError('IO_ERROR', `cannot write ${path}: ${(error as Error).message}`, { cause: error });
+    throw new KilnError('IO_ERROR', `cannot write ${path}: ${(error as Error).message}`, {
+      cause: error,
+    });
   }
 }
 

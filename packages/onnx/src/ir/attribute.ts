@@ -42,7 +42,17 @@ export interface Attribute {
 }
 
 function emptyAttr(name: string, type: number): AttributeProto {
-  return { name, type, floats: [], ints: [], strings: [], tensors: [], graphs: [], typeProtos: [], sparseTensors: [] };
+  return {
+    name,
+    type,
+    floats: [],
+    ints: [],
+    strings: [],
+    tensors: [],
+    graphs: [],
+    typeProtos: [],
+    sparseTensors: [],
+  };
 }
 
 /** An INT attribute. */
@@ -52,7 +62,11 @@ export function intAttr(name: string, value: Int64): Attribute {
 
 /** An INTS attribute. */
 export function intsAttr(name: string, values: readonly Int64[]): Attribute {
-  return { name, type: AttrType.INTS, proto: { ...emptyAttr(name, AttrType.INTS), ints: [...values] } };
+  return {
+    name,
+    type: AttrType.INTS,
+    proto: { ...emptyAttr(name, AttrType.INTS), ints: [...values] },
+  };
 }
 
 /** A FLOAT attribute. */
@@ -62,12 +76,20 @@ export function floatAttr(name: string, value: number): Attribute {
 
 /** A FLOATS attribute. */
 export function floatsAttr(name: string, values: readonly number[]): Attribute {
-  return { name, type: AttrType.FLOATS, proto: { ...emptyAttr(name, AttrType.FLOATS), floats: [...values] } };
+  return {
+    name,
+    type: AttrType.FLOATS,
+    proto: { ...emptyAttr(name, AttrType.FLOATS), floats: [...values] },
+  };
 }
 
 /** A STRING attribute (UTF-8). */
 export function stringAttr(name: string, value: string): Attribute {
-  return { name, type: AttrType.STRING, proto: { ...emptyAttr(name, AttrType.STRING), s: new TextEncoder().encode(value) } };
+  return {
+    name,
+    type: AttrType.STRING,
+    proto: { ...emptyAttr(name, AttrType.STRING), s: new TextEncoder().encode(value) },
+  };
 }
 
 /** A TENSOR attribute. */
@@ -77,5 +99,8 @@ export function tensorAttr(name: string, value: Initializer): Attribute {
 
 /** Throws the KilnError for an attribute of the wrong type. */
 export function attrTypeError(node: string, attr: Attribute, wanted: string): KilnError {
-  return new KilnError('INVALID_MODEL', `node '${node}': attribute '${attr.name}' is not ${wanted} (type ${attr.type})`);
+  return new KilnError(
+    'INVALID_MODEL',
+    `node '${node}': attribute '${attr.name}' is not ${wanted} (type ${attr.type})`,
+  );
 }

@@ -1,6 +1,12 @@
 import { KilnError } from '@kiln/core';
 import { isExternal, resolveExternal } from '../io/external';
-import type { AttributeProto, GraphProto, ModelProto, NodeProto, TensorProto } from '../io/proto-types';
+import type {
+  AttributeProto,
+  GraphProto,
+  ModelProto,
+  NodeProto,
+  TensorProto,
+} from '../io/proto-types';
 import { type Attribute, AttrType } from './attribute';
 import { Graph } from './graph';
 import { Initializer } from './initializer';
@@ -19,7 +25,8 @@ export interface ConvertContext {
 
 /** Builds a Model from a decoded ModelProto. */
 export function modelFromProto(p: ModelProto, ctx: ConvertContext): Model {
-  if (p.graph === undefined) throw new KilnError('INVALID_MODEL', `${ctx.file}: ModelProto has no graph`);
+  if (p.graph === undefined)
+    throw new KilnError('INVALID_MODEL', `${ctx.file}: ModelProto has no graph`);
   const { graph, ...rest } = p;
   return new Model(graphFromProto(graph, ctx, 'graph'), rest, ctx.file);
 }
@@ -39,12 +46,22 @@ export function graphFromProto(p: GraphProto, ctx: ConvertContext, path: string)
   }
   for (let i = 0; i < initializer.length; i++) {
     const t = initializer[i]!;
-    const init = tensorFromProto(t, ctx, `${where} initializer[${i}]${t.name ? ` '${t.name}'` : ''}`);
-    if (init.name === '') throw new KilnError('INVALID_MODEL', `${where} initializer[${i}]: an initializer needs a name`);
+    const init = tensorFromProto(
+      t,
+      ctx,
+      `${where} initializer[${i}]${t.name ? ` '${t.name}'` : ''}`,
+    );
+    if (init.name === '')
+      throw new KilnError(
+        'INVALID_MODEL',
+        `${where} initializer[${i}]: an initializer needs a name`,
+      );
     g.initializers.set(init.name, init);
   }
   g.sparseInitializers = sparseInitializer;
-  g.nodes = node.map((n, i) => nodeFromProto(n, ctx, `${where} node[${i}]${n.name ? ` '${n.name}'` : ''}`));
+  g.nodes = node.map((n, i) =>
+    nodeFromProto(n, ctx, `${where} node[${i}]${n.name ? ` '${n.name}'` : ''}`),
+  );
   return g;
 }
 
@@ -55,10 +72,22 @@ export function tensorFromProto(t: TensorProto, ctx: ConvertContext, where: stri
 }
 
 function nodeFromProto(p: NodeProto, ctx: ConvertContext, where: string): Node {
-  const { input, output, name, opType, domain, attribute, ...rest } = p;
-  if (opType === undefined || opType === '') throw new KilnError('INVALID_MODEL', `${where}: node has no op_type`);
-  const attributes = attribute.map((a, i) => attributeFromProto(a, ctx, `${where} (${opType}) attribute[${i}]${a.name ? ` '${a.name}'` : ''}`));
-  return new Node({ opType, name: name ?? '', domain: domain ?? '', inputs: input, outputs: output, attributes }, rest);
+  // name and domain stay in `rest` too: an explicit empty domain must be written back as such.
+  const { input, output, opType, attribute, ...rest } = p;
+  const { name, domain } = p;
+  if (opType === undefined || opType === '')
+    throw new KilnError('INVALID_MODEL', `${where}: node has no op_type`);
+  const attributes = attribute.map((a, i) =>
+    attributeFromProto(
+      a,
+      ctx,
+      `${where} (${opType}) attribute[${i}]${a.name ? ` '${a.name}'` : ''}`,
+    ),
+  );
+  return new Node(
+    { opType, name: name ?? '', domain: domain ?? '', inputs: input, outputs: output, attributes },
+    rest,
+  );
 }
 
 // Old exporters leave AttributeProto.type unset; the field that holds a value says the type.
@@ -77,18 +106,22 @@ function inferAttrType(a: AttributeProto): number {
 }
 
 function attributeFromProto(a: AttributeProto, ctx: ConvertContext, where: string): Attribute {
-  if (a.name === undefined || a.name === '') throw new KilnError('INVALID_MODEL', `${where}: attribute without a name`);
+  if (a.name === undefined || a.name === '')
+    throw new KilnError('INVALID_MODEL', `${where}: attribute without a name`);
   const type = a.type !== undefined && a.type !== 0 ? a.type : inferAttrType(a);
   const out: Attribute = { name: a.name, type, proto: a };
   if (type === AttrType.TENSOR) {
-    if (a.t === undefined) throw new KilnError('INVALID_MODEL', `${where}: TENSOR attribute has no tensor (field t)`);
+    if (a.t === undefined)
+      throw new KilnError('INVALID_MODEL', `${where}: TENSOR attribute has no tensor (field t)`);
     out.tensor = tensorFromProto(a.t, ctx, `${where} t`);
   }
   if (type === AttrType.GRAPH) {
-    if (a.g === undefined) throw new KilnError('INVALID_MODEL', `${where}: GRAPH attribute has no graph (field g)`);
+    if (a.g === undefined)
+      throw new KilnError('INVALID_MODEL', `${where}: GRAPH attribute has no graph (field g)`);
     out.graph = graphFromProto(a.g, ctx, `${where} g`);
   }
-  if (type === AttrType.GRAPHS) out.graphs = a.graphs.map((g, i) => graphFromProto(g, ctx, `${where} graphs[${i}]`));
+  if (type === AttrType.GRAPHS)
+    out.graphs = a.graphs.map((g, i) => graphFromProto(g, ctx, `${where} graphs[${i}]`));
   return out;
 }
 
@@ -130,7 +163,9 @@ function nodeToProto(n: Node, writeTensor: TensorWriter): NodeProto {
     attribute: [...n.attributes.values()].map((a) => attributeToProto(a, writeTensor)),
   };
   if (n.name !== '' || n.proto.name !== undefined) p.name = n.name;
+  else delete p.name;
   if (n.domain !== '' || n.proto.domain !== undefined) p.domain = n.domain;
+  else delete p.domain;
   return p;
 }
 

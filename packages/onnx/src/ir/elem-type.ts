@@ -31,12 +31,35 @@ export const ElemType = {
   FLOAT4E2M1: 23,
 } as const;
 
-const NAMES = Object.fromEntries(Object.entries(ElemType).map(([k, v]) => [v, k.toLowerCase()])) as Record<number, string>;
+const NAMES = Object.fromEntries(
+  Object.entries(ElemType).map(([k, v]) => [v, k.toLowerCase()]),
+) as Record<number, string>;
 
 // Bits per element; 0 for string, whose elements have no fixed size.
 const BITS: Record<number, number> = {
-  1: 32, 2: 8, 3: 8, 4: 16, 5: 16, 6: 32, 7: 64, 8: 0, 9: 8, 10: 16, 11: 64, 12: 32, 13: 64,
-  14: 64, 15: 128, 16: 16, 17: 8, 18: 8, 19: 8, 20: 8, 21: 4, 22: 4, 23: 4,
+  1: 32,
+  2: 8,
+  3: 8,
+  4: 16,
+  5: 16,
+  6: 32,
+  7: 64,
+  8: 0,
+  9: 8,
+  10: 16,
+  11: 64,
+  12: 32,
+  13: 64,
+  14: 64,
+  15: 128,
+  16: 16,
+  17: 8,
+  18: 8,
+  19: 8,
+  20: 8,
+  21: 4,
+  22: 4,
+  23: 4,
 };
 
 /** True for a code this package can carry (1..23). */
@@ -53,7 +76,8 @@ export function elemTypeName(code: number | undefined): string {
 /** Bits per element (4 for int4/uint4/float4, 0 for string). */
 export function elemTypeBits(code: number): number {
   const bits = BITS[code];
-  if (bits === undefined) throw new KilnError('UNSUPPORTED', `unsupported ONNX element type ${code}`);
+  if (bits === undefined)
+    throw new KilnError('UNSUPPORTED', `unsupported ONNX element type ${code}`);
   return bits;
 }
 
@@ -69,5 +93,12 @@ export function kilnDataType(code: number | undefined): DataType | undefined {
 
 /** True for floating-point element types. */
 export function isFloatElemType(code: number | undefined): boolean {
-  return code === 1 || code === 10 || code === 11 || code === 16 || (code !== undefined && code >= 17 && code <= 20) || code === 23;
+  return (
+    code === 1 ||
+    code === 10 ||
+    code === 11 ||
+    code === 16 ||
+    (code !== undefined && code >= 17 && code <= 20) ||
+    code === 23
+  );
 }

@@ -6,7 +6,12 @@ const INT64_MAX = 2n ** 63n - 1n;
 const INT64_MIN = -(2n ** 63n);
 
 /** An initializer of `elemType` holding `values` (as folding computes them, in doubles). */
-export function initializerFromNumbers(name: string, elemType: number, dims: readonly number[], values: readonly number[]): Initializer {
+export function initializerFromNumbers(
+  name: string,
+  elemType: number,
+  dims: readonly number[],
+  values: readonly number[],
+): Initializer {
   const n = values.length;
   let bytes: Uint8Array;
   switch (elemType) {
@@ -38,7 +43,10 @@ export function initializerFromNumbers(name: string, elemType: number, dims: rea
       bytes = new Uint8Array(Int8Array.from(values).buffer);
       break;
     default:
-      throw new KilnError('UNSUPPORTED', `cannot make a ${elemTypeName(elemType)} constant from numbers`);
+      throw new KilnError(
+        'UNSUPPORTED',
+        `cannot make a ${elemTypeName(elemType)} constant from numbers`,
+      );
   }
   return Initializer.fromBytes(name, elemType, dims, bytes);
 }

@@ -57,7 +57,11 @@ export class Graph {
 
   /** The type of a tensor, looked up in inputs, outputs and value_info. */
   value(name: string): Value | undefined {
-    return this.valueInfo.get(name) ?? this.inputs.find((v) => v.name === name) ?? this.outputs.find((v) => v.name === name);
+    return (
+      this.valueInfo.get(name) ??
+      this.inputs.find((v) => v.name === name) ??
+      this.outputs.find((v) => v.name === name)
+    );
   }
 
   /** Every tensor name used in this graph (not inside subgraphs). */
@@ -90,7 +94,9 @@ export class Graph {
     for (const root of this.nodes) {
       if (state.has(root)) continue;
       // Iterative DFS: real models are deep enough to overflow a recursive walk.
-      const stack: { node: Node; reads: string[]; i: number }[] = [{ node: root, reads: nodeReads(root), i: 0 }];
+      const stack: { node: Node; reads: string[]; i: number }[] = [
+        { node: root, reads: nodeReads(root), i: 0 },
+      ];
       state.set(root, 1);
       while (stack.length > 0) {
         const top = stack[stack.length - 1]!;
@@ -149,7 +155,8 @@ export class Graph {
         if (left === 0) heap.push(r);
       }
     }
-    if (order.length !== this.nodes.length) throw cycleError(this.findCycle() ?? this.nodes.filter((n) => pending.get(n)! > 0));
+    if (order.length !== this.nodes.length)
+      throw cycleError(this.findCycle() ?? this.nodes.filter((n) => pending.get(n)! > 0));
     this.nodes = order;
     return this;
   }
@@ -164,7 +171,11 @@ export class Graph {
     for (const n of this.nodes) {
       for (const o of n.outputs) {
         if (o === '') continue;
-        if (seen.has(o)) throw new KilnError('INVALID_MODEL', `${where}: tensor '${o}' is produced twice (again by node '${n.label}')`);
+        if (seen.has(o))
+          throw new KilnError(
+            'INVALID_MODEL',
+            `${where}: tensor '${o}' is produced twice (again by node '${n.label}')`,
+          );
         seen.add(o);
       }
     }
@@ -173,20 +184,31 @@ export class Graph {
       for (let i = 0; i < n.inputs.length; i++) {
         const name = n.inputs[i]!;
         if (name !== '' && !all.has(name)) {
-          throw new KilnError('INVALID_MODEL', `${where}: node '${n.label}' (${n.opType}) input ${i} '${name}' is not produced by any node, input or initializer`);
+          throw new KilnError(
+            'INVALID_MODEL',
+            `${where}: node '${n.label}' (${n.opType}) input ${i} '${name}' is not produced by any node, input or initializer`,
+          );
         }
       }
-      for (const g of n.subgraphs()) g.check(`${where} > node '${n.label}' subgraph '${g.name}'`, all);
+      for (const g of n.subgraphs())
+        g.check(`${where} > node '${n.label}' subgraph '${g.name}'`, all);
     }
     for (const v of this.outputs) {
-      if (!all.has(v.name)) throw new KilnError('INVALID_MODEL', `${where}: graph output '${v.name}' is not produced by anything`);
+      if (!all.has(v.name))
+        throw new KilnError(
+          'INVALID_MODEL',
+          `${where}: graph output '${v.name}' is not produced by anything`,
+        );
     }
   }
 }
 
 function cycleError(nodes: Node[]): KilnError {
   const names = nodes.slice(0, 8).map((n) => `'${n.label}'`);
-  return new KilnError('INVALID_MODEL', `the graph has a cycle through nodes ${names.join(' -> ')}${nodes.length > 8 ? ' ...' : ''}`);
+  return new KilnError(
+    'INVALID_MODEL',
+    `the graph has a cycle through nodes ${names.join(' -> ')}${nodes.length > 8 ? ' ...' : ''}`,
+  );
 }
 
 /** Names a node reads: its inputs plus the outer-scope names its subgraphs use. */

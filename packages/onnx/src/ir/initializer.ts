@@ -2,13 +2,20 @@ import { dataTypeCode, KilnError, Tensor } from '@kiln/core';
 import { type ExternalRef, readExternal } from '../io/external';
 import type { TensorProto } from '../io/proto-types';
 import type { Int64 } from '../io/wire';
-import { elemTypeByteLength, elemTypeName, ElemType, isKnownElemType, kilnDataType } from './elem-type';
+import {
+  elemTypeByteLength,
+  elemTypeName,
+  ElemType,
+  isKnownElemType,
+  kilnDataType,
+} from './elem-type';
 import { staticSize } from './shape';
 
 /** Converts an int64 field value to a safe number, or throws naming `what`. */
 export function toSafeNumber(v: Int64, what: string): number {
   const n = Number(v);
-  if (!Number.isSafeInteger(n)) throw new KilnError('INVALID_MODEL', `${what}: ${v} is out of range`);
+  if (!Number.isSafeInteger(n))
+    throw new KilnError('INVALID_MODEL', `${what}: ${v} is out of range`);
   return n;
 }
 
@@ -31,8 +38,15 @@ export class Initializer {
 
   /** Wraps a decoded TensorProto; `external` is its checked external-data reference, if any. */
   constructor(proto: TensorProto, where: string, external?: ExternalRef) {
-    if (proto.dataType === undefined || !isKnownElemType(proto.dataType) || proto.dataType === ElemType.UNDEFINED) {
-      throw new KilnError('UNSUPPORTED', `${where}: data_type ${proto.dataType ?? '(missing)'} is not a supported ONNX element type`);
+    if (
+      proto.dataType === undefined ||
+      !isKnownElemType(proto.dataType) ||
+      proto.dataType === ElemType.UNDEFINED
+    ) {
+      throw new KilnError(
+        'UNSUPPORTED',
+        `${where}: data_type ${proto.dataType ?? '(missing)'} is not a supported ONNX element type`,
+      );
     }
     this.name = proto.name ?? '';
     this.elemType = proto.dataType;
@@ -42,7 +56,10 @@ export class Initializer {
       return n;
     });
     if (proto.segment !== undefined) {
-      throw new KilnError('UNSUPPORTED', `${where}: segmented tensors (TensorProto.segment) are not supported`);
+      throw new KilnError(
+        'UNSUPPORTED',
+        `${where}: segmented tensors (TensorProto.segment) are not supported`,
+      );
     }
     this.proto = proto;
     this.raw = proto.rawData;
@@ -53,11 +70,21 @@ export class Initializer {
   /** Makes an initializer from a @kiln/core Tensor (the data is viewed, not copied). */
   static fromTensor(name: string, tensor: Tensor): Initializer {
     const d = tensor.data;
-    return Initializer.fromBytes(name, dataTypeCode(tensor.dtype), tensor.shape, new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    return Initializer.fromBytes(
+      name,
+      dataTypeCode(tensor.dtype),
+      tensor.shape,
+      new Uint8Array(d.buffer, d.byteOffset, d.byteLength),
+    );
   }
 
   /** Makes an initializer from little-endian bytes of any fixed-size element type. */
-  static fromBytes(name: string, elemType: number, dims: readonly number[], bytes: Uint8Array): Initializer {
+  static fromBytes(
+    name: string,
+    elemType: number,
+    dims: readonly number[],
+    bytes: Uint8Array,
+  ): Initializer {
     return new Initializer(
       { ...emptyTensorProto(), name, dataType: elemType, dims: [...dims], rawData: bytes },
       `initializer '${name}'`,
@@ -76,7 +103,8 @@ export class Initializer {
 
   /** Bytes of data once materialised (string tensors: their total string bytes). */
   get byteLength(): number {
-    if (this.elemType === ElemType.STRING) return this.proto.stringData.reduce((n, s) => n + s.length, 0);
+    if (this.elemType === ElemType.STRING)
+      return this.proto.stringData.reduce((n, s) => n + s.length, 0);
     return elemTypeByteLength(this.elemType, this.size);
   }
 
@@ -84,9 +112,15 @@ export class Initializer {
   bytes(): Uint8Array {
     if (this.raw === undefined) {
       if (this.elemType === ElemType.STRING) {
-        throw new KilnError('UNSUPPORTED', `initializer '${this.name}': string tensors have no raw bytes; use proto.stringData`);
+        throw new KilnError(
+          'UNSUPPORTED',
+          `initializer '${this.name}': string tensors have no raw bytes; use proto.stringData`,
+        );
       }
-      this.raw = this.external !== undefined ? readExternal(this.external) : packTypedFields(this.proto, this.elemType, this.size);
+      this.raw =
+        this.external !== undefined
+          ? readExternal(this.external)
+          : packTypedFields(this.proto, this.elemType, this.size);
     }
     return this.raw;
   }
@@ -95,7 +129,10 @@ export class Initializer {
   tensor(): Tensor {
     const dtype = kilnDataType(this.elemType);
     if (dtype === undefined) {
-      throw new KilnError('UNSUPPORTED', `initializer '${this.name}' is ${elemTypeName(this.elemType)}, which @kiln/core's Tensor cannot hold`);
+      throw new KilnError(
+        'UNSUPPORTED',
+        `initializer '${this.name}' is ${elemTypeName(this.elemType)}, which @kiln/core's Tensor cannot hold`,
+      );
     }
     const b = this.bytes();
     return new Tensor(dtype, this.dims, Buffer.from(b.buffer, b.byteOffset, b.byteLength));
@@ -119,7 +156,11 @@ export class Initializer {
       else if (t === ElemType.UINT8 || t === ElemType.BOOL) out[i] = view.getUint8(i);
       else if (t === ElemType.FLOAT) out[i] = view.getFloat32(i * 4, true);
       else if (t === ElemType.DOUBLE) out[i] = view.getFloat64(i * 8, true);
-      else throw new KilnError('UNSUPPORTED', `initializer '${this.name}': cannot read ${elemTypeName(t)} as numbers`);
+      else
+        throw new KilnError(
+          'UNSUPPORTED',
+          `initializer '${this.name}': cannot read ${elemTypeName(t)} as numbers`,
+        );
     }
     return out;
   }
@@ -131,15 +172,26 @@ export class Initializer {
 
   /** The TensorProto's metadata with every data field emptied (for writing data elsewhere). */
   toProtoWithoutData(): TensorProto {
-    const p: TensorProto = { ...this.proto, name: this.name, dataType: this.elemType, dims: [...this.dims] };
+    const p: TensorProto = { ...this.proto, dataType: this.elemType, dims: [...this.dims] };
+    if (this.name !== '' || this.proto.name !== undefined) p.name = this.name;
     delete p.dataLocation;
     delete p.rawData;
-    return { ...p, floatData: [], int32Data: [], int64Data: [], doubleData: [], uint64Data: [], stringData: [], externalData: [] };
+    return {
+      ...p,
+      floatData: [],
+      int32Data: [],
+      int64Data: [],
+      doubleData: [],
+      uint64Data: [],
+      stringData: [],
+      externalData: [],
+    };
   }
 
   /** The TensorProto to write, with the data inline as raw_data (strings stay in string_data). */
   toProto(): TensorProto {
-    const p: TensorProto = { ...this.proto, name: this.name, dataType: this.elemType, dims: [...this.dims] };
+    const p: TensorProto = { ...this.proto, dataType: this.elemType, dims: [...this.dims] };
+    if (this.name !== '' || this.proto.name !== undefined) p.name = this.name;
     delete p.dataLocation;
     p.externalData = [];
     if (this.elemType === ElemType.STRING) return p;
@@ -156,20 +208,34 @@ export class Initializer {
   private checkSize(where: string): void {
     if (this.elemType === ElemType.STRING) {
       if (this.proto.stringData.length !== this.size && this.external === undefined) {
-        throw new KilnError('INVALID_MODEL', `${where}: ${this.proto.stringData.length} strings for ${this.size} elements`);
+        throw new KilnError(
+          'INVALID_MODEL',
+          `${where}: ${this.proto.stringData.length} strings for ${this.size} elements`,
+        );
       }
       return;
     }
     const want = elemTypeByteLength(this.elemType, this.size);
     const have = this.raw?.length ?? this.external?.length;
     if (have !== undefined && have !== want) {
-      throw new KilnError('INVALID_MODEL', `${where}: ${have} bytes of data for ${this.size} ${elemTypeName(this.elemType)} elements (${want} bytes expected)`);
+      throw new KilnError(
+        'INVALID_MODEL',
+        `${where}: ${have} bytes of data for ${this.size} ${elemTypeName(this.elemType)} elements (${want} bytes expected)`,
+      );
     }
     if (have === undefined) {
       const count = typedFieldCount(this.proto, this.elemType);
-      const expected = this.elemType === ElemType.COMPLEX64 || this.elemType === ElemType.COMPLEX128 ? this.size * 2 : this.elemType >= 21 && this.elemType <= 23 ? Math.ceil(this.size / 2) : this.size;
+      const expected =
+        this.elemType === ElemType.COMPLEX64 || this.elemType === ElemType.COMPLEX128
+          ? this.size * 2
+          : this.elemType >= 21 && this.elemType <= 23
+            ? Math.ceil(this.size / 2)
+            : this.size;
       if (count !== expected) {
-        throw new KilnError('INVALID_MODEL', `${where}: ${count} values in its typed data field for ${this.size} elements`);
+        throw new KilnError(
+          'INVALID_MODEL',
+          `${where}: ${count} values in its typed data field for ${this.size} elements`,
+        );
       }
     }
   }
@@ -177,7 +243,17 @@ export class Initializer {
 
 /** A TensorProto with every repeated field empty. */
 export function emptyTensorProto(): TensorProto {
-  return { dims: [], floatData: [], int32Data: [], stringData: [], int64Data: [], doubleData: [], uint64Data: [], externalData: [], metadataProps: [] };
+  return {
+    dims: [],
+    floatData: [],
+    int32Data: [],
+    stringData: [],
+    int64Data: [],
+    doubleData: [],
+    uint64Data: [],
+    externalData: [],
+    metadataProps: [],
+  };
 }
 
 function typedField(p: TensorProto, t: number): readonly (number | bigint)[] {
@@ -222,7 +298,8 @@ function packTypedFields(p: TensorProto, t: number, size: number): Uint8Array {
       for (let i = 0; i < src.length; i++) v.setBigInt64(i * 8, BigInt(src[i]!), true);
       break;
     case ElemType.UINT64:
-      for (let i = 0; i < src.length; i++) v.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(src[i]!)), true);
+      for (let i = 0; i < src.length; i++)
+        v.setBigUint64(i * 8, BigInt.asUintN(64, BigInt(src[i]!)), true);
       break;
     case ElemType.UINT32:
       for (let i = 0; i < src.length; i++) v.setUint32(i * 4, num(i), true);

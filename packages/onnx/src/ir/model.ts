@@ -11,7 +11,11 @@ export class Model {
   /** The file this was loaded from, for messages ('<bytes>' otherwise). */
   source: string;
 
-  constructor(graph = new Graph(), proto?: Partial<Omit<ModelProto, 'graph'>>, source = '<memory>') {
+  constructor(
+    graph = new Graph(),
+    proto?: Partial<Omit<ModelProto, 'graph'>>,
+    source = '<memory>',
+  ) {
     this.graph = graph;
     this.proto = { opsetImport: [], metadataProps: [], trainingInfo: [], functions: [], ...proto };
     this.source = source;
@@ -20,7 +24,9 @@ export class Model {
   /** The opset version imported for `domain` ('' is the default ONNX domain), or undefined. */
   opset(domain = ''): number | undefined {
     const d = domain === 'ai.onnx' ? '' : domain;
-    const entry = this.proto.opsetImport.find((o) => (o.domain ?? '') === d || (d === '' && o.domain === 'ai.onnx'));
+    const entry = this.proto.opsetImport.find(
+      (o) => (o.domain ?? '') === d || (d === '' && o.domain === 'ai.onnx'),
+    );
     return entry?.version === undefined ? undefined : Number(entry.version);
   }
 
@@ -39,7 +45,11 @@ export class Model {
   /** The default-domain opset, or a KilnError when the model imports none. */
   requireOpset(): number {
     const v = this.opset('');
-    if (v === undefined) throw new KilnError('INVALID_MODEL', `${this.source}: the model imports no default-domain opset`);
+    if (v === undefined)
+      throw new KilnError(
+        'INVALID_MODEL',
+        `${this.source}: the model imports no default-domain opset`,
+      );
     return v;
   }
 }

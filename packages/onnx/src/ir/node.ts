@@ -67,7 +67,8 @@ export class Node {
   int(name: string, fallback?: number): number | undefined {
     const a = this.attributes.get(name);
     if (a === undefined) return fallback;
-    if (a.type !== AttrType.INT || a.proto.i === undefined) throw attrTypeError(this.label, a, 'an int');
+    if (a.type !== AttrType.INT || a.proto.i === undefined)
+      throw attrTypeError(this.label, a, 'an int');
     return Number(a.proto.i);
   }
 
@@ -85,7 +86,8 @@ export class Node {
   float(name: string, fallback: number): number {
     const a = this.attributes.get(name);
     if (a === undefined) return fallback;
-    if (a.type !== AttrType.FLOAT || a.proto.f === undefined) throw attrTypeError(this.label, a, 'a float');
+    if (a.type !== AttrType.FLOAT || a.proto.f === undefined)
+      throw attrTypeError(this.label, a, 'a float');
     return a.proto.f;
   }
 
@@ -95,7 +97,8 @@ export class Node {
   string(name: string, fallback?: string): string | undefined {
     const a = this.attributes.get(name);
     if (a === undefined) return fallback;
-    if (a.type !== AttrType.STRING || a.proto.s === undefined) throw attrTypeError(this.label, a, 'a string');
+    if (a.type !== AttrType.STRING || a.proto.s === undefined)
+      throw attrTypeError(this.label, a, 'a string');
     return new TextDecoder().decode(a.proto.s);
   }
 
@@ -103,7 +106,8 @@ export class Node {
   tensor(name: string): Initializer | undefined {
     const a = this.attributes.get(name);
     if (a === undefined) return undefined;
-    if (a.type !== AttrType.TENSOR || a.tensor === undefined) throw attrTypeError(this.label, a, 'a tensor');
+    if (a.type !== AttrType.TENSOR || a.tensor === undefined)
+      throw attrTypeError(this.label, a, 'a tensor');
     return a.tensor;
   }
 
@@ -121,7 +125,10 @@ export class Node {
   input(i: number): string {
     const name = this.inputs[i];
     if (name === undefined || name === '') {
-      throw new KilnError('INVALID_MODEL', `node '${this.label}' (${this.opType}) has no input ${i}`);
+      throw new KilnError(
+        'INVALID_MODEL',
+        `node '${this.label}' (${this.opType}) has no input ${i}`,
+      );
     }
     return name;
   }

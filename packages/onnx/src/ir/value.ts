@@ -27,12 +27,20 @@ export class Value {
   /** True when the ValueInfo describes a tensor (or has no type at all yet). */
   get isTensor(): boolean {
     const t = this.proto.type;
-    return t === undefined || t.tensorType !== undefined || (t.sequenceType === undefined && t.mapType === undefined && t.optionalType === undefined && t.sparseTensorType === undefined);
+    return (
+      t === undefined ||
+      t.tensorType !== undefined ||
+      (t.sequenceType === undefined &&
+        t.mapType === undefined &&
+        t.optionalType === undefined &&
+        t.sparseTensorType === undefined)
+    );
   }
 
   /** Reads a ValueInfoProto; `where` names it in errors. */
   static fromProto(p: ValueInfoProto, where: string): Value {
-    if (p.name === undefined) throw new KilnError('INVALID_MODEL', `${where}: value_info without a name`);
+    if (p.name === undefined)
+      throw new KilnError('INVALID_MODEL', `${where}: value_info without a name`);
     const tt = p.type?.tensorType;
     const shape = tt?.shape?.dim.map((d, i) => readDim(d, `${where} '${p.name}' shape.dim[${i}]`));
     return new Value(p.name, tt?.elemType, shape, p);
@@ -40,14 +48,20 @@ export class Value {
 
   /** A copy with its own shape array. */
   clone(name = this.name): Value {
-    return new Value(name, this.elemType, this.shape ? [...this.shape] : undefined, { ...this.proto });
+    return new Value(name, this.elemType, this.shape ? [...this.shape] : undefined, {
+      ...this.proto,
+    });
   }
 
   /** The ValueInfoProto to write. */
   toProto(): ValueInfoProto {
     if (!this.isTensor) return { ...this.proto, name: this.name };
     // A value_info without a type (allowed in subgraphs) must not gain an empty one.
-    if (this.proto.type?.tensorType === undefined && this.elemType === undefined && this.shape === undefined) {
+    if (
+      this.proto.type?.tensorType === undefined &&
+      this.elemType === undefined &&
+      this.shape === undefined
+    ) {
       return { ...this.proto, name: this.name };
     }
     const old = this.proto.type?.tensorType;
@@ -60,7 +74,9 @@ export class Value {
       const oldDims = old?.shape?.dim ?? [];
       tensorType.shape = {
         ...old?.shape,
-        dim: this.shape.map((d, i) => writeDim(d, oldDims.length === this.shape!.length ? oldDims[i] : undefined)),
+        dim: this.shape.map((d, i) =>
+          writeDim(d, oldDims.length === this.shape!.length ? oldDims[i] : undefined),
+        ),
       };
     }
     type.tensorType = tensorType;
@@ -81,6 +97,7 @@ function writeDim(d: Dim, old: Dimension | undefined): Dimension {
   if (old?.$unknown !== undefined) out.$unknown = old.$unknown;
   if (typeof d === 'number') out.dimValue = d;
   else if (typeof d === 'string') out.dimParam = d;
-  else if (old !== undefined && old.dimValue === undefined && old.dimParam !== undefined) out.dimParam = old.dimParam;
+  else if (old !== undefined && old.dimValue === undefined && old.dimParam !== undefined)
+    out.dimParam = old.dimParam;
   return out;
 }

@@ -30,7 +30,11 @@ describe('foldConstants', () => {
     expect(m.graph.nodes.map((n) => n.name)).toEqual(['use']);
     const k = m.graph.initializers.get('k')!.tensor().data as Float32Array;
     const f = Math.fround;
-    expect(Array.from(k)).toEqual([f(f(f(0.1) * 3) + f(1e-8)), f(f(f(0.2) * 3) + 1), f(f(f(0.3) * 3) + 2)]);
+    expect(Array.from(k)).toEqual([
+      f(f(f(0.1) * 3) + f(1e-8)),
+      f(f(f(0.2) * 3) + 1),
+      f(f(f(0.3) * 3) + 2),
+    ]);
     expect(m.graph.initializers.has('a')).toBe(false);
   });
 
@@ -45,9 +49,28 @@ describe('foldConstants', () => {
         { opType: 'Concat', name: 'cat', inputs: ['n1', 'minus1'], outputs: ['t'], attributes: [] },
         { opType: 'Reshape', name: 'r', inputs: ['x', 't'], outputs: ['y'] },
       ],
-      initializers: [['zero', i64([0], [])], ['axes', i64([0])], ['minus1', i64([-1])]],
+      initializers: [
+        ['zero', i64([0], [])],
+        ['axes', i64([0])],
+        ['minus1', i64([-1])],
+      ],
     });
-    m.graph.nodes[3]!.attributes.set('axis', { name: 'axis', type: 2, proto: { name: 'axis', type: 2, i: 0, floats: [], ints: [], strings: [], tensors: [], graphs: [], typeProtos: [], sparseTensors: [] } });
+    m.graph.nodes[3]!.attributes.set('axis', {
+      name: 'axis',
+      type: 2,
+      proto: {
+        name: 'axis',
+        type: 2,
+        i: 0,
+        floats: [],
+        ints: [],
+        strings: [],
+        tensors: [],
+        graphs: [],
+        typeProtos: [],
+        sparseTensors: [],
+      },
+    });
     foldConstants(m);
     expect(m.graph.nodes.map((n) => n.opType)).toEqual(['Reshape']);
     expect(m.graph.initializers.get('t')!.toNumbers()).toEqual([2, -1]);
@@ -64,19 +87,22 @@ describe('foldConstants', () => {
   });
 
   const deit = SHARED_MODELS.find((m) => m.name === 'deit_tiny')!;
-  it.skipIf(absent(deit) !== undefined)('folds deit_tiny at batch 1 without changing its outputs', async () => {
-    const model = foldConstants(setBatchSize(loadModel(deit.path), 1));
-    const before = loadModel(deit.path).graph.nodes.length;
-    expect(model.graph.nodes.length).toBeLessThan(before - 100);
-    expect(model.graph.nodes.some((n) => n.is('Shape'))).toBe(false);
-    const feeds = makeFeeds(model, deit, 1);
-    // Reference: the same static-batch model unfolded (static shapes alone change onnxruntime's kernels).
-    const reference = serializeModel(setBatchSize(loadModel(deit.path), 1));
-    const [a, b] = await Promise.all([session(reference), session(serializeModel(model))]);
-    const ra = await runBytes(a, feeds);
-    const rb = await runBytes(b, feeds);
-    expect(sameBytes(ra.output, rb.output)).toBe(true);
-  });
+  it.skipIf(absent(deit) !== undefined)(
+    'folds deit_tiny at batch 1 without changing its outputs',
+    async () => {
+      const model = foldConstants(setBatchSize(loadModel(deit.path), 1));
+      const before = loadModel(deit.path).graph.nodes.length;
+      expect(model.graph.nodes.length).toBeLessThan(before - 100);
+      expect(model.graph.nodes.some((n) => n.is('Shape'))).toBe(false);
+      const feeds = makeFeeds(model, deit, 1);
+      // Reference: the same static-batch model unfolded (static shapes alone change onnxruntime's kernels).
+      const reference = serializeModel(setBatchSize(loadModel(deit.path), 1));
+      const [a, b] = await Promise.all([session(reference), session(serializeModel(model))]);
+      const ra = await runBytes(a, feeds);
+      const rb = await runBytes(b, feeds);
+      expect(sameBytes(ra.output, rb.output)).toBe(true);
+    },
+  );
 });
 
 describe('checkOpset and eliminateDeadNodes', () => {
@@ -94,7 +120,9 @@ describe('checkOpset and eliminateDeadNodes', () => {
 
   it('accepts opsets in range and names the range otherwise', () => {
     expect(checkOpset(m())).toBeDefined();
-    expect(() => checkOpset(m(), { max: 13 })).toThrow(/opset 17 is outside the supported range 7\.\.13/);
+    expect(() => checkOpset(m(), { max: 13 })).toThrow(
+      /opset 17 is outside the supported range 7\.\.13/,
+    );
     const none = m();
     none.proto.opsetImport = [];
     expect(() => checkOpset(none)).toThrow(/no default-domain/);

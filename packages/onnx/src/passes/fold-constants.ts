@@ -11,7 +11,15 @@ export interface FoldOptions {
   maxElements?: number;
 }
 
-const FOLDABLE_TYPES = new Set<number>([ElemType.FLOAT, ElemType.DOUBLE, ElemType.INT32, ElemType.INT64, ElemType.BOOL, ElemType.UINT8, ElemType.INT8]);
+const FOLDABLE_TYPES = new Set<number>([
+  ElemType.FLOAT,
+  ElemType.DOUBLE,
+  ElemType.INT32,
+  ElemType.INT64,
+  ElemType.BOOL,
+  ElemType.UINT8,
+  ElemType.INT8,
+]);
 
 /**
  * Constant folding: every main-graph node whose outputs are fully known at build time (constant
@@ -43,7 +51,10 @@ export function foldConstants(model: Model, options: FoldOptions = {}): Model {
     if (!ready || outs.length === 0 || outs.some((o) => outputs.has(o))) continue;
     for (const o of outs) {
       const info = infos.get(o)!;
-      g.initializers.set(o, initializerFromNumbers(o, info.elemType!, info.shape as number[], info.value as number[]));
+      g.initializers.set(
+        o,
+        initializerFromNumbers(o, info.elemType!, info.shape as number[], info.value as number[]),
+      );
       g.valueInfo.delete(o);
     }
     node.outputs = node.outputs.map(() => '');

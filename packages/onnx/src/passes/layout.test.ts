@@ -20,33 +20,57 @@ function nhwcTwin(path: string): Model {
   const x = g.inputs[0]!;
   const inner = g.uniqueName(`${x.name}_nchw`);
   replaceUses(g, x.name, inner);
-  insertNodes(g, [{ opType: 'Transpose', inputs: [x.name], outputs: [inner], attributes: [intsAttr('perm', [0, 3, 1, 2])] }]);
+  insertNodes(g, [
+    {
+      opType: 'Transpose',
+      inputs: [x.name],
+      outputs: [inner],
+      attributes: [intsAttr('perm', [0, 3, 1, 2])],
+    },
+  ]);
   x.shape = [x.shape![0]!, x.shape![2]!, x.shape![3]!, x.shape![1]!];
   return m;
 }
 
 function nhwc(data: Float32Array, [n, c, h, w]: number[]): Float32Array {
   const out = new Float32Array(data.length);
-  for (let b = 0; b < n!; b++) for (let k = 0; k < c!; k++) for (let y = 0; y < h!; y++) for (let x = 0; x < w!; x++) {
-    out[((b * h! + y) * w! + x) * c! + k] = data[((b * c! + k) * h! + y) * w! + x]!;
-  }
+  for (let b = 0; b < n!; b++)
+    for (let k = 0; k < c!; k++)
+      for (let y = 0; y < h!; y++)
+        for (let x = 0; x < w!; x++) {
+          out[((b * h! + y) * w! + x) * c! + k] = data[((b * c! + k) * h! + y) * w! + x]!;
+        }
   return out;
 }
 
 describe('inputsAsNchw on an NHWC model', () => {
-  it.skipIf(absent(spec) !== undefined)('matches the NHWC model fed transposed inputs, and the Transposes cancel', async () => {
-    const twin = nhwcTwin(spec.path);
-    const nchw = inputsAsNchw(nhwcTwin(spec.path));
-    expect(nchw.graph.inputs[0]!.shape).toEqual(['batch', 1, 28, 28]);
-    expect(nchw.graph.nodes.filter((n) => n.is('Transpose')).length).toBe(0);
-    const original = loadModel(spec.path);
-    const feeds = makeFeeds(original, spec, 2);
-    const x = feeds.image!;
-    const [sTwin, sNchw] = await Promise.all([session(serializeModel(twin)), session(serializeModel(nchw))]);
-    const a = await sTwin.run({ image: new ort.Tensor('float32', nhwc(x.data as Float32Array, x.dims as number[]), [2, 28, 28, 1]) });
-    const b = await sNchw.run(feeds);
-    expect(Buffer.from((b.logits!.data as Float32Array).buffer)).toEqual(Buffer.from((a.logits!.data as Float32Array).buffer));
-  });
+  it.skipIf(absent(spec) !== undefined)(
+    'matches the NHWC model fed transposed inputs, and the Transposes cancel',
+    async () => {
+      const twin = nhwcTwin(spec.path);
+      const nchw = inputsAsNchw(nhwcTwin(spec.path));
+      expect(nchw.graph.inputs[0]!.shape).toEqual(['batch', 1, 28, 28]);
+      expect(nchw.graph.nodes.filter((n) => n.is('Transpose')).length).toBe(0);
+      const original = loadModel(spec.path);
+      const feeds = makeFeeds(original, spec, 2);
+      const x = feeds.image!;
+      const [sTwin, sNchw] = await Promise.all([
+        session(serializeModel(twin)),
+        session(serializeModel(nchw)),
+      ]);
+      const a = await sTwin.run({
+        image: new ort.Tensor(
+          'float32',
+          nhwc(x.data as Float32Array, x.dims as number[]),
+          [2, 28, 28, 1],
+        ),
+      });
+      const b = await sNchw.run(feeds);
+      expect(Buffer.from((b.logits!.data as Float32Array).buffer)).toEqual(
+        Buffer.from((a.logits!.data as Float32Array).buffer),
+      );
+    },
+  );
 });
 
 describe('layout passes on small graphs', () => {
@@ -88,7 +112,11 @@ describe('layout passes on small graphs', () => {
   });
 
   it('refuses names that are not inputs', () => {
-    const m = tinyModel({ inputs: [['x', ElemType.FLOAT, [1, 2, 2, 3]]], outputs: [['x']], nodes: [] });
+    const m = tinyModel({
+      inputs: [['x', ElemType.FLOAT, [1, 2, 2, 3]]],
+      outputs: [['x']],
+      nodes: [],
+    });
     expect(() => inputsAsNchw(m, { names: ['nope'] })).toThrow(/'nope' is not a graph input/);
   });
 });

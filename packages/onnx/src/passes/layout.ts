@@ -24,8 +24,16 @@ function pick(values: Value[], options: LayoutOptions, what: string): Value[] {
   if (!options.names) return values.filter((v) => (v.shape?.length ?? 0) >= 3);
   return options.names.map((n) => {
     const v = values.find((x) => x.name === n);
-    if (!v) throw new KilnError('INVALID_ARGUMENT', `${what}: '${n}' is not a graph ${what.startsWith('inputs') ? 'input' : 'output'}`);
-    if ((v.shape?.length ?? 0) < 3) throw new KilnError('INVALID_ARGUMENT', `${what}: '${n}' needs a known rank of 3 or more to change layout`);
+    if (!v)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `${what}: '${n}' is not a graph ${what.startsWith('inputs') ? 'input' : 'output'}`,
+      );
+    if ((v.shape?.length ?? 0) < 3)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `${what}: '${n}' needs a known rank of 3 or more to change layout`,
+      );
     return v;
   });
 }
@@ -40,8 +48,20 @@ export function inputsAsNchw(model: Model, options: LayoutOptions = {}): Model {
     const rank = v.shape!.length;
     const inner = g.uniqueName(`${v.name}__nhwc`);
     replaceUses(g, v.name, inner);
-    for (const o of g.outputs) if (o.name === v.name) throw new KilnError('UNSUPPORTED', `inputsAsNchw: input '${v.name}' is also a graph output`);
-    insertNodes(g, [{ opType: 'Transpose', inputs: [v.name], outputs: [inner], attributes: [intsAttr('perm', toChannelsLast(rank))] }]);
+    for (const o of g.outputs)
+      if (o.name === v.name)
+        throw new KilnError(
+          'UNSUPPORTED',
+          `inputsAsNchw: input '${v.name}' is also a graph output`,
+        );
+    insertNodes(g, [
+      {
+        opType: 'Transpose',
+        inputs: [v.name],
+        outputs: [inner],
+        attributes: [intsAttr('perm', toChannelsLast(rank))],
+      },
+    ]);
     v.shape = toChannelsFirst(rank).map((p) => v.shape![p]!);
   }
   cancelTransposePairs(g);
@@ -55,10 +75,21 @@ export function outputsAsNchw(model: Model, options: LayoutOptions = {}): Model 
     const rank = v.shape!.length;
     const inner = g.uniqueName(`${v.name}__nhwc`);
     const producer = g.producers().get(v.name);
-    if (!producer) throw new KilnError('UNSUPPORTED', `outputsAsNchw: output '${v.name}' is not produced by a node`);
+    if (!producer)
+      throw new KilnError(
+        'UNSUPPORTED',
+        `outputsAsNchw: output '${v.name}' is not produced by a node`,
+      );
     producer.outputs = producer.outputs.map((o) => (o === v.name ? inner : o));
     replaceUses(g, v.name, inner);
-    insertNodes(g, [{ opType: 'Transpose', inputs: [inner], outputs: [v.name], attributes: [intsAttr('perm', toChannelsFirst(rank))] }]);
+    insertNodes(g, [
+      {
+        opType: 'Transpose',
+        inputs: [inner],
+        outputs: [v.name],
+        attributes: [intsAttr('perm', toChannelsFirst(rank))],
+      },
+    ]);
     v.shape = toChannelsFirst(rank).map((p) => v.shape![p]!);
     g.valueInfo.delete(v.name);
   }
@@ -85,7 +116,7 @@ export function cancelTransposePairs(g: Graph): void {
     replaceUses(g, outer.outputs[0]!, inner.inputs[0]!);
   }
   // Transposes nobody reads any more are dead now (the inner one only once the outer is gone).
-  for (let before = -1; before !== g.nodes.length; ) {
+  for (let before = -1; before !== g.nodes.length;) {
     before = g.nodes.length;
     const read = new Set(g.nodes.flatMap((n) => n.inputs));
     for (const v of g.outputs) read.add(v.name);

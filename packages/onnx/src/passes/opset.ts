@@ -15,7 +15,11 @@ export function checkOpset(model: Model, options: OpsetOptions = {}): Model {
   const min = options.min ?? SUPPORTED_OPSETS.min;
   const max = options.max ?? SUPPORTED_OPSETS.max;
   const v = model.opset('');
-  if (v === undefined) throw new KilnError('INVALID_MODEL', `${model.source}: the model imports no default-domain (ai.onnx) opset`);
+  if (v === undefined)
+    throw new KilnError(
+      'INVALID_MODEL',
+      `${model.source}: the model imports no default-domain (ai.onnx) opset`,
+    );
   if (v < min || v > max) {
     throw new KilnError(
       'UNSUPPORTED',

@@ -13,7 +13,11 @@ import { setBatchSize } from './set-batch-size';
 const byName = (n: string) => [...SHARED_MODELS, ...NPM_MODELS].find((m) => m.name === n)!;
 
 /** Runs `batched` at batch 8 and the original eight times at batch 1; returns the worst difference. */
-async function compareBatch8(original: string, batched: Model, spec: TestModel): Promise<{ bitIdentical: boolean; maxDiff: number }> {
+async function compareBatch8(
+  original: string,
+  batched: Model,
+  spec: TestModel,
+): Promise<{ bitIdentical: boolean; maxDiff: number }> {
   const one = loadModel(original);
   const samples = Array.from({ length: 8 }, (_, i) => makeFeeds(one, spec, 1, 100 + i));
   const inputName = one.graph.inputs[0]!.name;
@@ -33,37 +37,57 @@ async function compareBatch8(original: string, batched: Model, spec: TestModel):
       expect(out8[k]!.dims[0]).toBe(8);
       const d = maxAbsDiff(a, b);
       maxDiff = Math.max(maxDiff, d);
-      if (Buffer.compare(Buffer.from(a.buffer, a.byteOffset, a.byteLength), Buffer.from(b.buffer, b.byteOffset, b.byteLength)) !== 0) bitIdentical = false;
+      if (
+        Buffer.compare(
+          Buffer.from(a.buffer, a.byteOffset, a.byteLength),
+          Buffer.from(b.buffer, b.byteOffset, b.byteLength),
+        ) !== 0
+      )
+        bitIdentical = false;
     }
   }
   await Promise.all([s1.release(), s8.release()]);
   return { bitIdentical, maxDiff };
 }
 
-describe.each(['resnet50', 'mobilenet_v2', 'deit_tiny', 'ch_ppocr_mobile_v2.0_cls_infer'].map(byName))('setBatchSize(8) on $name', (spec) => {
-  it.skipIf(absent(spec) !== undefined)('runs at batch 8 in onnxruntime, equal to eight batch-1 runs', async () => {
-    const model = setBatchSize(loadModel(spec.path), 8);
-    expect(model.graph.inputs[0]!.shape![0]).toBe(8);
-    expect(model.graph.outputs[0]!.shape![0]).toBe(8);
-    const r = await compareBatch8(spec.path, model, spec);
-    console.log(`[agreement] setBatchSize(8) ${spec.name}: bit-identical=${r.bitIdentical} maxAbsDiff=${r.maxDiff}`);
-    expect(r.maxDiff).toBeLessThan(1e-4);
-  });
+describe.each(
+  ['resnet50', 'mobilenet_v2', 'deit_tiny', 'ch_ppocr_mobile_v2.0_cls_infer'].map(byName),
+)('setBatchSize(8) on $name', (spec) => {
+  it.skipIf(absent(spec) !== undefined)(
+    'runs at batch 8 in onnxruntime, equal to eight batch-1 runs',
+    async () => {
+      const model = setBatchSize(loadModel(spec.path), 8);
+      expect(model.graph.inputs[0]!.shape![0]).toBe(8);
+      expect(model.graph.outputs[0]!.shape![0]).toBe(8);
+      const r = await compareBatch8(spec.path, model, spec);
+      console.log(
+        `[agreement] setBatchSize(8) ${spec.name}: bit-identical=${r.bitIdentical} maxAbsDiff=${r.maxDiff}`,
+      );
+      expect(r.maxDiff).toBeLessThan(1e-4);
+    },
+  );
 });
 
 describe('setBatchSize on a batch-pinned deit_tiny', () => {
   const spec = byName('deit_tiny');
-  it.skipIf(absent(spec) !== undefined)('rewrites the Reshapes and the class-token constant that pin batch 1', async () => {
-    // Fixing batch 1 and folding turns deit's Shape->Concat reshape targets into constants that
-    // start with 1, like a model exported with a static batch.
-    const pinned = foldConstants(setBatchSize(loadModel(spec.path), 1));
-    const pinnedReshapes = pinned.graph.nodes.filter((n) => n.is('Reshape') && pinned.graph.initializers.get(n.inputs[1]!)?.toNumbers()[0] === 1);
-    expect(pinnedReshapes.length).toBeGreaterThan(10);
-    const fixed = setBatchSize(pinned, 8);
-    const r = await compareBatch8(spec.path, fixed, spec);
-    console.log(`[agreement] setBatchSize(8) on pinned deit_tiny: bit-identical=${r.bitIdentical} maxAbsDiff=${r.maxDiff}`);
-    expect(r.maxDiff).toBeLessThan(1e-4);
-  });
+  it.skipIf(absent(spec) !== undefined)(
+    'rewrites the Reshapes and the class-token constant that pin batch 1',
+    async () => {
+      // Fixing batch 1 and folding turns deit's Shape->Concat reshape targets into constants that
+      // start with 1, like a model exported with a static batch.
+      const pinned = foldConstants(setBatchSize(loadModel(spec.path), 1));
+      const pinnedReshapes = pinned.graph.nodes.filter(
+        (n) => n.is('Reshape') && pinned.graph.initializers.get(n.inputs[1]!)?.toNumbers()[0] === 1,
+      );
+      expect(pinnedReshapes.length).toBeGreaterThan(10);
+      const fixed = setBatchSize(pinned, 8);
+      const r = await compareBatch8(spec.path, fixed, spec);
+      console.log(
+        `[agreement] setBatchSize(8) on pinned deit_tiny: bit-identical=${r.bitIdentical} maxAbsDiff=${r.maxDiff}`,
+      );
+      expect(r.maxDiff).toBeLessThan(1e-4);
+    },
+  );
 });
 
 function expectPin(f: () => unknown, ...parts: string[]) {
@@ -126,10 +150,27 @@ describe('setBatchSize on small graphs', () => {
     const m = tinyModel({
       inputs: [['x', ElemType.FLOAT, [1, 2, 3]]],
       outputs: [['y']],
-      nodes: [{ opType: 'Concat', name: 'cat', inputs: ['tok', 'x'], outputs: ['y'], attributes: [] }],
+      nodes: [
+        { opType: 'Concat', name: 'cat', inputs: ['tok', 'x'], outputs: ['y'], attributes: [] },
+      ],
       initializers: [['tok', f32([1, 2, 3], [1, 1, 3])]],
     });
-    m.graph.nodes[0]!.setAttr({ name: 'axis', type: 2, proto: { name: 'axis', type: 2, i: 1, floats: [], ints: [], strings: [], tensors: [], graphs: [], typeProtos: [], sparseTensors: [] } });
+    m.graph.nodes[0]!.setAttr({
+      name: 'axis',
+      type: 2,
+      proto: {
+        name: 'axis',
+        type: 2,
+        i: 1,
+        floats: [],
+        ints: [],
+        strings: [],
+        tensors: [],
+        graphs: [],
+        typeProtos: [],
+        sparseTensors: [],
+      },
+    });
     setBatchSize(m, 3);
     expect(m.graph.outputs[0]!.shape).toEqual([3, 3, 3]);
     expect(m.graph.nodes.some((n) => n.is('Expand'))).toBe(true);

@@ -38,19 +38,31 @@ function carriesAny(shape: Dim[] | undefined): boolean {
  * (a constant of the old batch mixed with batch data, a Reshape that folds the batch away) fails
  * with a KilnError naming the node. Never returns a silently wrong model.
  */
-export function setBatchSize(model: Model, size: BatchSize, options: SetBatchSizeOptions = {}): Model {
+export function setBatchSize(
+  model: Model,
+  size: BatchSize,
+  options: SetBatchSizeOptions = {},
+): Model {
   const target = checkSize(size);
   const g = model.graph;
   const batchInputs = g.inputs.filter((v) =>
-    options.inputs ? options.inputs.includes(v.name) : !g.initializers.has(v.name) && (v.shape?.length ?? 0) > 0,
+    options.inputs
+      ? options.inputs.includes(v.name)
+      : !g.initializers.has(v.name) && (v.shape?.length ?? 0) > 0,
   );
   for (const name of options.inputs ?? []) {
-    if (!g.inputs.some((v) => v.name === name)) throw new KilnError('INVALID_ARGUMENT', `setBatchSize: '${name}' is not a graph input`);
+    if (!g.inputs.some((v) => v.name === name))
+      throw new KilnError('INVALID_ARGUMENT', `setBatchSize: '${name}' is not a graph input`);
   }
-  if (batchInputs.length === 0) throw new KilnError('INVALID_ARGUMENT', 'setBatchSize: the model has no input with a batch dimension');
+  if (batchInputs.length === 0)
+    throw new KilnError(
+      'INVALID_ARGUMENT',
+      'setBatchSize: the model has no input with a batch dimension',
+    );
   const old = batchInputs[0]!.shape![0]!;
   for (const v of batchInputs) {
-    if (!v.shape || v.shape.length === 0) throw new KilnError('INVALID_ARGUMENT', `setBatchSize: input '${v.name}' has no dims`);
+    if (!v.shape || v.shape.length === 0)
+      throw new KilnError('INVALID_ARGUMENT', `setBatchSize: input '${v.name}' has no dims`);
     v.shape[0] = MARK;
   }
   // Shapes recorded for the old batch would mislead inference and the runtime alike.
@@ -67,20 +79,37 @@ export function setBatchSize(model: Model, size: BatchSize, options: SetBatchSiz
     const inferred = infos.get(v.name)?.shape;
     if (inferred) v.shape = inferred.map((d) => renameMark(d, target));
   }
-  for (const v of g.valueInfo.values()) if (v.shape) v.shape = v.shape.map((d) => renameMark(d, target));
+  for (const v of g.valueInfo.values())
+    if (v.shape) v.shape = v.shape.map((d) => renameMark(d, target));
   return model;
 }
 
 function checkSize(size: BatchSize): number | string {
   if (typeof size === 'number') {
-    if (!Number.isSafeInteger(size) || size < 1) throw new KilnError('INVALID_ARGUMENT', `setBatchSize: expected a positive integer batch size, got ${size}`);
+    if (!Number.isSafeInteger(size) || size < 1)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `setBatchSize: expected a positive integer batch size, got ${size}`,
+      );
     return size;
   }
-  if (size !== null && typeof size === 'object' && typeof size.dynamic === 'string' && size.dynamic !== '') {
-    if (size.dynamic.includes('*')) throw new KilnError('INVALID_ARGUMENT', `setBatchSize: a dynamic batch name may not contain '*'`);
+  if (
+    size !== null &&
+    typeof size === 'object' &&
+    typeof size.dynamic === 'string' &&
+    size.dynamic !== ''
+  ) {
+    if (size.dynamic.includes('*'))
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `setBatchSize: a dynamic batch name may not contain '*'`,
+      );
     return size.dynamic;
   }
-  throw new KilnError('INVALID_ARGUMENT', `setBatchSize: expected a number or { dynamic: name }, got ${JSON.stringify(size)}`);
+  throw new KilnError(
+    'INVALID_ARGUMENT',
+    `setBatchSize: expected a number or { dynamic: name }, got ${JSON.stringify(size)}`,
+  );
 }
 
 function renameMark(d: Dim, target: number | string): Dim {
@@ -98,7 +127,8 @@ function clearBatchTypes(g: Graph): void {
 /** Finds the first node that pins the batch and fixes it; false when there is none. */
 function fixFirstPin(model: Model, infos: Map<string, TensorInfo>, old: Dim): boolean {
   const g = model.graph;
-  const info = (name: string): TensorInfo | undefined => infos.get(name) ?? g.value(name) ?? undefined;
+  const info = (name: string): TensorInfo | undefined =>
+    infos.get(name) ?? g.value(name) ?? undefined;
   const shapeOf = (name: string): Dim[] | undefined => {
     const i = g.initializers.get(name);
     if (i) return [...i.dims];
@@ -124,7 +154,13 @@ function fixFirstPin(model: Model, infos: Map<string, TensorInfo>, old: Dim): bo
       if (batchAt < 0 || !shapes.some((s) => carries(s?.[0]))) continue;
       const k = shapes.findIndex((s) => s !== undefined && !carries(s[0]));
       if (k < 0) continue;
-      expandToBatch(model, node, k, shapes.findIndex((s) => carries(s?.[0])), old);
+      expandToBatch(
+        model,
+        node,
+        k,
+        shapes.findIndex((s) => carries(s?.[0])),
+        old,
+      );
       return true;
     }
     if (ELEMENTWISE.has(node.opType) && node.domain === '') {
@@ -136,7 +172,10 @@ function fixFirstPin(model: Model, infos: Map<string, TensorInfo>, old: Dim): bo
         if (!dims.some(carries)) continue;
         const fixed = dims.find((d) => typeof d === 'number' && d !== 1);
         if (fixed !== undefined) {
-          throw pinError(node, `an input has ${fixed} at dim ${axis}, where the batch flows; a tensor sized for the old batch cannot be rewritten safely`);
+          throw pinError(
+            node,
+            `an input has ${fixed} at dim ${axis}, where the batch flows; a tensor sized for the old batch cannot be rewritten safely`,
+          );
         }
       }
     }
@@ -144,15 +183,34 @@ function fixFirstPin(model: Model, infos: Map<string, TensorInfo>, old: Dim): bo
   return false;
 }
 
-const ELEMENTWISE = new Set(['Add', 'Sub', 'Mul', 'Div', 'Pow', 'Where', 'Equal', 'Less', 'Greater', 'And', 'Or', 'Max', 'Min', 'PRelu']);
+const ELEMENTWISE = new Set([
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Pow',
+  'Where',
+  'Equal',
+  'Less',
+  'Greater',
+  'And',
+  'Or',
+  'Max',
+  'Min',
+  'PRelu',
+]);
 
 function pinError(node: Node, why: string): KilnError {
-  return new KilnError('UNSUPPORTED', `setBatchSize: node '${node.label}' (${node.opType}) pins the batch size: ${why}`);
+  return new KilnError(
+    'UNSUPPORTED',
+    `setBatchSize: node '${node.label}' (${node.opType}) pins the batch size: ${why}`,
+  );
 }
 
 function constantTarget(g: Graph, name: string): number[] | undefined {
   const init = g.initializers.get(name);
-  if (init && (init.elemType === ElemType.INT64 || init.elemType === ElemType.INT32)) return init.toNumbers();
+  if (init && (init.elemType === ElemType.INT64 || init.elemType === ElemType.INT32))
+    return init.toNumbers();
   return undefined;
 }
 
@@ -161,17 +219,28 @@ function fixReshape(model: Model, node: Node, data: Dim[], old: Dim): void {
   const g = model.graph;
   const targetName = node.inputs[1] ?? '';
   const t = constantTarget(g, targetName);
-  if (!t) throw pinError(node, `its target shape '${targetName}' is computed, and the batch does not survive it`);
-  if (node.int('allowzero', 0) === 1) throw pinError(node, 'it has allowzero=1, so 0 cannot copy the batch');
-  if (data[0] !== MARK) throw pinError(node, `its input ${formatShape(data)} does not have the batch at dim 0`);
-  if (t[0] !== old) throw pinError(node, `its target [${t.join(', ')}] does not start with the old batch ${old}`);
+  if (!t)
+    throw pinError(
+      node,
+      `its target shape '${targetName}' is computed, and the batch does not survive it`,
+    );
+  if (node.int('allowzero', 0) === 1)
+    throw pinError(node, 'it has allowzero=1, so 0 cannot copy the batch');
+  if (data[0] !== MARK)
+    throw pinError(node, `its input ${formatShape(data)} does not have the batch at dim 0`);
+  if (t[0] !== old)
+    throw pinError(node, `its target [${t.join(', ')}] does not start with the old batch ${old}`);
   const rest = t.slice(1);
   const restData = data.slice(1);
   const known = restData.every((d) => typeof d === 'number');
   if (!rest.includes(-1)) {
     const a = rest.reduce((p, d, i) => p * (d === 0 ? (restData[i] as number) : d), 1);
     const b = known ? (restData as number[]).reduce((p, d) => p * d, 1) : NaN;
-    if (a !== b) throw pinError(node, `its target [${t.join(', ')}] does not keep one sample per batch row of ${formatShape(data)}`);
+    if (a !== b)
+      throw pinError(
+        node,
+        `its target [${t.join(', ')}] does not keep one sample per batch row of ${formatShape(data)}`,
+      );
   }
   const name = g.uniqueName(`${targetName}_batch`);
   g.initializers.set(name, initializerFromNumbers(name, ElemType.INT64, [t.length], [0, ...rest]));
@@ -183,31 +252,61 @@ function expandToBatch(model: Model, node: Node, k: number, ref: number, old: Di
   const g = model.graph;
   const name = node.inputs[k]!;
   const shape = g.initializers.get(name)?.dims;
-  if (!shape) throw pinError(node, `input '${name}' is not batched but is not a constant either, so it cannot be expanded safely`);
-  if (shape[0] !== 1 || old !== 1) throw pinError(node, `constant input '${name}' has dim 0 of ${shape[0]}, which cannot be expanded to the batch`);
+  if (!shape)
+    throw pinError(
+      node,
+      `input '${name}' is not batched but is not a constant either, so it cannot be expanded safely`,
+    );
+  if (shape[0] !== 1 || old !== 1)
+    throw pinError(
+      node,
+      `constant input '${name}' has dim 0 of ${shape[0]}, which cannot be expanded to the batch`,
+    );
   const refName = node.inputs[ref]!;
   const opset = model.requireOpset();
   const batchDim = g.uniqueName(`${name}_batch`);
   const restName = g.uniqueName(`${name}_dims`);
   const fullName = g.uniqueName(`${name}_target`);
   const expanded = g.uniqueName(`${name}_expanded`);
-  g.initializers.set(restName, initializerFromNumbers(restName, ElemType.INT64, [shape.length - 1], shape.slice(1)));
+  g.initializers.set(
+    restName,
+    initializerFromNumbers(restName, ElemType.INT64, [shape.length - 1], shape.slice(1)),
+  );
   // Shape(ref)[0:1]: Shape's start/end from opset 15, else a Slice (attributes before opset 10).
   const shapeNodes: NodeInit[] = [];
   if (opset >= 15) {
-    shapeNodes.push({ opType: 'Shape', inputs: [refName], outputs: [batchDim], attributes: [intAttr('start', 0), intAttr('end', 1)] });
+    shapeNodes.push({
+      opType: 'Shape',
+      inputs: [refName],
+      outputs: [batchDim],
+      attributes: [intAttr('start', 0), intAttr('end', 1)],
+    });
   } else {
     const full = g.uniqueName(`${name}_ref_shape`);
     shapeNodes.push({ opType: 'Shape', inputs: [refName], outputs: [full] });
     if (opset >= 10) {
-      shapeNodes.push({ opType: 'Slice', inputs: [full, sliceConst(g, 'starts', [0]), sliceConst(g, 'ends', [1])], outputs: [batchDim] });
+      shapeNodes.push({
+        opType: 'Slice',
+        inputs: [full, sliceConst(g, 'starts', [0]), sliceConst(g, 'ends', [1])],
+        outputs: [batchDim],
+      });
     } else {
-      shapeNodes.push({ opType: 'Slice', inputs: [full], outputs: [batchDim], attributes: [intsAttr('starts', [0]), intsAttr('ends', [1]), intsAttr('axes', [0])] });
+      shapeNodes.push({
+        opType: 'Slice',
+        inputs: [full],
+        outputs: [batchDim],
+        attributes: [intsAttr('starts', [0]), intsAttr('ends', [1]), intsAttr('axes', [0])],
+      });
     }
   }
   insertNodes(g, [
     ...shapeNodes,
-    { opType: 'Concat', inputs: [batchDim, restName], outputs: [fullName], attributes: [intAttr('axis', 0)] },
+    {
+      opType: 'Concat',
+      inputs: [batchDim, restName],
+      outputs: [fullName],
+      attributes: [intAttr('axis', 0)],
+    },
     { opType: 'Expand', inputs: [name, fullName], outputs: [expanded] },
   ]);
   node.inputs[k] = expanded;
@@ -218,4 +317,3 @@ function sliceConst(g: Graph, what: string, values: number[]): string {
   g.initializers.set(name, initializerFromNumbers(name, ElemType.INT64, [values.length], values));
   return name;
 }
-

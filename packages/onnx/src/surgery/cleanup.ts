@@ -22,10 +22,13 @@ export function cleanupGraph(graph: Graph, options: CleanupOptions = {}): Graph 
     }
   }
   graph.nodes = keep.reverse();
-  for (const n of graph.nodes) for (const s of n.subgraphs()) cleanupGraph(s, { removeUnusedInputs: false });
-  for (const name of [...graph.initializers.keys()]) if (!needed.has(name)) graph.initializers.delete(name);
+  for (const n of graph.nodes)
+    for (const s of n.subgraphs()) cleanupGraph(s, { removeUnusedInputs: false });
+  for (const name of [...graph.initializers.keys()])
+    if (!needed.has(name)) graph.initializers.delete(name);
   const produced = new Set(graph.nodes.flatMap((n) => n.outputs));
-  for (const name of [...graph.valueInfo.keys()]) if (!produced.has(name)) graph.valueInfo.delete(name);
+  for (const name of [...graph.valueInfo.keys()])
+    if (!produced.has(name)) graph.valueInfo.delete(name);
   if (options.removeUnusedInputs) graph.inputs = graph.inputs.filter((v) => needed.has(v.name));
   return graph;
 }

@@ -17,7 +17,12 @@ export function insertNodes(graph: Graph, inits: (NodeInit | Node)[]): Node[] {
 }
 
 /** Replaces every read of tensor `from` with `to` (node inputs, subgraph reads and graph outputs stay named). */
-export function replaceUses(graph: Graph, from: string, to: string, options: { except?: Node[] } = {}): number {
+export function replaceUses(
+  graph: Graph,
+  from: string,
+  to: string,
+  options: { except?: Node[] } = {},
+): number {
   let count = 0;
   const except = new Set(options.except ?? []);
   for (const n of graph.nodes) {
@@ -31,15 +36,22 @@ export function replaceUses(graph: Graph, from: string, to: string, options: { e
 /** Removes a single-input-passthrough node, rewiring its readers to its first input. */
 export function removeNode(graph: Graph, node: Node): void {
   const at = graph.nodes.indexOf(node);
-  if (at < 0) throw new KilnError('NOT_FOUND', `node '${node.label}' is not in graph '${graph.name}'`);
+  if (at < 0)
+    throw new KilnError('NOT_FOUND', `node '${node.label}' is not in graph '${graph.name}'`);
   const source = node.inputs[0];
   const output = node.outputs[0];
   if (output !== undefined && output !== '') {
     if (graph.outputs.some((v) => v.name === output)) {
-      throw new KilnError('INVALID_STATE', `node '${node.label}' produces graph output '${output}'; rename the output first`);
+      throw new KilnError(
+        'INVALID_STATE',
+        `node '${node.label}' produces graph output '${output}'; rename the output first`,
+      );
     }
     if (source === undefined || source === '') {
-      throw new KilnError('INVALID_STATE', `node '${node.label}' has no input to rewire its readers to`);
+      throw new KilnError(
+        'INVALID_STATE',
+        `node '${node.label}' has no input to rewire its readers to`,
+      );
     }
     replaceUses(graph, output, source);
   }
@@ -49,11 +61,16 @@ export function removeNode(graph: Graph, node: Node): void {
 /** Replaces `node` with `replacement` nodes; the replacements must produce the node's outputs. */
 export function replaceNode(graph: Graph, node: Node, replacement: (NodeInit | Node)[]): Node[] {
   const at = graph.nodes.indexOf(node);
-  if (at < 0) throw new KilnError('NOT_FOUND', `node '${node.label}' is not in graph '${graph.name}'`);
+  if (at < 0)
+    throw new KilnError('NOT_FOUND', `node '${node.label}' is not in graph '${graph.name}'`);
   const nodes = replacement.map((i) => (i instanceof Node ? i : new Node(i)));
   const produced = new Set(nodes.flatMap((n) => n.outputs));
   for (const o of node.outputs) {
-    if (o !== '' && !produced.has(o)) throw new KilnError('INVALID_ARGUMENT', `the replacement of '${node.label}' does not produce its output '${o}'`);
+    if (o !== '' && !produced.has(o))
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `the replacement of '${node.label}' does not produce its output '${o}'`,
+      );
   }
   graph.nodes.splice(at, 1);
   return insertNodes(graph, nodes);
@@ -62,7 +79,11 @@ export function replaceNode(graph: Graph, node: Node, replacement: (NodeInit | N
 /** Renames a tensor everywhere in the graph: producer, readers, IO, value_info, initializer. */
 export function renameTensor(graph: Graph, from: string, to: string): void {
   if (from === to) return;
-  if (graph.names().has(to)) throw new KilnError('INVALID_ARGUMENT', `cannot rename '${from}' to '${to}': that name is taken`);
+  if (graph.names().has(to))
+    throw new KilnError(
+      'INVALID_ARGUMENT',
+      `cannot rename '${from}' to '${to}': that name is taken`,
+    );
   for (const n of graph.nodes) n.outputs = n.outputs.map((o) => (o === from ? to : o));
   replaceUses(graph, from, to);
   for (const v of [...graph.inputs, ...graph.outputs]) if (v.name === from) v.name = to;
@@ -83,7 +104,10 @@ export function renameTensor(graph: Graph, from: string, to: string): void {
 /** Renames a graph input or output (the tensor is renamed throughout). */
 export function renameIO(graph: Graph, from: string, to: string): void {
   if (!graph.inputs.some((v) => v.name === from) && !graph.outputs.some((v) => v.name === from)) {
-    throw new KilnError('NOT_FOUND', `'${from}' is not an input or output of graph '${graph.name}'`);
+    throw new KilnError(
+      'NOT_FOUND',
+      `'${from}' is not an input or output of graph '${graph.name}'`,
+    );
   }
   renameTensor(graph, from, to);
 }

@@ -30,7 +30,10 @@ export function extractSubgraph(model: Model, inputs: string[], outputs: string[
     }
     const p = producers.get(t);
     if (p === undefined) {
-      throw new KilnError('INVALID_ARGUMENT', `cannot extract: '${t}' is needed but is neither produced by a node, a given input, nor a constant`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `cannot extract: '${t}' is needed but is neither produced by a node, a given input, nor a constant`,
+      );
     }
     chosen.add(index.get(p)!);
     stack.push(...nodeReads(p));
@@ -39,7 +42,9 @@ export function extractSubgraph(model: Model, inputs: string[], outputs: string[
   sub.name = `${g.name}_extract`;
   sub.nodes = [...chosen].sort((a, b) => a - b).map((i) => g.nodes[i]!);
   // Boundary tensors need types; where the file has none, shape inference supplies them.
-  const infos = [...inputs, ...outputs].some((n) => model.graph.value(n)?.elemType === undefined) ? runInference(model) : undefined;
+  const infos = [...inputs, ...outputs].some((n) => model.graph.value(n)?.elemType === undefined)
+    ? runInference(model)
+    : undefined;
   const typed = (name: string): Value => {
     const v = model.graph.value(name);
     if (v?.elemType !== undefined) return v.clone();
@@ -49,10 +54,11 @@ export function extractSubgraph(model: Model, inputs: string[], outputs: string[
   sub.inputs = inputs.map(typed);
   sub.outputs = outputs.map(typed);
   for (const name of needInits) sub.initializers.set(name, g.initializers.get(name)!);
-  for (const n of sub.nodes) for (const o of n.outputs) {
-    const v = g.valueInfo.get(o);
-    if (v && !outputs.includes(o)) sub.valueInfo.set(o, v.clone());
-  }
+  for (const n of sub.nodes)
+    for (const o of n.outputs) {
+      const v = g.valueInfo.get(o);
+      if (v && !outputs.includes(o)) sub.valueInfo.set(o, v.clone());
+    }
   return new Model(sub, structuredCloneProto(model), model.source);
 }
 

@@ -15,7 +15,8 @@ export function findNodes(graph: Graph, query: NodeQuery): Node[] {
     (n) =>
       (query.opType === undefined || n.opType === query.opType) &&
       (query.domain === undefined || n.domain === query.domain) &&
-      (query.name === undefined || (typeof query.name === 'string' ? n.name === query.name : query.name.test(n.name))) &&
+      (query.name === undefined ||
+        (typeof query.name === 'string' ? n.name === query.name : query.name.test(n.name))) &&
       (query.where === undefined || query.where(n)),
   );
 }
@@ -27,5 +28,7 @@ export function findNode(graph: Graph, name: string): Node | undefined {
 
 /** Names of tensors matching a string or RegExp (inputs, outputs, initializers, node outputs). */
 export function findTensors(graph: Graph, pattern: string | RegExp): string[] {
-  return [...graph.names()].filter((n) => (typeof pattern === 'string' ? n === pattern : pattern.test(n)));
+  return [...graph.names()].filter((n) =>
+    typeof pattern === 'string' ? n === pattern : pattern.test(n),
+  );
 }

@@ -22,7 +22,10 @@ function chain() {
       { opType: 'Add', name: 'add', inputs: ['b', 'w'], outputs: ['y'] },
       { opType: 'Neg', name: 'unused', inputs: ['x'], outputs: ['dead'] },
     ],
-    initializers: [['w', f32([1, 2])], ['orphan', f32([0])]],
+    initializers: [
+      ['w', f32([1, 2])],
+      ['orphan', f32([0])],
+    ],
   });
 }
 
@@ -30,7 +33,12 @@ describe('IR maps and order', () => {
   it('gives producers and consumers', () => {
     const g = chain().graph;
     expect(g.producers().get('b')!.name).toBe('id');
-    expect(g.consumers().get('x')!.map((n) => n.name)).toEqual(['relu', 'unused']);
+    expect(
+      g
+        .consumers()
+        .get('x')!
+        .map((n) => n.name),
+    ).toEqual(['relu', 'unused']);
   });
 
   it('sorts topologically, keeping a sorted graph as it is', () => {
@@ -38,7 +46,9 @@ describe('IR maps and order', () => {
     const names = g.nodes.map((n) => n.name);
     g.nodes.reverse();
     g.topologicalSort();
-    expect(g.nodes.map((n) => n.name).indexOf('relu')).toBeLessThan(g.nodes.map((n) => n.name).indexOf('add'));
+    expect(g.nodes.map((n) => n.name).indexOf('relu')).toBeLessThan(
+      g.nodes.map((n) => n.name).indexOf('add'),
+    );
     const sorted = chain().graph;
     sorted.topologicalSort();
     expect(sorted.nodes.map((n) => n.name)).toEqual(names);
@@ -47,7 +57,12 @@ describe('IR maps and order', () => {
   it('finds a cycle and names its nodes', () => {
     const g = chain().graph;
     g.nodes[0]!.inputs = ['b'];
-    expect(g.findCycle()!.map((n) => n.name).sort()).toEqual(['id', 'relu']);
+    expect(
+      g
+        .findCycle()!
+        .map((n) => n.name)
+        .sort(),
+    ).toEqual(['id', 'relu']);
     expect(() => g.topologicalSort()).toThrow(/cycle.*'(relu|id)'/);
   });
 
@@ -87,8 +102,14 @@ describe('graph surgery', () => {
 
   it('replaces a node, requiring the replacement to produce its outputs', () => {
     const g = chain().graph;
-    expect(() => replaceNode(g, findNode(g, 'relu')!, [{ opType: 'Sigmoid', inputs: ['x'], outputs: ['other'] }])).toThrow(/output 'a'/);
-    replaceNode(g, findNode(g, 'relu')!, [new Node({ opType: 'Sigmoid', name: 'sig', inputs: ['x'], outputs: ['a'] })]);
+    expect(() =>
+      replaceNode(g, findNode(g, 'relu')!, [
+        { opType: 'Sigmoid', inputs: ['x'], outputs: ['other'] },
+      ]),
+    ).toThrow(/output 'a'/);
+    replaceNode(g, findNode(g, 'relu')!, [
+      new Node({ opType: 'Sigmoid', name: 'sig', inputs: ['x'], outputs: ['a'] }),
+    ]);
     expect(g.producers().get('a')!.name).toBe('sig');
   });
 
@@ -125,21 +146,24 @@ describe('extractSubgraph', () => {
   });
 
   const spec = SHARED_MODELS.find((m) => m.name === 'fashion_mnist_cnn')!;
-  it.skipIf(absent(spec) !== undefined)('extracts a middle piece of a real model that onnxruntime runs', async () => {
-    const m = loadModel(spec.path);
-    const convs = findNodes(m.graph, { opType: 'Conv' });
-    const from = convs[1]!.inputs[0]!;
-    const to = convs[2]!.outputs[0]!;
-    const sub = extractSubgraph(m, [from], [to]);
-    expect(sub.graph.nodes.length).toBeGreaterThan(1);
-    expect(sub.graph.nodes.length).toBeLessThan(m.graph.nodes.length);
-    // Feed the full model's intermediate tensor to the piece: its output must match the full model's.
-    const full = loadModel(spec.path);
-    full.graph.outputs.push(new Value(from), new Value(to));
-    const fs = await session(serializeModel(full));
-    const outs = await fs.run(makeFeeds(full, spec, 1));
-    const ss = await session(serializeModel(sub));
-    const r = await runBytes(ss, { [from]: outs[from] as ort.Tensor });
-    expect(Buffer.from(r[to]!)).toEqual(Buffer.from((outs[to]!.data as Float32Array).buffer));
-  });
+  it.skipIf(absent(spec) !== undefined)(
+    'extracts a middle piece of a real model that onnxruntime runs',
+    async () => {
+      const m = loadModel(spec.path);
+      const convs = findNodes(m.graph, { opType: 'Conv' });
+      const from = convs[1]!.inputs[0]!;
+      const to = convs[2]!.outputs[0]!;
+      const sub = extractSubgraph(m, [from], [to]);
+      expect(sub.graph.nodes.length).toBeGreaterThan(1);
+      expect(sub.graph.nodes.length).toBeLessThan(m.graph.nodes.length);
+      // Feed the full model's intermediate tensor to the piece: its output must match the full model's.
+      const full = loadModel(spec.path);
+      full.graph.outputs.push(new Value(from), new Value(to));
+      const fs = await session(serializeModel(full));
+      const outs = await fs.run(makeFeeds(full, spec, 1));
+      const ss = await session(serializeModel(sub));
+      const r = await runBytes(ss, { [from]: outs[from] as ort.Tensor });
+      expect(Buffer.from(r[to]!)).toEqual(Buffer.from((outs[to]!.data as Float32Array).buffer));
+    },
+  );
 });

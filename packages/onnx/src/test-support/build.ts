@@ -20,8 +20,13 @@ export function tinyModel(parts: {
   g.inputs = parts.inputs.map(([n, t, s]) => new Value(n, t, s));
   g.outputs = parts.outputs.map(([n, t, s]) => new Value(n, t, s));
   g.nodes = parts.nodes.map((n) => new Node(n));
-  for (const [name, t] of parts.initializers ?? []) g.initializers.set(name, Initializer.fromTensor(name, t));
-  return new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: parts.opset ?? 17 }], producerName: 'kiln-test' });
+  for (const [name, t] of parts.initializers ?? [])
+    g.initializers.set(name, Initializer.fromTensor(name, t));
+  return new Model(g, {
+    irVersion: 8,
+    opsetImport: [{ domain: '', version: parts.opset ?? 17 }],
+    producerName: 'kiln-test',
+  });
 }
 
 /** An int64 tensor. */

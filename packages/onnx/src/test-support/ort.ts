@@ -10,8 +10,14 @@ export type Feeds = Record<string, ort.Tensor>;
 
 /** A session on a model file or bytes, on one thread so results are deterministic. */
 export async function session(source: string | Uint8Array): Promise<ort.InferenceSession> {
-  const opts: ort.InferenceSession.SessionOptions = { intraOpNumThreads: 1, interOpNumThreads: 1, logSeverityLevel: 3 };
-  return typeof source === 'string' ? ort.InferenceSession.create(source, opts) : ort.InferenceSession.create(source, opts);
+  const opts: ort.InferenceSession.SessionOptions = {
+    intraOpNumThreads: 1,
+    interOpNumThreads: 1,
+    logSeverityLevel: 3,
+  };
+  return typeof source === 'string'
+    ? ort.InferenceSession.create(source, opts)
+    : ort.InferenceSession.create(source, opts);
 }
 
 // A small LCG so every run feeds the same numbers.
@@ -40,26 +46,45 @@ export function makeFeeds(model: Model, spec: TestModel, batch = 1, seed = 1): F
     const fixed = spec.values?.[v.name];
     switch (v.elemType) {
       case ElemType.FLOAT:
-        feeds[v.name] = new ort.Tensor('float32', Float32Array.from({ length: n }, () => random() * 2 - 1), dims);
+        feeds[v.name] = new ort.Tensor(
+          'float32',
+          Float32Array.from({ length: n }, () => random() * 2 - 1),
+          dims,
+        );
         break;
       case ElemType.FLOAT16: {
         // Random halves in [-1, 1): sign, exponent 0b01110 or below, random mantissa.
-        const data = Uint16Array.from({ length: n }, () => ((random() < 0.5 ? 0x8000 : 0) | (0x3400 + Math.floor(random() * 0x0800))) & 0xffff);
+        const data = Uint16Array.from(
+          { length: n },
+          () => ((random() < 0.5 ? 0x8000 : 0) | (0x3400 + Math.floor(random() * 0x0800))) & 0xffff,
+        );
         feeds[v.name] = new ort.Tensor('float16', data, dims);
         break;
       }
       case ElemType.INT64:
-        feeds[v.name] = new ort.Tensor('int64', BigInt64Array.from({ length: n }, (_, i) => BigInt(fixed?.[i] ?? Math.floor(random() * 10))), dims);
+        feeds[v.name] = new ort.Tensor(
+          'int64',
+          BigInt64Array.from({ length: n }, (_, i) =>
+            BigInt(fixed?.[i] ?? Math.floor(random() * 10)),
+          ),
+          dims,
+        );
         break;
       default:
-        throw new KilnError('UNSUPPORTED', `test feeds for ${elemTypeName(v.elemType)} input '${v.name}' are not implemented`);
+        throw new KilnError(
+          'UNSUPPORTED',
+          `test feeds for ${elemTypeName(v.elemType)} input '${v.name}' are not implemented`,
+        );
     }
   }
   return feeds;
 }
 
 /** Runs a session and returns the outputs' raw bytes by name. */
-export async function runBytes(s: ort.InferenceSession, feeds: Feeds): Promise<Record<string, Uint8Array>> {
+export async function runBytes(
+  s: ort.InferenceSession,
+  feeds: Feeds,
+): Promise<Record<string, Uint8Array>> {
   const out = await s.run(feeds);
   const bytes: Record<string, Uint8Array> = {};
   for (const [k, t] of Object.entries(out)) {
@@ -70,7 +95,10 @@ export async function runBytes(s: ort.InferenceSession, feeds: Feeds): Promise<R
 }
 
 /** Runs a session and returns the outputs as ORT tensors. */
-export async function run(s: ort.InferenceSession, feeds: Feeds): Promise<ort.InferenceSession.OnnxValueMapType> {
+export async function run(
+  s: ort.InferenceSession,
+  feeds: Feeds,
+): Promise<ort.InferenceSession.OnnxValueMapType> {
   return s.run(feeds);
 }
 

@@ -8,7 +8,8 @@ function mergeDim(a: Dim, b: Dim): Dim {
 function merge(a: TensorInfo | undefined, b: TensorInfo | undefined): TensorInfo {
   if (!a || !b) return {};
   const out: TensorInfo = { elemType: a.elemType === b.elemType ? a.elemType : undefined };
-  if (a.shape && b.shape && a.shape.length === b.shape.length) out.shape = a.shape.map((d, i) => mergeDim(d, b.shape![i]!));
+  if (a.shape && b.shape && a.shape.length === b.shape.length)
+    out.shape = a.shape.map((d, i) => mergeDim(d, b.shape![i]!));
   return out;
 }
 
@@ -20,7 +21,8 @@ export const ifRule: InferRule = (ctx) => {
   // A condition known at inference time (shape math, or a value the caller fixed) picks the branch;
   // the other branch is left alone, since what we know may not hold inside it.
   const cond = ctx.inputs[0]?.value;
-  if (cond?.length === 1 && typeof cond[0] === 'number') return ctx.inferSubgraph(cond[0] !== 0 ? thenG : elseG, []);
+  if (cond?.length === 1 && typeof cond[0] === 'number')
+    return ctx.inferSubgraph(cond[0] !== 0 ? thenG : elseG, []);
   const a = ctx.inferSubgraph(thenG, []);
   const b = ctx.inferSubgraph(elseG, []);
   return ctx.node.outputs.map((_, i) => merge(a[i], b[i]));

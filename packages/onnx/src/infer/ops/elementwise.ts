@@ -20,15 +20,25 @@ function broadcastInfo(ctx: InferContext, indices: number[]): Dim[] | undefined 
   return broadcastShapes(shapes as Dim[][]);
 }
 
-function combine(a: Dim[] | undefined, b: Dim[] | undefined, f: (x: Dim, y: Dim) => Dim): Dim[] | undefined {
+function combine(
+  a: Dim[] | undefined,
+  b: Dim[] | undefined,
+  f: (x: Dim, y: Dim) => Dim,
+): Dim[] | undefined {
   if (a === undefined || b === undefined) return undefined;
   if (a.length !== b.length && a.length !== 1 && b.length !== 1) return undefined;
   const n = Math.max(a.length, b.length);
-  return Array.from({ length: n }, (_, i) => f(a[a.length === 1 ? 0 : i]!, b[b.length === 1 ? 0 : i]!));
+  return Array.from({ length: n }, (_, i) =>
+    f(a[a.length === 1 ? 0 : i]!, b[b.length === 1 ? 0 : i]!),
+  );
 }
 
 /** Applies `f` elementwise with numpy broadcasting when both values and shapes are known. */
-function broadcastValues(ctx: InferContext, out: Dim[] | undefined, f: (x: Dim, y: Dim) => Dim): Dim[] | undefined {
+function broadcastValues(
+  ctx: InferContext,
+  out: Dim[] | undefined,
+  f: (x: Dim, y: Dim) => Dim,
+): Dim[] | undefined {
   const [a, b] = [ctx.inputs[0], ctx.inputs[1]];
   if (!a?.value || !b?.value) return undefined;
   if (isStaticShape(a.shape) && isStaticShape(b.shape) && isStaticShape(out)) {
@@ -40,8 +50,10 @@ function broadcastValues(ctx: InferContext, out: Dim[] | undefined, f: (x: Dim, 
   return combine(a.value, b.value, f);
 }
 
-const num = (f: (x: number, y: number) => number) => (x: Dim, y: Dim): Dim =>
-  typeof x === 'number' && typeof y === 'number' ? f(x, y) : null;
+const num =
+  (f: (x: number, y: number) => number) =>
+  (x: Dim, y: Dim): Dim =>
+    typeof x === 'number' && typeof y === 'number' ? f(x, y) : null;
 
 const arith: Record<string, (x: Dim, y: Dim) => Dim> = {
   Add: (x, y) => (typeof x === 'number' && typeof y === 'number' ? x + y : null),
@@ -79,7 +91,11 @@ export const binaryArith: InferRule = (ctx) => {
     const v = broadcastValues(ctx, out.shape, f);
     if (v && v.every((d) => d !== null)) {
       out.value = v.map(r);
-      if (out.elemType === ElemType.INT32 && out.value.some((d) => typeof d === 'number' && (d > 2147483647 || d < -2147483648))) delete out.value;
+      if (
+        out.elemType === ElemType.INT32 &&
+        out.value.some((d) => typeof d === 'number' && (d > 2147483647 || d < -2147483648))
+      )
+        delete out.value;
     }
   }
   return [out];
@@ -102,7 +118,11 @@ export const compare: InferRule = (ctx) => {
     if (ctx.node.opType !== 'Equal') return null;
     if (x !== null && x === y) return 1;
     // A symbolic dim is a size, never negative: Equal(batch, -1) is false.
-    if ((typeof x === 'string' && typeof y === 'number' && y < 0) || (typeof y === 'string' && typeof x === 'number' && x < 0)) return 0;
+    if (
+      (typeof x === 'string' && typeof y === 'number' && y < 0) ||
+      (typeof y === 'string' && typeof x === 'number' && x < 0)
+    )
+      return 0;
     return null;
   });
   if (v && v.every((d) => d !== null)) out.value = v;
@@ -111,10 +131,20 @@ export const compare: InferRule = (ctx) => {
 
 /** Where(cond, x, y): type of x, broadcast of all three; values selected when all are known. */
 export const where: InferRule = (ctx) => {
-  const out: TensorInfo = { elemType: input(ctx, 1).elemType, shape: broadcastInfo(ctx, [0, 1, 2]) };
+  const out: TensorInfo = {
+    elemType: input(ctx, 1).elemType,
+    shape: broadcastInfo(ctx, [0, 1, 2]),
+  };
   const [c, x, y] = [ctx.inputs[0]?.value, ctx.inputs[1]?.value, ctx.inputs[2]?.value];
   const shapes = [0, 1, 2].map((i) => ctx.inputs[i]?.shape);
-  if (c && x && y && isStaticShape(out.shape) && shapes.every(isStaticShape) && staticSize(out.shape) <= ctx.valueLimit) {
+  if (
+    c &&
+    x &&
+    y &&
+    isStaticShape(out.shape) &&
+    shapes.every(isStaticShape) &&
+    staticSize(out.shape) <= ctx.valueLimit
+  ) {
     const target = out.shape;
     const [cc, xx, yy] = [c, x, y].map((v, i) => broadcastTo(v, shapes[i] as number[], target));
     out.value = cc!.map((k, i) => (k === 1 ? xx![i]! : yy![i]!));
@@ -126,7 +156,8 @@ export const where: InferRule = (ctx) => {
 export const not: InferRule = (ctx) => {
   const x = input(ctx, 0);
   const out: TensorInfo = { elemType: ElemType.BOOL, shape: x.shape };
-  if (x.value?.every((d) => typeof d === 'number')) out.value = x.value.map((d) => (d === 0 ? 1 : 0));
+  if (x.value?.every((d) => typeof d === 'number'))
+    out.value = x.value.map((d) => (d === 0 ? 1 : 0));
   return [out];
 };
 
@@ -138,7 +169,8 @@ export const cast: InferRule = (ctx) => {
   if (x.value && (to === ElemType.INT64 || to === ElemType.INT32)) {
     out.value = x.value.map((d) => (typeof d === 'number' ? Math.trunc(d) : d));
   }
-  if (x.value && to === ElemType.FLOAT && x.value.every((d) => typeof d === 'number')) out.value = x.value.map((d) => Math.fround(d as number));
+  if (x.value && to === ElemType.FLOAT && x.value.every((d) => typeof d === 'number'))
+    out.value = x.value.map((d) => Math.fround(d as number));
   if (x.value && to === ElemType.DOUBLE) out.value = x.value;
   if (x.value && to === ElemType.BOOL && x.value.every((d) => typeof d === 'number')) {
     out.value = x.value.map((d) => (d !== 0 ? 1 : 0));

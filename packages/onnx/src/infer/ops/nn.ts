@@ -3,7 +3,13 @@ import type { Dim } from '../../ir/shape';
 import { axis, type InferContext, inferError, type InferRule, input } from '../context';
 import { broadcastShapes } from '../dims';
 
-function spatial(ctx: InferContext, x: Dim[], kernel: number[], transposed: boolean, outputPadding: number[] = []): Dim[] {
+function spatial(
+  ctx: InferContext,
+  x: Dim[],
+  kernel: number[],
+  transposed: boolean,
+  outputPadding: number[] = [],
+): Dim[] {
   const n = kernel.length;
   const strides = ctx.node.ints('strides', Array(n).fill(1));
   const dilations = ctx.node.ints('dilations', Array(n).fill(1));
@@ -35,9 +41,13 @@ export const conv: InferRule = (ctx) => {
   const x = input(ctx, 0);
   const w = input(ctx, 1).shape;
   if (!x.shape || !w) return [{ elemType: x.elemType }];
-  const kernel = ctx.node.ints('kernel_shape') ?? (w.slice(2).every((d) => typeof d === 'number') ? (w.slice(2) as number[]) : undefined);
+  const kernel =
+    ctx.node.ints('kernel_shape') ??
+    (w.slice(2).every((d) => typeof d === 'number') ? (w.slice(2) as number[]) : undefined);
   if (!kernel) return [{ elemType: x.elemType }];
-  return [{ elemType: x.elemType, shape: [x.shape[0]!, w[0]!, ...spatial(ctx, x.shape, kernel, false)] }];
+  return [
+    { elemType: x.elemType, shape: [x.shape[0]!, w[0]!, ...spatial(ctx, x.shape, kernel, false)] },
+  ];
 };
 
 /** ConvTranspose: [N, W[1]*group, spatial...]. */
@@ -51,7 +61,9 @@ export const convTranspose: InferRule = (ctx) => {
   if (outputShape) return [{ elemType: x.elemType, shape: [x.shape[0]!, c, ...outputShape] }];
   const kernel = ctx.node.ints('kernel_shape') ?? (w.slice(2) as number[]);
   const op = ctx.node.ints('output_padding', []);
-  return [{ elemType: x.elemType, shape: [x.shape[0]!, c, ...spatial(ctx, x.shape, kernel, true, op)] }];
+  return [
+    { elemType: x.elemType, shape: [x.shape[0]!, c, ...spatial(ctx, x.shape, kernel, true, op)] },
+  ];
 };
 
 /** MaxPool / AveragePool (MaxPool's optional Indices output is int64). */
@@ -60,13 +72,21 @@ export const pool: InferRule = (ctx) => {
   const kernel = ctx.node.ints('kernel_shape');
   if (!x.shape || !kernel) return [{ elemType: x.elemType }, { elemType: ElemType.INT64 }];
   const shape = [x.shape[0]!, x.shape[1]!, ...spatial(ctx, x.shape, kernel, false)];
-  return [{ elemType: x.elemType, shape }, { elemType: ElemType.INT64, shape }];
+  return [
+    { elemType: x.elemType, shape },
+    { elemType: ElemType.INT64, shape },
+  ];
 };
 
 /** GlobalAveragePool / GlobalMaxPool: spatial dims become 1. */
 export const globalPool: InferRule = (ctx) => {
   const x = input(ctx, 0);
-  return [{ elemType: x.elemType, shape: x.shape ? [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)] : undefined }];
+  return [
+    {
+      elemType: x.elemType,
+      shape: x.shape ? [x.shape[0]!, x.shape[1]!, ...x.shape.slice(2).map(() => 1)] : undefined,
+    },
+  ];
 };
 
 /** Gemm: [M, N] from the (optionally transposed) A and B. */
@@ -97,7 +117,10 @@ export const matmul: InferRule = (ctx) => {
 export const batchNorm: InferRule = (ctx) => {
   const x = input(ctx, 0);
   const c = ctx.inputs[1];
-  return [{ elemType: x.elemType, shape: x.shape }, c, c, c, c].slice(0, Math.max(1, ctx.node.outputs.length)) as ReturnType<InferRule>;
+  return [{ elemType: x.elemType, shape: x.shape }, c, c, c, c].slice(
+    0,
+    Math.max(1, ctx.node.outputs.length),
+  ) as ReturnType<InferRule>;
 };
 
 /** LayerNormalization: Y like X; Mean and InvStdDev keep dims before `axis`, then 1s. */
@@ -107,7 +130,11 @@ export const layerNorm: InferRule = (ctx) => {
   const ax = axis(ctx, ctx.node.int('axis', -1), x.shape.length);
   const stats = x.shape.map((d, i) => (i < ax ? d : 1));
   const stashType = ctx.node.int('stash_type', 1);
-  return [{ elemType: x.elemType, shape: x.shape }, { elemType: stashType, shape: stats }, { elemType: stashType, shape: stats }];
+  return [
+    { elemType: x.elemType, shape: x.shape },
+    { elemType: stashType, shape: stats },
+    { elemType: stashType, shape: stats },
+  ];
 };
 
 /** LSTM (layout 0 or 1): Y, Y_h, Y_c. */
@@ -117,17 +144,23 @@ export const lstm: InferRule = (ctx) => {
   const hidden = ctx.node.int('hidden_size') ?? (w && typeof w[1] === 'number' ? w[1] / 4 : null);
   const dirs = ctx.node.string('direction', 'forward') === 'bidirectional' ? 2 : 1;
   const layout = ctx.node.int('layout', 0);
-  if (!x.shape || x.shape.length !== 3) return [{ elemType: x.elemType }, { elemType: x.elemType }, { elemType: x.elemType }];
+  if (!x.shape || x.shape.length !== 3)
+    return [{ elemType: x.elemType }, { elemType: x.elemType }, { elemType: x.elemType }];
   const [seq, batch] = layout === 0 ? [x.shape[0]!, x.shape[1]!] : [x.shape[1]!, x.shape[0]!];
   const y = layout === 0 ? [seq, dirs, batch, hidden] : [batch, seq, dirs, hidden];
   const h = layout === 0 ? [dirs, batch, hidden] : [batch, dirs, hidden];
-  return [{ elemType: x.elemType, shape: y }, { elemType: x.elemType, shape: h }, { elemType: x.elemType, shape: [...h] }];
+  return [
+    { elemType: x.elemType, shape: y },
+    { elemType: x.elemType, shape: h },
+    { elemType: x.elemType, shape: [...h] },
+  ];
 };
 
 /** Softmax-like ops that need a valid axis. */
 export const softmax: InferRule = (ctx) => {
   const x = input(ctx, 0);
-  if (x.shape && x.shape.length > 0) axis(ctx, ctx.node.int('axis', ctx.opset >= 13 ? -1 : 1), x.shape.length);
+  if (x.shape && x.shape.length > 0)
+    axis(ctx, ctx.node.int('axis', ctx.opset >= 13 ? -1 : 1), x.shape.length);
   return [{ elemType: x.elemType, shape: x.shape }];
 };
 

@@ -1,8 +1,25 @@
 import { ElemType } from '../../ir/elem-type';
 import type { Initializer } from '../../ir/initializer';
 import { type Dim, isStaticShape, staticSize } from '../../ir/shape';
-import { broadcastTo, clampRange, concatND, gatherND, type Range, rangeLength, sliceND, transposeND } from '../values';
-import { axis, type InferContext, inferError, type InferRule, input, numbersOf, type TensorInfo } from '../context';
+import {
+  broadcastTo,
+  clampRange,
+  concatND,
+  gatherND,
+  type Range,
+  rangeLength,
+  sliceND,
+  transposeND,
+} from '../values';
+import {
+  axis,
+  type InferContext,
+  inferError,
+  type InferRule,
+  input,
+  numbersOf,
+  type TensorInfo,
+} from '../context';
 import { broadcastShapes, divDim, productDims } from '../dims';
 
 const SMALL = 64;
@@ -36,9 +53,12 @@ export const constant: InferRule = (ctx) => {
   const t = ctx.node.tensor('value');
   if (t) return [constantInfo(t, ctx.valueLimit)];
   const n = ctx.node;
-  if (n.attr('value_float')) return [{ elemType: ElemType.FLOAT, shape: [], value: [n.float('value_float', 0)] }];
-  if (n.attr('value_floats')) return [{ elemType: ElemType.FLOAT, shape: [n.attr('value_floats')!.proto.floats.length] }];
-  if (n.attr('value_int')) return [{ elemType: ElemType.INT64, shape: [], value: [n.int('value_int', 0)] }];
+  if (n.attr('value_float'))
+    return [{ elemType: ElemType.FLOAT, shape: [], value: [n.float('value_float', 0)] }];
+  if (n.attr('value_floats'))
+    return [{ elemType: ElemType.FLOAT, shape: [n.attr('value_floats')!.proto.floats.length] }];
+  if (n.attr('value_int'))
+    return [{ elemType: ElemType.INT64, shape: [], value: [n.int('value_int', 0)] }];
   const ints = n.ints('value_ints');
   if (ints) return [{ elemType: ElemType.INT64, shape: [ints.length], value: ints }];
   throw inferError(ctx, 'Constant without a value attribute this package reads');
@@ -68,13 +88,16 @@ export const reshape: InferRule = (ctx) => {
   const target = ctx.inputs[1]?.value ?? (ctx.opset < 5 ? ctx.node.ints('shape') : undefined);
   if (!target) {
     const len = ctx.inputs[1]?.shape?.[0];
-    return [{ elemType: x.elemType, shape: typeof len === 'number' ? Array(len).fill(null) : undefined }];
+    return [
+      { elemType: x.elemType, shape: typeof len === 'number' ? Array(len).fill(null) : undefined },
+    ];
   }
   const allowZero = ctx.node.int('allowzero', 0) === 1;
   let inferAt = -1;
   const out: Dim[] = target.map((d, i) => {
     if (d === 0 && !allowZero) {
-      if (!x.shape || i >= x.shape.length) throw inferError(ctx, `shape[${i}] is 0 (copy) but the input has no dim ${i}`);
+      if (!x.shape || i >= x.shape.length)
+        throw inferError(ctx, `shape[${i}] is 0 (copy) but the input has no dim ${i}`);
       return x.shape[i]!;
     }
     if (d === -1) {
@@ -98,8 +121,15 @@ export const flatten: InferRule = (ctx) => {
   if (!x.shape) return [{ elemType: x.elemType, shape: [null, null] }];
   const a = ctx.node.int('axis', 1);
   const ax = a < 0 ? a + x.shape.length : a;
-  if (ax < 0 || ax > x.shape.length) throw inferError(ctx, `axis ${a} is out of range for rank ${x.shape.length}`);
-  return [{ elemType: x.elemType, shape: [productDims(x.shape.slice(0, ax)), productDims(x.shape.slice(ax))], value: x.value }];
+  if (ax < 0 || ax > x.shape.length)
+    throw inferError(ctx, `axis ${a} is out of range for rank ${x.shape.length}`);
+  return [
+    {
+      elemType: x.elemType,
+      shape: [productDims(x.shape.slice(0, ax)), productDims(x.shape.slice(ax))],
+      value: x.value,
+    },
+  ];
 };
 
 /** Gather along `axis`; values of small 1-D data are gathered too. */
@@ -114,15 +144,30 @@ export const gather: InferRule = (ctx) => {
   const ds = data.shape;
   if (data.value && indices && isStaticShape(ds)) {
     const d = ds[ax]!;
-    if (indices.some((i) => i < -d || i >= d)) throw inferError(ctx, `an index is out of range for a dim of ${d}`);
-    out.value = gatherND(data.value, ds, ax, indices.map((i) => (i < 0 ? i + d : i)));
+    if (indices.some((i) => i < -d || i >= d))
+      throw inferError(ctx, `an index is out of range for a dim of ${d}`);
+    out.value = gatherND(
+      data.value,
+      ds,
+      ax,
+      indices.map((i) => (i < 0 ? i + d : i)),
+    );
   }
   return [out];
 };
 
-function sliceParams(ctx: InferContext): { starts?: number[]; ends?: number[]; axes?: number[]; steps?: number[] } {
+function sliceParams(ctx: InferContext): {
+  starts?: number[];
+  ends?: number[];
+  axes?: number[];
+  steps?: number[];
+} {
   if (ctx.opset < 10) {
-    return { starts: ctx.node.ints('starts'), ends: ctx.node.ints('ends'), axes: ctx.node.ints('axes') };
+    return {
+      starts: ctx.node.ints('starts'),
+      ends: ctx.node.ints('ends'),
+      axes: ctx.node.ints('axes'),
+    };
   }
   const opt = (i: number) => (ctx.node.inputs[i] ? numbersOf(ctx, i) : undefined);
   return { starts: numbersOf(ctx, 1), ends: numbersOf(ctx, 2), axes: opt(3), steps: opt(4) };
@@ -138,10 +183,17 @@ export const slice: InferRule = (ctx) => {
   if (!starts || !ends || (hasAxesInput && !axes) || (hasStepsInput && !steps)) {
     // Which dims change is unknown; the rank is not.
     const changed = axes ? new Set(axes.map((a) => (a < 0 ? a + x.shape!.length : a))) : undefined;
-    return [{ elemType: x.elemType, shape: x.shape.map((d, i) => (changed && !changed.has(i) ? d : null)) }];
+    return [
+      {
+        elemType: x.elemType,
+        shape: x.shape.map((d, i) => (changed && !changed.has(i) ? d : null)),
+      },
+    ];
   }
   const shape = [...x.shape];
-  const ranges: (Range | undefined)[] = x.shape.map((d) => (typeof d === 'number' ? [0, d, 1] : undefined));
+  const ranges: (Range | undefined)[] = x.shape.map((d) =>
+    typeof d === 'number' ? [0, d, 1] : undefined,
+  );
   for (let k = 0; k < starts.length; k++) {
     const a = axis(ctx, axes?.[k] ?? k, x.shape.length);
     const step = steps?.[k] ?? 1;
@@ -169,7 +221,8 @@ export const concat: InferRule = (ctx) => {
   const ins = ctx.inputs;
   const first = ins.find((i) => i?.shape);
   const elemType = ins.find((i) => i?.elemType !== undefined)?.elemType;
-  if (!first?.shape || ins.some((i) => !i?.shape)) return [{ elemType, shape: first?.shape ? first.shape.map(() => null) : undefined }];
+  if (!first?.shape || ins.some((i) => !i?.shape))
+    return [{ elemType, shape: first?.shape ? first.shape.map(() => null) : undefined }];
   const rank = first.shape.length;
   const ax = axis(ctx, ctx.node.int('axis') ?? 0, rank);
   const shape = [...first.shape];
@@ -180,16 +233,21 @@ export const concat: InferRule = (ctx) => {
   }
   shape[ax] = total;
   // Other dims: take a known one where the inputs differ in knowledge.
-  for (let k = 0; k < rank; k++) if (k !== ax) shape[k] = ins.map((i) => i!.shape![k] ?? null).find((d) => d !== null) ?? null;
+  for (let k = 0; k < rank; k++)
+    if (k !== ax) shape[k] = ins.map((i) => i!.shape![k] ?? null).find((d) => d !== null) ?? null;
   const out: TensorInfo = { elemType, shape };
   if (ins.every((i) => i!.value && isStaticShape(i!.shape))) {
-    out.value = concatND(ins.map((i) => i!.value!), ins.map((i) => i!.shape as number[]), ax);
+    out.value = concatND(
+      ins.map((i) => i!.value!),
+      ins.map((i) => i!.shape as number[]),
+      ax,
+    );
   }
   return [out];
 };
 
 function axesFrom(ctx: InferContext, sinceOpset: number): number[] | undefined {
-  if (ctx.opset >= sinceOpset) return ctx.node.inputs[1] ? numbersOf(ctx, 1) ?? [NaN] : undefined;
+  if (ctx.opset >= sinceOpset) return ctx.node.inputs[1] ? (numbersOf(ctx, 1) ?? [NaN]) : undefined;
   return ctx.node.ints('axes');
 }
 
@@ -211,7 +269,9 @@ export const squeeze: InferRule = (ctx) => {
   const x = input(ctx, 0);
   const axes = axesFrom(ctx, 13);
   if (!x.shape || (axes && axes.some(Number.isNaN))) return [{ elemType: x.elemType }];
-  const drop = axes ? new Set(axes.map((a) => axis(ctx, a, x.shape!.length))) : new Set(x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
+  const drop = axes
+    ? new Set(axes.map((a) => axis(ctx, a, x.shape!.length)))
+    : new Set(x.shape.flatMap((d, i) => (d === 1 ? [i] : [])));
   if (!axes && x.shape.some((d) => typeof d !== 'number')) return [{ elemType: x.elemType }];
   return [{ elemType: x.elemType, shape: x.shape.filter((_, i) => !drop.has(i)), value: x.value }];
 };
@@ -221,7 +281,8 @@ export const transpose: InferRule = (ctx) => {
   const x = input(ctx, 0);
   if (!x.shape) return [{ elemType: x.elemType }];
   const perm = ctx.node.ints('perm') ?? x.shape.map((_, i) => x.shape!.length - 1 - i);
-  if (perm.length !== x.shape.length) throw inferError(ctx, `perm has ${perm.length} entries for rank ${x.shape.length}`);
+  if (perm.length !== x.shape.length)
+    throw inferError(ctx, `perm has ${perm.length} entries for rank ${x.shape.length}`);
   const out: TensorInfo = { elemType: x.elemType, shape: perm.map((p) => x.shape![p] ?? null) };
   if (x.value && isStaticShape(x.shape)) out.value = transposeND(x.value, x.shape, perm);
   return [out];
@@ -233,7 +294,12 @@ export const expand: InferRule = (ctx) => {
   const target = ctx.inputs[1]?.value;
   if (!x.shape || !target) return [{ elemType: x.elemType }];
   const out: TensorInfo = { elemType: x.elemType, shape: broadcastShapes([x.shape, target]) };
-  if (x.value && isStaticShape(x.shape) && isStaticShape(out.shape) && staticSize(out.shape) <= ctx.valueLimit) {
+  if (
+    x.value &&
+    isStaticShape(x.shape) &&
+    isStaticShape(out.shape) &&
+    staticSize(out.shape) <= ctx.valueLimit
+  ) {
     out.value = broadcastTo(x.value, x.shape, out.shape);
   }
   return [out];
@@ -246,7 +312,11 @@ export const constantOfShape: InferRule = (ctx) => {
   const len = ctx.inputs[0]?.shape?.[0];
   const shape = target ?? (typeof len === 'number' ? Array<Dim>(len).fill(null) : undefined);
   const out: TensorInfo = { elemType: t?.elemType ?? ElemType.FLOAT, shape };
-  if (target && target.every((d) => typeof d === 'number') && (productDims(target) as number) <= ctx.valueLimit) {
+  if (
+    target &&
+    target.every((d) => typeof d === 'number') &&
+    (productDims(target) as number) <= ctx.valueLimit
+  ) {
     const v = t ? constantInfo(t).value?.[0] : 0;
     if (v !== undefined) out.value = Array(productDims(target) as number).fill(v);
   }
@@ -256,7 +326,8 @@ export const constantOfShape: InferRule = (ctx) => {
 /** Pad: input plus begin and end pads (pads input from opset 11, optional axes from 18). */
 export const pad: InferRule = (ctx) => {
   const x = input(ctx, 0);
-  const pads = ctx.opset >= 11 ? numbersOf(ctx, 1) : ctx.node.ints('pads') ?? ctx.node.ints('paddings');
+  const pads =
+    ctx.opset >= 11 ? numbersOf(ctx, 1) : (ctx.node.ints('pads') ?? ctx.node.ints('paddings'));
   if (!x.shape || !pads) return [{ elemType: x.elemType, shape: x.shape?.map(() => null) }];
   const rank = x.shape.length;
   const axes = ctx.node.inputs[3] ? numbersOf(ctx, 3) : x.shape.map((_, i) => i);
@@ -265,7 +336,12 @@ export const pad: InferRule = (ctx) => {
   axes.forEach((a, k) => {
     const i = axis(ctx, a, rank);
     const d = shape[i];
-    shape[i] = typeof d === 'number' ? d + pads[k]! + pads[k + axes.length]! : pads[k] === 0 && pads[k + axes.length] === 0 ? d! : null;
+    shape[i] =
+      typeof d === 'number'
+        ? d + pads[k]! + pads[k + axes.length]!
+        : pads[k] === 0 && pads[k + axes.length] === 0
+          ? d!
+          : null;
   });
   return [{ elemType: x.elemType, shape }];
 };
@@ -279,8 +355,16 @@ export const resize: InferRule = (ctx) => {
   const sizes = ctx.opset >= 11 && n[3] ? numbersOf(ctx, 3) : undefined;
   if (sizes && sizes.length === x.shape.length) return [{ elemType: x.elemType, shape: sizes }];
   const scales = n[scalesAt] ? numbersOf(ctx, scalesAt) : ctx.node.attr('scales')?.proto.floats;
-  if (!scales || scales.length !== x.shape.length) return [{ elemType: x.elemType, shape: x.shape.map(() => null) }];
-  return [{ elemType: x.elemType, shape: x.shape.map((d, i) => (scales[i] === 1 ? d : typeof d === 'number' ? Math.floor(d * scales[i]!) : null)) }];
+  if (!scales || scales.length !== x.shape.length)
+    return [{ elemType: x.elemType, shape: x.shape.map(() => null) }];
+  return [
+    {
+      elemType: x.elemType,
+      shape: x.shape.map((d, i) =>
+        scales[i] === 1 ? d : typeof d === 'number' ? Math.floor(d * scales[i]!) : null,
+      ),
+    },
+  ];
 };
 
 /** Split into equal parts, `split` sizes (input from 13), or num_outputs (18). */
@@ -289,7 +373,8 @@ export const split: InferRule = (ctx) => {
   const count = ctx.node.outputs.length;
   if (!x.shape) return Array.from({ length: count }, () => ({ elemType: x.elemType }));
   const ax = axis(ctx, ctx.node.int('axis', 0), x.shape.length);
-  const sizes = ctx.opset >= 13 ? (ctx.node.inputs[1] ? numbersOf(ctx, 1) : undefined) : ctx.node.ints('split');
+  const sizes =
+    ctx.opset >= 13 ? (ctx.node.inputs[1] ? numbersOf(ctx, 1) : undefined) : ctx.node.ints('split');
   const d = x.shape[ax];
   return Array.from({ length: count }, (_, k) => {
     let part: Dim = null;
@@ -309,12 +394,21 @@ export const reduce: InferRule = (ctx) => {
   const x = input(ctx, 0);
   if (!x.shape) return [{ elemType: x.elemType }];
   const inputForm = ctx.opset >= 18 || (ctx.node.opType === 'ReduceSum' && ctx.opset >= 13);
-  const axes = inputForm ? (ctx.node.inputs[1] ? numbersOf(ctx, 1) : []) : ctx.node.ints('axes', []);
+  const axes = inputForm
+    ? ctx.node.inputs[1]
+      ? numbersOf(ctx, 1)
+      : []
+    : ctx.node.ints('axes', []);
   const keep = ctx.node.int('keepdims', 1) === 1;
-  if (axes === undefined) return [{ elemType: x.elemType, shape: keep ? x.shape.map(() => null) : undefined }];
+  if (axes === undefined)
+    return [{ elemType: x.elemType, shape: keep ? x.shape.map(() => null) : undefined }];
   const noop = ctx.node.int('noop_with_empty_axes', 0) === 1;
   if (axes.length === 0 && noop) return [{ elemType: x.elemType, shape: x.shape }];
-  const set = new Set(axes.length === 0 ? x.shape.map((_, i) => i) : axes.map((a) => axis(ctx, a, x.shape!.length)));
-  const shape = keep ? x.shape.map((d, i) => (set.has(i) ? 1 : d)) : x.shape.filter((_, i) => !set.has(i));
+  const set = new Set(
+    axes.length === 0 ? x.shape.map((_, i) => i) : axes.map((a) => axis(ctx, a, x.shape!.length)),
+  );
+  const shape = keep
+    ? x.shape.map((d, i) => (set.has(i) ? 1 : d))
+    : x.shape.filter((_, i) => !set.has(i));
   return [{ elemType: x.elemType, shape }];
 };
