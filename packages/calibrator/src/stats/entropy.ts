@@ -8,6 +8,11 @@ export interface EntropyOptions {
   startBin?: number;
   /** Step between candidates (1 tries every count). */
   stride?: number;
+  /**
+   * Probability given to bins where Q is 0 but P is not (taken proportionally from Q's other
+   * bins), so clipping into an empty bin scores finite; default 1e-4, 0 disables it.
+   */
+  smoothing?: number;
 }
 
 /** The result of an entropy search: the chosen threshold and the KL divergence at each candidate. */
@@ -84,8 +89,9 @@ export function quantizeBins(
  * candidate count of kept bins i, P is the first i bins with every count beyond folded into bin
  * i-1 (clipping), Q is those i bins (without the clipped counts) squeezed into `quantizedBins`
  * levels and spread back over the bins where P is non-zero (quantizeBins); the i with the
- * smallest KL(P || Q) wins (the first on ties), and amax = i * binWidth. A candidate where Q is
- * 0 but P is not scores Infinity (no smoothing), so it never wins over a finite one.
+ * smallest KL(P || Q) wins (the first on ties), and amax = i * binWidth. Where Q is 0 but P
+ * is not, Q is smoothed first (see EntropyOptions.smoothing), as TensorRT and MXNet do: without
+ * it every candidate that clips an outlier into an empty bin would score Infinity.
  */
 export function entropyThreshold(
   counts: ArrayLike<number>,
@@ -102,6 +108,10 @@ export function entropyThreshold(
   }
   const start = expectInteger('options.startBin', options.startBin ?? levels, levels, bins);
   const stride = expectInteger('options.stride', options.stride ?? 1, 1);
+  const smoothing = options.smoothing ?? 1e-4;
+  if (typeof smoothing !== 'number' || !(smoothing >= 0 && smoothing < 1)) {
+    throw invalidParameterError('options.smoothing', 'a number in [0, 1)', smoothing);
+  }
 
   const divergences: { keptBins: number; divergence: number }[] = [];
   let best = bins;
@@ -113,7 +123,7 @@ export function entropyThreshold(
     const head = Float64Array.from({ length: kept }, (_, i) => counts[i]!);
     const p = head.slice();
     p[kept - 1] = p[kept - 1]! + beyond[kept]!;
-    const q = quantizeBins(head, levels, p);
+    const q = smooth(quantizeBins(head, levels, p), p, smoothing);
     const divergence = klDivergence(p, q);
     divergences.push({ keptBins: kept, divergence });
     if (divergence < bestDivergence) {
@@ -122,4 +132,19 @@ export function entropyThreshold(
     }
   }
   return { amax: best * binWidth, keptBins: best, divergences };
+}
+
+/** Gives `eps` of Q's mass to each bin where Q is 0 and P is not, scaling the rest down. */
+function smooth(q: Float64Array, p: ArrayLike<number>, eps: number): Float64Array {
+  if (eps === 0) return q;
+  let total = 0;
+  let holes = 0;
+  for (let i = 0; i < q.length; i++) {
+    total += q[i]!;
+    if (q[i] === 0 && p[i]! > 0) holes++;
+  }
+  if (holes === 0 || total === 0 || eps * holes >= 1) return q;
+  const keep = (1 - eps * holes) / total;
+  for (let i = 0; i < q.length; i++) q[i] = q[i] === 0 ? (p[i]! > 0 ? eps : 0) : q[i]! * keep;
+  return q;
 }
