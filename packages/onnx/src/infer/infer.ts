@@ -72,12 +72,7 @@ function inferGraph(
   const known = new Map(outer);
   for (const v of g.inputs) if (!known.has(v.name) || !isMain) known.set(v.name, infoOfValue(v));
   for (const [name, t] of g.initializers) known.set(name, constantInfo(t, valueLimit));
-  const order = [...g.nodes];
-  const sorted = Object.assign(Object.create(Object.getPrototypeOf(g)), g, {
-    nodes: order,
-  }) as Graph;
-  sorted.topologicalSort();
-  for (const node of sorted.nodes) {
+  for (const node of g.topologicalOrder()) {
     const rule =
       node.domain === '' || node.domain === 'ai.onnx' ? INFER_RULES.get(node.opType) : undefined;
     let outs: (TensorInfo | undefined)[] = [];

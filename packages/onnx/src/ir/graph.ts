@@ -123,6 +123,12 @@ export class Graph {
 
   /** Reorders `nodes` topologically (stable for already-sorted graphs); KilnError on a cycle. */
   topologicalSort(): this {
+    this.nodes = this.topologicalOrder();
+    return this;
+  }
+
+  /** The nodes in topological order, without changing `nodes`; KilnError on a cycle. */
+  topologicalOrder(): Node[] {
     const producers = this.producers();
     const pending = new Map<Node, number>();
     const readers = new Map<Node, Node[]>();
@@ -157,8 +163,7 @@ export class Graph {
     }
     if (order.length !== this.nodes.length)
       throw cycleError(this.findCycle() ?? this.nodes.filter((n) => pending.get(n)! > 0));
-    this.nodes = order;
-    return this;
+    return order;
   }
 
   /**
