@@ -83,6 +83,14 @@ Napi::Value BuildPlan(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value SupportedOps(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const std::vector<std::string> ops = supportedOps();
+  Napi::Array out = Napi::Array::New(env, ops.size());
+  for (size_t i = 0; i < ops.size(); ++i) out.Set(static_cast<uint32_t>(i), ops[i]);
+  return out;
+}
+
 }  // namespace
 
 // ---- Engine -------------------------------------------------------------------------------
@@ -94,6 +102,7 @@ void EngineWrap::init(Napi::Env env, Napi::Object exports) {
   env.GetInstanceData<AddonData>()->engine = Napi::Persistent(ctor);
   exports.Set("Engine", ctor);
   exports.Set("buildPlan", Napi::Function::New(env, BuildPlan));
+  exports.Set("supportedOps", Napi::Function::New(env, SupportedOps));
 }
 
 // new Engine(planBytes)

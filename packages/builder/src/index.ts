@@ -1,2 +1,19 @@
-// @kiln/builder has no API yet: it arrives with issue 4 (see README.md). Nothing here pretends.
-export {};
+// @kiln/builder: networks (by API or from ONNX), configs with profiles, passes, and Builder.
+export {
+  NetworkDefinition,
+  NetworkTensor,
+  Layer,
+  type AttrInput,
+  type WindowOptions,
+  type ActivationType,
+  type ElementWiseOperation,
+} from './network';
+export { OptimizationProfile, type ShapeRange } from './profile';
+export { BuilderConfig, type BuilderFlag } from './config';
+export { OnnxParser, type UnsupportedNode, type ParseOptions } from './onnx-parser';
+export { Builder, DEFAULT_PASSES, type BuildProgress, type BuildOptions } from './builder';
+export { type NetworkPass, runPasses } from './build-log';
+export { eliminateDeadLayers } from './passes/eliminate-dead-layers';
+export { removeNoOps } from './passes/remove-no-ops';
+export { foldBatchNorm } from './passes/fold-batch-norm';
+export { fuseActivations } from './passes/fuse-activation';

@@ -17,6 +17,52 @@ export interface NativeAddon {
   HostBuffer: new (device: string, bytes: number) => NativeHostBuffer;
   Stream: new (device: string) => NativeStream;
   Event: new (device: string) => NativeEvent;
+  supportedOps(): string[];
+  buildPlan(desc: NativeNetworkDesc, done: (error: KilnError | null, plan?: Uint8Array) => void): void;
+  Engine: new (plan: ArrayBufferView) => NativeEngine;
+  ExecutionContext: new (engine: NativeEngine) => NativeExecutionContext;
+}
+
+/** @internal An attribute as the native core takes it: the kind says how to read the value. */
+export type NativeAttr =
+  | { kind: 'i'; value: number }
+  | { kind: 'f'; value: number }
+  | { kind: 'is'; value: number[] }
+  | { kind: 'fs'; value: number[] }
+  | { kind: 's'; value: string };
+
+/** @internal The compact network description the builder hands to the native core. */
+export interface NativeNetworkDesc {
+  tensors: { name: string; dtype: number; shape: number[]; constant: number }[];
+  layers: { name: string; op: string; inputs: number[]; outputs: number[]; attrs: Record<string, NativeAttr> }[];
+  inputs: number[];
+  outputs: number[];
+  profiles: { inputs: { tensor: number; min: number[]; opt: number[]; max: number[] }[] }[];
+  weights: ArrayBufferView[];
+}
+
+/** @internal What a loaded engine reports about itself. */
+export interface NativeEngineInfo {
+  inputs: { name: string; dtype: number; shape: number[] }[];
+  outputs: { name: string; dtype: number; shape: number[] }[];
+  profiles: { name: string; min: number[]; opt: number[]; max: number[] }[][];
+  layers: { name: string; op: string; inputs: (string | null)[]; outputs: string[]; attrs: Record<string, unknown> }[];
+  deviceMemorySize: number[];
+  coreVersion: string;
+}
+
+/** @internal */
+export interface NativeEngine {
+  info(): NativeEngineInfo;
+  serialize(): Uint8Array;
+}
+
+/** @internal */
+export interface NativeExecutionContext {
+  setProfile(index: number): void;
+  setInputShape(input: number, dims: number[]): void;
+  outputShapes(): number[][];
+  enqueue(stream: NativeStream, inputs: NativeDeviceBuffer[], outputs: NativeDeviceBuffer[]): void;
 }
 
 /** @internal */

@@ -31,3 +31,14 @@ export { type Shape, Tensor, shapeSize } from './tensor';
 export { type DeviceName, type DeviceInfo, type Features, devices, features } from './device';
 export { type AllocationOptions, DeviceBuffer, HostBuffer } from './buffers';
 export { type HostMemory, type CopyOptions, type MemsetOptions, Stream, Event } from './stream';
+
+/** @internal For kiln's own packages (@kiln/builder, @kiln/runtime): the native addon. */
+export {
+  native as nativeAddon,
+  type NativeAddon,
+  type NativeAttr,
+  type NativeNetworkDesc,
+  type NativeEngine,
+  type NativeEngineInfo,
+  type NativeExecutionContext,
+} from './addon';

@@ -1,2 +1,3 @@
-// @kiln/runtime has no API yet: it arrives with issue 4 (see README.md). Nothing here pretends.
-export {};
+// @kiln/runtime: load engine files and run them (Runtime, Engine, ExecutionContext).
+export { Runtime, Engine, type TensorInfo, type ProfileRange, type LayerInfo } from './engine';
+export { ExecutionContext } from './execution-context';

@@ -1,0 +1,64 @@
+import { KilnError, expectInteger, invalidParameterError } from '@kiln/core';
+
+import { OptimizationProfile } from './profile';
+
+/** Precision flags (TensorRT's BuilderFlag subset). */
+export type BuilderFlag = 'fp16' | 'int8' | 'bf16';
+
+/**
+ * How an engine is built: precision flags, memory pool limit, optimization profiles,
+ * optimization level and timing cache (like TensorRT's IBuilderConfig).
+ */
+export class BuilderConfig {
+  readonly #flags = new Set<BuilderFlag>();
+  readonly profiles: OptimizationProfile[] = [];
+  /** Activation memory an execution context may use, in bytes (default: unlimited). */
+  memoryPoolLimit = Number.POSITIVE_INFINITY;
+  /** 0..5; higher tries more tactics (used by tactic selection). Default 3, as TensorRT. */
+  builderOptimizationLevel = 3;
+  /** Where tactic timings are cached between builds (used by tactic selection). */
+  timingCachePath: string | undefined;
+  /** Implicit-batch compatibility: a profile of 1..maxBatchSize over every input's leading dim. */
+  maxBatchSize: number | undefined;
+
+  /** Sets a precision flag. fp16/int8 are recorded; engines are FP32 until reduced precision lands. */
+  setFlag(flag: BuilderFlag): this {
+    if (flag !== 'fp16' && flag !== 'int8' && flag !== 'bf16') throw invalidParameterError('flag', "'fp16', 'int8' or 'bf16'", flag);
+    this.#flags.add(flag);
+    return this;
+  }
+
+  /** Clears a precision flag. */
+  clearFlag(flag: BuilderFlag): this {
+    this.#flags.delete(flag);
+    return this;
+  }
+
+  /** True when `flag` is set. */
+  getFlag(flag: BuilderFlag): boolean {
+    return this.#flags.has(flag);
+  }
+
+  /** Adds a profile; returns its index. */
+  addOptimizationProfile(profile: OptimizationProfile): number {
+    if (!(profile instanceof OptimizationProfile)) throw invalidParameterError('profile', 'an OptimizationProfile', profile);
+    this.profiles.push(profile);
+    return this.profiles.length - 1;
+  }
+
+  /** Sets the memory pool limit in bytes (TensorRT's setMemoryPoolLimit(kWORKSPACE, ...)). */
+  setMemoryPoolLimit(bytes: number): this {
+    this.memoryPoolLimit = expectInteger('bytes', bytes, 0);
+    return this;
+  }
+
+  /** @internal Checks the fields that can be set directly. */
+  validate(): void {
+    expectInteger('builderOptimizationLevel', this.builderOptimizationLevel, 0, 5);
+    if (this.maxBatchSize !== undefined) expectInteger('maxBatchSize', this.maxBatchSize, 1);
+    if (!(this.memoryPoolLimit >= 0)) throw new KilnError('INVALID_ARGUMENT', 'memoryPoolLimit must be >= 0');
+    if (this.timingCachePath !== undefined && typeof this.timingCachePath !== 'string') {
+      throw invalidParameterError('timingCachePath', 'a file path', this.timingCachePath);
+    }
+  }
+}

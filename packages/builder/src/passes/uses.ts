@@ -1,0 +1,22 @@
+import type { Layer, NetworkDefinition, NetworkTensor } from '../network';
+
+/** Layers reading each tensor. */
+export function consumersOf(network: NetworkDefinition): Map<NetworkTensor, Layer[]> {
+  const map = new Map<NetworkTensor, Layer[]>();
+  for (const l of network.layers) {
+    for (const t of l.inputs) if (t) map.set(t, [...(map.get(t) ?? []), l]);
+  }
+  return map;
+}
+
+/** True when `t` is read by exactly one layer and is not a network output: fusing it away is safe. */
+export function hasSingleUse(network: NetworkDefinition, uses: Map<NetworkTensor, Layer[]>, t: NetworkTensor): boolean {
+  return (uses.get(t)?.length ?? 0) === 1 && !network.outputs.includes(t);
+}
+
+/** Makes every reader of `from` (and the output list) read `to` instead. */
+export function rewire(network: NetworkDefinition, from: NetworkTensor, to: NetworkTensor): void {
+  for (const l of network.layers) l.inputs = l.inputs.map((t) => (t === from ? to : t));
+  const i = network.outputs.indexOf(from);
+  if (i >= 0) network.outputs[i] = to;
+}

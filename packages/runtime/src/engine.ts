@@ -1,0 +1,134 @@
+import {
+  type DataType,
+  KilnError,
+  type NativeEngine,
+  type NativeEngineInfo,
+  dataTypeFromCode,
+  invalidParameterError,
+  nativeAddon,
+} from '@kiln/core';
+
+import { ExecutionContext } from './execution-context';
+
+/** An input or output of an engine; -1 marks a dim fixed per execution by the input shapes. */
+export interface TensorInfo {
+  name: string;
+  dtype: DataType;
+  shape: number[];
+  mode: 'input' | 'output';
+}
+
+/** The min/opt/max shapes an optimization profile allows for one input. */
+export interface ProfileRange {
+  name: string;
+  min: number[];
+  opt: number[];
+  max: number[];
+}
+
+/** One layer as the engine runs it (like TensorRT's engine inspector). */
+export interface LayerInfo {
+  name: string;
+  op: string;
+  inputs: (string | null)[];
+  outputs: string[];
+  attrs: Record<string, unknown>;
+}
+
+function toDataType(code: number, name: string): DataType {
+  const dtype = dataTypeFromCode(code);
+  if (!dtype) throw new KilnError('INVALID_PLAN', `tensor '${name}' has an unknown data type code ${code}`);
+  return dtype;
+}
+
+/**
+ * A deserialized engine: its IO tensors, optimization profiles and layers. Create one
+ * ExecutionContext per concurrent inference; contexts share the engine's weights.
+ */
+export class Engine {
+  /** @internal */
+  readonly native: NativeEngine;
+  /** Inputs then outputs. */
+  readonly ioTensors: readonly TensorInfo[];
+  /** Per profile, the range of each dynamic input. */
+  readonly profiles: readonly (readonly ProfileRange[])[];
+  readonly #info: NativeEngineInfo;
+
+  /** @internal Use Runtime.deserializeEngine. */
+  constructor(planBytes: Uint8Array) {
+    this.native = new (nativeAddon().Engine)(planBytes);
+    this.#info = this.native.info();
+    this.ioTensors = Object.freeze([
+      ...this.#info.inputs.map((t) => ({ name: t.name, dtype: toDataType(t.dtype, t.name), shape: t.shape, mode: 'input' as const })),
+      ...this.#info.outputs.map((t) => ({ name: t.name, dtype: toDataType(t.dtype, t.name), shape: t.shape, mode: 'output' as const })),
+    ]);
+    this.profiles = Object.freeze(this.#info.profiles.map((p) => Object.freeze(p)));
+  }
+
+  /** Names of the inputs, in binding order. */
+  get inputNames(): string[] {
+    return this.ioTensors.filter((t) => t.mode === 'input').map((t) => t.name);
+  }
+
+  /** Names of the outputs, in binding order. */
+  get outputNames(): string[] {
+    return this.ioTensors.filter((t) => t.mode === 'output').map((t) => t.name);
+  }
+
+  /** Number of optimization profiles (1 for an engine with only static shapes). */
+  get numOptimizationProfiles(): number {
+    return Math.max(this.profiles.length, 1);
+  }
+
+  /** Activation memory one context needs at the largest shapes of any profile, in bytes. */
+  get deviceMemorySize(): number {
+    return Math.max(0, ...this.#info.deviceMemorySize);
+  }
+
+  /** The native core version that loaded the engine. */
+  get coreVersion(): string {
+    return this.#info.coreVersion;
+  }
+
+  /** The IO tensor called `name`; a NOT_FOUND KilnError listing the names otherwise. */
+  getTensorInfo(name: string): TensorInfo {
+    const found = this.ioTensors.find((t) => t.name === name);
+    if (!found) {
+      throw new KilnError('NOT_FOUND', `the engine has no tensor '${name}'; its IO tensors are ${this.ioTensors.map((t) => `'${t.name}'`).join(', ')}`);
+    }
+    return found;
+  }
+
+  /** The layers in execution order, with their attributes. */
+  layers(): LayerInfo[] {
+    return this.#info.layers;
+  }
+
+  /** A JSON-friendly description: IO, profiles, memory and layers. */
+  inspect(): { io: readonly TensorInfo[]; profiles: readonly (readonly ProfileRange[])[]; deviceMemorySize: number; layers: LayerInfo[] } {
+    return { io: this.ioTensors, profiles: this.profiles, deviceMemorySize: this.deviceMemorySize, layers: this.layers() };
+  }
+
+  /** The plan bytes of this engine (what Runtime.deserializeEngine reads). */
+  serialize(): Uint8Array {
+    return new Uint8Array(this.native.serialize());
+  }
+
+  /** A new context with its own shapes, bindings and activation memory. */
+  createExecutionContext(): ExecutionContext {
+    return new ExecutionContext(this);
+  }
+}
+
+/** Loads engines from plan bytes (like TensorRT's IRuntime). */
+export class Runtime {
+  /**
+   * Reads plan bytes. A file from another format version, for another backend or CPU, or
+   * truncated or altered, is refused with an INVALID_PLAN KilnError that says which.
+   */
+  deserializeEngine(planBytes: Uint8Array | ArrayBuffer): Engine {
+    if (planBytes instanceof ArrayBuffer) planBytes = new Uint8Array(planBytes);
+    if (!(planBytes instanceof Uint8Array)) throw invalidParameterError('planBytes', 'a Uint8Array or Buffer', planBytes);
+    return new Engine(planBytes);
+  }
+}
