@@ -74,7 +74,8 @@ export function fitGeometry(
     scaleY: rh / sourceHeight,
     resizedWidth: rw,
     resizedHeight: rh,
-    offsetX: -Math.floor((rw - width) / 2),
-    offsetY: -Math.floor((rh - height) / 2),
+    // `|| 0` keeps a zero offset +0 rather than -0.
+    offsetX: -Math.floor((rw - width) / 2) || 0,
+    offsetY: -Math.floor((rh - height) / 2) || 0,
   };
 }

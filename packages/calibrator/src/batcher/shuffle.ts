@@ -2,13 +2,21 @@ import { expectInteger } from '@kiln/core';
 
 /**
  * A seeded 32-bit generator, small enough to re-implement anywhere (Python, C) to reproduce a
- * shuffle: the state starts at seed XOR 0x9E3779B9 (0x6D2B79F5 if that is 0), and each step is
- * Marsaglia's xorshift32 (x ^= x << 13; x ^= x >>> 17; x ^= x << 5, all mod 2^32), returning
- * the new state as an unsigned integer.
+ * shuffle. The state starts at MurmurHash3's fmix32 of the seed (h ^= h >>> 16;
+ * h *= 0x85EBCA6B; h ^= h >>> 13; h *= 0xC2B2AE35; h ^= h >>> 16, all mod 2^32), or 0x6D2B79F5
+ * if that is 0; each step is Marsaglia's xorshift32 (x ^= x << 13; x ^= x >>> 17; x ^= x << 5)
+ * and returns the new state as an unsigned integer. The hash matters: xorshift alone turns
+ * nearby seeds into correlated first outputs, hence correlated shuffles.
  */
 export function seededRandom(seed: number): () => number {
   expectInteger('seed', seed, 0, 0xffffffff);
-  let state = (seed ^ 0x9e3779b9) >>> 0;
+  let state = seed >>> 0;
+  state ^= state >>> 16;
+  state = Math.imul(state, 0x85ebca6b);
+  state ^= state >>> 13;
+  state = Math.imul(state, 0xc2b2ae35);
+  state ^= state >>> 16;
+  state >>>= 0;
   if (state === 0) state = 0x6d2b79f5;
   return () => {
     state ^= state << 13;
@@ -22,7 +30,8 @@ export function seededRandom(seed: number): () => number {
 
 /**
  * Fisher–Yates shuffle driven by seededRandom(seed): for i from length-1 down to 1, swap item i
- * with item floor(next() * (i + 1) / 2^32). The same seed and length give the same order.
+ * with item floor(next() * (i + 1) / 2^32) (exact in doubles below 2^21 items). The same seed
+ * and length give the same order.
  */
 export function shuffleInPlace<T>(items: T[], seed: number): T[] {
   const next = seededRandom(seed);
