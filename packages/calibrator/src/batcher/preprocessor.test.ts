@@ -18,7 +18,7 @@ const PIXELS = [
 const image = () => png(W, H, 3, PIXELS.flat());
 
 function at(t: Tensor, layout: 'nchw' | 'nhwc', c: number, y: number, x: number): number {
-  const [, d1, d2, d3] = t.shape as [number, number, number, number];
+  const [, , d2, d3] = t.shape as [number, number, number, number];
   const i = layout === 'nchw' ? (c * d2 + y) * d3 + x : (y * d2 + x) * d3 + c;
   return (t.data as Float32Array | Uint8Array)[i]!;
 }
