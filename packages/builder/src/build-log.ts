@@ -6,7 +6,10 @@ import type { NetworkDefinition } from './network';
 export type NetworkPass = (network: NetworkDefinition) => NetworkDefinition;
 
 /** Runs passes in order, logging each one's effect on the layer count (the build log). */
-export function runPasses(network: NetworkDefinition, passes: readonly NetworkPass[]): NetworkDefinition {
+export function runPasses(
+  network: NetworkDefinition,
+  passes: readonly NetworkPass[],
+): NetworkDefinition {
   for (const pass of passes) {
     const before = network.layers.length;
     network = pass(network);

@@ -11,7 +11,12 @@ import { OptimizationProfile, type ShapeRange } from './profile';
 import { describeNetwork } from './serialize';
 
 /** The passes the builder applies, in order; each is exported for use on its own. */
-export const DEFAULT_PASSES: readonly NetworkPass[] = [removeNoOps, foldBatchNorm, fuseActivations, eliminateDeadLayers];
+export const DEFAULT_PASSES: readonly NetworkPass[] = [
+  removeNoOps,
+  foldBatchNorm,
+  fuseActivations,
+  eliminateDeadLayers,
+];
 
 /** Progress of a build, reported through the onProgress option. */
 export interface BuildProgress {
@@ -68,14 +73,24 @@ export class Builder {
    * Optimizes the network (passes), checks every profile's shapes through the whole network,
    * and returns the engine's plan bytes. Runs off the event loop.
    */
-  async buildSerializedNetwork(network: NetworkDefinition, config: BuilderConfig, options: BuildOptions = {}): Promise<Uint8Array> {
-    if (!(network instanceof NetworkDefinition)) throw new KilnError('INVALID_ARGUMENT', 'buildSerializedNetwork expects a NetworkDefinition');
-    if (!(config instanceof BuilderConfig)) throw new KilnError('INVALID_ARGUMENT', 'buildSerializedNetwork expects a BuilderConfig');
+  async buildSerializedNetwork(
+    network: NetworkDefinition,
+    config: BuilderConfig,
+    options: BuildOptions = {},
+  ): Promise<Uint8Array> {
+    if (!(network instanceof NetworkDefinition))
+      throw new KilnError('INVALID_ARGUMENT', 'buildSerializedNetwork expects a NetworkDefinition');
+    if (!(config instanceof BuilderConfig))
+      throw new KilnError('INVALID_ARGUMENT', 'buildSerializedNetwork expects a BuilderConfig');
     config.validate();
-    if (network.outputs.length === 0) throw new KilnError('INVALID_MODEL', 'the network has no outputs: call markOutput first');
+    if (network.outputs.length === 0)
+      throw new KilnError('INVALID_MODEL', 'the network has no outputs: call markOutput first');
     const dangling = network.danglingTensors();
     if (dangling.length > 0) {
-      throw new KilnError('INVALID_MODEL', `layers read tensors nothing produces: ${dangling.map((t) => `'${t.name}'`).join(', ')}`);
+      throw new KilnError(
+        'INVALID_MODEL',
+        `layers read tensors nothing produces: ${dangling.map((t) => `'${t.name}'`).join(', ')}`,
+      );
     }
     this.warnAboutPrecision(config);
     const report = options.onProgress ?? (() => {});
@@ -87,7 +102,9 @@ export class Builder {
     const desc = describeNetwork(network, profiles);
     report({ stage: 'build', done: 0, total: 1 });
     const plan = await new Promise<Uint8Array>((resolve, reject) => {
-      nativeAddon().buildPlan(desc, (error, bytes) => (error ? reject(error) : resolve(new Uint8Array(bytes!))));
+      nativeAddon().buildPlan(desc, (error, bytes) =>
+        error ? reject(error) : resolve(new Uint8Array(bytes!)),
+      );
     });
     report({ stage: 'build', done: 1, total: 1 });
     const memory = Math.max(0, ...new (nativeAddon().Engine)(plan).info().deviceMemorySize);
@@ -98,56 +115,97 @@ export class Builder {
       );
     }
     report({ stage: 'check', done: 1, total: 1 });
-    this.logger.log('info', `built an engine of ${network.layers.length} layers, ${plan.byteLength} bytes, ${memory} bytes of activation memory`);
+    this.logger.log(
+      'info',
+      `built an engine of ${network.layers.length} layers, ${plan.byteLength} bytes, ${memory} bytes of activation memory`,
+    );
     return plan;
   }
 
   private warnAboutPrecision(config: BuilderConfig): void {
-    if (config.getFlag('fp16') && !this.platformHasFastFp16) this.logger.log('warning', 'fp16 requested but this CPU has no fast native fp16 (AVX512-FP16)');
-    if (config.getFlag('int8') && !this.platformHasFastInt8) this.logger.log('warning', 'int8 requested but this CPU has no int8 dot-product instructions (VNNI)');
+    if (config.getFlag('fp16') && !this.platformHasFastFp16)
+      this.logger.log(
+        'warning',
+        'fp16 requested but this CPU has no fast native fp16 (AVX512-FP16)',
+      );
+    if (config.getFlag('int8') && !this.platformHasFastInt8)
+      this.logger.log(
+        'warning',
+        'int8 requested but this CPU has no int8 dot-product instructions (VNNI)',
+      );
     for (const flag of ['fp16', 'int8', 'bf16'] as const) {
-      if (config.getFlag(flag)) this.logger.log('warning', `${flag} is recorded but not honoured yet: every layer is built in FP32`);
+      if (config.getFlag(flag))
+        this.logger.log(
+          'warning',
+          `${flag} is recorded but not honoured yet: every layer is built in FP32`,
+        );
     }
   }
 }
 
 /** Every dynamic input covered, ranks and fixed dims respected: one range map per profile. */
-function resolveProfiles(network: NetworkDefinition, config: BuilderConfig): Map<string, ShapeRange>[] {
+function resolveProfiles(
+  network: NetworkDefinition,
+  config: BuilderConfig,
+): Map<string, ShapeRange>[] {
   const dynamic = network.inputs.filter((t) => t.shape.some((d) => d < 0));
   let profiles = config.profiles;
   if (profiles.length === 0 && config.maxBatchSize !== undefined && dynamic.length > 0) {
     const p = new OptimizationProfile();
     for (const t of dynamic) {
       if (t.shape.slice(1).some((d) => d < 0)) {
-        throw new KilnError('INVALID_ARGUMENT', `maxBatchSize covers only the leading dim, but input '${t.name}' has other dynamic dims: add an optimization profile`);
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `maxBatchSize covers only the leading dim, but input '${t.name}' has other dynamic dims: add an optimization profile`,
+        );
       }
       const rest = t.shape.slice(1);
-      p.setDimensions(t.name, { min: [1, ...rest], opt: [config.maxBatchSize, ...rest], max: [config.maxBatchSize, ...rest] });
+      p.setDimensions(t.name, {
+        min: [1, ...rest],
+        opt: [config.maxBatchSize, ...rest],
+        max: [config.maxBatchSize, ...rest],
+      });
     }
     profiles = [p];
   }
   if (profiles.length === 0 && dynamic.length > 0) {
-    throw new KilnError('INVALID_ARGUMENT', `inputs ${dynamic.map((t) => `'${t.name}' [${t.shape}]`).join(', ')} have dynamic dims: add an optimization profile (or set maxBatchSize)`);
+    throw new KilnError(
+      'INVALID_ARGUMENT',
+      `inputs ${dynamic.map((t) => `'${t.name}' [${t.shape}]`).join(', ')} have dynamic dims: add an optimization profile (or set maxBatchSize)`,
+    );
   }
   return profiles.map((profile, index) => {
     const map = new Map<string, ShapeRange>();
     for (const name of profile.names()) {
       if (!network.inputs.some((t) => t.name === name)) {
-        throw new KilnError('INVALID_ARGUMENT', `profile ${index} names '${name}', which is not an input; inputs: ${network.inputs.map((t) => `'${t.name}'`).join(', ')}`);
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `profile ${index} names '${name}', which is not an input; inputs: ${network.inputs.map((t) => `'${t.name}'`).join(', ')}`,
+        );
       }
     }
     for (const t of network.inputs) {
       const r = profile.getDimensions(t.name);
       if (!r) {
-        if (t.shape.some((d) => d < 0)) throw new KilnError('INVALID_ARGUMENT', `profile ${index} gives no range for dynamic input '${t.name}' [${t.shape}]`);
+        if (t.shape.some((d) => d < 0))
+          throw new KilnError(
+            'INVALID_ARGUMENT',
+            `profile ${index} gives no range for dynamic input '${t.name}' [${t.shape}]`,
+          );
         continue;
       }
       if (r.min.length !== t.shape.length) {
-        throw new KilnError('INVALID_ARGUMENT', `profile ${index}: input '${t.name}' has rank ${t.shape.length} but its range has rank ${r.min.length}`);
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `profile ${index}: input '${t.name}' has rank ${t.shape.length} but its range has rank ${r.min.length}`,
+        );
       }
       t.shape.forEach((d, i) => {
         if (d >= 0 && (r.min[i] !== d || r.max[i] !== d)) {
-          throw new KilnError('INVALID_ARGUMENT', `profile ${index}: dim ${i} of '${t.name}' is fixed at ${d} but the range is [${r.min[i]}, ${r.max[i]}]`);
+          throw new KilnError(
+            'INVALID_ARGUMENT',
+            `profile ${index}: dim ${i} of '${t.name}' is fixed at ${d} but the range is [${r.min[i]}, ${r.max[i]}]`,
+          );
         }
       });
       map.set(t.name, r);

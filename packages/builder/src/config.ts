@@ -23,7 +23,8 @@ export class BuilderConfig {
 
   /** Sets a precision flag. fp16/int8 are recorded; engines are FP32 until reduced precision lands. */
   setFlag(flag: BuilderFlag): this {
-    if (flag !== 'fp16' && flag !== 'int8' && flag !== 'bf16') throw invalidParameterError('flag', "'fp16', 'int8' or 'bf16'", flag);
+    if (flag !== 'fp16' && flag !== 'int8' && flag !== 'bf16')
+      throw invalidParameterError('flag', "'fp16', 'int8' or 'bf16'", flag);
     this.#flags.add(flag);
     return this;
   }
@@ -41,7 +42,8 @@ export class BuilderConfig {
 
   /** Adds a profile; returns its index. */
   addOptimizationProfile(profile: OptimizationProfile): number {
-    if (!(profile instanceof OptimizationProfile)) throw invalidParameterError('profile', 'an OptimizationProfile', profile);
+    if (!(profile instanceof OptimizationProfile))
+      throw invalidParameterError('profile', 'an OptimizationProfile', profile);
     this.profiles.push(profile);
     return this.profiles.length - 1;
   }
@@ -56,7 +58,8 @@ export class BuilderConfig {
   validate(): void {
     expectInteger('builderOptimizationLevel', this.builderOptimizationLevel, 0, 5);
     if (this.maxBatchSize !== undefined) expectInteger('maxBatchSize', this.maxBatchSize, 1);
-    if (!(this.memoryPoolLimit >= 0)) throw new KilnError('INVALID_ARGUMENT', 'memoryPoolLimit must be >= 0');
+    if (!(this.memoryPoolLimit >= 0))
+      throw new KilnError('INVALID_ARGUMENT', 'memoryPoolLimit must be >= 0');
     if (this.timingCachePath !== undefined && typeof this.timingCachePath !== 'string') {
       throw invalidParameterError('timingCachePath', 'a file path', this.timingCachePath);
     }

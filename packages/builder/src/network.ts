@@ -38,13 +38,23 @@ export class NetworkTensor {
     const c = this.constant;
     switch (this.dtype) {
       case 'float32':
-        return Array.from(new Float32Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength)));
+        return Array.from(
+          new Float32Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength)),
+        );
       case 'int32':
-        return Array.from(new Int32Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength)));
+        return Array.from(
+          new Int32Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength)),
+        );
       case 'int64':
-        return Array.from(new BigInt64Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength)), Number);
+        return Array.from(
+          new BigInt64Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength)),
+          Number,
+        );
       default:
-        throw new KilnError('UNSUPPORTED', `reading ${this.dtype} constant '${this.name}' as numbers`);
+        throw new KilnError(
+          'UNSUPPORTED',
+          `reading ${this.dtype} constant '${this.name}' as numbers`,
+        );
     }
   }
 }
@@ -60,7 +70,13 @@ export class Layer {
   attrs: Map<string, NativeAttr>;
 
   /** @internal Use NetworkDefinition.add* methods. */
-  constructor(name: string, op: string, inputs: (NetworkTensor | null)[], outputs: NetworkTensor[], attrs: Map<string, NativeAttr>) {
+  constructor(
+    name: string,
+    op: string,
+    inputs: (NetworkTensor | null)[],
+    outputs: NetworkTensor[],
+    attrs: Map<string, NativeAttr>,
+  ) {
     this.name = name;
     this.op = op;
     this.inputs = inputs;
@@ -85,16 +101,20 @@ export type AttrInput = number | number[] | string | { float: number } | { float
 
 function toNativeAttr(key: string, value: AttrInput): NativeAttr {
   if (typeof value === 'number') {
-    if (!Number.isInteger(value)) throw invalidParameterError(key, 'an integer (use { float: x } for floats)', value);
+    if (!Number.isInteger(value))
+      throw invalidParameterError(key, 'an integer (use { float: x } for floats)', value);
     return { kind: 'i', value };
   }
   if (typeof value === 'string') return { kind: 's', value };
   if (Array.isArray(value)) {
-    if (!value.every(Number.isInteger)) throw invalidParameterError(key, 'integers (use { floats: [...] } for floats)', value);
+    if (!value.every(Number.isInteger))
+      throw invalidParameterError(key, 'integers (use { floats: [...] } for floats)', value);
     return { kind: 'is', value: [...value] };
   }
-  if (value && typeof value === 'object' && 'float' in value) return { kind: 'f', value: value.float };
-  if (value && typeof value === 'object' && 'floats' in value) return { kind: 'fs', value: [...value.floats] };
+  if (value && typeof value === 'object' && 'float' in value)
+    return { kind: 'f', value: value.float };
+  if (value && typeof value === 'object' && 'floats' in value)
+    return { kind: 'fs', value: [...value.floats] };
   throw invalidParameterError(key, 'a number, number[], string, {float} or {floats}', value);
 }
 
@@ -179,7 +199,10 @@ export class NetworkDefinition {
     expectDataType('dtype', dtype);
     const expected = shapeSize(shape) * dataTypeSize(dtype);
     if (!ArrayBuffer.isView(data) || data.byteLength !== expected) {
-      throw new KilnError('INVALID_ARGUMENT', `constant '${name}' of shape [${shape.join(', ')}] ${dtype} needs ${expected} bytes, got ${ArrayBuffer.isView(data) ? data.byteLength : typeof data}`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `constant '${name}' of shape [${shape.join(', ')}] ${dtype} needs ${expected} bytes, got ${ArrayBuffer.isView(data) ? data.byteLength : typeof data}`,
+      );
     }
     const bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     return new NetworkTensor(this.uniqueName(name), dtype, [...shape], bytes);
@@ -187,7 +210,8 @@ export class NetworkDefinition {
 
   /** Marks a tensor as a network output. */
   markOutput(tensor: NetworkTensor): void {
-    if (!(tensor instanceof NetworkTensor)) throw invalidParameterError('tensor', 'a NetworkTensor', tensor);
+    if (!(tensor instanceof NetworkTensor))
+      throw invalidParameterError('tensor', 'a NetworkTensor', tensor);
     if (!this.outputs.includes(tensor)) this.outputs.push(tensor);
   }
 
@@ -195,16 +219,30 @@ export class NetworkDefinition {
    * Adds a layer of any op the native core implements (ONNX names and semantics), with
    * `outputCount` new output tensors. The typed add* methods below are shorthands for this.
    */
-  addLayer(op: string, inputs: (NetworkTensor | null)[], attrs: Record<string, AttrInput> = {}, outputCount = 1, name?: string): Layer {
-    if (typeof op !== 'string' || op.length === 0) throw invalidParameterError('op', 'an op name', op);
+  addLayer(
+    op: string,
+    inputs: (NetworkTensor | null)[],
+    attrs: Record<string, AttrInput> = {},
+    outputCount = 1,
+    name?: string,
+  ): Layer {
+    if (typeof op !== 'string' || op.length === 0)
+      throw invalidParameterError('op', 'an op name', op);
     for (const [i, t] of inputs.entries()) {
-      if (t !== null && !(t instanceof NetworkTensor)) throw invalidParameterError(`inputs[${i}]`, 'a NetworkTensor or null', t);
+      if (t !== null && !(t instanceof NetworkTensor))
+        throw invalidParameterError(`inputs[${i}]`, 'a NetworkTensor or null', t);
     }
     const layerName = this.uniqueName(name ?? op.toLowerCase());
     const map = new Map<string, NativeAttr>();
     for (const [k, v] of Object.entries(attrs)) map.set(k, toNativeAttr(k, v));
-    const outputs = Array.from({ length: outputCount }, (_, i) =>
-      new NetworkTensor(this.uniqueName(outputCount === 1 ? `${layerName}_out` : `${layerName}_out${i}`), 'float32', []),
+    const outputs = Array.from(
+      { length: outputCount },
+      (_, i) =>
+        new NetworkTensor(
+          this.uniqueName(outputCount === 1 ? `${layerName}_out` : `${layerName}_out${i}`),
+          'float32',
+          [],
+        ),
     );
     const layer = new Layer(layerName, op, inputs, outputs, map);
     this.layers.push(layer);
@@ -212,8 +250,19 @@ export class NetworkDefinition {
   }
 
   /** A 2-D convolution with `numOutputMaps` filters of `kernelSize`; weights [M, C/groups, kh, kw]. */
-  addConvolution(input: NetworkTensor, numOutputMaps: number, kernelSize: [number, number], kernel: NetworkTensor, bias?: NetworkTensor, options: WindowOptions & { groups?: number } = {}): Layer {
-    if (kernel.shape[0] !== numOutputMaps) throw new KilnError('INVALID_ARGUMENT', `kernel has ${kernel.shape[0]} filters but numOutputMaps is ${numOutputMaps}`);
+  addConvolution(
+    input: NetworkTensor,
+    numOutputMaps: number,
+    kernelSize: [number, number],
+    kernel: NetworkTensor,
+    bias?: NetworkTensor,
+    options: WindowOptions & { groups?: number } = {},
+  ): Layer {
+    if (kernel.shape[0] !== numOutputMaps)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `kernel has ${kernel.shape[0]} filters but numOutputMaps is ${numOutputMaps}`,
+      );
     return this.addLayer('Conv', bias ? [input, kernel, bias] : [input, kernel], {
       kernel_shape: kernelSize,
       strides: options.stride ?? [1, 1],
@@ -224,7 +273,13 @@ export class NetworkDefinition {
   }
 
   /** A 2-D transposed convolution; weights [C, M/groups, kh, kw]. */
-  addDeconvolution(input: NetworkTensor, kernelSize: [number, number], kernel: NetworkTensor, bias?: NetworkTensor, options: WindowOptions & { groups?: number } = {}): Layer {
+  addDeconvolution(
+    input: NetworkTensor,
+    kernelSize: [number, number],
+    kernel: NetworkTensor,
+    bias?: NetworkTensor,
+    options: WindowOptions & { groups?: number } = {},
+  ): Layer {
     return this.addLayer('ConvTranspose', bias ? [input, kernel, bias] : [input, kernel], {
       kernel_shape: kernelSize,
       strides: options.stride ?? [1, 1],
@@ -235,7 +290,12 @@ export class NetworkDefinition {
   }
 
   /** Max or average pooling over `windowSize`. */
-  addPooling(input: NetworkTensor, type: 'max' | 'average', windowSize: [number, number], options: WindowOptions & { ceilMode?: boolean; countIncludePad?: boolean } = {}): Layer {
+  addPooling(
+    input: NetworkTensor,
+    type: 'max' | 'average',
+    windowSize: [number, number],
+    options: WindowOptions & { ceilMode?: boolean; countIncludePad?: boolean } = {},
+  ): Layer {
     const attrs: Record<string, AttrInput> = {
       kernel_shape: windowSize,
       strides: options.stride ?? windowSize,
@@ -255,7 +315,8 @@ export class NetworkDefinition {
   /** An activation; alpha/beta as ONNX defines them for that op (clip: alpha=min, beta=max). */
   addActivation(input: NetworkTensor, type: ActivationType, alpha?: number, beta?: number): Layer {
     const op = activationOps[type];
-    if (!op) throw invalidParameterError('type', `one of ${Object.keys(activationOps).join(', ')}`, type);
+    if (!op)
+      throw invalidParameterError('type', `one of ${Object.keys(activationOps).join(', ')}`, type);
     const attrs: Record<string, AttrInput> = {};
     if (type === 'clip') {
       if (alpha !== undefined) attrs.min = { float: alpha };
@@ -270,7 +331,8 @@ export class NetworkDefinition {
   /** a (op) b with numpy broadcasting. */
   addElementWise(a: NetworkTensor, b: NetworkTensor, op: ElementWiseOperation): Layer {
     const name = elementWiseOps[op];
-    if (!name) throw invalidParameterError('op', `one of ${Object.keys(elementWiseOps).join(', ')}`, op);
+    if (!name)
+      throw invalidParameterError('op', `one of ${Object.keys(elementWiseOps).join(', ')}`, op);
     return this.addLayer(name, [a, b]);
   }
 
@@ -280,10 +342,17 @@ export class NetworkDefinition {
   }
 
   /** Matrix product with numpy batching; `transpose` flags apply to 2-D operands (Gemm). */
-  addMatrixMultiply(a: NetworkTensor, b: NetworkTensor, options: { transposeA?: boolean; transposeB?: boolean; bias?: NetworkTensor } = {}): Layer {
+  addMatrixMultiply(
+    a: NetworkTensor,
+    b: NetworkTensor,
+    options: { transposeA?: boolean; transposeB?: boolean; bias?: NetworkTensor } = {},
+  ): Layer {
     if (options.transposeA || options.transposeB || options.bias) {
       const inputs = options.bias ? [a, b, options.bias] : [a, b];
-      return this.addLayer('Gemm', inputs, { transA: options.transposeA ? 1 : 0, transB: options.transposeB ? 1 : 0 });
+      return this.addLayer('Gemm', inputs, {
+        transA: options.transposeA ? 1 : 0,
+        transB: options.transposeB ? 1 : 0,
+      });
     }
     return this.addLayer('MatMul', [a, b]);
   }
@@ -300,13 +369,27 @@ export class NetworkDefinition {
   }
 
   /** Batch normalization in inference form (folded into a preceding convolution when built). */
-  addNormalization(input: NetworkTensor, scale: NetworkTensor, bias: NetworkTensor, mean: NetworkTensor, variance: NetworkTensor, epsilon = 1e-5): Layer {
-    return this.addLayer('BatchNormalization', [input, scale, bias, mean, variance], { epsilon: { float: epsilon } });
+  addNormalization(
+    input: NetworkTensor,
+    scale: NetworkTensor,
+    bias: NetworkTensor,
+    mean: NetworkTensor,
+    variance: NetworkTensor,
+    epsilon = 1e-5,
+  ): Layer {
+    return this.addLayer('BatchNormalization', [input, scale, bias, mean, variance], {
+      epsilon: { float: epsilon },
+    });
   }
 
   /** Reshape (0 copies a dim, -1 is inferred), like IShuffleLayer's reshape. */
   addShuffle(input: NetworkTensor, reshape: number[]): Layer {
-    const shape = this.addConstant([reshape.length], 'int64', BigInt64Array.from(reshape, BigInt), 'shape');
+    const shape = this.addConstant(
+      [reshape.length],
+      'int64',
+      BigInt64Array.from(reshape, BigInt),
+      'shape',
+    );
     return this.addLayer('Reshape', [input, shape]);
   }
 
@@ -328,8 +411,10 @@ export class NetworkDefinition {
   }
 
   private checkNewName(name: string): void {
-    if (typeof name !== 'string' || name.length === 0) throw invalidParameterError('name', 'a non-empty string', name);
-    if (this.#names.has(name)) throw new KilnError('INVALID_ARGUMENT', `the network already has a tensor named '${name}'`);
+    if (typeof name !== 'string' || name.length === 0)
+      throw invalidParameterError('name', 'a non-empty string', name);
+    if (this.#names.has(name))
+      throw new KilnError('INVALID_ARGUMENT', `the network already has a tensor named '${name}'`);
     this.#names.add(name);
   }
 }

@@ -42,7 +42,8 @@ export class OnnxParser {
 
   /** Parses a model (a @kiln/onnx Model, .onnx bytes or a path). */
   parse(source: Model | Uint8Array | string, options: ParseOptions = {}): void {
-    const model = typeof source === 'string' || source instanceof Uint8Array ? loadModel(source) : source;
+    const model =
+      typeof source === 'string' || source instanceof Uint8Array ? loadModel(source) : source;
     checkOpset(model);
     if (options.foldConstants ?? true) foldConstants(model);
     inferShapes(model);
@@ -62,14 +63,23 @@ export class OnnxParser {
 
     for (const init of g.initializers.values()) {
       const t = constant(init, init.name);
-      if (!t) unsupported.push({ name: init.name, op: 'initializer', reason: `element type ${init.elemType} is not supported` });
+      if (!t)
+        unsupported.push({
+          name: init.name,
+          op: 'initializer',
+          reason: `element type ${init.elemType} is not supported`,
+        });
       else tensors.set(init.name, t);
     }
     for (const v of g.inputs) {
       if (tensors.has(v.name)) continue; // an initializer listed as an input (old exporters)
       const dtype = kilnDataType(v.elemType);
       if (!dtype) {
-        unsupported.push({ name: v.name, op: 'input', reason: `element type ${v.elemType} is not supported` });
+        unsupported.push({
+          name: v.name,
+          op: 'input',
+          reason: `element type ${v.elemType} is not supported`,
+        });
         continue;
       }
       const shape = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : -1));
@@ -81,7 +91,12 @@ export class OnnxParser {
       if (node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) {
         const t = this.constantNode(node);
         if (t) tensors.set(node.outputs[0]!, t);
-        else unsupported.push({ name: label, op: 'Constant', reason: 'unsupported value attribute or element type' });
+        else
+          unsupported.push({
+            name: label,
+            op: 'Constant',
+            reason: 'unsupported value attribute or element type',
+          });
         continue;
       }
       const reason = this.unsupportedReason(node, supported);
@@ -94,40 +109,71 @@ export class OnnxParser {
       const inputs = node.inputs.map((name) => {
         if (name === '') return null;
         const t = tensors.get(name);
-        if (!t) throw new KilnError('INVALID_MODEL', `${model.source}: node '${label}' reads '${name}', which nothing produces`);
+        if (!t)
+          throw new KilnError(
+            'INVALID_MODEL',
+            `${model.source}: node '${label}' reads '${name}', which nothing produces`,
+          );
         return t;
       });
       const attrs = new Map<string, NativeAttr>();
       for (const a of node.attributes.values()) attrs.set(a.name, convertAttr(a));
       // Softmax/LogSoftmax changed meaning at opset 13; the core needs to know which applies.
-      if (node.opType === 'Softmax' || node.opType === 'LogSoftmax') attrs.set('opset', { kind: 'i', value: opset });
-      while (node.outputs.length > 0 && node.outputs[node.outputs.length - 1] === '') node.outputs.pop();
+      if (node.opType === 'Softmax' || node.opType === 'LogSoftmax')
+        attrs.set('opset', { kind: 'i', value: opset });
+      while (node.outputs.length > 0 && node.outputs[node.outputs.length - 1] === '')
+        node.outputs.pop();
       const outputs = node.outputs.map((name) => {
         const info = g.value(name);
-        const t = new NetworkTensor(net.uniqueName(name), kilnDataType(info?.elemType) ?? 'float32', []);
+        const t = new NetworkTensor(
+          net.uniqueName(name),
+          kilnDataType(info?.elemType) ?? 'float32',
+          [],
+        );
         tensors.set(name, t);
         return t;
       });
-      net.layers.push(new Layer(net.uniqueName(node.name || `${node.opType}_${net.layers.length}`), node.opType, inputs, outputs, attrs));
+      net.layers.push(
+        new Layer(
+          net.uniqueName(node.name || `${node.opType}_${net.layers.length}`),
+          node.opType,
+          inputs,
+          outputs,
+          attrs,
+        ),
+      );
     }
     if (unsupported.length > 0) {
       const list = unsupported.map((u) => `  ${u.name} (${u.op}): ${u.reason}`).join('\n');
-      throw new KilnError('UNSUPPORTED', `${model.source}: ${unsupported.length} node(s) cannot be built:\n${list}`);
+      throw new KilnError(
+        'UNSUPPORTED',
+        `${model.source}: ${unsupported.length} node(s) cannot be built:\n${list}`,
+      );
     }
     for (const v of g.outputs) {
       const t = tensors.get(v.name);
-      if (!t) throw new KilnError('INVALID_MODEL', `${model.source}: graph output '${v.name}' is never produced`);
+      if (!t)
+        throw new KilnError(
+          'INVALID_MODEL',
+          `${model.source}: graph output '${v.name}' is never produced`,
+        );
       net.markOutput(t);
     }
     getLogger().log('info', `OnnxParser: ${g.nodes.length} nodes -> ${net.layers.length} layers`);
   }
 
   private unsupportedReason(node: Node, supported: Set<string>): string | undefined {
-    if (node.domain !== '' && node.domain !== 'ai.onnx') return `domain '${node.domain}' is not supported`;
+    if (node.domain !== '' && node.domain !== 'ai.onnx')
+      return `domain '${node.domain}' is not supported`;
     if (!supported.has(node.opType)) return 'the native core has no implementation of this op yet';
     for (const a of node.attributes.values()) {
-      if (a.type === AttrType.GRAPH || a.type === AttrType.GRAPHS) return `attribute '${a.name}' holds a subgraph, not supported yet`;
-      if (a.type === AttrType.TENSOR || a.type === AttrType.STRINGS || a.type === AttrType.TENSORS) {
+      if (a.type === AttrType.GRAPH || a.type === AttrType.GRAPHS)
+        return `attribute '${a.name}' holds a subgraph, not supported yet`;
+      if (
+        a.type === AttrType.TENSOR ||
+        a.type === AttrType.STRINGS ||
+        a.type === AttrType.TENSORS
+      ) {
         return `attribute '${a.name}' has a type the core does not take yet`;
       }
     }
@@ -144,11 +190,29 @@ export class OnnxParser {
     const f = node.attr('value_float');
     if (f) return this.network.addConstant([], 'float32', new Float32Array([f.proto.f ?? 0]), out);
     const fs = node.attr('value_floats');
-    if (fs) return this.network.addConstant([fs.proto.floats.length], 'float32', Float32Array.from(fs.proto.floats), out);
+    if (fs)
+      return this.network.addConstant(
+        [fs.proto.floats.length],
+        'float32',
+        Float32Array.from(fs.proto.floats),
+        out,
+      );
     const i = node.attr('value_int');
-    if (i) return this.network.addConstant([], 'int64', new BigInt64Array([BigInt(i.proto.i ?? 0)]), out);
+    if (i)
+      return this.network.addConstant(
+        [],
+        'int64',
+        new BigInt64Array([BigInt(i.proto.i ?? 0)]),
+        out,
+      );
     const is = node.attr('value_ints');
-    if (is) return this.network.addConstant([is.proto.ints.length], 'int64', BigInt64Array.from(is.proto.ints, (v) => BigInt(v)), out);
+    if (is)
+      return this.network.addConstant(
+        [is.proto.ints.length],
+        'int64',
+        BigInt64Array.from(is.proto.ints, (v) => BigInt(v)),
+        out,
+      );
     return undefined;
   }
 }

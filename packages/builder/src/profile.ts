@@ -9,7 +9,11 @@ export interface ShapeRange {
 
 function expectDims(name: string, what: string, dims: unknown): number[] {
   if (!Array.isArray(dims) || !dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-    throw invalidParameterError(`${what} shape of '${name}'`, 'an array of non-negative integers', dims);
+    throw invalidParameterError(
+      `${what} shape of '${name}'`,
+      'an array of non-negative integers',
+      dims,
+    );
   }
   return [...dims];
 }
@@ -23,16 +27,23 @@ export class OptimizationProfile {
 
   /** Sets the range of input `name`; throws when min <= opt <= max fails or ranks differ. */
   setDimensions(name: string, range: { min: Shape; opt: Shape; max: Shape }): this {
-    if (typeof name !== 'string' || !name) throw invalidParameterError('name', 'an input name', name);
+    if (typeof name !== 'string' || !name)
+      throw invalidParameterError('name', 'an input name', name);
     const min = expectDims(name, 'min', range?.min);
     const opt = expectDims(name, 'opt', range?.opt);
     const max = expectDims(name, 'max', range?.max);
     if (min.length !== opt.length || opt.length !== max.length) {
-      throw new KilnError('INVALID_ARGUMENT', `profile shapes of '${name}' have different ranks: min [${min}], opt [${opt}], max [${max}]`);
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `profile shapes of '${name}' have different ranks: min [${min}], opt [${opt}], max [${max}]`,
+      );
     }
     for (let i = 0; i < min.length; i++) {
       if (!(min[i]! <= opt[i]! && opt[i]! <= max[i]!)) {
-        throw new KilnError('INVALID_ARGUMENT', `profile of '${name}' dim ${i} needs min <= opt <= max but has ${min[i]}, ${opt[i]}, ${max[i]}`);
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `profile of '${name}' dim ${i} needs min <= opt <= max but has ${min[i]}, ${opt[i]}, ${max[i]}`,
+        );
       }
     }
     this.#ranges.set(name, { min, opt, max });

@@ -4,9 +4,19 @@ import type { NetworkDefinition, NetworkTensor } from './network';
 import type { ShapeRange } from './profile';
 
 /** Turns a network and resolved profiles into the compact description the native core takes. */
-export function describeNetwork(network: NetworkDefinition, profiles: Map<string, ShapeRange>[]): NativeNetworkDesc {
+export function describeNetwork(
+  network: NetworkDefinition,
+  profiles: Map<string, ShapeRange>[],
+): NativeNetworkDesc {
   const index = new Map<NetworkTensor, number>();
-  const desc: NativeNetworkDesc = { tensors: [], layers: [], inputs: [], outputs: [], profiles: [], weights: [] };
+  const desc: NativeNetworkDesc = {
+    tensors: [],
+    layers: [],
+    inputs: [],
+    outputs: [],
+    profiles: [],
+    weights: [],
+  };
   const add = (t: NetworkTensor): number => {
     let i = index.get(t);
     if (i !== undefined) return i;
@@ -24,15 +34,25 @@ export function describeNetwork(network: NetworkDefinition, profiles: Map<string
   for (const l of network.layers) {
     const inputs = l.inputs.map((t) => (t ? add(t) : -1));
     const outputs = l.outputs.map(add);
-    desc.layers.push({ name: l.name, op: l.op, inputs, outputs, attrs: Object.fromEntries(l.attrs) });
+    desc.layers.push({
+      name: l.name,
+      op: l.op,
+      inputs,
+      outputs,
+      attrs: Object.fromEntries(l.attrs),
+    });
   }
   for (const t of network.outputs) {
-    if (!index.has(t)) throw new KilnError('INVALID_MODEL', `network output '${t.name}' is produced by no layer`);
+    if (!index.has(t))
+      throw new KilnError('INVALID_MODEL', `network output '${t.name}' is produced by no layer`);
     desc.outputs.push(index.get(t)!);
   }
   for (const p of profiles) {
     desc.profiles.push({
-      inputs: [...p.entries()].map(([name, r]) => ({ tensor: index.get(network.inputs.find((t) => t.name === name)!)!, ...r })),
+      inputs: [...p.entries()].map(([name, r]) => ({
+        tensor: index.get(network.inputs.find((t) => t.name === name)!)!,
+        ...r,
+      })),
     });
   }
   return desc;

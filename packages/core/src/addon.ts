@@ -18,7 +18,10 @@ export interface NativeAddon {
   Stream: new (device: string) => NativeStream;
   Event: new (device: string) => NativeEvent;
   supportedOps(): string[];
-  buildPlan(desc: NativeNetworkDesc, done: (error: KilnError | null, plan?: Uint8Array) => void): void;
+  buildPlan(
+    desc: NativeNetworkDesc,
+    done: (error: KilnError | null, plan?: Uint8Array) => void,
+  ): void;
   Engine: new (plan: ArrayBufferView) => NativeEngine;
   ExecutionContext: new (engine: NativeEngine) => NativeExecutionContext;
 }
@@ -34,7 +37,13 @@ export type NativeAttr =
 /** @internal The compact network description the builder hands to the native core. */
 export interface NativeNetworkDesc {
   tensors: { name: string; dtype: number; shape: number[]; constant: number }[];
-  layers: { name: string; op: string; inputs: number[]; outputs: number[]; attrs: Record<string, NativeAttr> }[];
+  layers: {
+    name: string;
+    op: string;
+    inputs: number[];
+    outputs: number[];
+    attrs: Record<string, NativeAttr>;
+  }[];
   inputs: number[];
   outputs: number[];
   profiles: { inputs: { tensor: number; min: number[]; opt: number[]; max: number[] }[] }[];
@@ -46,7 +55,13 @@ export interface NativeEngineInfo {
   inputs: { name: string; dtype: number; shape: number[] }[];
   outputs: { name: string; dtype: number; shape: number[] }[];
   profiles: { name: string; min: number[]; opt: number[]; max: number[] }[][];
-  layers: { name: string; op: string; inputs: (string | null)[]; outputs: string[]; attrs: Record<string, unknown> }[];
+  layers: {
+    name: string;
+    op: string;
+    inputs: (string | null)[];
+    outputs: string[];
+    attrs: Record<string, unknown>;
+  }[];
   deviceMemorySize: number[];
   coreVersion: string;
 }

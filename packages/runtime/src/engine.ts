@@ -37,7 +37,8 @@ export interface LayerInfo {
 
 function toDataType(code: number, name: string): DataType {
   const dtype = dataTypeFromCode(code);
-  if (!dtype) throw new KilnError('INVALID_PLAN', `tensor '${name}' has an unknown data type code ${code}`);
+  if (!dtype)
+    throw new KilnError('INVALID_PLAN', `tensor '${name}' has an unknown data type code ${code}`);
   return dtype;
 }
 
@@ -59,8 +60,18 @@ export class Engine {
     this.native = new (nativeAddon().Engine)(planBytes);
     this.#info = this.native.info();
     this.ioTensors = Object.freeze([
-      ...this.#info.inputs.map((t) => ({ name: t.name, dtype: toDataType(t.dtype, t.name), shape: t.shape, mode: 'input' as const })),
-      ...this.#info.outputs.map((t) => ({ name: t.name, dtype: toDataType(t.dtype, t.name), shape: t.shape, mode: 'output' as const })),
+      ...this.#info.inputs.map((t) => ({
+        name: t.name,
+        dtype: toDataType(t.dtype, t.name),
+        shape: t.shape,
+        mode: 'input' as const,
+      })),
+      ...this.#info.outputs.map((t) => ({
+        name: t.name,
+        dtype: toDataType(t.dtype, t.name),
+        shape: t.shape,
+        mode: 'output' as const,
+      })),
     ]);
     this.profiles = Object.freeze(this.#info.profiles.map((p) => Object.freeze(p)));
   }
@@ -94,7 +105,10 @@ export class Engine {
   getTensorInfo(name: string): TensorInfo {
     const found = this.ioTensors.find((t) => t.name === name);
     if (!found) {
-      throw new KilnError('NOT_FOUND', `the engine has no tensor '${name}'; its IO tensors are ${this.ioTensors.map((t) => `'${t.name}'`).join(', ')}`);
+      throw new KilnError(
+        'NOT_FOUND',
+        `the engine has no tensor '${name}'; its IO tensors are ${this.ioTensors.map((t) => `'${t.name}'`).join(', ')}`,
+      );
     }
     return found;
   }
@@ -105,8 +119,18 @@ export class Engine {
   }
 
   /** A JSON-friendly description: IO, profiles, memory and layers. */
-  inspect(): { io: readonly TensorInfo[]; profiles: readonly (readonly ProfileRange[])[]; deviceMemorySize: number; layers: LayerInfo[] } {
-    return { io: this.ioTensors, profiles: this.profiles, deviceMemorySize: this.deviceMemorySize, layers: this.layers() };
+  inspect(): {
+    io: readonly TensorInfo[];
+    profiles: readonly (readonly ProfileRange[])[];
+    deviceMemorySize: number;
+    layers: LayerInfo[];
+  } {
+    return {
+      io: this.ioTensors,
+      profiles: this.profiles,
+      deviceMemorySize: this.deviceMemorySize,
+      layers: this.layers(),
+    };
   }
 
   /** The plan bytes of this engine (what Runtime.deserializeEngine reads). */
@@ -128,7 +152,8 @@ export class Runtime {
    */
   deserializeEngine(planBytes: Uint8Array | ArrayBuffer): Engine {
     if (planBytes instanceof ArrayBuffer) planBytes = new Uint8Array(planBytes);
-    if (!(planBytes instanceof Uint8Array)) throw invalidParameterError('planBytes', 'a Uint8Array or Buffer', planBytes);
+    if (!(planBytes instanceof Uint8Array))
+      throw invalidParameterError('planBytes', 'a Uint8Array or Buffer', planBytes);
     return new Engine(planBytes);
   }
 }

@@ -60,7 +60,8 @@ export class ExecutionContext {
   getTensorShape(name: string): number[] {
     const info = this.engine.getTensorInfo(name);
     if (info.mode === 'input') {
-      const shape = this.#inputShapes.get(name) ?? (info.shape.every((d) => d >= 0) ? info.shape : undefined);
+      const shape =
+        this.#inputShapes.get(name) ?? (info.shape.every((d) => d >= 0) ? info.shape : undefined);
       if (!shape) throw new KilnError('INVALID_STATE', `set the shape of input '${name}' first`);
       return [...shape];
     }
@@ -70,7 +71,8 @@ export class ExecutionContext {
   /** Binds a DeviceBuffer to an input or output for the next enqueue. */
   setTensorAddress(name: string, buffer: DeviceBuffer): void {
     this.engine.getTensorInfo(name);
-    if (!(buffer instanceof DeviceBuffer)) throw invalidParameterError('buffer', 'a DeviceBuffer', buffer);
+    if (!(buffer instanceof DeviceBuffer))
+      throw invalidParameterError('buffer', 'a DeviceBuffer', buffer);
     this.#addresses.set(name, buffer);
   }
 
@@ -83,30 +85,49 @@ export class ExecutionContext {
     const bound = (names: string[]) =>
       names.map((n) => {
         const b = this.#addresses.get(n);
-        if (!b) throw new KilnError('INVALID_STATE', `no buffer is bound to '${n}': call setTensorAddress('${n}', buffer) first`);
+        if (!b)
+          throw new KilnError(
+            'INVALID_STATE',
+            `no buffer is bound to '${n}': call setTensorAddress('${n}', buffer) first`,
+          );
         return b.native;
       });
-    this.#native.enqueue(stream.native, bound(this.engine.inputNames), bound(this.engine.outputNames));
+    this.#native.enqueue(
+      stream.native,
+      bound(this.engine.inputNames),
+      bound(this.engine.outputNames),
+    );
   }
 
   /**
    * Convenience: runs the engine on host tensors and resolves with host tensors. Sets the
    * input shapes from the tensors, copies them in, enqueues, and copies the outputs back.
    */
-  async infer(feeds: Record<string, Tensor>, options: { stream?: Stream } = {}): Promise<Record<string, Tensor>> {
-    if (feeds === null || typeof feeds !== 'object') throw invalidParameterError('feeds', 'an object of Tensors by input name', feeds);
+  async infer(
+    feeds: Record<string, Tensor>,
+    options: { stream?: Stream } = {},
+  ): Promise<Record<string, Tensor>> {
+    if (feeds === null || typeof feeds !== 'object')
+      throw invalidParameterError('feeds', 'an object of Tensors by input name', feeds);
     for (const name of Object.keys(feeds)) {
       if (!this.engine.inputNames.includes(name)) {
-        throw new KilnError('NOT_FOUND', `'${name}' is not an input; the inputs are ${this.engine.inputNames.map((n) => `'${n}'`).join(', ')}`);
+        throw new KilnError(
+          'NOT_FOUND',
+          `'${name}' is not an input; the inputs are ${this.engine.inputNames.map((n) => `'${n}'`).join(', ')}`,
+        );
       }
     }
     const stream = options.stream ?? (this.#stream ??= new Stream());
     for (const name of this.engine.inputNames) {
       const tensor = feeds[name];
-      if (!(tensor instanceof Tensor)) throw new KilnError('INVALID_ARGUMENT', `input '${name}' needs a Tensor`);
+      if (!(tensor instanceof Tensor))
+        throw new KilnError('INVALID_ARGUMENT', `input '${name}' needs a Tensor`);
       const info = this.ioInfo(name, 'input');
       if (tensor.dtype !== info.dtype) {
-        throw new KilnError('INVALID_ARGUMENT', `input '${name}' is ${info.dtype} but the tensor is ${tensor.dtype}`);
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `input '${name}' is ${info.dtype} but the tensor is ${tensor.dtype}`,
+        );
       }
       this.setInputShape(name, tensor.shape);
       const buffer = this.scratch(name, tensor.byteLength);
@@ -134,7 +155,8 @@ export class ExecutionContext {
   private ioInfo(name: string, mode: 'input' | 'output'): TensorInfo {
     if (typeof name !== 'string') throw invalidParameterError('name', 'a tensor name', name);
     const info = this.engine.getTensorInfo(name);
-    if (info.mode !== mode) throw new KilnError('INVALID_ARGUMENT', `'${name}' is an ${info.mode}, not an ${mode}`);
+    if (info.mode !== mode)
+      throw new KilnError('INVALID_ARGUMENT', `'${name}' is an ${info.mode}, not an ${mode}`);
     return info;
   }
 

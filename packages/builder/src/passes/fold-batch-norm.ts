@@ -14,14 +14,24 @@ export function foldBatchNorm(network: NetworkDefinition): NetworkDefinition {
     if (bn.op !== 'BatchNormalization' || bn.outputs.length !== 1) continue;
     const x = bn.inputs[0];
     const conv = x ? producers.get(x) : undefined;
-    if (!x || !conv || conv.op !== 'Conv' || conv.inputs.length > 3 || !hasSingleUse(network, uses, x)) continue;
+    if (
+      !x ||
+      !conv ||
+      conv.op !== 'Conv' ||
+      conv.inputs.length > 3 ||
+      !hasSingleUse(network, uses, x)
+    )
+      continue;
     const [scale, beta, mean, variance] = bn.inputs.slice(1);
     const w = conv.inputs[1];
     const b = conv.inputs[2] ?? null;
     const params = [scale, beta, mean, variance, w, b].filter((t) => t !== null) as NetworkTensor[];
     if (params.some((t) => !t.isConstant || t.dtype !== 'float32')) continue;
     const eps = Number(bn.attr('epsilon', 1e-5));
-    const s = scale!.values(), bt = beta!.values(), m = mean!.values(), v = variance!.values();
+    const s = scale!.values(),
+      bt = beta!.values(),
+      m = mean!.values(),
+      v = variance!.values();
     const weights = Float32Array.from(w!.values());
     const channels = w!.shape[0]!;
     const perChannel = weights.length / channels;
@@ -32,8 +42,18 @@ export function foldBatchNorm(network: NetworkDefinition): NetworkDefinition {
       for (let i = 0; i < perChannel; i++) weights[c * perChannel + i]! *= k;
       bias[c] = (oldBias[c]! - m[c]!) * k + bt[c]!;
     }
-    const newW = new NetworkTensor(network.uniqueName(`${w!.name}_bn`), 'float32', [...w!.shape], new Uint8Array(weights.buffer));
-    const newB = new NetworkTensor(network.uniqueName(`${conv.name}_bias_bn`), 'float32', [channels], new Uint8Array(bias.buffer));
+    const newW = new NetworkTensor(
+      network.uniqueName(`${w!.name}_bn`),
+      'float32',
+      [...w!.shape],
+      new Uint8Array(weights.buffer),
+    );
+    const newB = new NetworkTensor(
+      network.uniqueName(`${conv.name}_bias_bn`),
+      'float32',
+      [channels],
+      new Uint8Array(bias.buffer),
+    );
     conv.inputs = [conv.inputs[0]!, newW, newB];
     rewire(network, bn.output, conv.output);
     removed.add(bn);

@@ -3,7 +3,18 @@ import { consumersOf, hasSingleUse, rewire } from './uses';
 
 // Layers whose native op applies a fused activation in its epilogue.
 const hosts = new Set(['Conv', 'Gemm', 'MatMul', 'BatchNormalization', 'Add', 'Sub', 'Mul', 'Div']);
-const activations = new Set(['Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Softplus', 'Gelu']);
+const activations = new Set([
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Elu',
+  'Softplus',
+  'Gelu',
+]);
 
 /**
  * Vertical fusion: Conv/Gemm/MatMul/BatchNormalization/elementwise + activation becomes one
@@ -17,7 +28,14 @@ export function fuseActivations(network: NetworkDefinition): NetworkDefinition {
     if (!activations.has(act.op) || act.outputs.length !== 1) continue;
     const x = act.inputs[0];
     const host = x ? producers.get(x) : undefined;
-    if (!x || !host || !hosts.has(host.op) || host.attrs.has('activation') || !hasSingleUse(network, uses, x)) continue;
+    if (
+      !x ||
+      !host ||
+      !hosts.has(host.op) ||
+      host.attrs.has('activation') ||
+      !hasSingleUse(network, uses, x)
+    )
+      continue;
     if (removed.has(host)) continue;
     let alpha: number | undefined, beta: number | undefined;
     if (act.op === 'Clip') {

@@ -7,7 +7,8 @@ export function removeNoOps(network: NetworkDefinition): NetworkDefinition {
     const noOp = l.op === 'Identity' || (l.op === 'Dropout' && l.outputs.length === 1);
     const input = l.inputs[0];
     // An output that is also an input must stay a distinct tensor.
-    if (!noOp || !input || (network.inputs.includes(input) && network.outputs.includes(l.output))) return true;
+    if (!noOp || !input || (network.inputs.includes(input) && network.outputs.includes(l.output)))
+      return true;
     if (network.outputs.includes(l.output) && input.isConstant) return true;
     rewire(network, l.output, input);
     return false;

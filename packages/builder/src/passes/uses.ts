@@ -10,7 +10,11 @@ export function consumersOf(network: NetworkDefinition): Map<NetworkTensor, Laye
 }
 
 /** True when `t` is read by exactly one layer and is not a network output: fusing it away is safe. */
-export function hasSingleUse(network: NetworkDefinition, uses: Map<NetworkTensor, Layer[]>, t: NetworkTensor): boolean {
+export function hasSingleUse(
+  network: NetworkDefinition,
+  uses: Map<NetworkTensor, Layer[]>,
+  t: NetworkTensor,
+): boolean {
   return (uses.get(t)?.length ?? 0) === 1 && !network.outputs.includes(t);
 }
 

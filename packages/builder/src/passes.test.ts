@@ -1,0 +1,95 @@
+import { Tensor } from '@kiln/core';
+import { describe, expect, it } from 'vitest';
+
+import { NetworkDefinition } from './network';
+import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
+import { foldBatchNorm } from './passes/fold-batch-norm';
+import { fuseActivations } from './passes/fuse-activation';
+import { removeNoOps } from './passes/remove-no-ops';
+import { buildEngine, sweep } from './test-support/run';
+
+// x -> Conv -> BatchNorm -> Clip(0, 6) -> Identity -> y, plus a dead branch.
+function convBnNet(): NetworkDefinition {
+  const net = new NetworkDefinition();
+  const x = net.addInput('x', 'float32', [1, 3, 5, 5]);
+  const c = (shape: number[], phase: number, scale = 0.5, offset = 0) =>
+    net.addConstant(
+      shape,
+      'float32',
+      sweep(
+        shape.reduce((a, b) => a * b),
+        scale,
+        phase,
+      ).map((v) => v + offset),
+    );
+  const conv = net.addConvolution(x, 4, [3, 3], c([4, 3, 3, 3], 1), c([4], 2), {
+    padding: [1, 1, 1, 1],
+  });
+  const bn = net.addNormalization(
+    conv.output,
+    c([4], 3, 0.5, 1),
+    c([4], 4),
+    c([4], 5),
+    c([4], 6, 0.2, 0.5),
+    1e-3,
+  );
+  const clip = net.addActivation(bn.output, 'clip', 0, 6);
+  const id = net.addLayer('Identity', [clip.output]);
+  net.addActivation(x, 'sigmoid'); // dead
+  net.markOutput(id.output);
+  return net;
+}
+
+async function run(net: NetworkDefinition, passes: Parameters<typeof buildEngine>[2]) {
+  const { engine } = await buildEngine(net, undefined, passes);
+  const out = await engine
+    .createExecutionContext()
+    .infer({ x: new Tensor('float32', [1, 3, 5, 5], sweep(75, 3)) });
+  return { engine, y: out[engine.outputNames[0]!]!.data as Float32Array };
+}
+
+describe('graph passes', () => {
+  it('each pass changes the layer list as it should', () => {
+    let net = convBnNet();
+    expect(net.layers.map((l) => l.op)).toEqual([
+      'Conv',
+      'BatchNormalization',
+      'Clip',
+      'Identity',
+      'Sigmoid',
+    ]);
+    net = removeNoOps(net);
+    expect(net.layers.map((l) => l.op)).toEqual(['Conv', 'BatchNormalization', 'Clip', 'Sigmoid']);
+    net = foldBatchNorm(net);
+    expect(net.layers.map((l) => l.op)).toEqual(['Conv', 'Clip', 'Sigmoid']);
+    net = fuseActivations(net);
+    expect(net.layers.map((l) => l.op)).toEqual(['Conv', 'Sigmoid']);
+    expect(net.layers[0]!.attrs.get('activation')).toEqual({ kind: 's', value: 'Clip' });
+    expect(net.layers[0]!.attrs.get('activation_beta')).toEqual({ kind: 'f', value: 6 });
+    net = eliminateDeadLayers(net);
+    expect(net.layers.map((l) => l.op)).toEqual(['Conv']);
+  });
+
+  it('the optimized engine computes what the unoptimized one does', async () => {
+    const plain = await run(convBnNet(), { passes: [] });
+    const optimized = await run(convBnNet(), undefined);
+    expect(optimized.engine.layers().length).toBe(1);
+    expect(plain.engine.layers().length).toBe(5);
+    let worst = 0;
+    plain.y.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - optimized.y[i]!))));
+    expect(worst).toBeLessThan(1e-5);
+    expect(plain.y.some((v) => v === 6) && plain.y.some((v) => v === 0)).toBe(true); // the clip is exercised
+  });
+
+  it('does not fuse across a tensor read twice or marked as an output', () => {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [1, 4]);
+    const w = net.addConstant([4, 4], 'float32', sweep(16));
+    const mm = net.addMatrixMultiply(x, w);
+    const relu = net.addActivation(mm.output, 'relu');
+    net.markOutput(relu.output);
+    net.markOutput(mm.output);
+    fuseActivations(net);
+    expect(net.layers.map((l) => l.op)).toEqual(['MatMul', 'Relu']);
+  });
+});
