@@ -19,10 +19,15 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/common/shape.cc
   ${KILN_KERNEL_DIR}/eltwise/binary.cc
   ${KILN_KERNEL_DIR}/eltwise/unary.cc
+  ${KILN_KERNEL_DIR}/eltwise/binary_int.cc
+  ${KILN_KERNEL_DIR}/eltwise/cast.cc
+  ${KILN_KERNEL_DIR}/generate/generate.cc
+  ${KILN_KERNEL_DIR}/indexing/indexing.cc
   ${KILN_KERNEL_DIR}/matmul/matmul.cc
   ${KILN_KERNEL_DIR}/layout/index_map_copy.cc
   ${KILN_KERNEL_DIR}/layout/layout.cc
   ${KILN_KERNEL_DIR}/reduce/reduce.cc
+  ${KILN_KERNEL_DIR}/reduce/cumsum.cc
   ${KILN_KERNEL_DIR}/resize/resize.cc
   ${KILN_KERNEL_DIR}/rnn/lstm.cc
 )

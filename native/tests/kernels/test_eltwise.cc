@@ -48,6 +48,10 @@ double refBinary(BinaryOp op, double a, double b) {
       return std::fmod(a, b);
     case BinaryOp::kPRelu:
       return a < 0 ? a * b : a;
+    case BinaryOp::kMod:
+      return a - std::floor(a / b) * b;
+    default:
+      break;  // integer-only ops
   }
   return 0;
 }
@@ -78,9 +82,9 @@ const std::vector<std::pair<Shape, Shape>> kShapePairs = {
 }  // namespace
 
 TEST(binary_broadcast) {
-  const BinaryOp ops[] = {BinaryOp::kAdd, BinaryOp::kSub,  BinaryOp::kMul,
-                          BinaryOp::kDiv, BinaryOp::kPow,  BinaryOp::kMax,
-                          BinaryOp::kMin, BinaryOp::kFmod, BinaryOp::kPRelu};
+  const BinaryOp ops[] = {BinaryOp::kAdd,   BinaryOp::kSub, BinaryOp::kMul, BinaryOp::kDiv,
+                          BinaryOp::kPow,   BinaryOp::kMax, BinaryOp::kMin, BinaryOp::kFmod,
+                          BinaryOp::kPRelu, BinaryOp::kMod};
   for (const auto& [as, bs] : kShapePairs)
     for (BinaryOp op : ops) {
       const Shape out = kiln::kernels::broadcastShapes(as, bs);

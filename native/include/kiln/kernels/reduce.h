@@ -1,4 +1,4 @@
-// Reductions over any set of axes, and ArgMax/ArgMin.
+// Reductions over any set of axes, ArgMax/ArgMin and CumSum.
 #pragma once
 
 #include <cstdint>
@@ -20,5 +20,18 @@ void reduce(ReduceOp op, const float* x, const Shape& xShape, const std::vector<
 // with dim `axis` set to 1.
 void argReduce(bool isMax, const float* x, const Shape& xShape, int64_t axis, bool selectLastIndex,
                int64_t* y);
+
+// ONNX CumSum along axis (negative allowed): y[i] = sum of x[j] for j <= i (j < i when
+// exclusive; j >= i / j > i when reverse). Float sums accumulate in float, in order.
+void cumsum(const float* x, const Shape& xShape, int64_t axis, bool exclusive, bool reverse,
+            float* y);
+
+// cumsum on int32 (wrapping on overflow).
+void cumsum(const int32_t* x, const Shape& xShape, int64_t axis, bool exclusive, bool reverse,
+            int32_t* y);
+
+// cumsum on int64 (wrapping on overflow).
+void cumsum(const int64_t* x, const Shape& xShape, int64_t axis, bool exclusive, bool reverse,
+            int64_t* y);
 
 }  // namespace kiln::kernels

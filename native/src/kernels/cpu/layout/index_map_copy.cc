@@ -2,13 +2,20 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 
+#include "kiln/error.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
 
-void indexMapCopy(const float* x, const Shape& outShape,
-                  const std::vector<std::vector<int64_t>>& tables, float padValue, float* y) {
+namespace {
+
+// Elements are moved as unsigned integers of their size: a plain copy that never normalizes
+// NaN payloads or signalling bits, so every dtype round-trips bit for bit.
+template <typename T>
+void copyTyped(const T* x, const Shape& outShape, const std::vector<std::vector<int64_t>>& tables,
+               T padValue, T* y) {
   const int64_t total = shapeSize(outShape);
   if (total == 0) return;
   if (outShape.empty()) {
@@ -36,11 +43,11 @@ void indexMapCopy(const float* x, const Shape& outShape,
             if (t < 0) padded = true;
             base += t;
           }
-          float* out = y + static_cast<int64_t>(row) * inner;
+          T* out = y + static_cast<int64_t>(row) * inner;
           if (padded) {
             std::fill(out, out + inner, padValue);
           } else if (contiguous) {
-            std::memcpy(out, x + base + last[0], sizeof(float) * static_cast<size_t>(inner));
+            std::memcpy(out, x + base + last[0], sizeof(T) * static_cast<size_t>(inner));
           } else {
             for (int64_t i = 0; i < inner; ++i) out[i] = last[i] < 0 ? padValue : x[base + last[i]];
           }
@@ -50,6 +57,40 @@ void indexMapCopy(const float* x, const Shape& outShape,
           }
         }
       });
+}
+
+template <typename T>
+void dispatch(const void* x, const Shape& outShape, const std::vector<std::vector<int64_t>>& tables,
+              const void* padValue, void* y) {
+  T pv{};
+  if (padValue) std::memcpy(&pv, padValue, sizeof(T));
+  copyTyped(static_cast<const T*>(x), outShape, tables, pv, static_cast<T*>(y));
+}
+
+}  // namespace
+
+void checkElemSize(const char* op, size_t elemSize) {
+  if (elemSize != 1 && elemSize != 2 && elemSize != 4 && elemSize != 8)
+    throw Error(ErrorCode::kInvalidArgument, std::string(op) + ": element size " +
+                                                 std::to_string(elemSize) +
+                                                 " is not 1, 2, 4 or 8 bytes");
+}
+
+void indexMapCopy(const void* x, const Shape& outShape,
+                  const std::vector<std::vector<int64_t>>& tables, const void* padValue,
+                  size_t elemSize, void* y) {
+  switch (elemSize) {
+    case 1:
+      return dispatch<uint8_t>(x, outShape, tables, padValue, y);
+    case 2:
+      return dispatch<uint16_t>(x, outShape, tables, padValue, y);
+    case 4:
+      return dispatch<uint32_t>(x, outShape, tables, padValue, y);
+    case 8:
+      return dispatch<uint64_t>(x, outShape, tables, padValue, y);
+    default:
+      checkElemSize("indexMapCopy", elemSize);
+  }
 }
 
 }  // namespace kiln::kernels

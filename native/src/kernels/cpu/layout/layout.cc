@@ -1,5 +1,5 @@
 // Transpose, Slice, Pad, Tile and DepthToSpace as index-map copies; Concat, Split and Gather as
-// block copies.
+// block copies. Offsets are counted in elements and scaled by elemSize only at the copy.
 #include "kiln/kernels/layout.h"
 
 #include <algorithm>
@@ -23,21 +23,60 @@ std::vector<int64_t> stridesOf(const Shape& s) {
   return st;
 }
 
-// Copies `outer` blocks of `srcBlock` floats (spaced srcStride) into blocks spaced dstStride.
-void copyBlocks(const float* src, int64_t srcStride, float* dst, int64_t dstStride, int64_t outer,
-                int64_t block) {
+// Copies `outer` blocks of `block` elements (spaced srcStride) into blocks spaced dstStride.
+void copyBlocks(const void* srcV, int64_t srcStride, void* dstV, int64_t dstStride, int64_t outer,
+                int64_t block, size_t es) {
+  const char* src = static_cast<const char*>(srcV);
+  char* dst = static_cast<char*>(dstV);
+  const size_t bytes = es * static_cast<size_t>(block);
   globalThreadPool().parallelFor(
       static_cast<size_t>(outer),
-      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(block, 1))),
+      static_cast<size_t>(std::max<int64_t>(1, 65536 / std::max<int64_t>(bytes, 1))),
       [&](size_t b, size_t e) {
         for (size_t o = b; o < e; ++o)
-          std::memcpy(dst + o * dstStride, src + o * srcStride,
-                      sizeof(float) * static_cast<size_t>(block));
+          std::memcpy(dst + o * dstStride * es, src + o * srcStride * es, bytes);
+      });
+}
+
+// Gather for either index type: indices are validated first, so the copy loop cannot fault.
+template <typename I>
+void gatherImpl(const void* xV, const Shape& xs, int64_t axis, const I* indices, const Shape& is,
+                size_t es, void* yV) {
+  checkElemSize("gather", es);
+  const int64_t rank = static_cast<int64_t>(xs.size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank) invalid("gather", "axis out of range");
+  int64_t outer = 1, inner = 1;
+  for (int64_t d = 0; d < axis; ++d) outer *= xs[d];
+  for (int64_t d = axis + 1; d < rank; ++d) inner *= xs[d];
+  const int64_t dim = xs[axis], count = shapeSize(is);
+  for (int64_t i = 0; i < count; ++i) {
+    const int64_t v = static_cast<int64_t>(indices[i]);
+    if (v < -dim || v >= dim)
+      invalid("gather",
+              "index " + std::to_string(v) + " out of range for dim " + std::to_string(dim));
+  }
+  const char* x = static_cast<const char*>(xV);
+  char* y = static_cast<char*>(yV);
+  const size_t rowBytes = es * static_cast<size_t>(inner);
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(outer * count),
+      static_cast<size_t>(std::max<int64_t>(1, 32768 / std::max<int64_t>(rowBytes, 1))),
+      [&](size_t b, size_t e) {
+        for (size_t t = b; t < e; ++t) {
+          const int64_t o = static_cast<int64_t>(t) / count, i = static_cast<int64_t>(t) % count;
+          const int64_t v = static_cast<int64_t>(indices[i]);
+          const int64_t idx = v < 0 ? v + dim : v;
+          std::memcpy(y + t * rowBytes, x + static_cast<size_t>(o * dim + idx) * rowBytes,
+                      rowBytes);
+        }
       });
 }
 }  // namespace
 
-void transpose(const float* x, const Shape& xs, const std::vector<int64_t>& perm, float* y) {
+void transpose(const void* x, const Shape& xs, const std::vector<int64_t>& perm, size_t es,
+               void* y) {
+  checkElemSize("transpose", es);
   if (perm.size() != xs.size()) invalid("transpose", "perm length differs from rank");
   std::vector<bool> seen(xs.size(), false);
   for (int64_t p : perm) {
@@ -53,11 +92,12 @@ void transpose(const float* x, const Shape& xs, const std::vector<int64_t>& perm
     tables[d].resize(static_cast<size_t>(out[d]));
     for (int64_t i = 0; i < out[d]; ++i) tables[d][i] = i * st[perm[d]];
   }
-  indexMapCopy(x, out, tables, 0.0f, y);
+  indexMapCopy(x, out, tables, nullptr, es, y);
 }
 
-void concat(const std::vector<const float*>& inputs, const std::vector<Shape>& shapes, int64_t axis,
-            float* y) {
+void concat(const std::vector<const void*>& inputs, const std::vector<Shape>& shapes, int64_t axis,
+            size_t es, void* y) {
+  checkElemSize("concat", es);
   if (inputs.empty() || inputs.size() != shapes.size())
     invalid("concat", "need matching inputs and shapes");
   const Shape& s0 = shapes[0];
@@ -76,13 +116,16 @@ void concat(const std::vector<const float*>& inputs, const std::vector<Shape>& s
   int64_t at = 0;
   for (size_t i = 0; i < inputs.size(); ++i) {
     const int64_t block = shapes[i][axis] * inner;
-    if (block > 0) copyBlocks(inputs[i], block, y + at, total * inner, outer, block);
+    if (block > 0)
+      copyBlocks(inputs[i], block, static_cast<char*>(y) + at * es, total * inner, outer, block,
+                 es);
     at += block;
   }
 }
 
-void split(const float* x, const Shape& xs, int64_t axis, const std::vector<int64_t>& sizes,
-           const std::vector<float*>& outputs) {
+void split(const void* x, const Shape& xs, int64_t axis, const std::vector<int64_t>& sizes,
+           size_t es, const std::vector<void*>& outputs) {
+  checkElemSize("split", es);
   if (axis < 0 || axis >= static_cast<int64_t>(xs.size())) invalid("split", "axis out of range");
   if (sizes.size() != outputs.size()) invalid("split", "sizes and outputs differ in count");
   int64_t sum = 0;
@@ -97,7 +140,9 @@ void split(const float* x, const Shape& xs, int64_t axis, const std::vector<int6
   int64_t at = 0;
   for (size_t i = 0; i < sizes.size(); ++i) {
     const int64_t block = sizes[i] * inner;
-    if (block > 0) copyBlocks(x + at, xs[axis] * inner, outputs[i], block, outer, block);
+    if (block > 0)
+      copyBlocks(static_cast<const char*>(x) + at * es, xs[axis] * inner, outputs[i], block, outer,
+                 block, es);
     at += block;
   }
 }
@@ -145,7 +190,8 @@ SliceSpec resolveSlice(const Shape& xs, const std::vector<int64_t>& starts,
   return spec;
 }
 
-void slice(const float* x, const Shape& xs, const SliceSpec& spec, float* y) {
+void slice(const void* x, const Shape& xs, const SliceSpec& spec, size_t es, void* y) {
+  checkElemSize("slice", es);
   if (spec.outShape.size() != xs.size()) invalid("slice", "spec rank differs from input rank");
   const auto st = stridesOf(xs);
   std::vector<std::vector<int64_t>> tables(xs.size());
@@ -157,37 +203,22 @@ void slice(const float* x, const Shape& xs, const SliceSpec& spec, float* y) {
       tables[d][i] = src * st[d];
     }
   }
-  indexMapCopy(x, spec.outShape, tables, 0.0f, y);
+  indexMapCopy(x, spec.outShape, tables, nullptr, es, y);
 }
 
-void gather(const float* x, const Shape& xs, int64_t axis, const int64_t* indices, const Shape& is,
-            float* y) {
-  const int64_t rank = static_cast<int64_t>(xs.size());
-  if (axis < 0) axis += rank;
-  if (axis < 0 || axis >= rank) invalid("gather", "axis out of range");
-  int64_t outer = 1, inner = 1;
-  for (int64_t d = 0; d < axis; ++d) outer *= xs[d];
-  for (int64_t d = axis + 1; d < rank; ++d) inner *= xs[d];
-  const int64_t dim = xs[axis], count = shapeSize(is);
-  for (int64_t i = 0; i < count; ++i)
-    if (indices[i] < -dim || indices[i] >= dim)
-      invalid("gather", "index " + std::to_string(indices[i]) + " out of range for dim " +
-                            std::to_string(dim));
-  globalThreadPool().parallelFor(
-      static_cast<size_t>(outer * count),
-      static_cast<size_t>(std::max<int64_t>(1, 8192 / std::max<int64_t>(inner, 1))),
-      [&](size_t b, size_t e) {
-        for (size_t t = b; t < e; ++t) {
-          const int64_t o = static_cast<int64_t>(t) / count, i = static_cast<int64_t>(t) % count;
-          const int64_t idx = indices[i] < 0 ? indices[i] + dim : indices[i];
-          std::memcpy(y + t * inner, x + (o * dim + idx) * inner,
-                      sizeof(float) * static_cast<size_t>(inner));
-        }
-      });
+void gather(const void* x, const Shape& xs, int64_t axis, const int64_t* indices, const Shape& is,
+            size_t es, void* y) {
+  gatherImpl(x, xs, axis, indices, is, es, y);
 }
 
-void pad(const float* x, const Shape& xs, const std::vector<int64_t>& pads, PadMode mode,
-         float value, float* y) {
+void gather(const void* x, const Shape& xs, int64_t axis, const int32_t* indices, const Shape& is,
+            size_t es, void* y) {
+  gatherImpl(x, xs, axis, indices, is, es, y);
+}
+
+void pad(const void* x, const Shape& xs, const std::vector<int64_t>& pads, PadMode mode,
+         const void* value, size_t es, void* y) {
+  checkElemSize("pad", es);
   const size_t rank = xs.size();
   if (pads.size() != 2 * rank) invalid("pad", "pads must have 2 * rank values");
   const auto st = stridesOf(xs);
@@ -228,10 +259,11 @@ void pad(const float* x, const Shape& xs, const std::vector<int64_t>& pads, PadM
     }
   }
   // Any -1 entry marks the whole element as padding; indexMapCopy fills those with value.
-  indexMapCopy(x, out, tables, value, y);
+  indexMapCopy(x, out, tables, value, es, y);
 }
 
-void tile(const float* x, const Shape& xs, const std::vector<int64_t>& repeats, float* y) {
+void tile(const void* x, const Shape& xs, const std::vector<int64_t>& repeats, size_t es, void* y) {
+  checkElemSize("tile", es);
   if (repeats.size() != xs.size()) invalid("tile", "repeats length differs from rank");
   const auto st = stridesOf(xs);
   Shape out(xs.size());
@@ -242,10 +274,10 @@ void tile(const float* x, const Shape& xs, const std::vector<int64_t>& repeats, 
     tables[d].resize(static_cast<size_t>(out[d]));
     for (int64_t i = 0; i < out[d]; ++i) tables[d][i] = (i % xs[d]) * st[d];
   }
-  indexMapCopy(x, out, tables, 0.0f, y);
+  indexMapCopy(x, out, tables, nullptr, es, y);
 }
 
-void depthToSpace(const float* x, const Shape& xs, int64_t b, bool crd, float* y) {
+void depthToSpace(const void* x, const Shape& xs, int64_t b, bool crd, size_t es, void* y) {
   if (xs.size() != 4 || b <= 0 || xs[1] % (b * b) != 0)
     invalid("depthToSpace", "needs [N, C, H, W] with C divisible by b^2");
   const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3], Co = C / (b * b);
@@ -253,7 +285,25 @@ void depthToSpace(const float* x, const Shape& xs, int64_t b, bool crd, float* y
   const Shape view = crd ? Shape{N, Co, b, b, H, W} : Shape{N, b, b, Co, H, W};
   const std::vector<int64_t> perm =
       crd ? std::vector<int64_t>{0, 1, 4, 2, 5, 3} : std::vector<int64_t>{0, 3, 4, 1, 5, 2};
-  transpose(x, view, perm, y);
+  transpose(x, view, perm, es, y);
+}
+
+void spaceToDepth(const void* x, const Shape& xs, int64_t b, size_t es, void* y) {
+  if (xs.size() != 4 || b <= 0 || xs[2] % b != 0 || xs[3] % b != 0)
+    invalid("spaceToDepth", "needs [N, C, H, W] with H and W divisible by the blocksize");
+  const int64_t N = xs[0], C = xs[1], H = xs[2], W = xs[3];
+  // View [N, C, H/b, b, W/b, b] -> [N, b, b, C, H/b, W/b] (the inverse of DCR DepthToSpace).
+  transpose(x, Shape{N, C, H / b, b, W / b, b}, {0, 3, 5, 1, 2, 4}, es, y);
+}
+
+void concat(const std::vector<const float*>& inputs, const std::vector<Shape>& shapes, int64_t axis,
+            float* y) {
+  concat(std::vector<const void*>(inputs.begin(), inputs.end()), shapes, axis, sizeof(float), y);
+}
+
+void split(const float* x, const Shape& xs, int64_t axis, const std::vector<int64_t>& sizes,
+           const std::vector<float*>& outputs) {
+  split(x, xs, axis, sizes, sizeof(float), std::vector<void*>(outputs.begin(), outputs.end()));
 }
 
 }  // namespace kiln::kernels
