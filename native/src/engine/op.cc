@@ -17,6 +17,8 @@ const OpTable& registry() {
     registerNormOps(t);
     registerEltwiseOps(t);
     registerReshapeOps(t);
+    registerLayoutOps(t);
+    registerReduceResizeOps(t);
     return t;
   }();
   return ops;

@@ -96,6 +96,13 @@ export class Layer {
   }
 }
 
+function claim(names: Set<string>, base: string): string {
+  let name = base;
+  for (let i = 1; names.has(name); i++) name = `${base}_${i}`;
+  names.add(name);
+  return name;
+}
+
 /** Attribute values as the add* methods take them: numbers are ints unless marked float. */
 export type AttrInput = number | number[] | string | { float: number } | { floats: number[] };
 
@@ -172,14 +179,18 @@ export class NetworkDefinition {
   readonly inputs: NetworkTensor[] = [];
   readonly outputs: NetworkTensor[] = [];
   layers: Layer[] = [];
+  // Tensors and layers have separate namespaces, as in ONNX (a node may share a tensor's name).
   readonly #names = new Set<string>();
+  readonly #layerNames = new Set<string>();
 
-  /** A name not used yet, derived from `base`. */
+  /** A tensor name not used yet, derived from `base`. */
   uniqueName(base: string): string {
-    let name = base || 'tensor';
-    for (let i = 1; this.#names.has(name); i++) name = `${base}_${i}`;
-    this.#names.add(name);
-    return name;
+    return claim(this.#names, base || 'tensor');
+  }
+
+  /** A layer name not used yet, derived from `base`. */
+  uniqueLayerName(base: string): string {
+    return claim(this.#layerNames, base || 'layer');
   }
 
   /** Declares a network input; -1 dims are dynamic and need an optimization profile. */
@@ -232,7 +243,7 @@ export class NetworkDefinition {
       if (t !== null && !(t instanceof NetworkTensor))
         throw invalidParameterError(`inputs[${i}]`, 'a NetworkTensor or null', t);
     }
-    const layerName = this.uniqueName(name ?? op.toLowerCase());
+    const layerName = this.uniqueLayerName(name ?? op.toLowerCase());
     const map = new Map<string, NativeAttr>();
     for (const [k, v] of Object.entries(attrs)) map.set(k, toNativeAttr(k, v));
     const outputs = Array.from(

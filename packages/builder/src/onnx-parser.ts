@@ -117,7 +117,16 @@ export class OnnxParser {
         return t;
       });
       const attrs = new Map<string, NativeAttr>();
-      for (const a of node.attributes.values()) attrs.set(a.name, convertAttr(a));
+      for (const a of node.attributes.values()) {
+        if (a.type === AttrType.TENSOR && node.opType === 'ConstantOfShape') continue;
+        attrs.set(a.name, convertAttr(a));
+      }
+      const fill = node.opType === 'ConstantOfShape' ? node.tensor('value') : undefined;
+      if (fill) {
+        // The core takes the fill value as a number and its element type, not as a tensor.
+        attrs.set('value', { kind: 'f', value: Number(fill.toNumbers()[0] ?? 0) });
+        attrs.set('value_dtype', { kind: 'i', value: fill.elemType });
+      }
       // Softmax/LogSoftmax changed meaning at opset 13; the core needs to know which applies.
       if (node.opType === 'Softmax' || node.opType === 'LogSoftmax')
         attrs.set('opset', { kind: 'i', value: opset });
@@ -135,7 +144,7 @@ export class OnnxParser {
       });
       net.layers.push(
         new Layer(
-          net.uniqueName(node.name || `${node.opType}_${net.layers.length}`),
+          net.uniqueLayerName(node.name || `${node.opType}_${net.layers.length}`),
           node.opType,
           inputs,
           outputs,
@@ -167,6 +176,10 @@ export class OnnxParser {
       return `domain '${node.domain}' is not supported`;
     if (!supported.has(node.opType)) return 'the native core has no implementation of this op yet';
     for (const a of node.attributes.values()) {
+      if (a.type === AttrType.TENSOR && node.opType === 'ConstantOfShape') {
+        if (!kilnDataType(a.tensor?.elemType)) return `its value has an unsupported element type`;
+        continue;
+      }
       if (a.type === AttrType.GRAPH || a.type === AttrType.GRAPHS)
         return `attribute '${a.name}' holds a subgraph, not supported yet`;
       if (

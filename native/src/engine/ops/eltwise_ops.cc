@@ -18,16 +18,46 @@ Dims broadcastAll(const OpContext& ctx) {
   return out;
 }
 
+// Arithmetic runs on float32, and on int32/int64 for shape computations.
+void requireNumeric(const OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  ctx.require(t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64,
+              std::string("inputs of type ") + dataTypeName(t) + " are not supported");
+  for (size_t i = 1; i < ctx.inputCount(); ++i) {
+    if (ctx.has(i)) ctx.require(ctx.dtype(i) == t, "inputs must share one type");
+  }
+}
+
+void binaryAny(kernels::BinaryOp op, DataType t, const void* a, const Dims& as, const void* b,
+               const Dims& bs, void* y) {
+  switch (t) {
+    case DataType::kInt32:
+      kernels::binary(op, static_cast<const int32_t*>(a), as, static_cast<const int32_t*>(b), bs,
+                      static_cast<int32_t*>(y));
+      break;
+    case DataType::kInt64:
+      kernels::binary(op, static_cast<const int64_t*>(a), as, static_cast<const int64_t*>(b), bs,
+                      static_cast<int64_t*>(y));
+      break;
+    default:
+      kernels::binary(op, static_cast<const float*>(a), as, static_cast<const float*>(b), bs,
+                      static_cast<float*>(y));
+  }
+}
+
 template <kernels::BinaryOp Op>
 void inferBinary(OpContext& ctx) {
-  ctx.requireFloatInputs({0, 1});
   ctx.require(ctx.inputCount() == 2, "expects two inputs");
+  requireNumeric(ctx);
+  ctx.outTypes[0] = ctx.dtype(0);
   ctx.outShapes[0] = broadcastAll(ctx);
 }
 
 template <kernels::BinaryOp Op>
 void runBinary(OpContext& ctx) {
-  kernels::binary(Op, ctx.f32(0), ctx.shape(0), ctx.f32(1), ctx.shape(1), ctx.outF32(0));
+  binaryAny(Op, ctx.dtype(0), ctx.in[0].data, ctx.shape(0), ctx.in[1].data, ctx.shape(1),
+            ctx.out[0]);
+  if (ctx.dtype(0) != DataType::kFloat32) return;
   const kernels::Activation act = fusedActivation(ctx);
   if (act.kind != kernels::ActivationKind::kNone) {
     kernels::applyActivation(act, ctx.outF32(0),
@@ -35,15 +65,25 @@ void runBinary(OpContext& ctx) {
   }
 }
 
+// Mod: the sign of the divisor (fmod = 0, integers) or of the dividend (fmod = 1, like C fmod).
+void runMod(OpContext& ctx) {
+  const auto op =
+      ctx.layer.attrInt("fmod", 0) != 0 ? kernels::BinaryOp::kFmod : kernels::BinaryOp::kMod;
+  binaryAny(op, ctx.dtype(0), ctx.in[0].data, ctx.shape(0), ctx.in[1].data, ctx.shape(1),
+            ctx.out[0]);
+}
+
 // Sum, Max, Min, Mean: any number of inputs, folded pairwise into the output.
 template <kernels::BinaryOp Op, bool Mean>
 void runVariadic(OpContext& ctx) {
   const Dims& out = ctx.outShapes[0];
-  float* y = ctx.outF32(0);
-  kernels::expand(ctx.f32(0), ctx.shape(0), out, y);
-  for (size_t i = 1; i < ctx.inputCount(); ++i)
-    kernels::binary(Op, y, out, ctx.f32(i), ctx.shape(i), y);
+  const DataType t = ctx.dtype(0);
+  kernels::expand(ctx.in[0].data, ctx.shape(0), out, dataTypeSize(t), ctx.out[0]);
+  for (size_t i = 1; i < ctx.inputCount(); ++i) {
+    binaryAny(Op, t, ctx.out[0], out, ctx.in[i].data, ctx.shape(i), ctx.out[0]);
+  }
   if (Mean) {
+    float* y = ctx.outF32(0);
     const float scale = 1.0f / static_cast<float>(ctx.inputCount());
     const int64_t n = shapeElements(out);
     for (int64_t k = 0; k < n; ++k) y[k] *= scale;
@@ -52,7 +92,9 @@ void runVariadic(OpContext& ctx) {
 
 void inferVariadic(OpContext& ctx) {
   ctx.require(ctx.inputCount() >= 1, "expects at least one input");
-  for (size_t i = 0; i < ctx.inputCount(); ++i) ctx.requireFloatInputs({i});
+  requireNumeric(ctx);
+  if (ctx.layer.op == "Mean") ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = ctx.dtype(0);
   ctx.outShapes[0] = broadcastAll(ctx);
 }
 
@@ -124,26 +166,36 @@ void runClip(OpContext& ctx) {
 
 template <kernels::CompareOp Op>
 void inferCompare(OpContext& ctx) {
-  ctx.requireFloatInputs({0, 1});
+  ctx.require(ctx.dtype(0) == ctx.dtype(1), "inputs must share one type");
+  const DataType t = ctx.dtype(0);
+  ctx.require(t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64 ||
+                  t == DataType::kBool,
+              std::string("comparing ") + dataTypeName(t) + " is not supported");
   ctx.outShapes[0] = broadcastAll(ctx);
   ctx.outTypes[0] = DataType::kBool;
 }
 
 template <kernels::CompareOp Op>
 void runCompare(OpContext& ctx) {
-  kernels::compare(Op, ctx.f32(0), ctx.shape(0), ctx.f32(1), ctx.shape(1),
-                   static_cast<uint8_t*>(ctx.out[0]));
-}
-
-void inferWhere(OpContext& ctx) {
-  ctx.require(ctx.dtype(0) == DataType::kBool, "the condition must be bool");
-  ctx.requireFloatInputs({1, 2});
-  ctx.outShapes[0] = broadcastAll(ctx);
-}
-
-void runWhere(OpContext& ctx) {
-  kernels::where(static_cast<const uint8_t*>(ctx.in[0].data), ctx.shape(0), ctx.f32(1),
-                 ctx.shape(1), ctx.f32(2), ctx.shape(2), ctx.outShapes[0], ctx.outF32(0));
+  auto* y = static_cast<uint8_t*>(ctx.out[0]);
+  const void* a = ctx.in[0].data;
+  const void* b = ctx.in[1].data;
+  switch (ctx.dtype(0)) {
+    case DataType::kInt32:
+      kernels::compare(Op, static_cast<const int32_t*>(a), ctx.shape(0),
+                       static_cast<const int32_t*>(b), ctx.shape(1), y);
+      break;
+    case DataType::kInt64:
+      kernels::compare(Op, static_cast<const int64_t*>(a), ctx.shape(0),
+                       static_cast<const int64_t*>(b), ctx.shape(1), y);
+      break;
+    case DataType::kBool:
+      kernels::compare(Op, static_cast<const uint8_t*>(a), ctx.shape(0),
+                       static_cast<const uint8_t*>(b), ctx.shape(1), y);
+      break;
+    default:
+      kernels::compare(Op, ctx.f32(0), ctx.shape(0), ctx.f32(1), ctx.shape(1), y);
+  }
 }
 
 using B = kernels::BinaryOp;
@@ -157,6 +209,7 @@ void registerEltwiseOps(OpTable& table) {
   table["Mul"] = OpImpl{inferBinary<B::kMul>, runBinary<B::kMul>};
   table["Div"] = OpImpl{inferBinary<B::kDiv>, runBinary<B::kDiv>};
   table["Pow"] = OpImpl{inferBinary<B::kPow>, runBinary<B::kPow>};
+  table["Mod"] = OpImpl{inferBinary<B::kMod>, runMod};
   table["PRelu"] = OpImpl{inferBinary<B::kPRelu>, runBinary<B::kPRelu>};
   table["Sum"] = OpImpl{inferVariadic, runVariadic<B::kAdd, false>};
   table["Mean"] = OpImpl{inferVariadic, runVariadic<B::kAdd, true>};
@@ -169,7 +222,6 @@ void registerEltwiseOps(OpTable& table) {
   table["Greater"] = OpImpl{inferCompare<C::kGreater>, runCompare<C::kGreater>};
   table["GreaterOrEqual"] =
       OpImpl{inferCompare<C::kGreaterOrEqual>, runCompare<C::kGreaterOrEqual>};
-  table["Where"] = OpImpl{inferWhere, runWhere};
   // Every unary op shares one implementation, looked up by name when it runs.
   for (const auto& entry : unarySpecs()) table[entry.first] = OpImpl{inferUnary, runUnary};
 }

@@ -16,5 +16,7 @@ void registerPoolOps(OpTable& table);
 void registerNormOps(OpTable& table);
 void registerEltwiseOps(OpTable& table);
 void registerReshapeOps(OpTable& table);
+void registerLayoutOps(OpTable& table);
+void registerReduceResizeOps(OpTable& table);
 
 }  // namespace kiln

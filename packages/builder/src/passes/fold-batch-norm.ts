@@ -1,5 +1,5 @@
 import { NetworkTensor, type NetworkDefinition } from '../network';
-import { consumersOf, hasSingleUse, rewire } from './uses';
+import { consumersOf, hasSingleUse } from './uses';
 
 /**
  * Folds BatchNormalization into the Conv before it: w' = w * s / sqrt(var + eps) per output
@@ -55,7 +55,7 @@ export function foldBatchNorm(network: NetworkDefinition): NetworkDefinition {
       new Uint8Array(bias.buffer),
     );
     conv.inputs = [conv.inputs[0]!, newW, newB];
-    rewire(network, bn.output, conv.output);
+    conv.outputs[0] = bn.output; // keeps the BN output's name, which may be a graph output
     removed.add(bn);
   }
   network.layers = network.layers.filter((l) => !removed.has(l));

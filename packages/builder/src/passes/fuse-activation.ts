@@ -1,5 +1,5 @@
 import type { NetworkDefinition } from '../network';
-import { consumersOf, hasSingleUse, rewire } from './uses';
+import { consumersOf, hasSingleUse } from './uses';
 
 // Layers whose native op applies a fused activation in its epilogue.
 const hosts = new Set(['Conv', 'Gemm', 'MatMul', 'BatchNormalization', 'Add', 'Sub', 'Mul', 'Div']);
@@ -54,7 +54,8 @@ export function fuseActivations(network: NetworkDefinition): NetworkDefinition {
     host.attrs.set('activation', { kind: 's', value: act.op });
     if (alpha !== undefined) host.attrs.set('activation_alpha', { kind: 'f', value: alpha });
     if (beta !== undefined) host.attrs.set('activation_beta', { kind: 'f', value: beta });
-    rewire(network, act.output, host.output);
+    // The host writes the activation's tensor, so names (and graph outputs) stay as they were.
+    host.outputs[0] = act.output;
     removed.add(act);
   }
   network.layers = network.layers.filter((l) => !removed.has(l));
