@@ -9,6 +9,10 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/gemm/ukernel_scalar.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
+  ${KILN_KERNEL_DIR}/gemm/gemm_pack.cc
+  ${KILN_KERNEL_DIR}/gemm/gemv_scalar.cc
+  ${KILN_KERNEL_DIR}/gemm/gemv_avx2.cc
+  ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv.cc
   ${KILN_KERNEL_DIR}/conv/im2col.cc
   ${KILN_KERNEL_DIR}/conv/depthwise.cc
@@ -33,11 +37,13 @@ target_sources(kiln_core PRIVATE
 )
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
+  ${KILN_KERNEL_DIR}/gemm/gemv_avx2.cc
 )
 # GCC 12's avx512 headers trip -Wmaybe-uninitialized (their _mm512_undefined_* helpers).
 set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/activation/activation_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
+  ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_AVX2_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
 set_source_files_properties(${KILN_KERNEL_AVX512_SOURCES} PROPERTIES

@@ -1,5 +1,6 @@
 // SGEMM throughput at a few shapes, next to an estimate of the machine's FP32 FMA peak.
-// Usage: bench_gemm [seconds per shape]; KILN_NUM_THREADS / KILN_CPU_ISA pick threads and tier.
+// Usage: bench_gemm [seconds per shape] (GFLOP/s columns; us/call is the all-threads time);
+// KILN_NUM_THREADS / KILN_CPU_ISA pick threads and tier.
 #include <immintrin.h>
 
 #include <chrono>
@@ -53,13 +54,14 @@ double cpuGhz() {
   return 0.0;
 }
 
-double bench(int64_t m, int64_t n, int64_t k, double seconds, kiln::ThreadPool* pool) {
+double bench(int64_t m, int64_t n, int64_t k, bool transB, double seconds, kiln::ThreadPool* pool) {
   std::vector<float> a(static_cast<size_t>(m * k), 0.5f), b(static_cast<size_t>(k * n), 0.25f),
       c(static_cast<size_t>(m * n));
   kiln::kernels::GemmParams p;
   p.m = m;
   p.n = n;
   p.k = k;
+  p.transB = transB;
   kiln::kernels::sgemm(p, a.data(), b.data(), c.data(), pool);  // warm up: packing buffers, pages
   int iters = 0;
   const auto t0 = std::chrono::steady_clock::now();
@@ -93,23 +95,31 @@ int main(int argc, char** argv) {
       peakCore, peakCore * f.logicalCores, f.logicalCores);
   struct Shape {
     int64_t m, n, k;
+    bool transB;
     const char* what;
   };
   const Shape shapes[] = {
-      {1024, 1024, 1024, "square 1024^3"},
-      {64, 3136, 576, "ResNet-50 conv2 3x3 (im2col)"},
-      {512, 49, 4608, "ResNet-50 conv5 3x3 (im2col)"},
-      {256, 3136, 64, "ResNet-50 conv2 1x1"},
-      {197, 192, 192, "DeiT-tiny qkv-like"},
+      {1024, 1024, 1024, false, "square 1024^3"},
+      {64, 3136, 576, false, "ResNet-50 conv2 3x3 (im2col)"},
+      {512, 49, 4608, false, "ResNet-50 conv5 3x3 (im2col)"},
+      {256, 3136, 64, false, "ResNet-50 conv2 1x1"},
+      {197, 192, 192, false, "DeiT-tiny qkv-like"},
+      // Batch-1 fully connected layers (GEMV): ONNX Gemm stores FC weights as [N, K], transB = 1.
+      {1, 1000, 2048, true, "GEMV ResNet-50 fc (transB)"},
+      {1, 1000, 2048, false, "GEMV ResNet-50 fc"},
+      {1, 768, 768, false, "GEMV BERT-base proj"},
+      {1, 3072, 768, false, "GEMV BERT-base ffn up"},
+      {1, 768, 3072, true, "GEMV BERT-base ffn down (transB)"},
   };
-  std::printf("%-32s %12s %12s %10s\n", "shape (M x N x K)", "1 thread", "all threads",
-              "% of peak");
+  std::printf("%-34s %10s %12s %10s %12s   %s\n", "shape", "1 thread", "all threads", "% of peak",
+              "us/call all", "M x N x K");
   for (const auto& s : shapes) {
-    const double g1 = bench(s.m, s.n, s.k, seconds, nullptr);
-    const double gn = bench(s.m, s.n, s.k, seconds, &kiln::globalThreadPool());
-    std::printf("%-32s %12.1f %12.1f %9.0f%%   %ldx%ldx%ld\n", s.what, g1, gn,
-                peakCore > 0 ? 100.0 * gn / (peakCore * f.logicalCores) : 0.0, (long)s.m, (long)s.n,
-                (long)s.k);
+    const double g1 = bench(s.m, s.n, s.k, s.transB, seconds, nullptr);
+    const double gn = bench(s.m, s.n, s.k, s.transB, seconds, &kiln::globalThreadPool());
+    const double us = 2.0 * s.m * s.n * s.k / (gn * 1e9) * 1e6;
+    std::printf("%-34s %10.1f %12.1f %9.0f%% %12.1f   %ldx%ldx%ld\n", s.what, g1, gn,
+                peakCore > 0 ? 100.0 * gn / (peakCore * f.logicalCores) : 0.0, us, (long)s.m,
+                (long)s.n, (long)s.k);
   }
   return 0;
 }

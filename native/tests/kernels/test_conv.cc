@@ -7,6 +7,7 @@
 #include "kernel_test_util.h"
 #include "kiln/error.h"
 #include "kiln/kernels/conv.h"
+#include "kiln/kernels/gemm.h"
 
 using kiln::kernels::Activation;
 using kiln::kernels::ActivationKind;
@@ -70,6 +71,15 @@ void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuI
   kt::expectClose(kt::isaTag(isa) + "conv " + describe(p) + (withBias ? " bias" : "") +
                       (withResidual ? " res" : ""),
                   y.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
+  // The same layer from weights packed once (im2col, 1x1 and depthwise paths alike).
+  const auto packed = kiln::kernels::packConv2dWeights(p, w.data());
+  std::vector<float> yp(static_cast<size_t>(ys), std::nanf(""));
+  kiln::kernels::conv2dPacked(p, x.data(), packed.data(), packed.size(),
+                              withBias ? b.data() : nullptr, withResidual ? res.data() : nullptr,
+                              yp.data());
+  kt::expectClose(kt::isaTag(isa) + "packed conv " + describe(p) + (withBias ? " bias" : "") +
+                      (withResidual ? " res" : ""),
+                  yp.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
 }
 
 Conv2dParams conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t kh, int64_t kw,
@@ -187,6 +197,41 @@ TEST(conv_rejects_bad_params) {
   p = conv(1, 2, 4, 4, 2, 3, 3, 0, 0);
   CHECK_THROWS(kiln::kernels::conv2d(p, v.data(), v.data(), nullptr, nullptr, v.data()),
                kiln::Error);
+}
+
+TEST(conv_packed_weights_rejected_for_other_layers) {
+  const auto p = conv(1, 8, 9, 9, 16, 3, 3, 1, 1);
+  const auto w = kt::randomVector(16 * 8 * 9, 4);
+  const auto blob = kiln::kernels::packConv2dWeights(p, w.data());
+  kiln::kernels::validatePackedConv2dWeights(p, blob.data(), blob.size());
+  auto other = p;
+  other.outChannels = 8;  // other dims
+  CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(other, blob.data(), blob.size()),
+               kiln::Error);
+  other = p;
+  other.group = 2;  // same weights count, other grouping
+  CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(other, blob.data(), blob.size()),
+               kiln::Error);
+  const auto gemmBlob = kiln::kernels::packGemmA(16, 72, false, w.data());
+  CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(p, gemmBlob.data(), gemmBlob.size()),
+               kiln::Error);
+  std::vector<float> x(8 * 81), y(16 * 81);
+  CHECK_THROWS(kiln::kernels::conv2dPacked(p, x.data(), blob.data(), blob.size() - 1, nullptr,
+                                           nullptr, y.data()),
+               kiln::Error);
+  // Packed on one tier, refused on the others.
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    const auto mine = kiln::kernels::packConv2dWeights(p, w.data());
+    kt::forEachIsa([&](kiln::CpuIsa other) {
+      bool thrown = false;
+      try {
+        kiln::kernels::validatePackedConv2dWeights(p, mine.data(), mine.size());
+      } catch (const kiln::Error&) {
+        thrown = true;
+      }
+      if (thrown != (other != isa)) kiln_test::fail(__FILE__, __LINE__, "tier check");
+    });
+  });
 }
 
 TEST(conv_same_pads) {

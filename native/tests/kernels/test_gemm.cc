@@ -1,6 +1,7 @@
 // sgemm against a double-precision triple loop over many shapes, transposes, alpha/beta, bias
 // kinds, activations and leading dimensions, on every ISA tier the CPU has.
 #include <cmath>
+#include <cstring>
 #include <string>
 #include <vector>
 
@@ -26,7 +27,8 @@ struct Case {
   float alpha, beta;
   BiasKind bias;
   Activation act;
-  int64_t pad;  // extra elements per row in lda/ldb/ldc
+  int64_t pad;   // extra elements per row in lda/ldb/ldc
+  int mode = 0;  // 0: sgemm, 1: sgemmPackedB (packGemmB), 2: sgemmPackedA (packGemmA)
 };
 
 // Runs one case; tolerance scales with sqrt(K) times the natural size of the sum, which is what
@@ -80,13 +82,22 @@ void runCase(const Case& cs, kiln::CpuIsa isa, kiln::ThreadPool* pool) {
   p.bias = bias.data();
   p.biasKind = cs.bias;
   p.activation = cs.act;
-  kiln::kernels::sgemm(p, A.data(), B.data(), C.data(), pool);
-  char name[200];
-  std::snprintf(
-      name, sizeof name,
-      "%sgemm M=%ld N=%ld K=%ld ta=%d tb=%d alpha=%g beta=%g bias=%d act=%d pad=%ld pool=%d",
-      kt::isaTag(isa).c_str(), (long)M, (long)N, (long)K, cs.ta, cs.tb, cs.alpha, cs.beta,
-      static_cast<int>(cs.bias), static_cast<int>(cs.act.kind), (long)cs.pad, pool != nullptr);
+  if (cs.mode == 1) {
+    const auto blob = kiln::kernels::packGemmB(K, N, cs.tb, B.data(), ldb);
+    kiln::kernels::sgemmPackedB(p, A.data(), blob.data(), blob.size(), C.data(), pool);
+  } else if (cs.mode == 2) {
+    const auto blob = kiln::kernels::packGemmA(M, K, cs.ta, A.data(), lda);
+    kiln::kernels::sgemmPackedA(p, blob.data(), blob.size(), B.data(), C.data(), pool);
+  } else {
+    kiln::kernels::sgemm(p, A.data(), B.data(), C.data(), pool);
+  }
+  char name[220];
+  std::snprintf(name, sizeof name,
+                "%sgemm M=%ld N=%ld K=%ld ta=%d tb=%d alpha=%g beta=%g bias=%d act=%d pad=%ld "
+                "pool=%d mode=%d",
+                kt::isaTag(isa).c_str(), (long)M, (long)N, (long)K, cs.ta, cs.tb, cs.alpha, cs.beta,
+                static_cast<int>(cs.bias), static_cast<int>(cs.act.kind), (long)cs.pad,
+                pool != nullptr, cs.mode);
   kt::expectClose(name, C.data(), want.data(), C.size(), 1e-6, 1e-6, scale.data());
 }
 
@@ -143,6 +154,125 @@ TEST(gemm_large_blocks_threaded_and_serial) {
     runCase({64, 3136, 64, false, false, 1.0f, 0.0f, BiasKind::kNone, {}, 0}, isa,
             &kiln::globalThreadPool());
   });
+}
+
+TEST(gemv_m1_all_paths) {
+  // M == 1 takes the GEMV kernels: both B layouts, packed B panels, transposed A, alpha/beta,
+  // bias, activations, ld padding, and N/K that leave every vector tail non-empty.
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    const int64_t ns[] = {1, 3, 15, 16, 17, 63, 64, 65, 100, 1000};
+    const int64_t ks[] = {1, 7, 16, 31, 33, 300, 2048};
+    for (int64_t n : ns)
+      for (int64_t k : ks)
+        for (int t = 0; t < 4; ++t)
+          for (int mode : {0, 1})
+            runCase({1, n, k, (t & 1) != 0, (t & 2) != 0, 1.0f, 0.0f, BiasKind::kNone, {}, 0, mode},
+                    isa, &kiln::globalThreadPool());
+    for (bool tb : {false, true})
+      for (int mode : {0, 1}) {
+        runCase({1, 77, 130, false, tb, -0.5f, 0.25f, BiasKind::kPerCol, {}, 3, mode}, isa,
+                nullptr);
+        runCase({1,
+                 77,
+                 130,
+                 true,
+                 tb,
+                 1.0f,
+                 1.0f,
+                 BiasKind::kPerRow,
+                 {ActivationKind::kGelu, 0, 0},
+                 2,
+                 mode},
+                isa, &kiln::globalThreadPool());
+        runCase({1,
+                 2048,
+                 1000,
+                 false,
+                 tb,
+                 1.0f,
+                 0.0f,
+                 BiasKind::kPerCol,
+                 {ActivationKind::kRelu, 0, 0},
+                 0,
+                 mode},
+                isa, &kiln::globalThreadPool());
+      }
+  });
+}
+
+TEST(gemm_prepacked_equals_unpacked) {
+  // Every tier: packed-B and packed-A runs across tile, K-block and thread boundaries.
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    const int64_t dims[] = {2, 13, 33, 65};
+    for (int mode : {1, 2})
+      for (int64_t m : dims)
+        for (int64_t n : dims)
+          for (int t = 0; t < 4; ++t)
+            runCase(
+                {m, n, 300, (t & 1) != 0, (t & 2) != 0, 1.0f, 0.0f, BiasKind::kNone, {}, 0, mode},
+                isa, &kiln::globalThreadPool());
+    for (int mode : {1, 2}) {
+      runCase({257,
+               129,
+               1030,
+               true,
+               true,
+               0.5f,
+               1.0f,
+               BiasKind::kPerRow,
+               {ActivationKind::kRelu, 0, 0},
+               1,
+               mode},
+              isa, &kiln::globalThreadPool());
+      runCase({97, 800, 64, false, true, 1.0f, 0.0f, BiasKind::kPerCol, {}, 0, mode}, isa, nullptr);
+    }
+  });
+}
+
+TEST(packed_blob_validation) {
+  const auto b = kt::randomVector(40 * 24, 9);
+  const auto blob = kiln::kernels::packGemmB(40, 24, false, b.data());
+  kiln::kernels::validatePackedGemmB(blob.data(), blob.size(), 40, 24);
+  // Other dims, other kind, truncated, corrupted magic.
+  CHECK_THROWS(kiln::kernels::validatePackedGemmB(blob.data(), blob.size(), 24, 40), kiln::Error);
+  CHECK_THROWS(kiln::kernels::validatePackedGemmA(blob.data(), blob.size(), 40, 24), kiln::Error);
+  CHECK_THROWS(kiln::kernels::validatePackedGemmB(blob.data(), blob.size() - 4, 40, 24),
+               kiln::Error);
+  auto bad = blob;
+  bad[0] ^= 1;
+  CHECK_THROWS(kiln::kernels::validatePackedGemmB(bad.data(), bad.size(), 40, 24), kiln::Error);
+  // A header that claims more dims than its payload holds is refused before any read.
+  auto big = blob;
+  kiln::kernels::PackedWeightsHeader h;
+  std::memcpy(&h, big.data(), sizeof h);
+  h.rows = 4000;
+  std::memcpy(big.data(), &h, sizeof h);
+  CHECK_THROWS(kiln::kernels::readPackedWeightsHeader(big.data(), big.size()), kiln::Error);
+  // A blob made on one ISA tier is rejected on every other tier.
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    const auto mine = kiln::kernels::packGemmB(40, 24, false, b.data());
+    kt::forEachIsa([&](kiln::CpuIsa other) {
+      if (other == isa) {
+        kiln::kernels::validatePackedGemmB(mine.data(), mine.size(), 40, 24);
+      } else {
+        bool thrown = false;
+        try {
+          kiln::kernels::validatePackedGemmB(mine.data(), mine.size(), 40, 24);
+        } catch (const kiln::Error& e) {
+          thrown = e.code() == kiln::ErrorCode::kInvalidArgument;
+        }
+        if (!thrown) kiln_test::fail(__FILE__, __LINE__, "blob accepted on another ISA tier");
+      }
+    });
+  });
+  // sgemmPackedB validates too.
+  GemmParams p;
+  p.m = 2;
+  p.n = 24;
+  p.k = 41;
+  std::vector<float> a(2 * 41), c(2 * 24);
+  CHECK_THROWS(kiln::kernels::sgemmPackedB(p, a.data(), blob.data(), blob.size(), c.data()),
+               kiln::Error);
 }
 
 TEST(gemm_k_zero_and_empty) {

@@ -1,7 +1,9 @@
 // 2-D convolution and transposed convolution over NCHW tensors (1-D runs as H = 1).
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
+#include <vector>
 
 #include "kiln/kernels/activation.h"
 
@@ -48,6 +50,18 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
 
 // Output height and width of conv2d.
 void conv2dOutputShape(const Conv2dParams& p, int64_t* outH, int64_t* outW);
+
+// Packs w ([M, C / group, kH, kW]) once for conv2dPacked on the active ISA tier: GEMM panels per
+// group for the im2col and 1x1 paths, the weights as given for depthwise. The blob format and
+// its tier/dims checks are those of gemm.h's packed weights (PackedKind::kConv*).
+std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w);
+
+// Throws kInvalidArgument unless blob is a packConv2dWeights result for p on this tier.
+void validatePackedConv2dWeights(const Conv2dParams& p, const void* blob, size_t bytes);
+
+// conv2d with weights from packConv2dWeights (validated on every call; the check is O(1)).
+void conv2dPacked(const Conv2dParams& p, const float* x, const void* packedW, size_t bytes,
+                  const float* bias, const float* residual, float* y);
 
 // ONNX ConvTranspose attributes with explicit pads and output_padding.
 struct ConvTranspose2dParams {

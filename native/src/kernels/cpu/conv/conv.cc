@@ -3,12 +3,15 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <vector>
 
 #include "kernels/cpu/common/scratch.h"
 #include "kernels/cpu/conv/conv_internal.h"
 #include "kernels/cpu/conv/im2col.h"
+#include "kernels/cpu/gemm/gemm_internal.h"
 #include "kiln/error.h"
 #include "kiln/kernels/gemm.h"
+#include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
 
@@ -42,8 +45,9 @@ void conv2dOutputShape(const Conv2dParams& p, int64_t* outH, int64_t* outW) {
   *outW = convOutputSize(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW);
 }
 
-void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
-            const float* residual, float* y) {
+namespace {
+
+void checkParams(const Conv2dParams& p) {
   if (p.batch < 0 || p.inChannels <= 0 || p.inH <= 0 || p.inW <= 0 || p.outChannels <= 0)
     invalid("batch, channels and input sizes must be positive");
   if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 ||
@@ -57,13 +61,17 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
   int64_t OH, OW;
   conv2dOutputShape(p, &OH, &OW);
   if (OH <= 0 || OW <= 0) invalid("the kernel is larger than the padded input");
-  if (p.batch == 0) return;
+}
 
+bool isDepthwise(const Conv2dParams& p) { return p.inChannels == p.group && p.group > 1; }
+
+// The GEMM-based paths; each group's weights come either raw (w) or pre-packed as MR-row panels
+// (packed + g * groupFloats).
+void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const float* packed,
+                size_t groupFloats, const float* bias, const float* residual, float* y) {
+  int64_t OH, OW;
+  conv2dOutputShape(p, &OH, &OW);
   const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
-  if (Cg == 1 && p.group > 1) {
-    depthwiseConv2d(p, OH, OW, x, w, bias, residual, y);
-    return;
-  }
   const int64_t P = OH * OW;
   const int64_t Kdim = Cg * p.kernelH * p.kernelW;
   const bool pointwise = p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 &&
@@ -103,10 +111,100 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
           b = cols;
           gp.ldb = p1 - p0;
         }
-        sgemm(gp, w + g * Mg * Kdim, b, yg + p0);
+        if (packed)
+          gemmDriver(gp, nullptr, packed + g * groupFloats, b, nullptr, yg + p0,
+                     &globalThreadPool());
+        else
+          sgemm(gp, w + g * Mg * Kdim, b, yg + p0);
       }
     }
   }
+}
+
+}  // namespace
+
+void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
+            const float* residual, float* y) {
+  checkParams(p);
+  if (p.batch == 0) return;
+  if (isDepthwise(p)) {
+    int64_t OH, OW;
+    conv2dOutputShape(p, &OH, &OW);
+    depthwiseConv2d(p, OH, OW, x, w, bias, residual, y);
+    return;
+  }
+  conv2dGemm(p, x, w, nullptr, 0, bias, residual, y);
+}
+
+std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w) {
+  checkParams(p);
+  const int64_t Mg = p.outChannels / p.group;
+  const int64_t Kdim = (p.inChannels / p.group) * p.kernelH * p.kernelW;
+  if (!w) invalid("null weights");
+  if (isDepthwise(p)) {
+    // The direct kernel reads weights as given; the blob only carries them with a header.
+    auto blob = packGemmA(p.outChannels, p.kernelH * p.kernelW, false, w);
+    PackedWeightsHeader h;
+    std::memcpy(&h, blob.data(), sizeof h);
+    h.kind = static_cast<uint32_t>(PackedKind::kConvDepthwise);
+    h.payloadBytes = static_cast<uint64_t>(p.outChannels * p.kernelH * p.kernelW) * sizeof(float);
+    blob.resize(sizeof h + h.payloadBytes);
+    std::memcpy(blob.data(), &h, sizeof h);
+    std::memcpy(blob.data() + sizeof h, w, h.payloadBytes);
+    return blob;
+  }
+  // One packGemmA per group, concatenated behind a single header.
+  std::vector<uint8_t> out;
+  for (int64_t g = 0; g < p.group; ++g) {
+    auto one = packGemmA(Mg, Kdim, false, w + g * Mg * Kdim);
+    if (g == 0) {
+      PackedWeightsHeader h;
+      std::memcpy(&h, one.data(), sizeof h);
+      h.kind = static_cast<uint32_t>(PackedKind::kConvIm2col);
+      h.groups = p.group;
+      h.payloadBytes *= static_cast<uint64_t>(p.group);
+      out.reserve(sizeof h + h.payloadBytes);
+      out.resize(sizeof h);
+      std::memcpy(out.data(), &h, sizeof h);
+    }
+    out.insert(out.end(), one.begin() + sizeof(PackedWeightsHeader), one.end());
+  }
+  return out;
+}
+
+void validatePackedConv2dWeights(const Conv2dParams& p, const void* blob, size_t bytes) {
+  checkParams(p);
+  const PackedWeightsHeader h = readPackedWeightsHeader(blob, bytes);
+  const bool dw = isDepthwise(p);
+  const PackedKind kind = dw ? PackedKind::kConvDepthwise : PackedKind::kConvIm2col;
+  const int64_t rows = dw ? p.outChannels : p.outChannels / p.group;
+  const int64_t cols =
+      dw ? p.kernelH * p.kernelW : (p.inChannels / p.group) * p.kernelH * p.kernelW;
+  const int64_t groups = dw ? 1 : p.group;
+  if (h.kind != static_cast<uint32_t>(kind) || h.rows != rows || h.cols != cols ||
+      h.groups != groups)
+    invalid("packed weights were made for another convolution (kind " + std::to_string(h.kind) +
+            ", " + std::to_string(h.rows) + " x " + std::to_string(h.cols) + ", groups " +
+            std::to_string(h.groups) + "; this layer needs kind " +
+            std::to_string(static_cast<uint32_t>(kind)) + ", " + std::to_string(rows) + " x " +
+            std::to_string(cols) + ", groups " + std::to_string(groups) + ")");
+}
+
+void conv2dPacked(const Conv2dParams& p, const float* x, const void* packedW, size_t bytes,
+                  const float* bias, const float* residual, float* y) {
+  validatePackedConv2dWeights(p, packedW, bytes);
+  if (p.batch == 0) return;
+  const float* panels = reinterpret_cast<const float*>(static_cast<const uint8_t*>(packedW) +
+                                                       sizeof(PackedWeightsHeader));
+  if (isDepthwise(p)) {
+    int64_t OH, OW;
+    conv2dOutputShape(p, &OH, &OW);
+    depthwiseConv2d(p, OH, OW, x, panels, bias, residual, y);
+    return;
+  }
+  const size_t groupFloats =
+      (bytes - sizeof(PackedWeightsHeader)) / sizeof(float) / static_cast<size_t>(p.group);
+  conv2dGemm(p, x, nullptr, panels, groupFloats, bias, residual, y);
 }
 
 }  // namespace kiln::kernels

@@ -1,16 +1,19 @@
 // SGEMM driver: packs op(A) into MR-row panels and op(B) into NR-column panels (zero-padded, so
 // the micro-kernel always runs full tiles), then splits C into MC x NC tiles across threads.
 // Inside a tile the K loop is blocked by KC so one B micro-panel stays in L1 and the A block
-// in L2 (the Goto/BLIS scheme).
+// in L2 (the Goto/BLIS scheme). M == 1 takes the GEMV path instead: nothing to reuse, so B is
+// streamed once without packing.
 #include "kiln/kernels/gemm.h"
 
 #include <algorithm>
 #include <cstring>
 #include <functional>
 #include <string>
+#include <vector>
 
 #include "kernels/cpu/common/scratch.h"
-#include "kernels/cpu/gemm/gemm_ukernel.h"
+#include "kernels/cpu/gemm/gemm_internal.h"
+#include "kernels/cpu/gemm/gemv.h"
 #include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
@@ -19,24 +22,25 @@ namespace kiln::kernels {
 
 namespace {
 
-constexpr int64_t kKc = 256;
+constexpr int64_t kKc = kGemmKc;
 constexpr int64_t kMcPanels = 8;    // MC = 8 * MR rows per tile
 constexpr int64_t kNcTarget = 384;  // columns per tile, rounded to NR
 
-GemmKernelInfo selectKernel() {
+GemvKernels selectGemv() {
   switch (activeIsa()) {
     case CpuIsa::kAvx512:
-      return isa_avx512::gemmKernel();
+      return isa_avx512::gemvKernels();
     case CpuIsa::kAvx2:
-      return isa_avx2::gemmKernel();
+      return isa_avx2::gemvKernels();
     default:
-      return isa_scalar::gemmKernel();
+      return isa_scalar::gemvKernels();
   }
 }
 
 void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, "sgemm: " + msg); }
 
-// Packs rows [i0, i0 + mr) of op(A) over all K into dst[k * MR + r], zero rows past mr.
+}  // namespace
+
 void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, int mr, int MR,
                 float* dst) {
   const int64_t K = p.k;
@@ -61,7 +65,6 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
   }
 }
 
-// Packs columns [j0, j0 + nr) of op(B) over all K into dst[k * NR + j], zero columns past nr.
 void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, int nr, int NR,
                 float* dst) {
   const int64_t K = p.k;
@@ -89,6 +92,8 @@ void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, in
     }
   }
 }
+
+namespace {
 
 // Adds the bias and applies the activation to rows [i0, i1) x columns [j0, j1) of C.
 void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0,
@@ -118,26 +123,88 @@ void runParallel(ThreadPool* pool, size_t n, size_t grain,
   }
 }
 
+// C (1 x N) for M == 1: op(A) is a K-vector, each column of op(B) one dot product. Threads split
+// N into column blocks; a block's results go through alpha/beta and the epilogue right away,
+// while they are still in cache.
+void gemv(const GemmParams& p, const float* a, int64_t lda, const float* b, int64_t ldb,
+          const float* packedB, int NR, float* c, ThreadPool* pool) {
+  const int64_t N = p.n, K = p.k;
+  const GemvKernels kern = selectGemv();
+  // op(A) as a contiguous vector; with transA its elements are lda apart.
+  const float* av = a;
+  std::vector<float> gathered;
+  if (p.transA && lda != 1) {
+    gathered.resize(static_cast<size_t>(K));
+    for (int64_t k = 0; k < K; ++k) gathered[k] = a[k * lda];
+    av = gathered.data();
+  }
+  // Column blocks: whole panels when B is packed; 64 columns (rows kernel) or 16 (dots) else.
+  const int64_t block = packedB ? NR * std::max<int64_t>(1, 64 / NR) : (p.transB ? 16 : 64);
+  const int64_t blocks = (N + block - 1) / block;
+  // At least ~32K multiply-adds per task so small GEMVs stay on one thread.
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(1, 32768 / (K * block)));
+  runParallel(pool, static_cast<size_t>(blocks), grain, [&](size_t bb, size_t be) {
+    float acc[256];
+    for (size_t blk = bb; blk < be; ++blk) {
+      const int64_t j0 = static_cast<int64_t>(blk) * block, j1 = std::min(N, j0 + block);
+      if (packedB) {
+        for (int64_t j = j0; j < j1; j += NR) {
+          const int64_t nr = std::min<int64_t>(NR, j1 - j);
+          kern.rows(K, av, packedB + (j / NR) * NR * K, NR, nr, acc + (j - j0));
+        }
+      } else if (p.transB) {
+        kern.dots(K, av, b + j0 * ldb, ldb, j1 - j0, acc);
+      } else {
+        kern.rows(K, av, b + j0, ldb, j1 - j0, acc);
+      }
+      float* out = c + j0;
+      const float alpha = p.alpha, beta = p.beta;
+      if (beta == 0.0f) {
+        for (int64_t j = 0; j < j1 - j0; ++j) out[j] = alpha * acc[j];
+      } else {
+        for (int64_t j = 0; j < j1 - j0; ++j) out[j] = __builtin_fmaf(beta, out[j], alpha * acc[j]);
+      }
+      epilogue(p, c, N, 0, 1, j0, j1);
+    }
+  });
+}
+
 }  // namespace
 
+GemmKernelInfo selectGemmKernel() {
+  switch (activeIsa()) {
+    case CpuIsa::kAvx512:
+      return isa_avx512::gemmKernel();
+    case CpuIsa::kAvx2:
+      return isa_avx2::gemmKernel();
+    default:
+      return isa_scalar::gemmKernel();
+  }
+}
+
 void sgemm(const GemmParams& p, const float* a, const float* b, float* c) {
-  sgemm(p, a, b, c, &globalThreadPool());
+  gemmDriver(p, a, nullptr, b, nullptr, c, &globalThreadPool());
 }
 
 void sgemm(const GemmParams& p, const float* a, const float* b, float* c, ThreadPool* pool) {
+  gemmDriver(p, a, nullptr, b, nullptr, c, pool);
+}
+
+void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, const float* b,
+                const float* prePackedB, float* c, ThreadPool* pool) {
   const int64_t M = p.m, N = p.n, K = p.k;
   if (M < 0 || N < 0 || K < 0) invalid("negative dimension");
   const int64_t lda = p.lda ? p.lda : std::max<int64_t>(1, p.transA ? M : K);
   const int64_t ldb = p.ldb ? p.ldb : std::max<int64_t>(1, p.transB ? K : N);
   const int64_t ldc = p.ldc ? p.ldc : std::max<int64_t>(1, N);
-  if (lda < std::max<int64_t>(1, p.transA ? M : K))
+  if (!prePackedA && lda < std::max<int64_t>(1, p.transA ? M : K))
     invalid("lda " + std::to_string(lda) + " is too small");
-  if (ldb < std::max<int64_t>(1, p.transB ? K : N))
+  if (!prePackedB && ldb < std::max<int64_t>(1, p.transB ? K : N))
     invalid("ldb " + std::to_string(ldb) + " is too small");
   if (ldc < std::max<int64_t>(1, N)) invalid("ldc " + std::to_string(ldc) + " is too small");
   if (p.biasKind != BiasKind::kNone && !p.bias) invalid("biasKind set but bias is null");
   if (M == 0 || N == 0) return;
-  if ((K > 0 && (!a || !b)) || !c) invalid("null matrix pointer");
+  if ((K > 0 && ((!a && !prePackedA) || (!b && !prePackedB))) || !c) invalid("null matrix pointer");
 
   if (K == 0) {
     // No products: C = beta * C (+ bias, activation).
@@ -149,12 +216,26 @@ void sgemm(const GemmParams& p, const float* a, const float* b, float* c, Thread
     return;
   }
 
-  const GemmKernelInfo ker = selectKernel();
+  const GemmKernelInfo ker = selectGemmKernel();
   const int MR = ker.mr, NR = ker.nr;
+  if (M == 1 && !prePackedA) {
+    gemv(p, a, lda, b, ldb, prePackedB, NR, c, pool);
+    return;
+  }
   const int64_t mPanels = (M + MR - 1) / MR;
   const int64_t nPanels = (N + NR - 1) / NR;
-  float* packedA = threadScratch(ScratchSlot::kPackA, static_cast<size_t>(mPanels * MR * K));
-  float* packedB = threadScratch(ScratchSlot::kPackB, static_cast<size_t>(nPanels * NR * K));
+  const float* packedA = prePackedA;
+  const float* packedB = prePackedB;
+  float* packA = nullptr;
+  float* packB = nullptr;
+  if (!prePackedA) {
+    packA = threadScratch(ScratchSlot::kPackA, static_cast<size_t>(mPanels * MR * K));
+    packedA = packA;
+  }
+  if (!prePackedB) {
+    packB = threadScratch(ScratchSlot::kPackB, static_cast<size_t>(nPanels * NR * K));
+    packedB = packB;
+  }
 
   // Pack both operands up front: the packing work is O(MK + KN) against O(MNK) compute, and
   // having whole panels lets every tile run the K loop without synchronizing.
@@ -165,14 +246,16 @@ void sgemm(const GemmParams& p, const float* a, const float* b, float* c, Thread
     for (size_t u = begin; u < end; ++u) {
       const int64_t idx = static_cast<int64_t>(u);
       if (idx < mPanels) {
+        if (!packA) continue;
         const int64_t i0 = idx * MR;
         packAPanel(p, a, lda, i0, static_cast<int>(std::min<int64_t>(MR, M - i0)), MR,
-                   packedA + idx * MR * K);
+                   packA + idx * MR * K);
       } else {
+        if (!packB) continue;
         const int64_t jp = idx - mPanels;
         const int64_t j0 = jp * NR;
         packBPanel(p, b, ldb, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)), NR,
-                   packedB + jp * NR * K);
+                   packB + jp * NR * K);
       }
     }
   });

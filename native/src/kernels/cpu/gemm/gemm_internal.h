@@ -1,0 +1,28 @@
+// Pieces of the SGEMM driver shared by gemm.cc, the packed-weight entry points and conv.
+#pragma once
+
+#include "kernels/cpu/gemm/gemm_ukernel.h"
+#include "kiln/kernels/gemm.h"
+
+namespace kiln::kernels {
+
+// The micro-kernel of the active ISA tier.
+GemmKernelInfo selectGemmKernel();
+
+// The SGEMM driver. prePackedA / prePackedB, when not null, replace a / b with panels laid out
+// for selectGemmKernel() (A: [ceil(M/MR)][K][MR], B: [ceil(N/NR)][K][NR], zero-padded).
+void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, const float* b,
+                const float* prePackedB, float* c, ThreadPool* pool);
+
+// Packs rows [i0, i0 + mr) of op(A) over all K into dst[k * MR + r], zero rows past mr.
+void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, int mr, int MR,
+                float* dst);
+
+// Packs columns [j0, j0 + nr) of op(B) over all K into dst[k * NR + j], zero columns past nr.
+void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, int nr, int NR,
+                float* dst);
+
+// The K block of the driver (recorded in packed headers).
+constexpr int64_t kGemmKc = 256;
+
+}  // namespace kiln::kernels
