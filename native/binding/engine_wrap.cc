@@ -1,5 +1,6 @@
 // Engines: building plan bytes off the event loop, loading them, and execution contexts that
 // enqueue inference on a stream.
+#include <cstring>
 #include <memory>
 
 #include "completion.h"
@@ -15,8 +16,32 @@
 namespace kiln::binding {
 namespace {
 
-// Checks that every profile's min/opt/max shapes infer through the whole network, and returns
-// the activation memory each profile needs at its max shapes.
+// The bytes of `values` in the element type of `type` (an int or bool input's shape values).
+std::vector<uint8_t> valueBytes(const std::vector<int64_t>& values, DataType type) {
+  std::vector<uint8_t> bytes(values.size() * dataTypeSize(type));
+  for (size_t i = 0; i < values.size(); ++i) {
+    switch (type) {
+      case DataType::kInt64:
+        std::memcpy(bytes.data() + 8 * i, &values[i], 8);
+        break;
+      case DataType::kInt32: {
+        const int32_t v = static_cast<int32_t>(values[i]);
+        std::memcpy(bytes.data() + 4 * i, &v, 4);
+        break;
+      }
+      case DataType::kBool:
+        bytes[i] = values[i] != 0;
+        break;
+      default:
+        throw Error(ErrorCode::kInvalidArgument,
+                    "shape values are only for int32, int64 and bool inputs");
+    }
+  }
+  return bytes;
+}
+
+// Checks that every profile's min/opt/max shapes (and shape values) infer through the whole
+// network, and returns the activation memory each profile needs at its largest.
 std::vector<size_t> checkProfiles(const std::shared_ptr<const EngineCore>& core) {
   const Network& n = core->network();
   std::vector<size_t> memory;
@@ -28,8 +53,15 @@ std::vector<size_t> checkProfiles(const std::shared_ptr<const EngineCore>& core)
     for (int which = 0; which < 3 && !n.profiles.empty(); ++which) {
       for (const ProfileDims& d : n.profiles[p].inputs) {
         for (size_t i = 0; i < n.inputs.size(); ++i) {
-          if (n.inputs[i] == d.tensor)
-            ctx.setInputShape(i, which == 0 ? d.min : which == 1 ? d.opt : d.max);
+          if (n.inputs[i] != d.tensor) continue;
+          ctx.setInputShape(i, which == 0 ? d.min : which == 1 ? d.opt : d.max);
+          const std::vector<int64_t>& values = which == 0   ? d.minValues
+                                               : which == 1 ? d.optValues
+                                                            : d.maxValues;
+          if (!values.empty()) {
+            const std::vector<uint8_t> bytes = valueBytes(values, n.tensors[d.tensor].dtype);
+            ctx.setInputValues(i, bytes.data(), bytes.size());
+          }
         }
       }
       most = std::max(most, ctx.plan()->arenaBytes);
@@ -136,6 +168,7 @@ void ContextWrap::init(Napi::Env env, Napi::Object exports) {
   Napi::Function ctor = DefineClass(env, "ExecutionContext",
                                     {InstanceMethod<&ContextWrap::SetProfile>("setProfile"),
                                      InstanceMethod<&ContextWrap::SetInputShape>("setInputShape"),
+                                     InstanceMethod<&ContextWrap::SetInputValues>("setInputValues"),
                                      InstanceMethod<&ContextWrap::OutputShapes>("outputShapes"),
                                      InstanceMethod<&ContextWrap::Enqueue>("enqueue")});
   exports.Set("ExecutionContext", ctor);
@@ -169,6 +202,17 @@ Napi::Value ContextWrap::SetInputShape(const Napi::CallbackInfo& info) {
   for (uint32_t i = 0; i < a.Length(); ++i)
     dims[i] = static_cast<int64_t>(toSize(env, a.Get(i), "dim"));
   guarded(env, [&] { context_->setInputShape(input, dims); });
+  return env.Undefined();
+}
+
+// setInputValues(inputIndex, typedArray): host values that shapes or conditions depend on.
+Napi::Value ContextWrap::SetInputValues(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const size_t input = toSize(env, info[0], "input");
+  const Region r = toRegion(env, info[1], "values");
+  if (r.device != nullptr)
+    throwError(env, ErrorCode::kInvalidArgument, "input values must be host memory");
+  guarded(env, [&] { context_->setInputValues(input, r.data, r.size); });
   return env.Undefined();
 }
 

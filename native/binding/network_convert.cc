@@ -134,6 +134,17 @@ Network networkFromJs(Napi::Env env, const Napi::Object& desc) {
     d.op = toString(env, l.Get("op"), "layer op");
     d.inputs = int32s(env, l.Get("inputs"), "layer inputs");
     d.outputs = int32s(env, l.Get("outputs"), "layer outputs");
+    Napi::Value guards = l.Get("guards");
+    if (guards.IsArray()) {
+      Napi::Array ga = guards.As<Napi::Array>();
+      for (uint32_t g = 0; g < ga.Length(); ++g) {
+        const std::vector<int64_t> pair = int64s(env, ga.Get(g), "layer guard");
+        if (pair.size() != 2)
+          throwError(env, ErrorCode::kInvalidArgument,
+                     "network description: a guard is [tensor, value]");
+        d.guards.emplace_back(static_cast<int32_t>(pair[0]), pair[1] != 0);
+      }
+    }
     Napi::Value attrs = l.Get("attrs");
     if (attrs.IsObject()) {
       Napi::Object ao = attrs.As<Napi::Object>();
@@ -153,10 +164,17 @@ Network networkFromJs(Napi::Env env, const Napi::Object& desc) {
     Napi::Array inputs = arrayField(env, profiles.Get(i).As<Napi::Object>(), "inputs");
     for (uint32_t k = 0; k < inputs.Length(); ++k) {
       Napi::Object pi = inputs.Get(k).As<Napi::Object>();
-      p.inputs.push_back({static_cast<int32_t>(intValue(env, pi.Get("tensor"), "profile tensor")),
-                          int64s(env, pi.Get("min"), "profile min"),
-                          int64s(env, pi.Get("opt"), "profile opt"),
-                          int64s(env, pi.Get("max"), "profile max")});
+      ProfileDims d;
+      d.tensor = static_cast<int32_t>(intValue(env, pi.Get("tensor"), "profile tensor"));
+      d.min = int64s(env, pi.Get("min"), "profile min");
+      d.opt = int64s(env, pi.Get("opt"), "profile opt");
+      d.max = int64s(env, pi.Get("max"), "profile max");
+      if (pi.Get("minValues").IsArray()) {
+        d.minValues = int64s(env, pi.Get("minValues"), "profile min values");
+        d.optValues = int64s(env, pi.Get("optValues"), "profile opt values");
+        d.maxValues = int64s(env, pi.Get("maxValues"), "profile max values");
+      }
+      p.inputs.push_back(std::move(d));
     }
     n.profiles.push_back(std::move(p));
   }
@@ -193,6 +211,11 @@ Napi::Object networkToJs(Napi::Env env, const Network& n) {
       e.Set("min", dimsToJs(env, d.min));
       e.Set("opt", dimsToJs(env, d.opt));
       e.Set("max", dimsToJs(env, d.max));
+      if (!d.minValues.empty()) {
+        e.Set("minValues", dimsToJs(env, d.minValues));
+        e.Set("optValues", dimsToJs(env, d.optValues));
+        e.Set("maxValues", dimsToJs(env, d.maxValues));
+      }
       entries.Set(static_cast<uint32_t>(k), e);
     }
     profiles.Set(static_cast<uint32_t>(p), entries);
@@ -214,6 +237,16 @@ Napi::Object networkToJs(Napi::Env env, const Network& n) {
     Napi::Object attrs = Napi::Object::New(env);
     for (const auto& [key, value] : l.attrs) attrs.Set(key, attrToJs(env, value));
     o.Set("attrs", attrs);
+    if (!l.guards.empty()) {
+      Napi::Array guards = Napi::Array::New(env);
+      for (const auto& [tensor, value] : l.guards) {
+        Napi::Object g = Napi::Object::New(env);
+        g.Set("tensor", n.tensors[tensor].name);
+        g.Set("value", value);
+        guards.Set(guards.Length(), g);
+      }
+      o.Set("guards", guards);
+    }
     layers.Set(static_cast<uint32_t>(i), o);
   }
   out.Set("inputs", inputs);

@@ -95,6 +95,7 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
  private:
   Napi::Value SetProfile(const Napi::CallbackInfo& info);
   Napi::Value SetInputShape(const Napi::CallbackInfo& info);
+  Napi::Value SetInputValues(const Napi::CallbackInfo& info);
   Napi::Value OutputShapes(const Napi::CallbackInfo& info);
   Napi::Value Enqueue(const Napi::CallbackInfo& info);
   std::shared_ptr<ExecutionContext> context_;

@@ -59,12 +59,12 @@ Sample makeSample() {
                {"z", DataType::kFloat32, {-1, 3}, -1},
                {"y", DataType::kFloat32, {-1, 3}, -1}};
   n.weights = {floatBytes(s.w), floatBytes(s.b), floatBytes(s.fw), floatBytes(s.fb)};
-  LayerDesc conv{"conv", "Conv", {0, 1, 2}, {3}, {{"pads", ints({1, 1, 1, 1})}}};
-  LayerDesc relu{"relu", "Relu", {3}, {4}, {}};
-  LayerDesc gap{"gap", "GlobalAveragePool", {4}, {5}, {}};
-  LayerDesc flat{"flat", "Flatten", {5}, {6}, {}};
-  LayerDesc gemm{"fc", "Gemm", {6, 7, 8}, {9}, {{"transB", integer(1)}}};
-  LayerDesc soft{"soft", "Softmax", {9}, {10}, {}};
+  LayerDesc conv{"conv", "Conv", {0, 1, 2}, {3}, {{"pads", ints({1, 1, 1, 1})}}, {}};
+  LayerDesc relu{"relu", "Relu", {3}, {4}, {}, {}};
+  LayerDesc gap{"gap", "GlobalAveragePool", {4}, {5}, {}, {}};
+  LayerDesc flat{"flat", "Flatten", {5}, {6}, {}, {}};
+  LayerDesc gemm{"fc", "Gemm", {6, 7, 8}, {9}, {{"transB", integer(1)}}, {}};
+  LayerDesc soft{"soft", "Softmax", {9}, {10}, {}, {}};
   n.layers = {conv, relu, gap, flat, gemm, soft};
   n.inputs = {0};
   n.outputs = {10};

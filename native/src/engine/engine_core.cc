@@ -1,6 +1,8 @@
 #include "engine/engine_core.h"
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 #include <cstring>
 
 #include "graph/memory_plan.h"
@@ -47,6 +49,7 @@ ExecutionContext::ExecutionContext(std::shared_ptr<const EngineCore> engine)
   const Network& n = engine_->network();
   inputShapes_.resize(n.inputs.size());
   inputSet_.assign(n.inputs.size(), 0);
+  inputValues_.resize(n.inputs.size());
   for (size_t i = 0; i < n.inputs.size(); ++i) {
     const Dims& declared = n.tensors[n.inputs[i]].shape;
     if (std::all_of(declared.begin(), declared.end(), [](int64_t d) { return d >= 0; })) {
@@ -106,9 +109,34 @@ void ExecutionContext::setInputShape(size_t input, const Dims& dims) {
       }
     }
   }
-  if (!inputSet_[input] || inputShapes_[input] != dims) plan_.reset();
+  if (!inputSet_[input] || inputShapes_[input] != dims) {
+    plan_.reset();
+    inputValues_[input].clear();  // values given for another shape no longer apply
+  }
   inputShapes_[input] = dims;
   inputSet_[input] = 1;
+}
+
+void ExecutionContext::setInputValues(size_t input, const uint8_t* data, size_t bytes) {
+  const Network& n = engine_->network();
+  if (input >= n.inputs.size())
+    throw Error(ErrorCode::kInvalidArgument, "input index out of range");
+  const TensorDesc& t = n.tensors[n.inputs[input]];
+  if (!inputSet_[input])
+    throw Error(ErrorCode::kInvalidState,
+                "set the shape of input '" + t.name + "' before its values");
+  const size_t expect =
+      static_cast<size_t>(shapeElements(inputShapes_[input])) * dataTypeSize(t.dtype);
+  if (bytes != expect) {
+    throw Error(ErrorCode::kInvalidArgument, "values of input '" + t.name + "' need " +
+                                                 std::to_string(expect) + " bytes for shape " +
+                                                 formatDims(inputShapes_[input]) + ", got " +
+                                                 std::to_string(bytes));
+  }
+  std::vector<uint8_t> copy(data, data + bytes);
+  copy.push_back(0);  // the spare byte that marks even an empty tensor's value as known
+  if (copy != inputValues_[input]) plan_.reset();
+  inputValues_[input] = std::move(copy);
 }
 
 std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
@@ -135,7 +163,12 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
                       "' first: it has dynamic dims " + formatDims(n.tensors[n.inputs[i]].shape));
     }
     plan->shapes[n.inputs[i]] = inputShapes_[i];
+    if (!inputValues_[i].empty()) plan->values[n.inputs[i]] = inputValues_[i];
   }
+  plan->active.assign(n.layers.size(), 1);
+  // KILN_DEBUG_SHAPES=1 prints every layer's output shapes as they are inferred.
+  static const bool traceShapes = std::getenv("KILN_DEBUG_SHAPES") != nullptr;
+  std::vector<char> produced(nt, 1);  // false for outputs of layers a guard excluded
   const auto dataOf = [&](int32_t t) -> const void* {
     if (n.tensors[t].constant >= 0) return n.weights[n.tensors[t].constant].data();
     return plan->values[t].empty() ? nullptr : plan->values[t].data();
@@ -143,11 +176,31 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
   for (size_t li = 0; li < n.layers.size(); ++li) {
     const LayerDesc& layer = n.layers[li];
     const OpImpl& impl = engine_->op(li);
+    // Guards run outermost first: an inner condition exists only when the outer branch is taken.
+    for (const auto& [tensor, wanted] : layer.guards) {
+      if (!plan->active[li]) break;
+      const auto* known = static_cast<const uint8_t*>(dataOf(tensor));
+      if (known == nullptr) {
+        throw Error(ErrorCode::kUnsupported,
+                    "layer '" + layer.name + "' runs under a condition ('" +
+                        n.tensors[tensor].name +
+                        "') that depends on input data; it must be known when shapes are computed: "
+                        "a constant, "
+                        "computed from shapes, or from an input whose values are given "
+                        "(setInputValues when running, "
+                        "OptimizationProfile.setShapeValues when building)");
+      }
+      if ((known[0] != 0) != wanted) plan->active[li] = 0;
+    }
+    if (!plan->active[li]) {
+      for (int32_t t : layer.outputs) produced[t] = 0;
+      continue;
+    }
     OpContext ctx(layer);
     bool allData = true;
     for (int32_t t : layer.inputs) {
       InputView v;
-      if (t >= 0) {
+      if (t >= 0 && produced[t]) {
         v.present = true;
         v.shape = &plan->shapes[t];
         v.dtype = plan->types[t];
@@ -165,6 +218,11 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
       plan->shapes[t] = ctx.outShapes[o];
       plan->types[t] = ctx.outTypes[o];
       outElements += shapeElements(ctx.outShapes[o]);
+      if (traceShapes) {
+        std::fprintf(stderr, "[kiln shapes] %s (%s) -> %s %s %s\n", layer.name.c_str(),
+                     layer.op.c_str(), n.tensors[t].name.c_str(), dataTypeName(ctx.outTypes[o]),
+                     formatDims(ctx.outShapes[o]).c_str());
+      }
     }
     // Compute values now when they are cheap and knowable, so shape inputs downstream
     // (Reshape's shape, Slice's bounds...) are known: this runs Shape -> Gather -> Concat chains.
@@ -185,8 +243,10 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
   std::vector<int32_t> arenaTensors;
   for (size_t t = 0; t < nt; ++t) {
     const int32_t tensor = static_cast<int32_t>(t);
-    if (n.tensors[t].constant >= 0 || engine_->isIo(tensor) || engine_->producer(tensor) < 0)
+    if (n.tensors[t].constant >= 0 || engine_->isIo(tensor) || engine_->producer(tensor) < 0 ||
+        !produced[t]) {
       continue;
+    }
     const size_t bytes =
         static_cast<size_t>(shapeElements(plan->shapes[t])) * dataTypeSize(plan->types[t]);
     lifetimes.push_back({bytes, engine_->producer(tensor), engine_->lastUse(tensor)});
@@ -214,11 +274,13 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
     if (address[n.outputs[i]] == nullptr) address[n.outputs[i]] = outputs.at(i);
   }
   for (size_t li = 0; li < n.layers.size(); ++li) {
+    if (!plan.active[li]) continue;
     const LayerDesc& layer = n.layers[li];
     OpContext ctx(layer);
     for (int32_t t : layer.inputs) {
       InputView v;
-      if (t >= 0) {
+      const int32_t producer = t >= 0 ? engine_->producer(t) : -1;
+      if (t >= 0 && (producer < 0 || plan.active[producer])) {
         v.present = true;
         v.shape = &plan.shapes[t];
         v.dtype = plan.types[t];

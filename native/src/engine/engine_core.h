@@ -36,6 +36,7 @@ struct ShapePlan {
   std::vector<DataType> types;               // per tensor
   std::vector<std::vector<uint8_t>> values;  // per tensor: host values known at shape time
   std::vector<int64_t> offsets;              // per tensor: arena offset, -1 if not in the arena
+  std::vector<char> active;                  // per layer: false when a guard excludes it
   size_t arenaBytes = 0;
 };
 
@@ -49,6 +50,9 @@ class ExecutionContext {
   // `input` is the position in network().inputs. Checks rank, fixed dims and the profile range.
   void setInputShape(size_t input, const Dims& dims);
   const Dims& inputShape(size_t input) const { return inputShapes_.at(input); }
+  // Host values of an input that shapes or control flow depend on (like TensorRT's shape tensor
+  // inputs); `bytes` must match the input's current shape and type.
+  void setInputValues(size_t input, const uint8_t* data, size_t bytes);
   // Infers every shape for the current input shapes (cached until an input shape changes).
   std::shared_ptr<const ShapePlan> plan();
   // Runs all layers. `inputs`/`outputs` follow network().inputs/outputs; `arena` holds
@@ -61,6 +65,7 @@ class ExecutionContext {
   int profile_ = 0;
   std::vector<Dims> inputShapes_;
   std::vector<char> inputSet_;
+  std::vector<std::vector<uint8_t>> inputValues_;
   std::shared_ptr<const ShapePlan> plan_;
 };
 

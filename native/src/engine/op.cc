@@ -19,6 +19,11 @@ const OpTable& registry() {
     registerReshapeOps(t);
     registerLayoutOps(t);
     registerReduceResizeOps(t);
+    registerControlOps(t);
+    registerMathOps(t);
+    registerIndexOps(t);
+    registerLossOps(t);
+    registerNormalizeOps(t);
     return t;
   }();
   return ops;

@@ -188,6 +188,11 @@ std::vector<uint8_t> writePlan(const Network& n, const PlanInfo& info) {
     body.str(l.op);
     body.ints(l.inputs);
     body.ints(l.outputs);
+    body.pod<uint32_t>(static_cast<uint32_t>(l.guards.size()));
+    for (const auto& [tensor, value] : l.guards) {
+      body.pod<int32_t>(tensor);
+      body.pod<uint8_t>(value ? 1 : 0);
+    }
     body.pod<uint32_t>(static_cast<uint32_t>(l.attrs.size()));
     for (const auto& [key, value] : l.attrs) {
       body.str(key);
@@ -204,6 +209,9 @@ std::vector<uint8_t> writePlan(const Network& n, const PlanInfo& info) {
       body.dims(d.min);
       body.dims(d.opt);
       body.dims(d.max);
+      body.dims(d.minValues);
+      body.dims(d.optValues);
+      body.dims(d.maxValues);
     }
   }
   body.pod<uint32_t>(static_cast<uint32_t>(n.weights.size()));
@@ -277,12 +285,17 @@ Network readPlan(const uint8_t* data, size_t size, PlanInfo* infoOut) {
     t.shape = b.dims("tensor shape");
     t.constant = b.pod<int32_t>("tensor weights");
   }
-  n.layers.resize(b.count(4 * 5, "layers"));
+  n.layers.resize(b.count(4 * 6, "layers"));
   for (LayerDesc& l : n.layers) {
     l.name = b.str("layer name");
     l.op = b.str("layer op");
     l.inputs = b.ints("layer inputs");
     l.outputs = b.ints("layer outputs");
+    l.guards.resize(b.count(5, "layer guards"));
+    for (auto& guard : l.guards) {
+      guard.first = b.pod<int32_t>("guard tensor");
+      guard.second = b.pod<uint8_t>("guard value") != 0;
+    }
     const uint32_t attrs = b.count(4 + 1, "attributes");
     for (uint32_t i = 0; i < attrs; ++i) {
       std::string key = b.str("attribute name");
@@ -293,12 +306,15 @@ Network readPlan(const uint8_t* data, size_t size, PlanInfo* infoOut) {
   n.outputs = b.ints("outputs");
   n.profiles.resize(b.count(4, "profiles"));
   for (Profile& p : n.profiles) {
-    p.inputs.resize(b.count(4 + 12, "profile inputs"));
+    p.inputs.resize(b.count(4 + 24, "profile inputs"));
     for (ProfileDims& d : p.inputs) {
       d.tensor = b.pod<int32_t>("profile tensor");
       d.min = b.dims("profile min");
       d.opt = b.dims("profile opt");
       d.max = b.dims("profile max");
+      d.minValues = b.dims("profile min values");
+      d.optValues = b.dims("profile opt values");
+      d.maxValues = b.dims("profile max values");
     }
   }
   n.weights.resize(b.count(8, "weights"));

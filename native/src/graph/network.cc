@@ -127,6 +127,14 @@ void Network::validate(bool fromPlan) const {
         fail("profile shapes of '" + tensors[d.tensor].name + "' do not match its rank " +
              std::to_string(rank));
       }
+      if (d.minValues.size() != d.optValues.size() || d.optValues.size() != d.maxValues.size()) {
+        fail("profile shape values of '" + tensors[d.tensor].name + "' differ in length");
+      }
+      for (size_t k = 0; k < d.minValues.size(); ++k) {
+        if (!(d.minValues[k] <= d.optValues[k] && d.optValues[k] <= d.maxValues[k])) {
+          fail("profile shape values of '" + tensors[d.tensor].name + "' need min <= opt <= max");
+        }
+      }
       for (size_t k = 0; k < rank; ++k) {
         if (!(0 <= d.min[k] && d.min[k] <= d.opt[k] && d.opt[k] <= d.max[k])) {
           fail("profile of '" + tensors[d.tensor].name + "' dim " + std::to_string(k) +

@@ -38,6 +38,9 @@ struct LayerDesc {
   std::vector<int32_t> inputs;  // tensor indices; -1 marks an omitted optional input
   std::vector<int32_t> outputs;
   std::map<std::string, AttrValue> attrs;
+  // The layer runs only when every guard's bool tensor holds the given value: the branches of
+  // an ONNX If, flattened into the network (like TensorRT's IIfConditional).
+  std::vector<std::pair<int32_t, bool>> guards;
 
   int64_t attrInt(const std::string& key, int64_t fallback) const;
   double attrFloat(const std::string& key, double fallback) const;
@@ -48,6 +51,9 @@ struct LayerDesc {
 struct ProfileDims {
   int32_t tensor = 0;  // a network input
   Dims min, opt, max;
+  // For inputs whose values steer shapes or branches (TensorRT's shape values): the values the
+  // build checks at min / opt / max. Empty when the input has none.
+  std::vector<int64_t> minValues, optValues, maxValues;
 };
 
 struct Profile {

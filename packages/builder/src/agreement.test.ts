@@ -18,6 +18,7 @@ const cases: Case[] = [
   { file: 'fashion_mnist_cnn.onnx', shape: [1, 1, 28, 28], scale: 2 },
   { file: 'resnet50.onnx', shape: [1, 3, 224, 224], scale: 2 },
   { file: 'mobilenet_v2.onnx', shape: [1, 3, 224, 224], scale: 2 },
+  { file: 'deit_tiny.onnx', shape: [1, 3, 224, 224], scale: 2 },
 ];
 
 describe('agreement with onnxruntime-node on the shared models', () => {

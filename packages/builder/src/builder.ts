@@ -143,6 +143,9 @@ export class Builder {
   }
 }
 
+/** An input's range in a profile, with its shape values when it has them. */
+export type ResolvedRange = ShapeRange & { values?: ShapeRange };
+
 /** Every dynamic input covered, ranks and fixed dims respected: one range map per profile. */
 function resolveProfiles(
   network: NetworkDefinition,
@@ -175,7 +178,7 @@ function resolveProfiles(
     );
   }
   return profiles.map((profile, index) => {
-    const map = new Map<string, ShapeRange>();
+    const map = new Map<string, ResolvedRange>();
     for (const name of profile.names()) {
       if (!network.inputs.some((t) => t.name === name)) {
         throw new KilnError(
@@ -185,7 +188,11 @@ function resolveProfiles(
       }
     }
     for (const t of network.inputs) {
-      const r = profile.getDimensions(t.name);
+      const values = profile.getShapeValues(t.name);
+      const fixed = t.shape.every((d) => d >= 0)
+        ? { min: t.shape, opt: t.shape, max: t.shape }
+        : undefined;
+      const r = profile.getDimensions(t.name) ?? (values ? fixed : undefined);
       if (!r) {
         if (t.shape.some((d) => d < 0))
           throw new KilnError(
@@ -193,6 +200,21 @@ function resolveProfiles(
             `profile ${index} gives no range for dynamic input '${t.name}' [${t.shape}]`,
           );
         continue;
+      }
+      if (values) {
+        if (t.dtype !== 'int32' && t.dtype !== 'int64' && t.dtype !== 'bool') {
+          throw new KilnError(
+            'INVALID_ARGUMENT',
+            `profile ${index}: shape values are for int32, int64 or bool inputs; '${t.name}' is ${t.dtype}`,
+          );
+        }
+        const elements = r.max.reduce((a, b) => a * b, 1);
+        if (r.min.join() !== r.max.join() || values.min.length !== elements) {
+          throw new KilnError(
+            'INVALID_ARGUMENT',
+            `profile ${index}: '${t.name}' needs a fixed shape and one shape value per element (${elements})`,
+          );
+        }
       }
       if (r.min.length !== t.shape.length) {
         throw new KilnError(
@@ -208,7 +230,7 @@ function resolveProfiles(
           );
         }
       });
-      map.set(t.name, r);
+      map.set(t.name, values ? { ...r, values } : r);
     }
     return map;
   });

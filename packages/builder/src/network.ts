@@ -68,6 +68,8 @@ export class Layer {
   inputs: (NetworkTensor | null)[];
   outputs: NetworkTensor[];
   attrs: Map<string, NativeAttr>;
+  /** Conditions this layer runs under: a bool tensor and the value it must hold (If branches). */
+  guards: { tensor: NetworkTensor; value: boolean }[] = [];
 
   /** @internal Use NetworkDefinition.add* methods. */
   constructor(

@@ -80,13 +80,11 @@ describe.skipIf(missing !== undefined)('PP-OCR against onnxruntime-node', () => 
     const builder = new Builder();
     const config = builder.createBuilderConfig();
     config.addOptimizationProfile(
-      builder
-        .createOptimizationProfile()
-        .setDimensions('x', {
-          min: [1, 3, 320, 320],
-          opt: [1, 3, 640, 640],
-          max: [1, 3, 1280, 1280],
-        }),
+      builder.createOptimizationProfile().setDimensions('x', {
+        min: [1, 3, 320, 320],
+        opt: [1, 3, 640, 640],
+        max: [1, 3, 1280, 1280],
+      }),
     );
     const { engine } = await buildEngine(parseOnnx(det), config);
     expect(engine.profiles[0]).toEqual([

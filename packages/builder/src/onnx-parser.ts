@@ -2,6 +2,7 @@ import { KilnError, type NativeAttr, getLogger, nativeAddon } from '@kiln/core';
 import {
   AttrType,
   type Attribute,
+  type Graph,
   type Initializer,
   type Model,
   type Node,
@@ -10,6 +11,7 @@ import {
   inferShapes,
   kilnDataType,
   loadModel,
+  upgradeLegacyOpset,
 } from '@kiln/onnx';
 
 import { Layer, NetworkDefinition, NetworkTensor } from './network';
@@ -27,14 +29,22 @@ export interface ParseOptions {
   foldConstants?: boolean;
 }
 
+type Guard = Layer['guards'][number];
+type Scope = Map<string, NetworkTensor>;
+
 const decoder = new TextDecoder();
 
 /**
  * Fills a NetworkDefinition from an ONNX model (like TensorRT's OnnxParser). Every node the
- * native core cannot run is collected, and parsing fails once with all of them listed.
+ * native core cannot run is collected, and parsing fails once with all of them listed. If
+ * nodes are flattened: each branch's layers run under a guard on the condition.
  */
 export class OnnxParser {
   readonly network: NetworkDefinition;
+  #unsupported: UnsupportedNode[] = [];
+  #supported = new Set<string>();
+  #opset = 0;
+  #source = '';
 
   constructor(network: NetworkDefinition) {
     this.network = network;
@@ -44,38 +54,20 @@ export class OnnxParser {
   parse(source: Model | Uint8Array | string, options: ParseOptions = {}): void {
     const model =
       typeof source === 'string' || source instanceof Uint8Array ? loadModel(source) : source;
-    checkOpset(model);
+    checkOpset(upgradeLegacyOpset(model));
     if (options.foldConstants ?? true) foldConstants(model);
     inferShapes(model);
-    const opset = model.requireOpset();
+    this.#opset = model.requireOpset();
+    this.#source = model.source;
+    this.#supported = new Set(nativeAddon().supportedOps());
+    this.#unsupported = [];
     const g = model.graph;
-    g.topologicalSort();
-    const supported = new Set(nativeAddon().supportedOps());
-    const unsupported: UnsupportedNode[] = [];
-    const tensors = new Map<string, NetworkTensor>();
-    const net = this.network;
-
-    const constant = (init: Initializer, name: string): NetworkTensor | undefined => {
-      const dtype = kilnDataType(init.elemType);
-      if (!dtype) return undefined;
-      return net.addConstant(init.dims, dtype, init.bytes(), name);
-    };
-
-    for (const init of g.initializers.values()) {
-      const t = constant(init, init.name);
-      if (!t)
-        unsupported.push({
-          name: init.name,
-          op: 'initializer',
-          reason: `element type ${init.elemType} is not supported`,
-        });
-      else tensors.set(init.name, t);
-    }
+    const scope: Scope = new Map();
     for (const v of g.inputs) {
-      if (tensors.has(v.name)) continue; // an initializer listed as an input (old exporters)
+      if (g.initializers.has(v.name)) continue; // an initializer listed as an input (old exporters)
       const dtype = kilnDataType(v.elemType);
       if (!dtype) {
-        unsupported.push({
+        this.#unsupported.push({
           name: v.name,
           op: 'input',
           reason: `element type ${v.elemType} is not supported`,
@@ -83,99 +75,157 @@ export class OnnxParser {
         continue;
       }
       const shape = (v.shape ?? []).map((d) => (typeof d === 'number' ? d : -1));
-      tensors.set(v.name, net.addInput(v.name, dtype, shape));
+      scope.set(v.name, this.network.addInput(v.name, dtype, shape));
     }
-
-    for (const node of g.nodes) {
-      const label = node.name || node.outputs[0] || node.opType;
-      if (node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) {
-        const t = this.constantNode(node);
-        if (t) tensors.set(node.outputs[0]!, t);
-        else
-          unsupported.push({
-            name: label,
-            op: 'Constant',
-            reason: 'unsupported value attribute or element type',
-          });
-        continue;
-      }
-      const reason = this.unsupportedReason(node, supported);
-      if (reason) {
-        unsupported.push({ name: label, op: node.opType, reason });
-        // Placeholders let parsing go on, so that every unsupported node is reported at once.
-        for (const name of node.outputs) tensors.set(name, new NetworkTensor(name, 'float32', []));
-        continue;
-      }
-      const inputs = node.inputs.map((name) => {
-        if (name === '') return null;
-        const t = tensors.get(name);
-        if (!t)
-          throw new KilnError(
-            'INVALID_MODEL',
-            `${model.source}: node '${label}' reads '${name}', which nothing produces`,
-          );
-        return t;
-      });
-      const attrs = new Map<string, NativeAttr>();
-      for (const a of node.attributes.values()) {
-        if (a.type === AttrType.TENSOR && node.opType === 'ConstantOfShape') continue;
-        attrs.set(a.name, convertAttr(a));
-      }
-      const fill = node.opType === 'ConstantOfShape' ? node.tensor('value') : undefined;
-      if (fill) {
-        // The core takes the fill value as a number and its element type, not as a tensor.
-        attrs.set('value', { kind: 'f', value: Number(fill.toNumbers()[0] ?? 0) });
-        attrs.set('value_dtype', { kind: 'i', value: fill.elemType });
-      }
-      // Softmax/LogSoftmax changed meaning at opset 13; the core needs to know which applies.
-      if (node.opType === 'Softmax' || node.opType === 'LogSoftmax')
-        attrs.set('opset', { kind: 'i', value: opset });
-      while (node.outputs.length > 0 && node.outputs[node.outputs.length - 1] === '')
-        node.outputs.pop();
-      const outputs = node.outputs.map((name) => {
-        const info = g.value(name);
-        const t = new NetworkTensor(
-          net.uniqueName(name),
-          kilnDataType(info?.elemType) ?? 'float32',
-          [],
-        );
-        tensors.set(name, t);
-        return t;
-      });
-      net.layers.push(
-        new Layer(
-          net.uniqueLayerName(node.name || `${node.opType}_${net.layers.length}`),
-          node.opType,
-          inputs,
-          outputs,
-          attrs,
-        ),
-      );
-    }
-    if (unsupported.length > 0) {
-      const list = unsupported.map((u) => `  ${u.name} (${u.op}): ${u.reason}`).join('\n');
+    this.parseGraph(g, scope, []);
+    if (this.#unsupported.length > 0) {
+      const list = this.#unsupported.map((u) => `  ${u.name} (${u.op}): ${u.reason}`).join('\n');
       throw new KilnError(
         'UNSUPPORTED',
-        `${model.source}: ${unsupported.length} node(s) cannot be built:\n${list}`,
+        `${model.source}: ${this.#unsupported.length} node(s) cannot be built:\n${list}`,
       );
     }
     for (const v of g.outputs) {
-      const t = tensors.get(v.name);
+      const t = scope.get(v.name);
       if (!t)
         throw new KilnError(
           'INVALID_MODEL',
           `${model.source}: graph output '${v.name}' is never produced`,
         );
-      net.markOutput(t);
+      this.network.markOutput(t);
     }
-    getLogger().log('info', `OnnxParser: ${g.nodes.length} nodes -> ${net.layers.length} layers`);
+    getLogger().log(
+      'info',
+      `OnnxParser: ${g.nodes.length} nodes -> ${this.network.layers.length} layers`,
+    );
   }
 
-  private unsupportedReason(node: Node, supported: Set<string>): string | undefined {
+  // Adds a graph's initializers and nodes; names resolve in `scope` (a branch sees its parent's).
+  private parseGraph(g: Graph, scope: Scope, guards: Guard[]): void {
+    for (const init of g.initializers.values()) {
+      const t = this.constant(init, init.name);
+      if (t) scope.set(init.name, t);
+      else
+        this.#unsupported.push({
+          name: init.name,
+          op: 'initializer',
+          reason: `element type ${init.elemType} is not supported`,
+        });
+    }
+    g.topologicalSort(); // exporters do not always write nodes in order
+    for (const node of g.nodes) this.parseNode(node, g, scope, guards);
+  }
+
+  private parseNode(node: Node, g: Graph, scope: Scope, guards: Guard[]): void {
+    const label = node.name || node.outputs[0] || node.opType;
+    const net = this.network;
+    if (node.opType === 'Constant' && (node.domain === '' || node.domain === 'ai.onnx')) {
+      const t = this.constantNode(node);
+      if (t) scope.set(node.outputs[0]!, t);
+      else
+        this.#unsupported.push({
+          name: label,
+          op: 'Constant',
+          reason: 'unsupported value attribute or element type',
+        });
+      return;
+    }
+    const reason = this.unsupportedReason(node);
+    if (reason) {
+      this.#unsupported.push({ name: label, op: node.opType, reason });
+      // Placeholders let parsing go on, so that every unsupported node is reported at once.
+      for (const name of node.outputs) scope.set(name, new NetworkTensor(name, 'float32', []));
+      return;
+    }
+    const inputs = node.inputs.map((name) => {
+      if (name === '') return null;
+      const t = scope.get(name);
+      if (!t)
+        throw new KilnError(
+          'INVALID_MODEL',
+          `${this.#source}: node '${label}' reads '${name}', which nothing produces`,
+        );
+      return t;
+    });
+    while (node.outputs.length > 0 && node.outputs[node.outputs.length - 1] === '')
+      node.outputs.pop();
+    const outputs = node.outputs.map(
+      (name) =>
+        new NetworkTensor(
+          net.uniqueName(name),
+          kilnDataType(g.value(name)?.elemType) ?? 'float32',
+          [],
+        ),
+    );
+    let attrs = new Map<string, NativeAttr>();
+    if (node.opType === 'If') {
+      inputs.push(...this.branchResults(node, 'then_branch', scope, guards, inputs[0]!, true));
+      inputs.push(...this.branchResults(node, 'else_branch', scope, guards, inputs[0]!, false));
+    } else {
+      attrs = this.attributes(node);
+    }
+    const layer = new Layer(
+      net.uniqueLayerName(node.name || `${node.opType}_${net.layers.length}`),
+      node.opType,
+      inputs,
+      outputs,
+      attrs,
+    );
+    layer.guards = [...guards];
+    net.layers.push(layer);
+    node.outputs.forEach((name, i) => scope.set(name, outputs[i]!));
+  }
+
+  // Parses one If branch under an extra guard; returns the tensors of its outputs.
+  private branchResults(
+    node: Node,
+    key: string,
+    scope: Scope,
+    guards: Guard[],
+    cond: NetworkTensor,
+    value: boolean,
+  ): NetworkTensor[] {
+    const branch = node.attr(key)?.graph;
+    if (!branch)
+      throw new KilnError('INVALID_MODEL', `${this.#source}: If node '${node.name}' has no ${key}`);
+    const inner: Scope = new Map(scope);
+    this.parseGraph(branch, inner, [...guards, { tensor: cond, value }]);
+    return branch.outputs.map((v) => {
+      const t = inner.get(v.name);
+      if (!t)
+        throw new KilnError(
+          'INVALID_MODEL',
+          `${this.#source}: ${key} of '${node.name}' never produces '${v.name}'`,
+        );
+      return t;
+    });
+  }
+
+  private attributes(node: Node): Map<string, NativeAttr> {
+    const attrs = new Map<string, NativeAttr>();
+    for (const a of node.attributes.values()) {
+      if (a.type === AttrType.TENSOR && node.opType === 'ConstantOfShape') continue;
+      attrs.set(a.name, convertAttr(a));
+    }
+    const fill = node.opType === 'ConstantOfShape' ? node.tensor('value') : undefined;
+    if (fill) {
+      // The core takes the fill value as a number and its element type, not as a tensor.
+      attrs.set('value', { kind: 'f', value: Number(fill.toNumbers()[0] ?? 0) });
+      attrs.set('value_dtype', { kind: 'i', value: fill.elemType });
+    }
+    // Softmax/LogSoftmax changed meaning at opset 13; the core needs to know which applies.
+    if (node.opType === 'Softmax' || node.opType === 'LogSoftmax')
+      attrs.set('opset', { kind: 'i', value: this.#opset });
+    return attrs;
+  }
+
+  private unsupportedReason(node: Node): string | undefined {
     if (node.domain !== '' && node.domain !== 'ai.onnx')
       return `domain '${node.domain}' is not supported`;
-    if (!supported.has(node.opType)) return 'the native core has no implementation of this op yet';
+    if (!this.#supported.has(node.opType))
+      return 'the native core has no implementation of this op yet';
     for (const a of node.attributes.values()) {
+      if (node.opType === 'If' && a.type === AttrType.GRAPH) continue;
       if (a.type === AttrType.TENSOR && node.opType === 'ConstantOfShape') {
         if (!kilnDataType(a.tensor?.elemType)) return `its value has an unsupported element type`;
         continue;
@@ -193,13 +243,15 @@ export class OnnxParser {
     return undefined;
   }
 
+  private constant(init: Initializer, name: string): NetworkTensor | undefined {
+    const dtype = kilnDataType(init.elemType);
+    return dtype ? this.network.addConstant(init.dims, dtype, init.bytes(), name) : undefined;
+  }
+
   private constantNode(node: Node): NetworkTensor | undefined {
     const out = node.outputs[0]!;
     const tensor = node.tensor('value');
-    if (tensor) {
-      const dtype = kilnDataType(tensor.elemType);
-      return dtype ? this.network.addConstant(tensor.dims, dtype, tensor.bytes(), out) : undefined;
-    }
+    if (tensor) return this.constant(tensor, out);
     const f = node.attr('value_float');
     if (f) return this.network.addConstant([], 'float32', new Float32Array([f.proto.f ?? 0]), out);
     const fs = node.attr('value_floats');

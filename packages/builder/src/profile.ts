@@ -24,6 +24,7 @@ function expectDims(name: string, what: string, dims: unknown): number[] {
  */
 export class OptimizationProfile {
   readonly #ranges = new Map<string, ShapeRange>();
+  readonly #values = new Map<string, ShapeRange>();
 
   /** Sets the range of input `name`; throws when min <= opt <= max fails or ranks differ. */
   setDimensions(name: string, range: { min: Shape; opt: Shape; max: Shape }): this {
@@ -50,13 +51,49 @@ export class OptimizationProfile {
     return this;
   }
 
+  /**
+   * For an int32/int64/bool input whose values steer shapes or branches (like TensorRT's shape
+   * tensors, e.g. a sample rate choosing a subnetwork): the values the build checks at min,
+   * opt and max. Each is one value per element of the input.
+   */
+  setShapeValues(name: string, values: { min: number[]; opt: number[]; max: number[] }): this {
+    if (typeof name !== 'string' || !name)
+      throw invalidParameterError('name', 'an input name', name);
+    const ints = (what: string, v: unknown): number[] => {
+      if (!Array.isArray(v) || !v.every(Number.isSafeInteger))
+        throw invalidParameterError(`${what} values of '${name}'`, 'an array of integers', v);
+      return [...v];
+    };
+    const min = ints('min', values?.min);
+    const opt = ints('opt', values?.opt);
+    const max = ints('max', values?.max);
+    if (min.length !== opt.length || opt.length !== max.length) {
+      throw new KilnError('INVALID_ARGUMENT', `shape values of '${name}' have different lengths`);
+    }
+    min.forEach((m, i) => {
+      if (!(m <= opt[i]! && opt[i]! <= max[i]!)) {
+        throw new KilnError(
+          'INVALID_ARGUMENT',
+          `shape value ${i} of '${name}' needs min <= opt <= max but has ${m}, ${opt[i]}, ${max[i]}`,
+        );
+      }
+    });
+    this.#values.set(name, { min, opt, max });
+    return this;
+  }
+
+  /** The shape values set for `name`, if any. */
+  getShapeValues(name: string): ShapeRange | undefined {
+    return this.#values.get(name);
+  }
+
   /** The range set for `name`, if any. */
   getDimensions(name: string): ShapeRange | undefined {
     return this.#ranges.get(name);
   }
 
-  /** Input names with a range. */
+  /** Input names with a range or shape values. */
   names(): string[] {
-    return [...this.#ranges.keys()];
+    return [...new Set([...this.#ranges.keys(), ...this.#values.keys()])];
   }
 }

@@ -1,12 +1,12 @@
 import { KilnError, type NativeNetworkDesc, dataTypeCode } from '@kiln/core';
 
 import type { NetworkDefinition, NetworkTensor } from './network';
-import type { ShapeRange } from './profile';
+import type { ResolvedRange } from './builder';
 
 /** Turns a network and resolved profiles into the compact description the native core takes. */
 export function describeNetwork(
   network: NetworkDefinition,
-  profiles: Map<string, ShapeRange>[],
+  profiles: Map<string, ResolvedRange>[],
 ): NativeNetworkDesc {
   const index = new Map<NetworkTensor, number>();
   const desc: NativeNetworkDesc = {
@@ -34,12 +34,14 @@ export function describeNetwork(
   for (const l of network.layers) {
     const inputs = l.inputs.map((t) => (t ? add(t) : -1));
     const outputs = l.outputs.map(add);
+    const guards = l.guards.map((g): [number, number] => [add(g.tensor), g.value ? 1 : 0]);
     desc.layers.push({
       name: l.name,
       op: l.op,
       inputs,
       outputs,
       attrs: Object.fromEntries(l.attrs),
+      guards,
     });
   }
   for (const t of network.outputs) {
@@ -51,7 +53,12 @@ export function describeNetwork(
     desc.profiles.push({
       inputs: [...p.entries()].map(([name, r]) => ({
         tensor: index.get(network.inputs.find((t) => t.name === name)!)!,
-        ...r,
+        min: r.min,
+        opt: r.opt,
+        max: r.max,
+        ...(r.values
+          ? { minValues: r.values.min, optValues: r.values.opt, maxValues: r.values.max }
+          : {}),
       })),
     });
   }

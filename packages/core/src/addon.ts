@@ -43,10 +43,22 @@ export interface NativeNetworkDesc {
     inputs: number[];
     outputs: number[];
     attrs: Record<string, NativeAttr>;
+    /** [bool tensor, value]: the layer runs only when each tensor holds its value (If branches). */
+    guards?: [number, number][];
   }[];
   inputs: number[];
   outputs: number[];
-  profiles: { inputs: { tensor: number; min: number[]; opt: number[]; max: number[] }[] }[];
+  profiles: {
+    inputs: {
+      tensor: number;
+      min: number[];
+      opt: number[];
+      max: number[];
+      minValues?: number[];
+      optValues?: number[];
+      maxValues?: number[];
+    }[];
+  }[];
   weights: ArrayBufferView[];
 }
 
@@ -61,6 +73,7 @@ export interface NativeEngineInfo {
     inputs: (string | null)[];
     outputs: string[];
     attrs: Record<string, unknown>;
+    guards?: { tensor: string; value: boolean }[];
   }[];
   deviceMemorySize: number[];
   coreVersion: string;
@@ -76,6 +89,8 @@ export interface NativeEngine {
 export interface NativeExecutionContext {
   setProfile(index: number): void;
   setInputShape(input: number, dims: number[]): void;
+  setInputValues(input: number, values: ArrayBufferView): void;
+  setInputValues(input: number, values: ArrayBufferView): void;
   outputShapes(): number[][];
   enqueue(stream: NativeStream, inputs: NativeDeviceBuffer[], outputs: NativeDeviceBuffer[]): void;
 }

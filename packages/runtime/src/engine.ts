@@ -33,6 +33,8 @@ export interface LayerInfo {
   inputs: (string | null)[];
   outputs: string[];
   attrs: Record<string, unknown>;
+  /** Conditions the layer runs under (branches of an ONNX If). */
+  guards?: { tensor: string; value: boolean }[];
 }
 
 function toDataType(code: number, name: string): DataType {

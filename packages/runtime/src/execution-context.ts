@@ -14,6 +14,11 @@ import {
 
 import type { Engine, TensorInfo } from './engine';
 
+// Small integer or bool inputs may steer shapes or branches; infer() hands their values over.
+function isShapeLike(t: Tensor): boolean {
+  return (t.dtype === 'int64' || t.dtype === 'int32' || t.dtype === 'bool') && t.size <= 64;
+}
+
 /**
  * The state of one inference: profile, input shapes and tensor bindings. Use one per
  * concurrent inference; contexts of one engine share its weights.
@@ -54,6 +59,23 @@ export class ExecutionContext {
     const index = this.engine.inputNames.indexOf(info.name);
     this.#native.setInputShape(index, [...shape]);
     this.#inputShapes.set(name, [...shape]);
+  }
+
+  /**
+   * Gives the host values of an input that shapes or conditions depend on (like TensorRT's
+   * shape tensor inputs), e.g. Silero VAD's sample rate choosing a branch. Set the shape first;
+   * the values must be the same as the data the input is bound to. infer() does this itself
+   * for small int32/int64/bool inputs.
+   */
+  setInputValues(name: string, values: Tensor): void {
+    const info = this.ioInfo(name, 'input');
+    if (!(values instanceof Tensor)) throw invalidParameterError('values', 'a Tensor', values);
+    if (values.dtype !== info.dtype)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `input '${name}' is ${info.dtype} but the values are ${values.dtype}`,
+      );
+    this.#native.setInputValues(this.engine.inputNames.indexOf(name), values.data);
   }
 
   /** An input's shape as set, or an output's shape as inferred from the input shapes. */
@@ -130,6 +152,7 @@ export class ExecutionContext {
         );
       }
       this.setInputShape(name, tensor.shape);
+      if (isShapeLike(tensor)) this.setInputValues(name, tensor);
       const buffer = this.scratch(name, tensor.byteLength);
       stream.copyHostToDevice(buffer, tensor.data, { byteLength: tensor.byteLength });
       this.setTensorAddress(name, buffer);

@@ -18,5 +18,10 @@ void registerEltwiseOps(OpTable& table);
 void registerReshapeOps(OpTable& table);
 void registerLayoutOps(OpTable& table);
 void registerReduceResizeOps(OpTable& table);
+void registerControlOps(OpTable& table);
+void registerMathOps(OpTable& table);
+void registerIndexOps(OpTable& table);
+void registerLossOps(OpTable& table);
+void registerNormalizeOps(OpTable& table);
 
 }  // namespace kiln

@@ -9,6 +9,7 @@ export function eliminateDeadLayers(network: NetworkDefinition): NetworkDefiniti
     if (!l.outputs.some((t) => live.has(t))) continue;
     kept.push(l);
     for (const t of l.inputs) if (t) live.add(t);
+    for (const g of l.guards) live.add(g.tensor);
   }
   network.layers = kept.reverse();
   return network;

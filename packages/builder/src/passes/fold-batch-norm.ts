@@ -1,5 +1,5 @@
 import { NetworkTensor, type NetworkDefinition } from '../network';
-import { consumersOf, hasSingleUse } from './uses';
+import { consumersOf, hasSingleUse, sameGuards } from './uses';
 
 /**
  * Folds BatchNormalization into the Conv before it: w' = w * s / sqrt(var + eps) per output
@@ -22,6 +22,7 @@ export function foldBatchNorm(network: NetworkDefinition): NetworkDefinition {
       !hasSingleUse(network, uses, x)
     )
       continue;
+    if (!sameGuards(conv, bn)) continue;
     const [scale, beta, mean, variance] = bn.inputs.slice(1);
     const w = conv.inputs[1];
     const b = conv.inputs[2] ?? null;

@@ -1,5 +1,5 @@
 import type { NetworkDefinition } from '../network';
-import { consumersOf, hasSingleUse } from './uses';
+import { consumersOf, hasSingleUse, sameGuards } from './uses';
 
 // Layers whose native op applies a fused activation in its epilogue.
 const hosts = new Set(['Conv', 'Gemm', 'MatMul', 'BatchNormalization', 'Add', 'Sub', 'Mul', 'Div']);
@@ -36,7 +36,7 @@ export function fuseActivations(network: NetworkDefinition): NetworkDefinition {
       !hasSingleUse(network, uses, x)
     )
       continue;
-    if (removed.has(host)) continue;
+    if (removed.has(host) || !sameGuards(host, act)) continue;
     let alpha: number | undefined, beta: number | undefined;
     if (act.op === 'Clip') {
       // Bounds are inputs since opset 11; only constant bounds can be fused.

@@ -1,5 +1,5 @@
 import type { Layer, NetworkDefinition } from '../network';
-import { consumersOf, hasSingleUse, rewire } from './uses';
+import { consumersOf, hasSingleUse, rewire, sameGuards } from './uses';
 
 /**
  * Removes Identity and inference-time Dropout layers. Readers are wired to the layer's input;
@@ -22,7 +22,12 @@ export function removeNoOps(network: NetworkDefinition): NetworkDefinition {
       continue;
     }
     const producer = producers.get(input);
-    if (producer && !removed.has(producer.layer) && hasSingleUse(network, uses, input)) {
+    if (
+      producer &&
+      !removed.has(producer.layer) &&
+      sameGuards(producer.layer, l) &&
+      hasSingleUse(network, uses, input)
+    ) {
       producer.layer.outputs[producer.index] = l.output;
       removed.add(l);
     }

@@ -4,7 +4,8 @@ import type { Layer, NetworkDefinition, NetworkTensor } from '../network';
 export function consumersOf(network: NetworkDefinition): Map<NetworkTensor, Layer[]> {
   const map = new Map<NetworkTensor, Layer[]>();
   for (const l of network.layers) {
-    for (const t of l.inputs) if (t) map.set(t, [...(map.get(t) ?? []), l]);
+    const read = [...l.inputs, ...l.guards.map((g) => g.tensor)];
+    for (const t of read) if (t) map.set(t, [...(map.get(t) ?? []), l]);
   }
   return map;
 }
@@ -20,7 +21,18 @@ export function hasSingleUse(
 
 /** Makes every reader of `from` (and the output list) read `to` instead. */
 export function rewire(network: NetworkDefinition, from: NetworkTensor, to: NetworkTensor): void {
-  for (const l of network.layers) l.inputs = l.inputs.map((t) => (t === from ? to : t));
+  for (const l of network.layers) {
+    l.inputs = l.inputs.map((t) => (t === from ? to : t));
+    for (const g of l.guards) if (g.tensor === from) g.tensor = to;
+  }
   const i = network.outputs.indexOf(from);
   if (i >= 0) network.outputs[i] = to;
+}
+
+/** True when two layers run under the same conditions, so one can absorb the other. */
+export function sameGuards(a: Layer, b: Layer): boolean {
+  return (
+    a.guards.length === b.guards.length &&
+    a.guards.every((g, i) => g.tensor === b.guards[i]!.tensor && g.value === b.guards[i]!.value)
+  );
 }

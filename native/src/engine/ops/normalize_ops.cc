@@ -1,0 +1,117 @@
+// Normalizations over local windows and chosen axes on float32: LRN (across channels),
+// MeanVarianceNormalization, and Hardmax (one-hot of the first maximum along an axis).
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "engine/op.h"
+#include "engine/ops/register.h"
+
+namespace kiln {
+namespace {
+
+void inferFloatSameShape(OpContext& ctx) {
+  ctx.requireFloatInputs({0});
+  ctx.outShapes[0] = ctx.shape(0);
+  ctx.outTypes[0] = DataType::kFloat32;
+}
+
+// y = x / (bias + alpha / size * sum of x^2 over the channels [c - (size-1)/2, c + size/2]).
+void runLrn(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  ctx.require(x.size() >= 2, "input must be [N, C, ...]");
+  const int64_t size = ctx.layer.attrInt("size", 1);
+  ctx.require(size >= 1, "size must be positive");
+  const float alpha = static_cast<float>(ctx.layer.attrFloat("alpha", 1e-4));
+  const float beta = static_cast<float>(ctx.layer.attrFloat("beta", 0.75));
+  const float bias = static_cast<float>(ctx.layer.attrFloat("bias", 1.0));
+  const int64_t n = x[0], c = x[1];
+  const int64_t inner = shapeElements(Dims(x.begin() + 2, x.end()));
+  const int64_t before = (size - 1) / 2, after = size - 1 - before;
+  const float* src = ctx.f32(0);
+  float* dst = ctx.outF32(0);
+  for (int64_t b = 0; b < n; ++b) {
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const int64_t lo = std::max<int64_t>(0, ch - before);
+      const int64_t hi = std::min<int64_t>(c - 1, ch + after);
+      for (int64_t s = 0; s < inner; ++s) {
+        float sum = 0;
+        for (int64_t k = lo; k <= hi; ++k) {
+          const float v = src[(b * c + k) * inner + s];
+          sum += v * v;
+        }
+        const int64_t e = (b * c + ch) * inner + s;
+        dst[e] = src[e] / std::pow(bias + alpha / static_cast<float>(size) * sum, beta);
+      }
+    }
+  }
+}
+
+// (x - mean) / (sqrt(E[x^2] - mean^2) + 1e-9) with statistics over `axes` (default N, H, W), as
+// the op's function body defines it.
+void runMeanVarianceNormalization(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  std::vector<char> reduced(static_cast<size_t>(rank), 0);
+  for (int64_t a : ctx.layer.attrInts("axes", {0, 2, 3})) reduced[normalizeAxis(ctx, a, rank)] = 1;
+  // Each element's group: its index with the reduced dims dropped.
+  const int64_t total = shapeElements(x);
+  std::vector<int64_t> group(static_cast<size_t>(total));
+  int64_t groups = 1;
+  for (int64_t d = 0; d < rank; ++d)
+    if (!reduced[d]) groups *= x[d];
+  std::vector<int64_t> pos(static_cast<size_t>(rank), 0);
+  for (int64_t e = 0; e < total; ++e) {
+    int64_t g = 0;
+    for (int64_t d = 0; d < rank; ++d)
+      if (!reduced[d]) g = g * x[d] + pos[d];
+    group[e] = g;
+    for (int64_t d = rank - 1; d >= 0 && ++pos[d] == x[d]; --d) pos[d] = 0;
+  }
+  const float* src = ctx.f32(0);
+  std::vector<double> sum(static_cast<size_t>(groups), 0), sq(static_cast<size_t>(groups), 0);
+  std::vector<int64_t> count(static_cast<size_t>(groups), 0);
+  for (int64_t e = 0; e < total; ++e) {
+    sum[group[e]] += src[e];
+    sq[group[e]] += static_cast<double>(src[e]) * src[e];
+    count[group[e]]++;
+  }
+  float* dst = ctx.outF32(0);
+  for (int64_t e = 0; e < total; ++e) {
+    const int64_t g = group[e];
+    const double mean = sum[g] / static_cast<double>(count[g]);
+    const double var = std::max(0.0, sq[g] / static_cast<double>(count[g]) - mean * mean);
+    dst[e] = static_cast<float>((src[e] - mean) / (std::sqrt(var) + 1e-9));
+  }
+}
+
+void runHardmax(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t rank = static_cast<int64_t>(x.size());
+  const int64_t axis = normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), rank);
+  const int64_t outer = shapeElements(Dims(x.begin(), x.begin() + axis));
+  const int64_t dim = x[axis];
+  const int64_t inner = shapeElements(Dims(x.begin() + axis + 1, x.end()));
+  const float* src = ctx.f32(0);
+  float* dst = ctx.outF32(0);
+  std::fill(dst, dst + shapeElements(x), 0.0f);
+  for (int64_t o = 0; o < outer; ++o) {
+    for (int64_t i = 0; i < inner; ++i) {
+      const float* p = src + o * dim * inner + i;
+      int64_t best = 0;
+      for (int64_t k = 1; k < dim; ++k)
+        if (p[k * inner] > p[best * inner]) best = k;
+      if (dim > 0) dst[(o * dim + best) * inner + i] = 1.0f;
+    }
+  }
+}
+
+}  // namespace
+
+void registerNormalizeOps(OpTable& table) {
+  table["LRN"] = OpImpl{inferFloatSameShape, runLrn};
+  table["MeanVarianceNormalization"] = OpImpl{inferFloatSameShape, runMeanVarianceNormalization};
+  table["Hardmax"] = OpImpl{inferFloatSameShape, runHardmax};
+}
+
+}  // namespace kiln
