@@ -62,3 +62,4 @@ export {
 export { foldConstants, type FoldOptions } from './passes/fold-constants';
 export { eliminateDeadNodes } from './passes/eliminate-dead-nodes';
 export { checkOpset, SUPPORTED_OPSETS, type OpsetOptions } from './passes/opset';
+export { upgradeLegacyOpset, UPGRADED_OPSET } from './passes/upgrade-legacy-opset';

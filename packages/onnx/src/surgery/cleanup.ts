@@ -24,8 +24,12 @@ export function cleanupGraph(graph: Graph, options: CleanupOptions = {}): Graph 
   graph.nodes = keep.reverse();
   for (const n of graph.nodes)
     for (const s of n.subgraphs()) cleanupGraph(s, { removeUnusedInputs: false });
-  for (const name of [...graph.initializers.keys()])
-    if (!needed.has(name)) graph.initializers.delete(name);
+  for (const name of [...graph.initializers.keys()]) {
+    if (needed.has(name)) continue;
+    graph.initializers.delete(name);
+    // An input backed by an initializer only had a default value; unread, it goes too.
+    graph.inputs = graph.inputs.filter((v) => v.name !== name);
+  }
   const produced = new Set(graph.nodes.flatMap((n) => n.outputs));
   for (const name of [...graph.valueInfo.keys()])
     if (!produced.has(name)) graph.valueInfo.delete(name);
