@@ -104,10 +104,10 @@ int main(int argc, char** argv) {
   do {
     best = std::min(best, timed(threads, iterations, &sink));
     trials++;
-  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() < budget);
+  } while (std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
+           budget);
   double flops = 2.0 * kLanes * kChains * static_cast<double>(iterations) * threads;
-  std::printf(
-      "{\"isa\":\"%s\",\"threads\":%d,\"gflops\":%.3f,\"trials\":%d,\"sink\":%g}\n", kIsa, threads,
-      flops / best / 1e9, trials, static_cast<double>(sink));
+  std::printf("{\"isa\":\"%s\",\"threads\":%d,\"gflops\":%.3f,\"trials\":%d,\"sink\":%g}\n", kIsa,
+              threads, flops / best / 1e9, trials, static_cast<double>(sink));
   return 0;
 }

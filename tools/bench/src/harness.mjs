@@ -25,25 +25,52 @@ const RUNTIMES = /** @type {const} */ (['kiln', 'ort']);
 const round3 = (xs) => xs.map((x) => Math.round(x * 1000) / 1000);
 
 /**
- * Measures the FMA peak with 1 thread and with `threads`, or says why it cannot.
- * @param {number} threads
- * @param {number} seconds
+ * The FMA peak, sampled several times through the run: other processes on the machine can only
+ * lower a measurement, so the best sample is the peak and more samples make a quiet moment
+ * likelier. Says why when it cannot be measured.
  */
-async function peakNow(threads, seconds) {
-  if (seconds <= 0) return 'disabled (--peak-seconds 0)';
-  const probe = await compilePeakProbe();
-  if (typeof probe === 'string') return probe;
-  try {
-    const one = await measurePeak(probe, 1, seconds);
-    const all = await measurePeak(probe, threads, seconds);
+class PeakSampler {
+  /** @type {import('./peak.mjs').PeakProbe | string} */
+  probe = 'not compiled';
+  /** @type {{ when: string, threads: number, gflops: number }[]} */
+  samples = [];
+  isa = '';
+
+  /** @param {number} threads @param {number} seconds */
+  constructor(threads, seconds) {
+    this.threads = threads;
+    this.seconds = seconds;
+  }
+
+  async start() {
+    this.probe = this.seconds <= 0 ? 'disabled (--peak-seconds 0)' : await compilePeakProbe();
+  }
+
+  /** @param {string} when @param {boolean} singleThreadToo */
+  async sample(when, singleThreadToo) {
+    if (typeof this.probe === 'string') return;
+    const counts = singleThreadToo && this.threads !== 1 ? [1, this.threads] : [this.threads];
+    for (const threads of counts) {
+      const m = await measurePeak(this.probe, threads, this.seconds);
+      this.isa = m.isa;
+      this.samples.push({ when, threads, gflops: Math.round(m.gflops * 10) / 10 });
+    }
+  }
+
+  finish() {
+    if (typeof this.probe === 'string') return { status: 'not measured', reason: this.probe };
+    this.probe.dispose();
+    const best = (/** @type {number} */ t) =>
+      Math.max(...this.samples.filter((s) => s.threads === t).map((s) => s.gflops));
     return {
-      isa: one.isa,
-      compiler: probe.compiler,
-      singleThread: one.gflops,
-      threads: all.gflops,
+      status: 'measured',
+      isa: this.isa,
+      compiler: this.probe.compiler,
+      threads: this.threads,
+      gflops: best(this.threads),
+      singleThreadGflops: best(1),
+      samples: this.samples,
     };
-  } finally {
-    probe.dispose();
   }
 }
 
@@ -167,34 +194,21 @@ export async function runBench(options, progress = () => {}) {
   for (const s of skipped)
     progress(`skip ${s.id}${s.batch === undefined ? '' : ` b${s.batch}`}: ${s.reason}`);
 
-  progress('measuring the FMA peak (before)');
-  const peakBefore = await peakNow(options.threads, options.peakSeconds);
+  const sampler = new PeakSampler(options.threads, options.peakSeconds);
+  await sampler.start();
+  progress('measuring the FMA peak (before the models)');
+  await sampler.sample('before', true);
   const results = [];
   for (const [i, job] of jobs.entries()) {
     progress(`[${i + 1}/${jobs.length}] ${job.model.id} batch ${job.batch}`);
     results.push({ ...(await runJob(job, options, progress)), loadAfter: currentLoad() });
+    await sampler.sample(`after ${job.model.id} b${job.batch}`, false);
   }
-  progress('measuring the FMA peak (after)');
-  const peakAfter = await peakNow(options.threads, options.peakSeconds);
+  progress('measuring the FMA peak (after the models)');
+  await sampler.sample('after', true);
 
-  let peak;
-  if (typeof peakBefore === 'string' || typeof peakAfter === 'string') {
-    peak = {
-      status: 'not measured',
-      reason: typeof peakBefore === 'string' ? peakBefore : peakAfter,
-    };
-  } else {
-    // Other processes only ever lower a measurement, so the higher of the two is the peak.
-    peak = {
-      status: 'measured',
-      isa: peakBefore.isa,
-      compiler: peakBefore.compiler,
-      threads: options.threads,
-      gflops: Math.max(peakBefore.threads, peakAfter.threads),
-      singleThreadGflops: Math.max(peakBefore.singleThread, peakAfter.singleThread),
-      before: peakBefore,
-      after: peakAfter,
-    };
+  const peak = sampler.finish();
+  if (peak.status === 'measured') {
     for (const r of results) {
       if (r.quantized) continue;
       r.peakFraction = Object.fromEntries(

@@ -68,8 +68,18 @@ export function renderMarkdown(results) {
   );
   if (peak.status === 'measured') {
     lines.push(
-      `- **FP32 FMA peak, measured in this run**: ${peak.gflops.toFixed(0)} GFLOP/s on ${peak.threads} threads (${peak.singleThreadGflops.toFixed(0)} on 1 thread), ${peak.isa} probe built by ${peak.compiler}; best of before (${peak.before.threads.toFixed(0)}) and after (${peak.after.threads.toFixed(0)}) the models`,
+      `- **FP32 FMA peak, measured in this run**: ${peak.gflops.toFixed(0)} GFLOP/s on ${peak.threads} threads (${peak.singleThreadGflops.toFixed(0)} on 1 thread), ${peak.isa} probe built by ${peak.compiler}; the best of the ${peak.threads}-thread samples taken before, between and after the models (${peak.samples
+        .filter((/** @type {any} */ s) => s.threads === peak.threads)
+        .map((/** @type {any} */ s) => s.gflops.toFixed(0))
+        .join(', ')})`,
     );
+    const above = results.jobs.some((/** @type {any} */ j) =>
+      Object.values(j.peakFraction ?? {}).some((f) => /** @type {number} */ (f) > 1),
+    );
+    if (above)
+      lines.push(
+        '- **Note**: a fraction above 100% means every peak sample was taken while other processes held a core, so the peak is understated; compare GFLOP/s between the runtimes instead',
+      );
   } else {
     lines.push(`- **FP32 FMA peak**: not measured: ${peak.reason}`);
   }
