@@ -42,7 +42,7 @@ function mutate(bytes: Uint8Array, random: () => number): Uint8Array {
   for (let i = 0; i < edits; i++) {
     const at = Math.floor(random() * out.length);
     if (kind === 1) out[at] = Math.floor(random() * 256);
-    else if (kind === 2) out[at] ^= 1 << Math.floor(random() * 8);
+    else if (kind === 2) out[at] = out[at]! ^ (1 << Math.floor(random() * 8));
     else out[at] = [0x00, 0xff, 0x7f, 0x80][Math.floor(random() * 4)]!;
   }
   return out;

@@ -56,3 +56,29 @@ describe.skipIf(absent !== undefined)('TF.js graph models agree with @tensorflow
     expect(floats.length).toBeGreaterThan(10);
   });
 });
+
+describe.skipIf(absent !== undefined)('transpose optimizer', () => {
+  it.each(['blazeface', 'emotion'])(
+    '%s keeps Transposes only at its inputs and outputs',
+    (name) => {
+      const { model } = convertTfjs(join(HUMAN_MODELS_DIR, `${name}.json`));
+      const g = model.graph;
+      const inputs = new Set(g.inputs.map((v) => v.name));
+      const outputs = new Set(g.outputs.map((v) => v.name));
+      const consumers = g.consumers();
+      const inner = g.nodes.filter(
+        (n) =>
+          n.is('Transpose') &&
+          !inputs.has(n.inputs[0]!) &&
+          !outputs.has(n.outputs[0]!) &&
+          !(consumers.get(n.outputs[0]!) ?? []).every(
+            (c) => c.is('Reshape') || outputs.has(c.outputs[0]!),
+          ),
+      );
+      console.log(
+        `[tf2onnx] ${name}: ${g.nodes.filter((n) => n.is('Transpose')).length} Transposes, inner: ${inner.map((n) => n.name).join(', ')}`,
+      );
+      expect(inner).toEqual([]);
+    },
+  );
+});
