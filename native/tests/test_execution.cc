@@ -68,7 +68,7 @@ Sample makeSample() {
   n.layers = {conv, relu, gap, flat, gemm, soft};
   n.inputs = {0};
   n.outputs = {10};
-  n.profiles = {Profile{{ProfileDims{0, {1, 1, 5, 5}, {2, 1, 5, 5}, {4, 1, 5, 5}}}}};
+  n.profiles = {Profile{{ProfileDims{0, {1, 1, 5, 5}, {2, 1, 5, 5}, {4, 1, 5, 5}, {}, {}, {}}}}};
   return s;
 }
 
@@ -190,4 +190,59 @@ TEST(bad_attributes_are_model_errors) {
          std::string(e.what()).find("layer 'conv' (Conv)") != std::string::npos;
   }
   CHECK(ok);
+}
+
+// y = If(c, Relu(x), Neg(x)) with the branches flattened under guards on c, a bool input.
+static Network ifNetwork() {
+  Network n;
+  n.tensors = {{"c", DataType::kBool, {}, -1},
+               {"x", DataType::kFloat32, {3}, -1},
+               {"a", DataType::kFloat32, {}, -1},
+               {"b", DataType::kFloat32, {}, -1},
+               {"y", DataType::kFloat32, {}, -1}};
+  LayerDesc relu{"relu", "Relu", {1}, {2}, {}, {{0, true}}};
+  LayerDesc neg{"neg", "Neg", {1}, {3}, {}, {{0, false}}};
+  LayerDesc pick{"if", "If", {0, 2, 3}, {4}, {}, {}};
+  n.layers = {relu, neg, pick};
+  n.inputs = {0, 1};
+  n.outputs = {4};
+  return n;
+}
+
+TEST(guarded_branches_follow_the_condition_values) {
+  auto engine = std::make_shared<EngineCore>(ifNetwork());
+  ExecutionContext ctx(engine);
+  bool ok = false;
+  try {
+    ctx.plan();  // the condition's value is unknown
+  } catch (const Error& e) {
+    ok = e.code() == ErrorCode::kUnsupported &&
+         std::string(e.what()).find("setInputValues") != std::string::npos;
+  }
+  CHECK(ok);
+  const std::vector<float> x = {-1.5f, 0.0f, 2.0f};
+  for (uint8_t c : {1, 0}) {
+    ctx.setInputValues(0, &c, 1);
+    auto plan = ctx.plan();
+    CHECK_EQ(plan->active[0], static_cast<char>(c));
+    CHECK_EQ(plan->active[1], static_cast<char>(!c));
+    CHECK_EQ(plan->arenaBytes, 64u);  // only the taken branch's result lives in the arena
+    std::vector<float> y(3, 9.0f);
+    std::vector<uint8_t> arena(plan->arenaBytes);
+    ctx.execute(*plan, {&c, x.data()}, {y.data()}, arena.data());
+    CHECK(y == (c ? std::vector<float>{0.0f, 0.0f, 2.0f} : std::vector<float>{1.5f, -0.0f, -2.0f}));
+  }
+  uint8_t two[2] = {1, 1};
+  CHECK_THROWS(ctx.setInputValues(0, two, 2), Error);  // a scalar holds one byte
+}
+
+TEST(guards_survive_the_plan_file) {
+  const Network n = ifNetwork();
+  const auto bytes = writePlan(n, PlanInfo{});
+  const Network back = readPlan(bytes.data(), bytes.size());
+  CHECK(back.layers[0].guards == n.layers[0].guards);
+  CHECK(back.layers[1].guards == n.layers[1].guards);
+  Network bad = ifNetwork();
+  bad.layers[0].guards = {{1, true}};  // a float tensor cannot be a condition
+  CHECK_THROWS(bad.validate(false), Error);
 }

@@ -29,7 +29,7 @@ static Network sampleNetwork() {
   n.layers = {mm};
   n.inputs = {0};
   n.outputs = {2};
-  n.profiles = {Profile{{ProfileDims{0, {1, 4}, {4, 4}, {8, 4}}}}};
+  n.profiles = {Profile{{ProfileDims{0, {1, 4}, {4, 4}, {8, 4}, {}, {}, {}}}}};
   return n;
 }
 

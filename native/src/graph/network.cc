@@ -106,6 +106,14 @@ void Network::validate(bool fromPlan) const {
       if (!ready[in])
         fail("layer '" + l.name + "' reads '" + tensors[in].name + "' before it is produced");
     }
+    for (const auto& [tensor, value] : l.guards) {
+      (void)value;
+      if (tensor < 0 || tensor >= count || !ready[tensor]) {
+        fail("layer '" + l.name + "' has a guard on a tensor that is not produced before it");
+      }
+      if (tensors[tensor].dtype != DataType::kBool)
+        fail("layer '" + l.name + "' has a guard on a non-bool tensor");
+    }
     for (int32_t out : l.outputs) {
       if (out < 0 || out >= count)
         fail("layer '" + l.name + "' writes a tensor index out of range");
