@@ -32,6 +32,13 @@ function readTensor(file) {
   return { name: proto.name ?? '', tensor: init.tensor() };
 }
 
+// What ExecutionContext.infer passes as input values: int32/int64/bool inputs of <= 64 elements.
+const SHAPE_VALUE_TYPES = new Set(['int32', 'int64', 'bool']);
+function shapeValues(tensor) {
+  if (!SHAPE_VALUE_TYPES.has(tensor.dtype) || tensor.size > 64) return undefined;
+  return Array.from(tensor.data, Number);
+}
+
 function firstLine(message) {
   const lines = String(message).split('\n');
   const head = lines[0].length > 300 ? lines[0].slice(0, 300) + '...' : lines[0];
@@ -96,19 +103,30 @@ export async function runTest(dir) {
 
     stage = 'build';
     const config = builder.createBuilderConfig();
-    const dynamic = network.inputs.filter((t) => t.shape.some((d) => d < 0));
-    if (dynamic.length > 0) {
-      // One profile spanning every data set's shapes.
-      const profile = builder.createOptimizationProfile();
-      for (const t of dynamic) {
-        const shapes = sets.map((s) => feedsOf(s)[t.name]?.shape).filter(Boolean);
-        if (shapes.length === 0) return done('fail', `no data for dynamic input '${t.name}'`);
+    // One profile spanning every data set: the shapes of dynamic inputs, and the values of
+    // small integer inputs (shape tensors in TensorRT's terms: a Reshape's target shape, Slice
+    // bounds...), which the core needs while it computes shapes.
+    const profile = builder.createOptimizationProfile();
+    let profiled = false;
+    for (const t of network.inputs) {
+      const data = sets.map((s) => feedsOf(s)[t.name]).filter(Boolean);
+      if (t.shape.some((d) => d < 0)) {
+        if (data.length === 0) return done('fail', `no data for dynamic input '${t.name}'`);
+        const shapes = data.map((d) => d.shape);
         const min = shapes[0].map((_, i) => Math.min(...shapes.map((s) => s[i])));
         const max = shapes[0].map((_, i) => Math.max(...shapes.map((s) => s[i])));
         profile.setDimensions(t.name, { min, opt: max, max });
+        profiled = true;
       }
-      config.addOptimizationProfile(profile);
+      const values = data.map(shapeValues);
+      if (values.length > 0 && values.every((v) => v && v.length === values[0].length)) {
+        const min = values[0].map((_, i) => Math.min(...values.map((v) => v[i])));
+        const max = values[0].map((_, i) => Math.max(...values.map((v) => v[i])));
+        profile.setShapeValues(t.name, { min, opt: max, max });
+        profiled = true;
+      }
     }
+    if (profiled) config.addOptimizationProfile(profile);
     const plan = await builder.buildSerializedNetwork(network, config);
 
     stage = 'run';

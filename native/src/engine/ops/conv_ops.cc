@@ -2,6 +2,7 @@
 // may add a fourth input to Conv, a residual added before the fused activation.
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
+#include "engine/ops/spatial_nd.h"
 #include "kiln/kernels/conv.h"
 
 namespace kiln {
@@ -91,6 +92,7 @@ kernels::Conv2dParams convParams(const OpContext& ctx) {
 }
 
 void inferConv(OpContext& ctx) {
+  if (isSpatialNd(ctx)) return inferConvNd(ctx);
   ctx.requireFloatInputs({0, 1, 2, 3});
   const kernels::Conv2dParams p = convParams(ctx);
   int64_t oh = 0, ow = 0;
@@ -108,6 +110,7 @@ void inferConv(OpContext& ctx) {
 }
 
 void runConv(OpContext& ctx) {
+  if (isSpatialNd(ctx)) return runConvNd(ctx);
   kernels::Conv2dParams p = convParams(ctx);
   p.activation = fusedActivation(ctx);
   kernels::conv2d(p, ctx.f32(0), ctx.f32(1), ctx.has(2) ? ctx.f32(2) : nullptr,

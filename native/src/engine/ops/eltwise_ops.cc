@@ -1,10 +1,14 @@
 // Elementwise ops on float32 with numpy broadcasting: arithmetic (variadic Sum/Max/Min/Mean
 // too), unary math and activations, comparisons to bool, Where and Expand.
+#include <algorithm>
 #include <limits>
 #include <map>
+#include <string>
+#include <vector>
 
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
+#include "kiln/kernels/cast.h"
 #include "kiln/kernels/eltwise.h"
 
 namespace kiln {
@@ -18,18 +22,44 @@ Dims broadcastAll(const OpContext& ctx) {
   return out;
 }
 
-// Arithmetic runs on float32, and on int32/int64 for shape computations.
+// Arithmetic runs on float32 and int32/int64; int8/uint8 run widened to int32 and float16/
+// bfloat16 widened to float32 (wrapping and rounding back like numpy).
 void requireNumeric(const OpContext& ctx) {
   const DataType t = ctx.dtype(0);
-  ctx.require(t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64,
+  ctx.require(t != DataType::kBool,
               std::string("inputs of type ") + dataTypeName(t) + " are not supported");
   for (size_t i = 1; i < ctx.inputCount(); ++i) {
     if (ctx.has(i)) ctx.require(ctx.dtype(i) == t, "inputs must share one type");
   }
 }
 
+// The type narrow element types compute in.
+DataType wideType(DataType t) {
+  if (t == DataType::kInt8 || t == DataType::kUInt8) return DataType::kInt32;
+  if (t == DataType::kFloat16 || t == DataType::kBFloat16) return DataType::kFloat32;
+  return t;
+}
+
+void binaryAny(kernels::BinaryOp op, DataType t, const void* a, const Dims& as, const void* b,
+               const Dims& bs, void* y);
+
+// Widens a and b to `wideType(t)`, computes there, and narrows the result into y.
+void binaryWidened(kernels::BinaryOp op, DataType t, const void* a, const Dims& as, const void* b,
+                   const Dims& bs, void* y) {
+  const DataType w = wideType(t);
+  const size_t na = static_cast<size_t>(shapeElements(as));
+  const size_t nb = static_cast<size_t>(shapeElements(bs));
+  const size_t ny = static_cast<size_t>(shapeElements(kernels::broadcastShapes(as, bs)));
+  std::vector<uint32_t> wa(na), wb(nb), wy(ny);  // 4-byte elements: int32 or float32
+  kernels::cast(a, t, wa.data(), w, na);
+  kernels::cast(b, t, wb.data(), w, nb);
+  binaryAny(op, w, wa.data(), as, wb.data(), bs, wy.data());
+  kernels::cast(wy.data(), w, y, t, ny);
+}
+
 void binaryAny(kernels::BinaryOp op, DataType t, const void* a, const Dims& as, const void* b,
                const Dims& bs, void* y) {
+  if (wideType(t) != t) return binaryWidened(op, t, a, as, b, bs, y);
   switch (t) {
     case DataType::kInt32:
       kernels::binary(op, static_cast<const int32_t*>(a), as, static_cast<const int32_t*>(b), bs,
@@ -48,13 +78,36 @@ void binaryAny(kernels::BinaryOp op, DataType t, const void* a, const Dims& as, 
 template <kernels::BinaryOp Op>
 void inferBinary(OpContext& ctx) {
   ctx.require(ctx.inputCount() == 2, "expects two inputs");
+  if (Op == kernels::BinaryOp::kPow && ctx.dtype(1) != ctx.dtype(0)) {
+    // Pow's exponent may have another numeric type; the result has the base's.
+    ctx.require(ctx.dtype(0) != DataType::kBool && ctx.dtype(1) != DataType::kBool,
+                "Pow does not take bool inputs");
+    ctx.outTypes[0] = ctx.dtype(0);
+    ctx.outShapes[0] = broadcastAll(ctx);
+    return;
+  }
   requireNumeric(ctx);
   ctx.outTypes[0] = ctx.dtype(0);
   ctx.outShapes[0] = broadcastAll(ctx);
 }
 
+// Pow with a base and exponent of different types: both computed as float32, the result cast
+// to the base's type.
+void runMixedPow(OpContext& ctx) {
+  const size_t na = static_cast<size_t>(shapeElements(ctx.shape(0)));
+  const size_t nb = static_cast<size_t>(shapeElements(ctx.shape(1)));
+  const size_t ny = static_cast<size_t>(shapeElements(ctx.outShapes[0]));
+  std::vector<float> a(na), b(nb), y(ny);
+  kernels::cast(ctx.in[0].data, ctx.dtype(0), a.data(), DataType::kFloat32, na);
+  kernels::cast(ctx.in[1].data, ctx.dtype(1), b.data(), DataType::kFloat32, nb);
+  kernels::binary(kernels::BinaryOp::kPow, a.data(), ctx.shape(0), b.data(), ctx.shape(1),
+                  y.data());
+  kernels::cast(y.data(), DataType::kFloat32, ctx.out[0], ctx.dtype(0), ny);
+}
+
 template <kernels::BinaryOp Op>
 void runBinary(OpContext& ctx) {
+  if (Op == kernels::BinaryOp::kPow && ctx.dtype(1) != ctx.dtype(0)) return runMixedPow(ctx);
   binaryAny(Op, ctx.dtype(0), ctx.in[0].data, ctx.shape(0), ctx.in[1].data, ctx.shape(1),
             ctx.out[0]);
   if (ctx.dtype(0) != DataType::kFloat32) return;
@@ -133,7 +186,20 @@ const std::map<std::string, UnarySpec>& unarySpecs() {
   return specs;
 }
 
+// Neg, Abs, Sign and Relu also run on int32/int64.
+bool integerUnary(const OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  const std::string& op = ctx.layer.op;
+  return (t == DataType::kInt32 || t == DataType::kInt64) &&
+         (op == "Neg" || op == "Abs" || op == "Sign" || op == "Relu");
+}
+
 void inferUnary(OpContext& ctx) {
+  if (integerUnary(ctx)) {
+    ctx.outShapes[0] = ctx.shape(0);
+    ctx.outTypes[0] = ctx.dtype(0);
+    return;
+  }
   ctx.requireFloatInputs({0});
   ctx.require(ctx.layer.attrString("approximate", "none") == "none",
               "Gelu approximate='tanh' is not supported yet");
@@ -142,6 +208,16 @@ void inferUnary(OpContext& ctx) {
 
 void runUnary(OpContext& ctx) {
   const UnarySpec& spec = unarySpecs().at(ctx.layer.op);
+  if (integerUnary(ctx)) {
+    const size_t n = static_cast<size_t>(shapeElements(ctx.shape(0)));
+    if (ctx.dtype(0) == DataType::kInt32)
+      kernels::unary(spec.op, static_cast<const int32_t*>(ctx.in[0].data),
+                     static_cast<int32_t*>(ctx.out[0]), n);
+    else
+      kernels::unary(spec.op, static_cast<const int64_t*>(ctx.in[0].data),
+                     static_cast<int64_t*>(ctx.out[0]), n);
+    return;
+  }
   const float alpha = static_cast<float>(ctx.layer.attrFloat("alpha", spec.alpha));
   const float beta = static_cast<float>(ctx.layer.attrFloat("beta", spec.beta));
   kernels::unary(spec.op, ctx.f32(0), ctx.outF32(0),
@@ -150,11 +226,34 @@ void runUnary(OpContext& ctx) {
 
 // Clip: bounds come from inputs 1 and 2 (opset >= 11) or from min/max attributes.
 void inferClip(OpContext& ctx) {
-  ctx.requireFloatInputs({0, 1, 2});
+  const DataType t = ctx.dtype(0);
+  if (t != DataType::kFloat32) {
+    // Integers clip exactly, through int64.
+    ctx.require(t == DataType::kInt8 || t == DataType::kUInt8 || t == DataType::kInt32 ||
+                    t == DataType::kInt64,
+                std::string("Clip on ") + dataTypeName(t) + " is not supported");
+    for (size_t i : {1, 2})
+      if (ctx.has(i)) ctx.require(ctx.dtype(i) == t, "min and max must have the input's type");
+    ctx.outTypes[0] = t;
+  }
+  ctx.requireFloatInputs({1, 2});
   ctx.outShapes[0] = ctx.shape(0);
 }
 
+void runIntegerClip(OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  const size_t n = static_cast<size_t>(shapeElements(ctx.shape(0)));
+  int64_t lo = std::numeric_limits<int64_t>::min(), hi = std::numeric_limits<int64_t>::max();
+  if (ctx.has(1)) kernels::cast(ctx.in[1].data, t, &lo, DataType::kInt64, 1);
+  if (ctx.has(2)) kernels::cast(ctx.in[2].data, t, &hi, DataType::kInt64, 1);
+  std::vector<int64_t> v(n);
+  kernels::cast(ctx.in[0].data, t, v.data(), DataType::kInt64, n);
+  for (int64_t& x : v) x = std::min(std::max(x, lo), hi);
+  kernels::cast(v.data(), DataType::kInt64, ctx.out[0], t, n);
+}
+
 void runClip(OpContext& ctx) {
+  if (ctx.dtype(0) != DataType::kFloat32) return runIntegerClip(ctx);
   float lo =
       static_cast<float>(ctx.layer.attrFloat("min", -std::numeric_limits<float>::infinity()));
   float hi = static_cast<float>(ctx.layer.attrFloat("max", std::numeric_limits<float>::infinity()));

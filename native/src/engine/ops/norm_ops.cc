@@ -1,5 +1,7 @@
 // BatchNormalization (inference), InstanceNormalization, LayerNormalization, Softmax,
 // LogSoftmax.
+#include <cmath>
+
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
 #include "kiln/kernels/norm.h"
@@ -44,10 +46,16 @@ void runInstanceNorm(OpContext& ctx) {
 
 void inferLayerNorm(OpContext& ctx) {
   inferSameShape(ctx);
-  ctx.require(ctx.layer.outputs.size() == 1, "the Mean/InvStdDev outputs are not supported");
   const Dims& x = ctx.shape(0);
   const int64_t axis =
       normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), static_cast<int64_t>(x.size()));
+  // Mean and InvStdDev (training outputs): x's shape with the normalized dims set to 1.
+  for (size_t o = 1; o < ctx.outShapes.size(); ++o) {
+    Dims stat = x;
+    for (size_t d = static_cast<size_t>(axis); d < stat.size(); ++d) stat[d] = 1;
+    ctx.outShapes[o] = stat;
+    ctx.outTypes[o] = DataType::kFloat32;
+  }
   const int64_t cols = shapeElements(Dims(x.begin() + axis, x.end()));
   ctx.require(shapeElements(ctx.shape(1)) == cols, "scale must cover the normalized dims");
   if (ctx.has(2))
@@ -60,8 +68,26 @@ void runLayerNorm(OpContext& ctx) {
       normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), static_cast<int64_t>(x.size()));
   const int64_t cols = shapeElements(Dims(x.begin() + axis, x.end()));
   const int64_t rows = cols == 0 ? 0 : shapeElements(x) / cols;
-  kernels::layerNorm(rows, cols, ctx.f32(0), ctx.f32(1), ctx.has(2) ? ctx.f32(2) : nullptr,
-                     static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5)), ctx.outF32(0));
+  const float epsilon = static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5));
+  kernels::layerNorm(rows, cols, ctx.f32(0), ctx.f32(1), ctx.has(2) ? ctx.f32(2) : nullptr, epsilon,
+                     ctx.outF32(0));
+  if (ctx.out.size() < 2) return;
+  // The statistics outputs, recomputed per row (they are rarely asked for).
+  float* mean = ctx.out[1] ? ctx.outF32(1) : nullptr;
+  float* invStd = ctx.out.size() > 2 && ctx.out[2] ? ctx.outF32(2) : nullptr;
+  const float* src = ctx.f32(0);
+  for (int64_t r = 0; r < rows; ++r) {
+    double sum = 0, sq = 0;
+    for (int64_t c = 0; c < cols; ++c) sum += src[r * cols + c];
+    const double m = sum / static_cast<double>(cols);
+    for (int64_t c = 0; c < cols; ++c) {
+      const double d = src[r * cols + c] - m;
+      sq += d * d;
+    }
+    if (mean) mean[r] = static_cast<float>(m);
+    if (invStd)
+      invStd[r] = static_cast<float>(1.0 / std::sqrt(sq / static_cast<double>(cols) + epsilon));
+  }
 }
 
 // Opset >= 13 normalises one axis; older opsets flatten everything from `axis` on. The

@@ -147,6 +147,30 @@ export function upgradeLegacyOpset(model: Model): Model {
         }
       }
     }
+    if (node.opType === 'PRelu') {
+      // PRelu-6 and older took one slope per channel (dim 1); numpy broadcasting aligns a [C]
+      // slope with the last dim instead, so it gets trailing 1s.
+      const x = rankOf(g, node.inputs[0] ?? '');
+      const slope = g.initializers.get(node.inputs[1] ?? '');
+      if (x !== undefined && x >= 3 && slope && slope.dims.length === 1 && slope.size > 1) {
+        const aligned = g.uniqueName(`${slope.name}_per_channel`);
+        nodes.push(
+          new Node({
+            opType: 'Unsqueeze',
+            name: g.uniqueName(`${node.label}_legacy_slope`),
+            inputs: [slope.name],
+            outputs: [aligned],
+            attributes: [
+              intsAttr(
+                'axes',
+                Array.from({ length: x - 2 }, (_, i) => 1 + i),
+              ),
+            ],
+          }),
+        );
+        node.inputs[1] = aligned;
+      }
+    }
     if (node.opType === 'Reshape' && node.inputs.length === 1) {
       // Reshape-1..4 took the shape as an attribute.
       const shape = node.ints('shape') ?? [];

@@ -1,0 +1,223 @@
+#include "engine/ops/spatial_nd.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <string>
+#include <vector>
+
+#include "engine/ops/fused_activation.h"
+
+namespace kiln {
+namespace {
+
+// One spatial window geometry: per spatial dim the input and output sizes, kernel, stride,
+// dilation and leading/trailing pads.
+struct Window {
+  std::vector<int64_t> in, out, kernel, stride, dilation, padBegin, padEnd;
+  size_t rank() const { return in.size(); }
+};
+
+// Reads kernel_shape (or `kernel` when the op has none)/strides/dilations/pads/auto_pad and
+// computes the output size (floor, or ceil when `ceilMode`).
+Window window(const OpContext& ctx, const std::vector<int64_t>& kernelDefault, bool ceilMode) {
+  const Dims& x = ctx.shape(0);
+  const size_t n = x.size() - 2;
+  Window w;
+  w.in.assign(x.begin() + 2, x.end());
+  w.kernel = ctx.layer.attrInts("kernel_shape", kernelDefault);
+  w.stride = ctx.layer.attrInts("strides", std::vector<int64_t>(n, 1));
+  w.dilation = ctx.layer.attrInts("dilations", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> pads = ctx.layer.attrInts("pads", std::vector<int64_t>(2 * n, 0));
+  ctx.require(w.kernel.size() == n && w.stride.size() == n && w.dilation.size() == n &&
+                  pads.size() == 2 * n,
+              "kernel_shape/strides/dilations/pads do not match the spatial rank");
+  w.padBegin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(n));
+  w.padEnd.assign(pads.begin() + static_cast<int64_t>(n), pads.end());
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  for (size_t d = 0; d < n; ++d) {
+    ctx.require(w.stride[d] >= 1 && w.dilation[d] >= 1 && w.kernel[d] >= 1,
+                "kernel, strides and dilations must be >= 1");
+    const int64_t span = (w.kernel[d] - 1) * w.dilation[d] + 1;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      const int64_t out = (w.in[d] + w.stride[d] - 1) / w.stride[d];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * w.stride[d] + span - w.in[d]);
+      const int64_t small = total / 2;
+      w.padBegin[d] = autoPad == "SAME_UPPER" ? small : total - small;
+      w.padEnd[d] = total - w.padBegin[d];
+    } else if (autoPad == "VALID") {
+      w.padBegin[d] = w.padEnd[d] = 0;
+    } else {
+      ctx.require(autoPad == "NOTSET", "unknown auto_pad '" + autoPad + "'");
+    }
+    const int64_t room = w.in[d] + w.padBegin[d] + w.padEnd[d] - span;
+    ctx.require(room >= 0, "the window is larger than the padded input");
+    int64_t out = (ceilMode ? (room + w.stride[d] - 1) / w.stride[d] : room / w.stride[d]) + 1;
+    // A last window starting in the trailing padding is dropped (ceil mode only).
+    if (ceilMode && (out - 1) * w.stride[d] >= w.in[d] + w.padBegin[d]) --out;
+    w.out.push_back(out);
+  }
+  return w;
+}
+
+int64_t product(const std::vector<int64_t>& v) {
+  int64_t p = 1;
+  for (int64_t d : v) p *= d;
+  return p;
+}
+
+// Advances a multi-index over `dims`; false once it wraps around.
+bool next(std::vector<int64_t>& pos, const std::vector<int64_t>& dims) {
+  for (size_t d = dims.size(); d-- > 0;) {
+    if (++pos[d] < dims[d]) return true;
+    pos[d] = 0;
+  }
+  return false;
+}
+
+Window convWindow(const OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(1);
+  ctx.require(w.size() == x.size(), "weights must have the same rank as the input");
+  Window win = window(ctx, std::vector<int64_t>(w.begin() + 2, w.end()), false);
+  for (size_t d = 0; d < win.rank(); ++d)
+    ctx.require(win.kernel[d] == w[d + 2], "kernel_shape does not match the weights");
+  return win;
+}
+
+}  // namespace
+
+void inferConvNd(OpContext& ctx) {
+  ctx.requireFloatInputs({0, 1, 2, 3});
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(1);
+  const Window win = convWindow(ctx);
+  const int64_t group = ctx.layer.attrInt("group", 1);
+  ctx.require(group >= 1 && x[1] % group == 0 && w[0] % group == 0 && w[1] * group == x[1],
+              "group and weights do not match the input channels");
+  if (ctx.has(2))
+    ctx.require(shapeElements(ctx.shape(2)) == w[0], "bias must have one value per output channel");
+  Dims y{x[0], w[0]};
+  y.insert(y.end(), win.out.begin(), win.out.end());
+  ctx.outShapes[0] = y;
+  if (ctx.has(3)) ctx.require(ctx.shape(3) == y, "the fused residual must have the output's shape");
+}
+
+void runConvNd(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const Dims& wd = ctx.shape(1);
+  const Window win = convWindow(ctx);
+  const size_t n = win.rank();
+  const int64_t group = ctx.layer.attrInt("group", 1);
+  const int64_t batch = x[0], inC = x[1], outC = wd[0];
+  const int64_t inPerGroup = inC / group, outPerGroup = outC / group;
+  const int64_t inSize = product(win.in), outSize = product(win.out);
+  const int64_t kSize = product(win.kernel);
+  const float* src = ctx.f32(0);
+  const float* weights = ctx.f32(1);
+  const float* bias = ctx.has(2) ? ctx.f32(2) : nullptr;
+  float* dst = ctx.outF32(0);
+  // Input offset of each kernel tap relative to a window origin, and its per-dim offsets.
+  std::vector<std::vector<int64_t>> taps;
+  std::vector<int64_t> k(n, 0);
+  do {
+    std::vector<int64_t> t(n);
+    for (size_t d = 0; d < n; ++d) t[d] = k[d] * win.dilation[d];
+    taps.push_back(t);
+  } while (next(k, win.kernel));
+  std::vector<int64_t> o(n, 0);
+  for (int64_t op = 0; op < outSize; ++op) {
+    // Each tap's flat input offset, or -1 where it falls into padding.
+    std::vector<int64_t> offsets(static_cast<size_t>(kSize));
+    for (int64_t t = 0; t < kSize; ++t) {
+      int64_t offset = 0;
+      for (size_t d = 0; d < n && offset >= 0; ++d) {
+        const int64_t i = o[d] * win.stride[d] - win.padBegin[d] + taps[t][d];
+        offset = (i < 0 || i >= win.in[d]) ? -1 : offset * win.in[d] + i;
+      }
+      offsets[t] = offset;
+    }
+    for (int64_t b = 0; b < batch; ++b) {
+      for (int64_t oc = 0; oc < outC; ++oc) {
+        const int64_t g = oc / outPerGroup;
+        double acc = bias ? bias[oc] : 0.0;
+        for (int64_t ic = 0; ic < inPerGroup; ++ic) {
+          const float* plane = src + (b * inC + g * inPerGroup + ic) * inSize;
+          const float* kernel = weights + (oc * inPerGroup + ic) * kSize;
+          for (int64_t t = 0; t < kSize; ++t)
+            if (offsets[t] >= 0) acc += static_cast<double>(plane[offsets[t]]) * kernel[t];
+        }
+        dst[(b * outC + oc) * outSize + op] = static_cast<float>(acc);
+      }
+    }
+    next(o, win.out);
+  }
+  const size_t total = static_cast<size_t>(shapeElements(ctx.outShapes[0]));
+  if (ctx.has(3)) {
+    const float* residual = ctx.f32(3);
+    for (size_t i = 0; i < total; ++i) dst[i] += residual[i];
+  }
+  const kernels::Activation act = fusedActivation(ctx);
+  if (act.kind != kernels::ActivationKind::kNone) kernels::applyActivation(act, dst, total);
+}
+
+void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
+  ctx.requireFloatInputs({0});
+  ctx.require(ctx.layer.outputs.size() == 1, "MaxPool's Indices output is not supported");
+  ctx.require(
+      kind == kernels::PoolKind::kMax || !ctx.layer.attrs.count("dilations") ||
+          ctx.layer.attrInts("dilations") == std::vector<int64_t>(ctx.shape(0).size() - 2, 1),
+      "AveragePool with dilations is not supported");
+  const Window win = window(ctx, {}, ctx.layer.attrInt("ceil_mode", 0) != 0);
+  const Dims& x = ctx.shape(0);
+  Dims y{x[0], x[1]};
+  y.insert(y.end(), win.out.begin(), win.out.end());
+  ctx.outShapes[0] = y;
+}
+
+void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
+  const Dims& x = ctx.shape(0);
+  const Window win = window(ctx, {}, ctx.layer.attrInt("ceil_mode", 0) != 0);
+  const size_t n = win.rank();
+  const bool includePad = ctx.layer.attrInt("count_include_pad", 0) != 0;
+  const int64_t planes = x[0] * x[1];
+  const int64_t inSize = product(win.in), outSize = product(win.out);
+  const float* src = ctx.f32(0);
+  float* dst = ctx.outF32(0);
+  std::vector<int64_t> o(n, 0);
+  for (int64_t op = 0; op < outSize; ++op) {
+    // The taps inside the input, and how many count for an average.
+    std::vector<int64_t> offsets;
+    int64_t padded = 0;
+    std::vector<int64_t> k(n, 0);
+    do {
+      int64_t offset = 0;
+      bool inside = true, insidePad = true;
+      for (size_t d = 0; d < n; ++d) {
+        const int64_t i = o[d] * win.stride[d] - win.padBegin[d] + k[d] * win.dilation[d];
+        if (i < 0 || i >= win.in[d]) inside = false;
+        if (i < -win.padBegin[d] || i >= win.in[d] + win.padEnd[d]) insidePad = false;
+        offset = offset * win.in[d] + i;
+      }
+      if (inside) offsets.push_back(offset);
+      if (insidePad) ++padded;
+    } while (next(k, win.kernel));
+    for (int64_t p = 0; p < planes; ++p) {
+      const float* plane = src + p * inSize;
+      float value;
+      if (kind == kernels::PoolKind::kMax) {
+        value = -std::numeric_limits<float>::infinity();
+        for (int64_t off : offsets) value = std::max(value, plane[off]);
+      } else {
+        double sum = 0;
+        for (int64_t off : offsets) sum += plane[off];
+        const int64_t count = includePad ? padded : static_cast<int64_t>(offsets.size());
+        value = count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.0f;
+      }
+      dst[p * outSize + op] = value;
+    }
+    next(o, win.out);
+  }
+}
+
+}  // namespace kiln

@@ -1,0 +1,19 @@
+// Conv, MaxPool and AveragePool over any number of spatial dims, by direct loops: what
+// conv_ops.cc and pool_ops.cc run for inputs of rank 5 or more (3-D volumes), which their
+// 2-D kernels do not cover.
+#pragma once
+
+#include "engine/op.h"
+#include "kiln/kernels/pool.h"
+
+namespace kiln {
+
+// True when the input (input 0) has more than two spatial dims.
+inline bool isSpatialNd(const OpContext& ctx) { return ctx.shape(0).size() >= 5; }
+
+void inferConvNd(OpContext& ctx);
+void runConvNd(OpContext& ctx);
+void inferPoolNd(OpContext& ctx, kernels::PoolKind kind);
+void runPoolNd(OpContext& ctx, kernels::PoolKind kind);
+
+}  // namespace kiln
