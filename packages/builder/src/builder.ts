@@ -5,6 +5,7 @@ import { BuilderConfig } from './config';
 import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
+import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseActivations } from './passes/fuse-activation';
 import { removeNoOps } from './passes/remove-no-ops';
 import { OptimizationProfile, type ShapeRange } from './profile';
@@ -14,6 +15,7 @@ import { describeNetwork } from './serialize';
 export const DEFAULT_PASSES: readonly NetworkPass[] = [
   removeNoOps,
   foldBatchNorm,
+  fuseResidualAdd,
   fuseActivations,
   eliminateDeadLayers,
 ];

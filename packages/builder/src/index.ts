@@ -17,3 +17,4 @@ export { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 export { removeNoOps } from './passes/remove-no-ops';
 export { foldBatchNorm } from './passes/fold-batch-norm';
 export { fuseActivations } from './passes/fuse-activation';
+export { fuseResidualAdd } from './passes/fuse-residual-add';

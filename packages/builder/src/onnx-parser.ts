@@ -149,14 +149,16 @@ export class OnnxParser {
     });
     while (node.outputs.length > 0 && node.outputs[node.outputs.length - 1] === '')
       node.outputs.pop();
-    const outputs = node.outputs.map(
-      (name) =>
-        new NetworkTensor(
-          net.uniqueName(name),
-          kilnDataType(g.value(name)?.elemType) ?? 'float32',
-          [],
-        ),
-    );
+    const outputs = node.outputs.map((name) => {
+      const info = g.value(name);
+      // Inferred dims (-1 where symbolic or unknown) let passes prove shape facts.
+      const shape = (info?.shape ?? []).map((d) => (typeof d === 'number' ? d : -1));
+      return new NetworkTensor(
+        net.uniqueName(name),
+        kilnDataType(info?.elemType) ?? 'float32',
+        shape,
+      );
+    });
     let attrs = new Map<string, NativeAttr>();
     if (node.opType === 'If') {
       inputs.push(...this.branchResults(node, 'then_branch', scope, guards, inputs[0]!, true));

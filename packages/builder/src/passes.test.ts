@@ -5,6 +5,7 @@ import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
 import { fuseActivations } from './passes/fuse-activation';
+import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { removeNoOps } from './passes/remove-no-ops';
 import { buildEngine, sweep } from './test-support/run';
 
@@ -91,5 +92,42 @@ describe('graph passes', () => {
     net.markOutput(mm.output);
     fuseActivations(net);
     expect(net.layers.map((l) => l.op)).toEqual(['MatMul', 'Relu']);
+  });
+});
+
+describe('residual fusion', () => {
+  // y = relu(conv(x) + x): a ResNet skip connection.
+  function residualNet(): NetworkDefinition {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [1, 2, 4, 4]);
+    const w = net.addConstant([2, 2, 3, 3], 'float32', sweep(36, 0.4, 7));
+    const conv = net.addConvolution(x, 2, [3, 3], w, undefined, { padding: [1, 1, 1, 1] });
+    conv.output.shape = [1, 2, 4, 4]; // as OnnxParser records inferred shapes
+    const add = net.addElementWise(conv.output, x, 'sum');
+    add.output.shape = [1, 2, 4, 4];
+    net.markOutput(net.addActivation(add.output, 'relu').output);
+    return net;
+  }
+
+  it('folds Add(Conv, x) into the convolution and computes the same', async () => {
+    const plain = await buildEngine(residualNet(), undefined, { passes: [] });
+    const fused = await buildEngine(residualNet());
+    expect(fused.engine.layers().map((l) => l.op)).toEqual(['Conv']);
+    expect(fused.engine.layers()[0]!.inputs).toHaveLength(4);
+    const x = new Tensor('float32', [1, 2, 4, 4], sweep(32, 2, 1));
+    const a = (await plain.engine.createExecutionContext().infer({ x }))[
+      plain.engine.outputNames[0]!
+    ]!.data as Float32Array;
+    const b = (await fused.engine.createExecutionContext().infer({ x }))[
+      fused.engine.outputNames[0]!
+    ]!.data as Float32Array;
+    a.forEach((v, i) => expect(b[i]).toBeCloseTo(v, 5));
+  });
+
+  it('leaves a broadcasting Add alone', () => {
+    const net = residualNet();
+    const add = net.layers[1]!;
+    add.inputs[1] = net.addConstant([1, 2, 1, 1], 'float32', sweep(2));
+    expect(fuseResidualAdd(net).layers.map((l) => l.op)).toEqual(['Conv', 'Add', 'Relu']);
   });
 });

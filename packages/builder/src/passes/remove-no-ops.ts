@@ -1,8 +1,37 @@
 import type { Layer, NetworkDefinition } from '../network';
 import { consumersOf, hasSingleUse, rewire, sameGuards } from './uses';
 
+const onnxCodes: Record<string, number> = {
+  float32: 1,
+  uint8: 2,
+  int8: 3,
+  int32: 6,
+  int64: 7,
+  bool: 9,
+  float16: 10,
+  bfloat16: 16,
+};
+
+// A Cast to the type its input already has.
+function isNoOpCast(l: Layer): boolean {
+  const input = l.inputs[0];
+  return l.op === 'Cast' && !!input && onnxCodes[input.dtype] === l.attr('to', -1);
+}
+
+// A Reshape whose input and output shapes are the same and fully known.
+function isNoOpReshape(l: Layer): boolean {
+  const input = l.inputs[0];
+  const known = (s: number[]) => s.length > 0 && s.every((d) => d >= 0);
+  return (
+    l.op === 'Reshape' &&
+    !!input &&
+    known(input.shape) &&
+    input.shape.join() === l.output.shape.join()
+  );
+}
+
 /**
- * Removes Identity and inference-time Dropout layers. Readers are wired to the layer's input;
+ * Removes Identity, inference-time Dropout, same-type Cast and same-shape Reshape layers. Readers are wired to the layer's input;
  * when its output is a graph output, the input's producer writes that tensor instead, so
  * output names never change.
  */
@@ -13,7 +42,11 @@ export function removeNoOps(network: NetworkDefinition): NetworkDefinition {
   const uses = consumersOf(network);
   const removed = new Set<Layer>();
   for (const l of network.layers) {
-    const noOp = l.op === 'Identity' || (l.op === 'Dropout' && l.outputs.length === 1);
+    const noOp =
+      l.op === 'Identity' ||
+      (l.op === 'Dropout' && l.outputs.length === 1) ||
+      isNoOpCast(l) ||
+      isNoOpReshape(l);
     const input = l.inputs[0];
     if (!noOp || !input) continue;
     if (!network.outputs.includes(l.output)) {
