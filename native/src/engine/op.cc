@@ -24,6 +24,8 @@ const OpTable& registry() {
     registerIndexOps(t);
     registerLossOps(t);
     registerNormalizeOps(t);
+    registerQuantizeOps(t);
+    registerMiscOps(t);
     return t;
   }();
   return ops;

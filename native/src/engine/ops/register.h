@@ -23,5 +23,7 @@ void registerMathOps(OpTable& table);
 void registerIndexOps(OpTable& table);
 void registerLossOps(OpTable& table);
 void registerNormalizeOps(OpTable& table);
+void registerQuantizeOps(OpTable& table);
+void registerMiscOps(OpTable& table);
 
 }  // namespace kiln
