@@ -108,7 +108,8 @@ describe('Stream', () => {
     expect(check.every((v) => v === 7)).toBe(true);
     src.dispose();
     dst.dispose();
-  });
+    // A cold 256 MiB copy maps fresh pages; on a loaded machine that alone can take seconds.
+  }, 60_000);
 
   it('rejects synchronize with the error of queued work, then recovers', async () => {
     const s = new Stream();
