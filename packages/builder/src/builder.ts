@@ -6,6 +6,7 @@ import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
+import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseActivations } from './passes/fuse-activation';
 import { removeNoOps } from './passes/remove-no-ops';
 import { OptimizationProfile, type ShapeRange } from './profile';
@@ -17,6 +18,7 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
   foldBatchNorm,
   fuseResidualAdd,
   fuseActivations,
+  fuseHorizontal,
   eliminateDeadLayers,
 ];
 

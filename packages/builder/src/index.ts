@@ -18,3 +18,4 @@ export { removeNoOps } from './passes/remove-no-ops';
 export { foldBatchNorm } from './passes/fold-batch-norm';
 export { fuseActivations } from './passes/fuse-activation';
 export { fuseResidualAdd } from './passes/fuse-residual-add';
+export { fuseHorizontal } from './passes/fuse-horizontal';

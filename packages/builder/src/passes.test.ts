@@ -6,6 +6,7 @@ import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
 import { fuseActivations } from './passes/fuse-activation';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
+import { fuseHorizontal } from './passes/fuse-horizontal';
 import { removeNoOps } from './passes/remove-no-ops';
 import { buildEngine, sweep } from './test-support/run';
 
@@ -129,5 +130,50 @@ describe('residual fusion', () => {
     const add = net.layers[1]!;
     add.inputs[1] = net.addConstant([1, 2, 1, 1], 'float32', sweep(2));
     expect(fuseResidualAdd(net).layers.map((l) => l.op)).toEqual(['Conv', 'Add', 'Relu']);
+  });
+});
+
+describe('horizontal fusion', () => {
+  // Three convolutions read x: two 1x1 (mergeable, one without bias) and one 3x3.
+  function siblings(): NetworkDefinition {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [1, 3, 5, 5]);
+    const c = (shape: number[], phase: number) =>
+      net.addConstant(
+        shape,
+        'float32',
+        sweep(
+          shape.reduce((a, b) => a * b),
+          0.5,
+          phase,
+        ),
+      );
+    const a = net.addConvolution(x, 4, [1, 1], c([4, 3, 1, 1], 1), c([4], 2));
+    const b = net.addConvolution(x, 2, [1, 1], c([2, 3, 1, 1], 3));
+    const d = net.addConvolution(x, 2, [3, 3], c([2, 3, 3, 3], 4), undefined, {
+      padding: [1, 1, 1, 1],
+    });
+    for (const l of [a, b, d]) net.markOutput(net.addActivation(l.output, 'relu').output);
+    return net;
+  }
+
+  it('merges the compatible siblings into one convolution and a split', async () => {
+    const net = fuseHorizontal(fuseActivations(siblings()));
+    expect(net.layers.map((l) => l.op)).toEqual(['Conv', 'Split', 'Conv']);
+    expect(net.layers[0]!.inputs[1]!.shape).toEqual([6, 3, 1, 1]);
+    expect(net.layers[1]!.attrs.get('split')).toEqual({ kind: 'is', value: [4, 2] });
+  });
+
+  it('computes what the separate convolutions compute', async () => {
+    const plain = await buildEngine(siblings(), undefined, { passes: [] });
+    const fused = await buildEngine(siblings());
+    expect(fused.engine.layers().map((l) => l.op)).toEqual(['Conv', 'Split', 'Conv']);
+    const x = new Tensor('float32', [1, 3, 5, 5], sweep(75, 2, 9));
+    const a = await plain.engine.createExecutionContext().infer({ x });
+    const b = await fused.engine.createExecutionContext().infer({ x });
+    for (const name of plain.engine.outputNames) {
+      const want = a[name]!.data as Float32Array;
+      (b[name]!.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
+    }
   });
 });
