@@ -26,6 +26,7 @@ const OpTable& registry() {
     registerNormalizeOps(t);
     registerQuantizeOps(t);
     registerMiscOps(t);
+    registerGridSampleOps(t);
     return t;
   }();
   return ops;

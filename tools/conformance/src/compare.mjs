@@ -40,8 +40,9 @@ export function compareTensors(actual, expected, { rtol = RTOL, atol = ATOL } = 
       if (x === y) continue; // equal infinities too
       const diff = Math.abs(x - y);
       const allowed = atol + rtol * Math.abs(y);
-      // NaN on one side only, or an infinity against a finite value, fails here.
-      if (!(diff <= allowed)) {
+      // NaN on one side only fails the test below; an infinity matches only itself (which
+      // x === y took care of), not a finite value within an infinite tolerance.
+      if (!(diff <= allowed) || !Number.isFinite(y) || !Number.isFinite(x)) {
         bad++;
         const excess = Number.isFinite(diff) ? diff - allowed : Infinity;
         if (worst < 0 || excess > worstExcess) {

@@ -145,10 +145,40 @@ kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
   ctx.require(outPad.size() == spatial, "output_padding does not match the spatial rank");
   p.outputPaddingH = g.oneD ? 0 : outPad[0];
   p.outputPaddingW = outPad.back();
-  ctx.require(
-      ctx.layer.attrString("auto_pad", "NOTSET") == "NOTSET" &&
-          !ctx.layer.attrs.count("output_shape"),
-      "ConvTranspose with auto_pad or output_shape is not supported yet: give explicit pads");
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  const bool same = autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER";
+  ctx.require(same || autoPad == "NOTSET" || autoPad == "VALID",
+              "unknown auto_pad '" + autoPad + "'");
+  if (autoPad == "VALID") p.padTop = p.padLeft = p.padBottom = p.padRight = 0;
+  if (same || ctx.layer.attrs.count("output_shape")) {
+    // The pads that give the wanted output size (input * stride for SAME_*), split as the
+    // spec's reference does (floor division); a negative trailing pad extends the output,
+    // which is what output padding does.
+    std::vector<int64_t> want = ctx.layer.attrInts("output_shape");
+    if (want.size() == x.size()) want.erase(want.begin(), want.begin() + 2);
+    if (want.empty())
+      for (size_t d = 0; d < spatial; ++d)
+        want.push_back(x[2 + d] * (g.oneD ? g.sw : (d == 0 ? g.sh : g.sw)));
+    ctx.require(want.size() == spatial, "output_shape does not match the spatial rank");
+    const auto floorHalf = [](int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); };
+    const auto split = [&](int64_t in, int64_t k, int64_t s, int64_t d, int64_t op, int64_t out,
+                           int64_t* begin, int64_t* end, int64_t* outputPadding) {
+      const int64_t total = s * (in - 1) + op + (k - 1) * d + 1 - out;
+      const int64_t half = floorHalf(total);
+      *begin = autoPad == "SAME_UPPER" ? half : total - half;
+      *end = total - *begin;
+      ctx.require(*begin >= 0, "output_shape asks for more leading output than the kernel gives");
+      if (*end < 0) {
+        *outputPadding += -*end;
+        *end = 0;
+      }
+    };
+    if (!g.oneD)
+      split(p.inH, p.kernelH, p.strideH, p.dilationH, p.outputPaddingH, want[0], &p.padTop,
+            &p.padBottom, &p.outputPaddingH);
+    split(p.inW, p.kernelW, p.strideW, p.dilationW, p.outputPaddingW, want.back(), &p.padLeft,
+          &p.padRight, &p.outputPaddingW);
+  }
   return p;
 }
 

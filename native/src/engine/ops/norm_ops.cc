@@ -1,6 +1,7 @@
 // BatchNormalization (inference), InstanceNormalization, LayerNormalization, Softmax,
 // LogSoftmax.
 #include <cmath>
+#include <vector>
 
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
@@ -22,14 +23,54 @@ int64_t channelsOf(const OpContext& ctx, const Dims& x) {
 
 void inferBatchNorm(OpContext& ctx) {
   inferSameShape(ctx);
-  ctx.require(ctx.layer.outputs.size() == 1,
-              "training-mode outputs (running mean/var) are not supported");
+  const bool training = ctx.layer.attrInt("training_mode", 0) != 0;
+  ctx.require(ctx.layer.outputs.size() == 1 || (training && ctx.layer.outputs.size() <= 3),
+              "training-mode outputs need training_mode = 1 (opset >= 14)");
   const int64_t c = channelsOf(ctx, ctx.shape(0));
   for (size_t i = 1; i <= 4; ++i)
     ctx.require(shapeElements(ctx.shape(i)) == c, "scale/bias/mean/var need C values");
+  for (size_t o = 1; o < ctx.outShapes.size(); ++o) {
+    ctx.outShapes[o] = Dims{c};
+    ctx.outTypes[o] = DataType::kFloat32;
+  }
+}
+
+// training_mode = 1: normalizes with the batch's own mean and (biased) variance, and outputs
+// the running statistics moved toward them by (1 - momentum).
+void runBatchNormTraining(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const int64_t n = x[0], c = x[1];
+  const int64_t spatial = x.size() > 2 ? shapeElements(Dims(x.begin() + 2, x.end())) : 1;
+  const float momentum = static_cast<float>(ctx.layer.attrFloat("momentum", 0.9));
+  const float* src = ctx.f32(0);
+  std::vector<float> mean(static_cast<size_t>(c)), var(static_cast<size_t>(c));
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double sum = 0, sq = 0;
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t s = 0; s < spatial; ++s) sum += src[(b * c + ch) * spatial + s];
+    const double m = sum / static_cast<double>(n * spatial);
+    for (int64_t b = 0; b < n; ++b)
+      for (int64_t s = 0; s < spatial; ++s) {
+        const double d = src[(b * c + ch) * spatial + s] - m;
+        sq += d * d;
+      }
+    mean[ch] = static_cast<float>(m);
+    var[ch] = static_cast<float>(sq / static_cast<double>(n * spatial));
+  }
+  kernels::batchNormInference(n, c, spatial, src, ctx.f32(1), ctx.f32(2), mean.data(), var.data(),
+                              static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5)),
+                              ctx.outF32(0), fusedActivation(ctx));
+  for (size_t o = 1; o < ctx.out.size(); ++o) {
+    if (!ctx.out[o]) continue;
+    const float* running = ctx.f32(o == 1 ? 3 : 4);
+    const std::vector<float>& batch = o == 1 ? mean : var;
+    for (int64_t ch = 0; ch < c; ++ch)
+      ctx.outF32(o)[ch] = running[ch] * momentum + batch[ch] * (1 - momentum);
+  }
 }
 
 void runBatchNorm(OpContext& ctx) {
+  if (ctx.layer.attrInt("training_mode", 0) != 0) return runBatchNormTraining(ctx);
   const Dims& x = ctx.shape(0);
   const int64_t spatial = x.size() > 2 ? shapeElements(Dims(x.begin() + 2, x.end())) : 1;
   kernels::batchNormInference(x[0], x[1], spatial, ctx.f32(0), ctx.f32(1), ctx.f32(2), ctx.f32(3),

@@ -63,7 +63,7 @@ kernels::Pool2dParams poolParams(const OpContext& ctx, kernels::PoolKind kind) {
 
 template <kernels::PoolKind Kind>
 void inferPool(OpContext& ctx) {
-  if (isSpatialNd(ctx)) return inferPoolNd(ctx, Kind);
+  if (needsPoolNd(ctx)) return inferPoolNd(ctx, Kind);
   ctx.requireFloatInputs({0});
   ctx.require(ctx.layer.outputs.size() == 1, "MaxPool's Indices output is not supported");
   const kernels::Pool2dParams p = poolParams(ctx, Kind);
@@ -76,7 +76,7 @@ void inferPool(OpContext& ctx) {
 
 template <kernels::PoolKind Kind>
 void runPool(OpContext& ctx) {
-  if (isSpatialNd(ctx)) return runPoolNd(ctx, Kind);
+  if (needsPoolNd(ctx)) return runPoolNd(ctx, Kind);
   kernels::pool2d(poolParams(ctx, Kind), ctx.f32(0), ctx.outF32(0));
 }
 

@@ -25,5 +25,6 @@ void registerLossOps(OpTable& table);
 void registerNormalizeOps(OpTable& table);
 void registerQuantizeOps(OpTable& table);
 void registerMiscOps(OpTable& table);
+void registerGridSampleOps(OpTable& table);
 
 }  // namespace kiln

@@ -163,7 +163,8 @@ void runConvNd(OpContext& ctx) {
 
 void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   ctx.requireFloatInputs({0});
-  ctx.require(ctx.layer.outputs.size() == 1, "MaxPool's Indices output is not supported");
+  ctx.require(ctx.layer.outputs.size() == 1 || kind == kernels::PoolKind::kMax,
+              "only MaxPool has an Indices output");
   ctx.require(
       kind == kernels::PoolKind::kMax || !ctx.layer.attrs.count("dilations") ||
           ctx.layer.attrInts("dilations") == std::vector<int64_t>(ctx.shape(0).size() - 2, 1),
@@ -173,6 +174,10 @@ void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   Dims y{x[0], x[1]};
   y.insert(y.end(), win.out.begin(), win.out.end());
   ctx.outShapes[0] = y;
+  if (ctx.outShapes.size() > 1) {
+    ctx.outShapes[1] = y;
+    ctx.outTypes[1] = DataType::kInt64;
+  }
 }
 
 void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
@@ -184,22 +189,31 @@ void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   const int64_t inSize = product(win.in), outSize = product(win.out);
   const float* src = ctx.f32(0);
   float* dst = ctx.outF32(0);
+  // MaxPool's Indices: the flat (row-major, N and C included) index of each maximum.
+  auto* indices = ctx.out.size() > 1 ? static_cast<int64_t*>(ctx.out[1]) : nullptr;
+  // storage_order = 1 numbers the spatial positions column-major (the first dim fastest).
+  const bool columnMajor = ctx.layer.attrInt("storage_order", 0) != 0;
   std::vector<int64_t> o(n, 0);
   for (int64_t op = 0; op < outSize; ++op) {
     // The taps inside the input, and how many count for an average.
-    std::vector<int64_t> offsets;
+    std::vector<int64_t> offsets, columnOffsets;
     int64_t padded = 0;
     std::vector<int64_t> k(n, 0);
     do {
-      int64_t offset = 0;
+      int64_t offset = 0, column = 0, columnStride = 1;
       bool inside = true, insidePad = true;
       for (size_t d = 0; d < n; ++d) {
         const int64_t i = o[d] * win.stride[d] - win.padBegin[d] + k[d] * win.dilation[d];
         if (i < 0 || i >= win.in[d]) inside = false;
         if (i < -win.padBegin[d] || i >= win.in[d] + win.padEnd[d]) insidePad = false;
         offset = offset * win.in[d] + i;
+        column += i * columnStride;
+        columnStride *= win.in[d];
       }
-      if (inside) offsets.push_back(offset);
+      if (inside) {
+        offsets.push_back(offset);
+        columnOffsets.push_back(column);
+      }
       if (insidePad) ++padded;
     } while (next(k, win.kernel));
     for (int64_t p = 0; p < planes; ++p) {
@@ -207,7 +221,16 @@ void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
       float value;
       if (kind == kernels::PoolKind::kMax) {
         value = -std::numeric_limits<float>::infinity();
-        for (int64_t off : offsets) value = std::max(value, plane[off]);
+        size_t best = 0;
+        for (size_t t = 0; t < offsets.size(); ++t) {
+          if (plane[offsets[t]] > value) {
+            value = plane[offsets[t]];
+            best = t;
+          }
+        }
+        if (indices && !offsets.empty())
+          indices[p * outSize + op] =
+              p * inSize + (columnMajor ? columnOffsets[best] : offsets[best]);
       } else {
         double sum = 0;
         for (int64_t off : offsets) sum += plane[off];

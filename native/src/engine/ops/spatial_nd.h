@@ -11,6 +11,12 @@ namespace kiln {
 // True when the input (input 0) has more than two spatial dims.
 inline bool isSpatialNd(const OpContext& ctx) { return ctx.shape(0).size() >= 5; }
 
+// True for pooling the 2-D kernels do not cover: more than two spatial dims, or MaxPool's
+// Indices output.
+inline bool needsPoolNd(const OpContext& ctx) {
+  return isSpatialNd(ctx) || ctx.layer.outputs.size() > 1;
+}
+
 void inferConvNd(OpContext& ctx);
 void runConvNd(OpContext& ctx);
 void inferPoolNd(OpContext& ctx, kernels::PoolKind kind);
