@@ -81,8 +81,12 @@ std::vector<int64_t> OpContext::ints(size_t i) const {
 std::vector<float> OpContext::floats(size_t i) const {
   if (!has(i)) fail("input " + std::to_string(i) + " is required");
   const InputView& v = in[i];
-  if (v.data == nullptr)
-    fail("input " + std::to_string(i) + " must be known when shapes are computed");
+  if (v.data == nullptr) {
+    // Like ints(): a limitation (shapes from input data), not a broken model.
+    throw Error(ErrorCode::kUnsupported, "layer '" + layer.name + "' (" + layer.op + "): input " +
+                                             std::to_string(i) +
+                                             " must be known when shapes are computed");
+  }
   require(v.dtype == DataType::kFloat32, "input " + std::to_string(i) + " must be float32");
   const auto* p = static_cast<const float*>(v.data);
   return std::vector<float>(p, p + shapeElements(*v.shape));

@@ -1,6 +1,15 @@
 import type { InferRule } from './context';
 import { ifRule } from './ops/control';
-import { binaryArith, cast, compare, identity, not, sameAsInput, where } from './ops/elementwise';
+import {
+  binaryArith,
+  variadicArith,
+  cast,
+  compare,
+  identity,
+  not,
+  sameAsInput,
+  where,
+} from './ops/elementwise';
 import {
   batchNorm,
   conv,
@@ -77,8 +86,8 @@ export const INFER_RULES: ReadonlyMap<string, InferRule> = new Map<string, Infer
   ['Mul', binaryArith],
   ['Div', binaryArith],
   ['Pow', binaryArith],
-  ['Max', binaryArith],
-  ['Min', binaryArith],
+  ['Max', variadicArith],
+  ['Min', variadicArith],
   ['Mod', binaryArith],
   ['Equal', compare],
   ['Less', compare],

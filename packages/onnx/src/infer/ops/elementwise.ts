@@ -101,6 +101,13 @@ export const binaryArith: InferRule = (ctx) => {
   return [out];
 };
 
+/** Max, Min, Sum, Mean: any number of inputs (1 included), broadcast together. */
+export const variadicArith: InferRule = (ctx) => {
+  if (ctx.node.inputs.length === 2) return binaryArith(ctx);
+  const all = ctx.node.inputs.map((_, i) => i);
+  return [{ elemType: input(ctx, 0).elemType, shape: broadcastInfo(ctx, all) }];
+};
+
 const comparisons: Record<string, (x: number, y: number) => boolean> = {
   Equal: (x, y) => x === y,
   Less: (x, y) => x < y,
