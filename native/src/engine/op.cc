@@ -20,6 +20,7 @@ const OpTable& registry() {
     registerLayoutOps(t);
     registerReduceResizeOps(t);
     registerControlOps(t);
+    registerChainOps(t);
     registerMathOps(t);
     registerIndexOps(t);
     registerLossOps(t);

@@ -7,6 +7,7 @@ import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
+import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 import { fuseActivations } from './passes/fuse-activation';
 import { removeNoOps } from './passes/remove-no-ops';
 import { OptimizationProfile, type ShapeRange } from './profile';
@@ -19,6 +20,7 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
   fuseResidualAdd,
   fuseActivations,
   fuseHorizontal,
+  fuseElementwiseChains,
   eliminateDeadLayers,
 ];
 

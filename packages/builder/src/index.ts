@@ -19,3 +19,4 @@ export { foldBatchNorm } from './passes/fold-batch-norm';
 export { fuseActivations } from './passes/fuse-activation';
 export { fuseResidualAdd } from './passes/fuse-residual-add';
 export { fuseHorizontal } from './passes/fuse-horizontal';
+export { fuseElementwiseChains } from './passes/fuse-elementwise-chains';

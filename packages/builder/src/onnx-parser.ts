@@ -161,6 +161,9 @@ export class OnnxParser {
     });
     let attrs = new Map<string, NativeAttr>();
     if (node.opType === 'If') {
+      // ONNX requires a bool condition; value info for a tensor of an enclosing graph may be
+      // missing in a branch, so say so here rather than trust a float32 fallback.
+      if (!inputs[0]!.isConstant) inputs[0]!.dtype = 'bool';
       inputs.push(...this.branchResults(node, 'then_branch', scope, guards, inputs[0]!, true));
       inputs.push(...this.branchResults(node, 'else_branch', scope, guards, inputs[0]!, false));
     } else {

@@ -7,6 +7,7 @@ import { foldBatchNorm } from './passes/fold-batch-norm';
 import { fuseActivations } from './passes/fuse-activation';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
+import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 import { removeNoOps } from './passes/remove-no-ops';
 import { buildEngine, sweep } from './test-support/run';
 
@@ -175,5 +176,52 @@ describe('horizontal fusion', () => {
       const want = a[name]!.data as Float32Array;
       (b[name]!.data as Float32Array).forEach((v, i) => expect(v).toBeCloseTo(want[i]!, 5));
     }
+  });
+});
+
+describe('elementwise-chain fusion', () => {
+  // hard-swish written out, as PaddlePaddle exports it: x * clip(x + 3, 0, 6) / 6, then exp.
+  function hardSwishNet(): NetworkDefinition {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [2, 8]);
+    const k = (v: number) => net.addConstant([], 'float32', new Float32Array([v]));
+    const shaped = (l: ReturnType<NetworkDefinition['addLayer']>) => ((l.output.shape = [2, 8]), l);
+    const add = shaped(net.addLayer('Add', [x, k(3)]));
+    const clip = shaped(net.addLayer('Clip', [add.output, k(0), k(6)]));
+    const mul = shaped(net.addLayer('Mul', [x, clip.output]));
+    const div = shaped(net.addLayer('Div', [mul.output, k(6)]));
+    const neg = shaped(net.addLayer('Sub', [k(1), div.output])); // reversed operand order
+    net.markOutput(neg.output);
+    return net;
+  }
+
+  it('fuses the run into one layer with the right program', () => {
+    const net = fuseElementwiseChains(hardSwishNet());
+    expect(net.layers.map((l) => l.op)).toEqual(['ElementwiseChain']);
+    // Add 3, Max 0, Min 6, x * v (v is Mul's second operand: reversed), Div 6, 1 - v.
+    expect(net.layers[0]!.attrs.get('steps')).toEqual({
+      kind: 'is',
+      value: [0, -2, 0, 4, -3, 0, 5, -4, 0, 2, 0, 1, 3, -5, 0, 1, -6, 1],
+    });
+  });
+
+  it('computes what the separate layers compute', async () => {
+    const plain = await buildEngine(hardSwishNet(), undefined, { passes: [] });
+    const fused = await buildEngine(hardSwishNet());
+    expect(fused.engine.layers().map((l) => l.op)).toEqual(['ElementwiseChain']);
+    const x = new Tensor('float32', [2, 8], sweep(16, 5));
+    const name = plain.engine.outputNames[0]!;
+    const a = (await plain.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    const b = (await fused.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    a.forEach((v, i) => expect(b[i]).toBeCloseTo(v, 6));
+  });
+
+  it('stops at a broadcast it cannot prove safe', () => {
+    const net = hardSwishNet();
+    net.layers[3]!.inputs[1] = net.addConstant([1, 8], 'float32', sweep(8)); // Div by a row: broadcast
+    const fused = fuseElementwiseChains(net);
+    expect(fused.layers.map((l) => l.op)).toEqual(['ElementwiseChain', 'Div', 'Sub']);
   });
 });

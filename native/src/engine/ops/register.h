@@ -19,6 +19,7 @@ void registerReshapeOps(OpTable& table);
 void registerLayoutOps(OpTable& table);
 void registerReduceResizeOps(OpTable& table);
 void registerControlOps(OpTable& table);
+void registerChainOps(OpTable& table);
 void registerMathOps(OpTable& table);
 void registerIndexOps(OpTable& table);
 void registerLossOps(OpTable& table);
