@@ -105,3 +105,33 @@ describe('NetworkDefinition built by API', () => {
     await expect(buildEngine(other)).rejects.toThrow(/nothing produces: 'x'/);
   });
 });
+
+describe('more NetworkDefinition layers', () => {
+  it('slice, gather, concat, transpose, reduce and resize compute what ONNX defines', async () => {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [2, 3, 4]);
+    const sliced = net.addSlice(x, [0, 1], [2, 3], [1, 2]); // [2, 2, 2]: rows 0..1, cols 1..2
+    const picked = net.addGather(x, net.addConstant([2], 'int64', new BigInt64Array([2n, 0n])), 1); // [2, 2, 4]
+    const joined = net.addConcatenation([picked.output, x], 1); // [2, 5, 4]
+    const moved = net.addShuffleWith(joined.output, {
+      firstTranspose: [0, 2, 1],
+      reshape: [2, -1],
+    }); // [2, 20]
+    const summed = net.addReduce(x, 'sum', [2], false); // [2, 3]
+    const grown = net.addResize(net.addShuffle(x, [1, 2, 3, 4]).output, [1, 2, 6, 8]); // nearest x2
+    for (const l of [sliced, moved, summed, grown]) net.markOutput(l.output);
+    const { engine } = await buildEngine(net);
+    const data = Float32Array.from({ length: 24 }, (_, i) => i);
+    const out = await engine
+      .createExecutionContext()
+      .infer({ x: new Tensor('float32', [2, 3, 4], data) });
+    const [s, m, r, g] = engine.outputNames.map((n) => out[n]!);
+    expect(Array.from(s!.data as Float32Array)).toEqual([1, 2, 5, 6, 13, 14, 17, 18]);
+    expect(m!.shape).toEqual([2, 20]);
+    // joined[0] = rows [x0 row2, x0 row0, x0 row0, row1, row2]; transposed, its first row is column 0.
+    expect(Array.from((m!.data as Float32Array).slice(0, 5))).toEqual([8, 0, 0, 4, 8]);
+    expect(Array.from(r!.data as Float32Array)).toEqual([6, 22, 38, 54, 70, 86]);
+    expect(g!.shape).toEqual([1, 2, 6, 8]);
+    expect(Array.from((g!.data as Float32Array).slice(0, 4))).toEqual([0, 0, 1, 1]);
+  });
+});

@@ -406,6 +406,102 @@ export class NetworkDefinition {
     return this.addLayer('Reshape', [input, shape]);
   }
 
+  /** Reshape and/or transpose (TensorRT's IShuffleLayer): first transpose, reshape, second transpose. */
+  addShuffleWith(
+    input: NetworkTensor,
+    options: { firstTranspose?: number[]; reshape?: number[]; secondTranspose?: number[] },
+  ): Layer {
+    let t = input;
+    let last: Layer | undefined;
+    if (options.firstTranspose)
+      t = (last = this.addLayer('Transpose', [t], { perm: options.firstTranspose })).output;
+    if (options.reshape) t = (last = this.addShuffle(t, options.reshape)).output;
+    if (options.secondTranspose)
+      last = this.addLayer('Transpose', [t], { perm: options.secondTranspose });
+    if (!last)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        'addShuffleWith needs firstTranspose, reshape or secondTranspose',
+      );
+    return last;
+  }
+
+  /** Reduces over `axes` ('sum' | 'mean' | 'max' | 'min' | 'prod'), keeping reduced dims when asked. */
+  addReduce(
+    input: NetworkTensor,
+    op: 'sum' | 'mean' | 'max' | 'min' | 'prod',
+    axes: number[],
+    keepDims = true,
+  ): Layer {
+    const ops = {
+      sum: 'ReduceSum',
+      mean: 'ReduceMean',
+      max: 'ReduceMax',
+      min: 'ReduceMin',
+      prod: 'ReduceProd',
+    } as const;
+    if (!(op in ops))
+      throw invalidParameterError('op', "'sum', 'mean', 'max', 'min' or 'prod'", op);
+    const axesTensor = this.addConstant(
+      [axes.length],
+      'int64',
+      BigInt64Array.from(axes, BigInt),
+      'axes',
+    );
+    return this.addLayer(ops[op], [input, axesTensor], { keepdims: keepDims ? 1 : 0 });
+  }
+
+  /** Concatenates along `axis`. */
+  addConcatenation(inputs: NetworkTensor[], axis: number): Layer {
+    if (!Array.isArray(inputs) || inputs.length === 0)
+      throw invalidParameterError('inputs', 'a non-empty array of NetworkTensors', inputs);
+    return this.addLayer('Concat', inputs, { axis });
+  }
+
+  /** A strided slice: starts, ends and steps per axis in `axes` (ONNX Slice semantics). */
+  addSlice(
+    input: NetworkTensor,
+    starts: number[],
+    ends: number[],
+    axes?: number[],
+    steps?: number[],
+  ): Layer {
+    const ints = (name: string, v: number[]) =>
+      this.addConstant([v.length], 'int64', BigInt64Array.from(v, BigInt), name);
+    const axesT = ints('axes', axes ?? starts.map((_, i) => i));
+    return this.addLayer('Slice', [
+      input,
+      ints('starts', starts),
+      ints('ends', ends),
+      axesT,
+      ints('steps', steps ?? starts.map(() => 1)),
+    ]);
+  }
+
+  /** Gathers slices of `input` along `axis` at `indices` (int32 or int64). */
+  addGather(input: NetworkTensor, indices: NetworkTensor, axis = 0): Layer {
+    return this.addLayer('Gather', [input, indices], { axis });
+  }
+
+  /** Resizes to `sizes` (one per dim) with 'nearest' or 'linear' interpolation. */
+  addResize(
+    input: NetworkTensor,
+    sizes: number[],
+    mode: 'nearest' | 'linear' = 'nearest',
+    coordinateTransformation = 'half_pixel',
+  ): Layer {
+    const sizesT = this.addConstant(
+      [sizes.length],
+      'int64',
+      BigInt64Array.from(sizes, BigInt),
+      'sizes',
+    );
+    return this.addLayer('Resize', [input, null, null, sizesT], {
+      mode,
+      coordinate_transformation_mode: coordinateTransformation,
+    });
+  }
+
   /** Flatten to 2-D at `axis`. */
   addFlatten(input: NetworkTensor, axis = 1): Layer {
     return this.addLayer('Flatten', [input], { axis });
