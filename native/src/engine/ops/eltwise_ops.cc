@@ -235,8 +235,9 @@ void inferClip(OpContext& ctx) {
     for (size_t i : {1, 2})
       if (ctx.has(i)) ctx.require(ctx.dtype(i) == t, "min and max must have the input's type");
     ctx.outTypes[0] = t;
+  } else {
+    ctx.requireFloatInputs({1, 2});
   }
-  ctx.requireFloatInputs({1, 2});
   ctx.outShapes[0] = ctx.shape(0);
 }
 

@@ -1,5 +1,7 @@
 // Linear quantization between float32 and int8/uint8 (or int32 for DequantizeLinear):
-// QuantizeLinear, DequantizeLinear (per tensor or per axis), DynamicQuantizeLinear.
+// QuantizeLinear, DequantizeLinear (per tensor or per axis), DynamicQuantizeLinear; and the
+// integer ops MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv (and MaxUnpool), computed
+// exactly in doubles.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -8,7 +10,9 @@
 
 #include "engine/op.h"
 #include "engine/ops/register.h"
+#include "engine/ops/spatial_nd.h"
 #include "kiln/kernels/cast.h"
+#include "kiln/kernels/eltwise.h"
 
 namespace kiln {
 namespace {
@@ -142,10 +146,151 @@ void runDynamicQuantize(OpContext& ctx) {
 
 }  // namespace
 
+namespace {
+
+// numpy matmul shapes: batch dims broadcast, 1-D operands promoted and their dim dropped.
+struct MatMulShape {
+  Dims batch, aBatch, bBatch;
+  int64_t m = 1, k = 1, n = 1;
+  Dims out;
+};
+
+MatMulShape matMulShape(const OpContext& ctx, size_t aIn, size_t bIn) {
+  Dims a = ctx.shape(aIn), b = ctx.shape(bIn);
+  ctx.require(!a.empty() && !b.empty(), "matmul operands must have rank >= 1");
+  const bool aVec = a.size() == 1, bVec = b.size() == 1;
+  if (aVec) a.insert(a.begin(), 1);
+  if (bVec) b.push_back(1);
+  MatMulShape s;
+  s.m = a[a.size() - 2];
+  s.k = a.back();
+  s.n = b.back();
+  ctx.require(b[b.size() - 2] == s.k, "matmul inner dims differ");
+  s.aBatch.assign(a.begin(), a.end() - 2);
+  s.bBatch.assign(b.begin(), b.end() - 2);
+  s.batch = kernels::broadcastShapes(s.aBatch, s.bBatch);
+  s.out = s.batch;
+  if (!aVec) s.out.push_back(s.m);
+  if (!bVec) s.out.push_back(s.n);
+  return s;
+}
+
+// The flat batch index into `dims` (right-aligned, broadcast) of batch position `pos`.
+int64_t batchOffset(const Dims& dims, const Dims& batch, int64_t pos) {
+  int64_t offset = 0, stride = 1;
+  for (size_t d = batch.size(); d-- > 0;) {
+    const int64_t i = pos % batch[d];
+    pos /= batch[d];
+    const int64_t back = static_cast<int64_t>(batch.size() - d);
+    if (back <= static_cast<int64_t>(dims.size())) {
+      const int64_t dim = dims[dims.size() - static_cast<size_t>(back)];
+      offset += (dim == 1 ? 0 : i) * stride;
+      stride *= dim;
+    }
+  }
+  return offset;
+}
+
+// An 8-bit (or int32) input minus its zero point, which may be per row of A (aRows) or per
+// column of B (per = 1 for B), as doubles.
+std::vector<double> centeredMatrix(const OpContext& ctx, size_t in, size_t zp, int64_t cols,
+                                   bool perColumn) {
+  const size_t n = static_cast<size_t>(shapeElements(ctx.shape(in)));
+  std::vector<int32_t> v(n);
+  kernels::cast(ctx.in[in].data, ctx.dtype(in), v.data(), DataType::kInt32, n);
+  std::vector<int32_t> z(1, 0);
+  if (ctx.has(zp)) {
+    z.resize(static_cast<size_t>(shapeElements(ctx.shape(zp))));
+    kernels::cast(ctx.in[zp].data, ctx.dtype(zp), z.data(), DataType::kInt32, z.size());
+  }
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) {
+    const int64_t col = static_cast<int64_t>(i) % cols;
+    const int64_t row = static_cast<int64_t>(i) / cols;
+    const size_t zi =
+        z.size() == 1
+            ? 0
+            : static_cast<size_t>((perColumn ? col : row) % static_cast<int64_t>(z.size()));
+    out[i] = static_cast<double>(v[i] - z[zi]);
+  }
+  return out;
+}
+
+// Exact integer matmul in doubles (8-bit products sum exactly far beyond any real K).
+std::vector<double> integerMatMul(const OpContext& ctx, const MatMulShape& s, size_t aIn,
+                                  size_t aZp, size_t bIn, size_t bZp) {
+  const std::vector<double> a = centeredMatrix(ctx, aIn, aZp, s.k, false);
+  const std::vector<double> b = centeredMatrix(ctx, bIn, bZp, s.n, true);
+  const int64_t batches = shapeElements(s.batch);
+  std::vector<double> y(static_cast<size_t>(batches * s.m * s.n), 0.0);
+  for (int64_t p = 0; p < batches; ++p) {
+    const double* pa = a.data() + batchOffset(s.aBatch, s.batch, p) * s.m * s.k;
+    const double* pb = b.data() + batchOffset(s.bBatch, s.batch, p) * s.k * s.n;
+    double* py = y.data() + p * s.m * s.n;
+    for (int64_t i = 0; i < s.m; ++i)
+      for (int64_t kk = 0; kk < s.k; ++kk)
+        for (int64_t j = 0; j < s.n; ++j) py[i * s.n + j] += pa[i * s.k + kk] * pb[kk * s.n + j];
+  }
+  return y;
+}
+
+void requireEightBit(const OpContext& ctx, size_t in) {
+  const DataType t = ctx.dtype(in);
+  ctx.require(t == DataType::kUInt8 || t == DataType::kInt8, "operands must be 8-bit integers");
+}
+
+void inferMatMulInteger(OpContext& ctx) {
+  requireEightBit(ctx, 0);
+  requireEightBit(ctx, 1);
+  ctx.outShapes[0] = matMulShape(ctx, 0, 1).out;
+  ctx.outTypes[0] = DataType::kInt32;
+}
+
+void runMatMulInteger(OpContext& ctx) {
+  const std::vector<double> y = integerMatMul(ctx, matMulShape(ctx, 0, 1), 0, 2, 1, 3);
+  auto* dst = static_cast<int32_t*>(ctx.out[0]);
+  for (size_t i = 0; i < y.size(); ++i) dst[i] = static_cast<int32_t>(y[i]);
+}
+
+// QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp).
+void inferQLinearMatMul(OpContext& ctx) {
+  requireEightBit(ctx, 0);
+  requireEightBit(ctx, 3);
+  ctx.requireFloatInputs({1, 4, 6});
+  ctx.outShapes[0] = matMulShape(ctx, 0, 3).out;
+  ctx.outTypes[0] = ctx.dtype(7);
+}
+
+void runQLinearMatMul(OpContext& ctx) {
+  const MatMulShape s = matMulShape(ctx, 0, 3);
+  const std::vector<double> acc = integerMatMul(ctx, s, 0, 2, 3, 5);
+  const int64_t bScales = shapeElements(ctx.shape(4));
+  int32_t yzp = 0;
+  kernels::cast(ctx.in[7].data, ctx.dtype(7), &yzp, DataType::kInt32, 1);
+  const bool isSigned = ctx.outTypes[0] == DataType::kInt8;
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const int64_t col = static_cast<int64_t>(i) % s.n;
+    const float scale = ctx.f32(1)[0] * ctx.f32(4)[bScales > 1 ? col : 0] / ctx.f32(6)[0];
+    const float v = static_cast<float>(std::nearbyint(acc[i] * scale)) + static_cast<float>(yzp);
+    if (isSigned)
+      static_cast<int8_t*>(ctx.out[0])[i] = saturateRound<int8_t>(v);
+    else
+      static_cast<uint8_t*>(ctx.out[0])[i] = saturateRound<uint8_t>(v);
+  }
+}
+
+}  // namespace
+
 void registerQuantizeOps(OpTable& table) {
   table["QuantizeLinear"] = OpImpl{inferQuantize, runQuantize};
   table["DequantizeLinear"] = OpImpl{inferDequantize, runDequantize};
   table["DynamicQuantizeLinear"] = OpImpl{inferDynamicQuantize, runDynamicQuantize};
+  table["MatMulInteger"] = OpImpl{inferMatMulInteger, runMatMulInteger};
+  table["QLinearMatMul"] = OpImpl{inferQLinearMatMul, runQLinearMatMul};
+  // The convolutions run by spatial_nd.cc's direct loops.
+  table["ConvInteger"] = OpImpl{inferConvInteger, runConvInteger};
+  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConv};
+  table["MaxUnpool"] = OpImpl{inferMaxUnpool, runMaxUnpool};
 }
 
 }  // namespace kiln

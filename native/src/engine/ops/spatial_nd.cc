@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "engine/ops/fused_activation.h"
+#include "kiln/kernels/cast.h"
 
 namespace kiln {
 namespace {
@@ -75,14 +76,41 @@ bool next(std::vector<int64_t>& pos, const std::vector<int64_t>& dims) {
   return false;
 }
 
-Window convWindow(const OpContext& ctx) {
+Window convWindow(const OpContext& ctx, size_t weightInput = 1) {
   const Dims& x = ctx.shape(0);
-  const Dims& w = ctx.shape(1);
+  const Dims& w = ctx.shape(weightInput);
   ctx.require(w.size() == x.size(), "weights must have the same rank as the input");
   Window win = window(ctx, std::vector<int64_t>(w.begin() + 2, w.end()), false);
   for (size_t d = 0; d < win.rank(); ++d)
     ctx.require(win.kernel[d] == w[d + 2], "kernel_shape does not match the weights");
   return win;
+}
+
+// Each kernel tap's per-dim offset from a window origin, dilation applied.
+std::vector<std::vector<int64_t>> kernelTaps(const Window& win) {
+  std::vector<std::vector<int64_t>> taps;
+  std::vector<int64_t> k(win.rank(), 0);
+  do {
+    std::vector<int64_t> t(win.rank());
+    for (size_t d = 0; d < win.rank(); ++d) t[d] = k[d] * win.dilation[d];
+    taps.push_back(t);
+  } while (next(k, win.kernel));
+  return taps;
+}
+
+// The flat input offset of each tap of the window at output position `o`, -1 in padding.
+std::vector<int64_t> tapOffsets(const Window& win, const std::vector<std::vector<int64_t>>& taps,
+                                const std::vector<int64_t>& o) {
+  std::vector<int64_t> offsets(taps.size());
+  for (size_t t = 0; t < taps.size(); ++t) {
+    int64_t offset = 0;
+    for (size_t d = 0; d < win.rank() && offset >= 0; ++d) {
+      const int64_t i = o[d] * win.stride[d] - win.padBegin[d] + taps[t][d];
+      offset = (i < 0 || i >= win.in[d]) ? -1 : offset * win.in[d] + i;
+    }
+    offsets[t] = offset;
+  }
+  return offsets;
 }
 
 }  // namespace
@@ -240,6 +268,198 @@ void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
       dst[p * outSize + op] = value;
     }
     next(o, win.out);
+  }
+}
+
+namespace {
+
+// Element k of a zero-point input as an int (0 when absent); per-channel when it has > 1 value.
+int32_t zeroPointAt(const OpContext& ctx, size_t input, int64_t k) {
+  if (!ctx.has(input)) return 0;
+  const int64_t n = shapeElements(ctx.shape(input));
+  int32_t v = 0;
+  kernels::cast(static_cast<const uint8_t*>(ctx.in[input].data) +
+                    (n > 1 ? k : 0) * static_cast<int64_t>(dataTypeSize(ctx.dtype(input))),
+                ctx.dtype(input), &v, DataType::kInt32, 1);
+  return v;
+}
+
+// The values of an 8-bit input minus its zero point (per tensor), as doubles.
+std::vector<double> centered(const OpContext& ctx, size_t input, size_t zeroPoint) {
+  const size_t n = static_cast<size_t>(shapeElements(ctx.shape(input)));
+  std::vector<int32_t> v(n);
+  kernels::cast(ctx.in[input].data, ctx.dtype(input), v.data(), DataType::kInt32, n);
+  const int32_t zp = zeroPointAt(ctx, zeroPoint, 0);
+  std::vector<double> out(n);
+  for (size_t i = 0; i < n; ++i) out[i] = static_cast<double>(v[i] - zp);
+  return out;
+}
+
+}  // namespace
+
+namespace {
+
+// Direct convolution of zero-point-centred integer data, accumulated exactly in doubles.
+// Weights are centred per output channel (w_zero_point may have one value per channel).
+std::vector<double> integerConv(const OpContext& ctx, const Window& win, size_t xIn, size_t xZp,
+                                size_t wIn, size_t wZp) {
+  const Dims& x = ctx.shape(xIn);
+  const Dims& wd = ctx.shape(wIn);
+  const size_t n = win.rank();
+  const int64_t group = ctx.layer.attrInt("group", 1);
+  const int64_t batch = x[0], inC = x[1], outC = wd[0];
+  const int64_t inPerGroup = inC / group, outPerGroup = outC / group;
+  const int64_t inSize = product(win.in), outSize = product(win.out), kSize = product(win.kernel);
+  const std::vector<double> src = centered(ctx, xIn, xZp);
+  const size_t wn = static_cast<size_t>(shapeElements(wd));
+  std::vector<int32_t> wraw(wn);
+  kernels::cast(ctx.in[wIn].data, ctx.dtype(wIn), wraw.data(), DataType::kInt32, wn);
+  std::vector<double> w(wn);
+  for (size_t i = 0; i < wn; ++i)
+    w[i] = static_cast<double>(
+        wraw[i] - zeroPointAt(ctx, wZp, static_cast<int64_t>(i) / (inPerGroup * kSize)));
+  std::vector<double> y(static_cast<size_t>(batch * outC * outSize), 0.0);
+  const std::vector<std::vector<int64_t>> taps = kernelTaps(win);
+  std::vector<int64_t> o(n, 0);
+  for (int64_t op = 0; op < outSize; ++op) {
+    const std::vector<int64_t> offsets = tapOffsets(win, taps, o);
+    for (int64_t b = 0; b < batch; ++b)
+      for (int64_t oc = 0; oc < outC; ++oc) {
+        const int64_t g = oc / outPerGroup;
+        double acc = 0;
+        for (int64_t ic = 0; ic < inPerGroup; ++ic) {
+          const double* plane = src.data() + (b * inC + g * inPerGroup + ic) * inSize;
+          const double* kernel = w.data() + (oc * inPerGroup + ic) * kSize;
+          for (int64_t t = 0; t < kSize; ++t)
+            if (offsets[t] >= 0) acc += plane[offsets[t]] * kernel[t];
+        }
+        y[(b * outC + oc) * outSize + op] = acc;
+      }
+    next(o, win.out);
+  }
+  return y;
+}
+
+void inferIntegerConv(OpContext& ctx, size_t wIn) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(wIn);
+  for (size_t i : {size_t{0}, wIn}) {
+    const DataType t = ctx.dtype(i);
+    ctx.require(t == DataType::kUInt8 || t == DataType::kInt8, "x and w must be 8-bit integers");
+  }
+  ctx.require(x.size() >= 3, "input must be [N, C, spatial...]");
+  const Window win = convWindow(ctx, wIn);
+  const int64_t group = ctx.layer.attrInt("group", 1);
+  ctx.require(group >= 1 && x[1] % group == 0 && w[0] % group == 0 && w[1] * group == x[1],
+              "group and weights do not match the input channels");
+  Dims y{x[0], w[0]};
+  y.insert(y.end(), win.out.begin(), win.out.end());
+  ctx.outShapes[0] = y;
+}
+
+}  // namespace
+
+void inferConvInteger(OpContext& ctx) {
+  inferIntegerConv(ctx, 1);
+  ctx.outTypes[0] = DataType::kInt32;
+}
+
+void runConvInteger(OpContext& ctx) {
+  const std::vector<double> y = integerConv(ctx, convWindow(ctx, 1), 0, 2, 1, 3);
+  auto* dst = static_cast<int32_t*>(ctx.out[0]);
+  for (size_t i = 0; i < y.size(); ++i) dst[i] = static_cast<int32_t>(y[i]);
+}
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B): the integer convolution
+// plus the int32 bias, rescaled by x_scale * w_scale / y_scale, rounded half to even, shifted
+// by y_zp and saturated.
+void inferQLinearConv(OpContext& ctx) {
+  inferIntegerConv(ctx, 3);
+  ctx.requireFloatInputs({1, 4, 6});
+  ctx.outTypes[0] = ctx.has(7) ? ctx.dtype(7) : ctx.dtype(0);
+}
+
+void runQLinearConv(OpContext& ctx) {
+  const std::vector<double> acc = integerConv(ctx, convWindow(ctx, 3), 0, 2, 3, 5);
+  const Dims& y = ctx.outShapes[0];
+  const int64_t outC = y[1];
+  const int64_t inner = shapeElements(Dims(y.begin() + 2, y.end()));
+  const float xs = ctx.f32(1)[0], ys = ctx.f32(6)[0];
+  const int64_t wsCount = shapeElements(ctx.shape(4));
+  const auto* bias = ctx.has(8) ? static_cast<const int32_t*>(ctx.in[8].data) : nullptr;
+  const bool isSigned = ctx.outTypes[0] == DataType::kInt8;
+  const double lo = isSigned ? -128 : 0, hi = isSigned ? 127 : 255;
+  for (size_t i = 0; i < acc.size(); ++i) {
+    const int64_t oc = (static_cast<int64_t>(i) / inner) % outC;
+    const float scale = xs * ctx.f32(4)[wsCount > 1 ? oc : 0] / ys;
+    const double v =
+        std::nearbyint((acc[i] + (bias ? bias[oc] : 0)) * scale) + zeroPointAt(ctx, 7, 0);
+    const double q = std::min(std::max(v, lo), hi);
+    if (isSigned)
+      static_cast<int8_t*>(ctx.out[0])[i] = static_cast<int8_t>(q);
+    else
+      static_cast<uint8_t*>(ctx.out[0])[i] = static_cast<uint8_t>(q);
+  }
+}
+
+namespace {
+
+// The unpooled shape the indices refer to: (in - 1) * stride + kernel - pads per spatial dim.
+Dims unpooledShape(const OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const size_t n = x.size() - 2;
+  const std::vector<int64_t> kernel = ctx.layer.attrInts("kernel_shape");
+  const std::vector<int64_t> stride = ctx.layer.attrInts("strides", std::vector<int64_t>(n, 1));
+  const std::vector<int64_t> pads = ctx.layer.attrInts("pads", std::vector<int64_t>(2 * n, 0));
+  ctx.require(kernel.size() == n && stride.size() == n && pads.size() == 2 * n,
+              "kernel_shape/strides/pads do not match the spatial rank");
+  Dims y{x[0], x[1]};
+  for (size_t d = 0; d < n; ++d)
+    y.push_back((x[2 + d] - 1) * stride[d] + kernel[d] - pads[d] - pads[n + d]);
+  return y;
+}
+
+}  // namespace
+
+void inferMaxUnpool(OpContext& ctx) {
+  ctx.requireFloatInputs({0});
+  ctx.require(ctx.dtype(1) == DataType::kInt64, "indices must be int64");
+  const Dims& x = ctx.shape(0);
+  ctx.require(x.size() >= 3, "input must be [N, C, spatial...]");
+  ctx.require(ctx.shape(1) == x, "indices must have the input's shape");
+  const Dims natural = unpooledShape(ctx);
+  Dims y = natural;
+  if (ctx.has(2)) {
+    y = ctx.ints(2);
+    ctx.require(y.size() == x.size(), "output_shape must have the input's rank");
+    for (size_t d = 0; d < y.size(); ++d)
+      ctx.require(y[d] >= natural[d], "output_shape is smaller than the unpooled shape");
+  }
+  ctx.outShapes[0] = y;
+}
+
+// Scatters each value to its index, which counts positions of the unpooled shape; a larger
+// output_shape keeps each position's coordinates (the extra rows and columns stay zero).
+void runMaxUnpool(OpContext& ctx) {
+  const Dims& y = ctx.outShapes[0];
+  const Dims natural = unpooledShape(ctx);
+  const int64_t total = shapeElements(y), naturalTotal = shapeElements(natural);
+  float* dst = ctx.outF32(0);
+  std::fill(dst, dst + total, 0.0f);
+  const float* src = ctx.f32(0);
+  const auto* idx = static_cast<const int64_t*>(ctx.in[1].data);
+  const int64_t n = shapeElements(ctx.shape(0));
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t rest = idx[k];
+    if (rest < 0 || rest >= naturalTotal)
+      ctx.fail("index " + std::to_string(rest) + " is out of range");
+    int64_t offset = 0, stride = 1;
+    for (size_t d = natural.size(); d-- > 0;) {
+      offset += (rest % natural[d]) * stride;
+      rest /= natural[d];
+      stride *= y[d];
+    }
+    dst[offset] = src[k];
   }
 }
 

@@ -22,4 +22,12 @@ void runConvNd(OpContext& ctx);
 void inferPoolNd(OpContext& ctx, kernels::PoolKind kind);
 void runPoolNd(OpContext& ctx, kernels::PoolKind kind);
 
+// The integer convolutions (any spatial rank) and MaxUnpool, by the same direct loops.
+void inferConvInteger(OpContext& ctx);
+void runConvInteger(OpContext& ctx);
+void inferQLinearConv(OpContext& ctx);
+void runQLinearConv(OpContext& ctx);
+void inferMaxUnpool(OpContext& ctx);
+void runMaxUnpool(OpContext& ctx);
+
 }  // namespace kiln
