@@ -28,6 +28,7 @@ const OpTable& registry() {
     registerQuantizeOps(t);
     registerMiscOps(t);
     registerGridSampleOps(t);
+    registerRoiAlignOps(t);
     return t;
   }();
   return ops;

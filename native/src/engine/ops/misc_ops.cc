@@ -1,5 +1,5 @@
-// Ops of their own kind: TopK, OneHot, ReverseSequence, CastLike, Det, and the window functions
-// HannWindow, HammingWindow and BlackmanWindow.
+// Ops of their own kind: TopK, OneHot, ReverseSequence, CastLike, Det, BitShift, and the window
+// functions HannWindow, HammingWindow and BlackmanWindow.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -9,6 +9,7 @@
 #include "engine/op.h"
 #include "engine/ops/register.h"
 #include "kiln/kernels/cast.h"
+#include "kiln/kernels/eltwise.h"
 #include "kiln/kernels/generate.h"
 #include "kiln/kernels/indexing.h"
 
@@ -217,6 +218,33 @@ void runWindow(OpContext& ctx) {
   kernels::cast(w.data(), DataType::kFloat32, ctx.out[0], ctx.outTypes[0], w.size());
 }
 
+void inferBitShift(OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  ctx.require(ctx.dtype(1) == t, "X and Y must share one type");
+  ctx.require(t == DataType::kUInt8 || t == DataType::kInt32 || t == DataType::kInt64,
+              std::string("BitShift on ") + dataTypeName(t) + " is not supported");
+  const std::string direction = ctx.layer.attrString("direction", "");
+  ctx.require(direction == "LEFT" || direction == "RIGHT", "direction must be LEFT or RIGHT");
+  ctx.outShapes[0] = kernels::broadcastShapes(ctx.shape(0), ctx.shape(1));
+  ctx.outTypes[0] = t;
+}
+
+// Shifts in int64 (uint8 values widened, so a right shift brings in zeros) and narrows back,
+// dropping the bits shifted past the type's width like unsigned arithmetic does.
+void runBitShift(OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  const size_t na = static_cast<size_t>(shapeElements(ctx.shape(0)));
+  const size_t nb = static_cast<size_t>(shapeElements(ctx.shape(1)));
+  const size_t ny = static_cast<size_t>(shapeElements(ctx.outShapes[0]));
+  std::vector<int64_t> a(na), b(nb), y(ny);
+  kernels::cast(ctx.in[0].data, t, a.data(), DataType::kInt64, na);
+  kernels::cast(ctx.in[1].data, t, b.data(), DataType::kInt64, nb);
+  const auto op = ctx.layer.attrString("direction", "") == "LEFT" ? kernels::BinaryOp::kShiftLeft
+                                                                  : kernels::BinaryOp::kShiftRight;
+  kernels::binary(op, a.data(), ctx.shape(0), b.data(), ctx.shape(1), y.data());
+  kernels::cast(y.data(), DataType::kInt64, ctx.out[0], t, ny);
+}
+
 }  // namespace
 
 void registerMiscOps(OpTable& table) {
@@ -228,6 +256,7 @@ void registerMiscOps(OpTable& table) {
   table["HannWindow"] = OpImpl{inferWindow, runWindow};
   table["HammingWindow"] = OpImpl{inferWindow, runWindow};
   table["BlackmanWindow"] = OpImpl{inferWindow, runWindow};
+  table["BitShift"] = OpImpl{inferBitShift, runBitShift};
 }
 
 }  // namespace kiln

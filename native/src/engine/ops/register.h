@@ -27,5 +27,6 @@ void registerNormalizeOps(OpTable& table);
 void registerQuantizeOps(OpTable& table);
 void registerMiscOps(OpTable& table);
 void registerGridSampleOps(OpTable& table);
+void registerRoiAlignOps(OpTable& table);
 
 }  // namespace kiln
