@@ -1,8 +1,11 @@
-// Ops of their own kind: TopK, OneHot, ReverseSequence, CastLike, Det, BitShift, and the window
-// functions HannWindow, HammingWindow and BlackmanWindow.
+// Ops of their own kind: TopK, OneHot, ReverseSequence, CastLike, Det, BitShift,
+// TfIdfVectorizer (integer tokens), and the window functions HannWindow, HammingWindow and
+// BlackmanWindow.
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -245,6 +248,102 @@ void runBitShift(OpContext& ctx) {
   kernels::cast(y.data(), DataType::kInt64, ctx.out[0], t, ny);
 }
 
+// TfIdfVectorizer over int32/int64 tokens: counts the pool's n-grams (min..max_gram_length
+// items, max_skip_count skipped between items) per row, then weighs them (TF, IDF or TFIDF).
+struct NgramPool {
+  std::map<std::vector<int64_t>, int64_t> output;  // n-gram -> output column
+  std::set<std::vector<int64_t>> prefixes;         // every prefix of a pooled n-gram
+  int64_t columns = 0;
+};
+
+NgramPool ngramPool(const OpContext& ctx) {
+  const std::vector<int64_t> pool = ctx.layer.attrInts("pool_int64s");
+  const std::vector<int64_t> counts = ctx.layer.attrInts("ngram_counts");
+  const std::vector<int64_t> indexes = ctx.layer.attrInts("ngram_indexes");
+  const int64_t minN = ctx.layer.attrInt("min_gram_length", 1);
+  const int64_t maxN = ctx.layer.attrInt("max_gram_length", 1);
+  ctx.require(!indexes.empty(), "ngram_indexes must not be empty");
+  NgramPool p;
+  p.columns = *std::max_element(indexes.begin(), indexes.end()) + 1;
+  size_t gram = 0;  // position in pool order, which ngram_indexes follows
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const int64_t size = static_cast<int64_t>(i) + 1;
+    const int64_t begin = counts[i];
+    const int64_t end = i + 1 < counts.size() ? counts[i + 1] : static_cast<int64_t>(pool.size());
+    ctx.require(begin >= 0 && begin <= end && end <= static_cast<int64_t>(pool.size()),
+                "ngram_counts do not fit the pool");
+    for (int64_t at = begin; at + size <= end; at += size, ++gram) {
+      if (size < minN || size > maxN) continue;
+      ctx.require(gram < indexes.size(), "ngram_indexes has too few entries");
+      const std::vector<int64_t> ngram(pool.begin() + at, pool.begin() + at + size);
+      p.output[ngram] = indexes[gram];
+      for (int64_t n = 1; n <= size; ++n) p.prefixes.insert({ngram.begin(), ngram.begin() + n});
+    }
+  }
+  return p;
+}
+
+void inferTfIdf(OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  ctx.require(t == DataType::kInt32 || t == DataType::kInt64, "tokens must be int32 or int64");
+  const Dims& x = ctx.shape(0);
+  ctx.require(x.size() <= 2, "input must be [C] or [B, C]");
+  const std::string mode = ctx.layer.attrString("mode", "TF");
+  ctx.require(mode == "TF" || mode == "IDF" || mode == "TFIDF", "unknown mode '" + mode + "'");
+  const int64_t columns = ngramPool(ctx).columns;
+  ctx.outShapes[0] = x.size() == 2 ? Dims{x[0], columns} : Dims{columns};
+  ctx.outTypes[0] = DataType::kFloat32;
+}
+
+void runTfIdf(OpContext& ctx) {
+  const NgramPool pool = ngramPool(ctx);
+  const Dims& x = ctx.shape(0);
+  const int64_t rows = x.size() == 2 ? x[0] : 1;
+  const int64_t width = x.empty() ? 1 : x.back();
+  const int64_t minN = ctx.layer.attrInt("min_gram_length", 1);
+  const int64_t maxN = ctx.layer.attrInt("max_gram_length", 1);
+  const int64_t maxSkip = ctx.layer.attrInt("max_skip_count", 0);
+  std::vector<int64_t> tokens(static_cast<size_t>(rows * width));
+  kernels::cast(ctx.in[0].data, ctx.dtype(0), tokens.data(), DataType::kInt64, tokens.size());
+  std::vector<int64_t> counts(static_cast<size_t>(rows * pool.columns), 0);
+  for (int64_t r = 0; r < rows; ++r) {
+    const int64_t* row = tokens.data() + r * width;
+    int64_t smallest = minN;
+    for (int64_t step = 1; step <= maxSkip + 1; ++step) {
+      for (int64_t start = 0; start + step * (smallest - 1) < width; ++start) {
+        std::vector<int64_t> ngram;
+        for (int64_t at = start; at < width && static_cast<int64_t>(ngram.size()) < maxN;
+             at += step) {
+          ngram.push_back(row[at]);
+          if (!pool.prefixes.count(ngram)) break;
+          const auto hit = pool.output.find(ngram);
+          if (static_cast<int64_t>(ngram.size()) >= smallest && hit != pool.output.end())
+            ++counts[static_cast<size_t>(r * pool.columns + hit->second)];
+        }
+      }
+      // Unigrams do not depend on the skip: count them on the first pass only.
+      if (smallest == 1 && ++smallest > maxN) break;
+    }
+  }
+  const std::string mode = ctx.layer.attrString("mode", "TF");
+  const std::vector<double> weights = ctx.layer.attrs.count("weights")
+                                          ? ctx.layer.attrs.at("weights").floats
+                                          : std::vector<double>{};
+  float* y = ctx.outF32(0);
+  for (size_t i = 0; i < counts.size(); ++i) {
+    const auto col = static_cast<size_t>(static_cast<int64_t>(i) % pool.columns);
+    const double w = col < weights.size() ? weights[col] : 1.0;
+    const double f = static_cast<double>(counts[i]);
+    // Without weights w = 1: IDF marks presence, TFIDF is TF.
+    double v = f;
+    if (mode == "IDF")
+      v = f > 0 ? w : 0.0;
+    else if (mode == "TFIDF")
+      v = w * f;
+    y[i] = static_cast<float>(v);
+  }
+}
+
 }  // namespace
 
 void registerMiscOps(OpTable& table) {
@@ -257,6 +356,7 @@ void registerMiscOps(OpTable& table) {
   table["HammingWindow"] = OpImpl{inferWindow, runWindow};
   table["BlackmanWindow"] = OpImpl{inferWindow, runWindow};
   table["BitShift"] = OpImpl{inferBitShift, runBitShift};
+  table["TfIdfVectorizer"] = OpImpl{inferTfIdf, runTfIdf};
 }
 
 }  // namespace kiln
