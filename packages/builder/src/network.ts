@@ -276,13 +276,7 @@ export class NetworkDefinition {
         'INVALID_ARGUMENT',
         `kernel has ${kernel.shape[0]} filters but numOutputMaps is ${numOutputMaps}`,
       );
-    return this.addLayer('Conv', bias ? [input, kernel, bias] : [input, kernel], {
-      kernel_shape: kernelSize,
-      strides: options.stride ?? [1, 1],
-      pads: options.padding ?? [0, 0, 0, 0],
-      dilations: options.dilation ?? [1, 1],
-      group: options.groups ?? 1,
-    });
+    return this.addWindowed('Conv', input, kernelSize, kernel, bias, options);
   }
 
   /** A 2-D transposed convolution; weights [C, M/groups, kh, kw]. */
@@ -293,7 +287,19 @@ export class NetworkDefinition {
     bias?: NetworkTensor,
     options: WindowOptions & { groups?: number } = {},
   ): Layer {
-    return this.addLayer('ConvTranspose', bias ? [input, kernel, bias] : [input, kernel], {
+    return this.addWindowed('ConvTranspose', input, kernelSize, kernel, bias, options);
+  }
+
+  // Conv and ConvTranspose take the same attributes.
+  private addWindowed(
+    op: string,
+    input: NetworkTensor,
+    kernelSize: [number, number],
+    kernel: NetworkTensor,
+    bias: NetworkTensor | undefined,
+    options: WindowOptions & { groups?: number },
+  ): Layer {
+    return this.addLayer(op, bias ? [input, kernel, bias] : [input, kernel], {
       kernel_shape: kernelSize,
       strides: options.stride ?? [1, 1],
       pads: options.padding ?? [0, 0, 0, 0],

@@ -50,6 +50,25 @@ Geometry geometry(const OpContext& ctx, const Dims& x, const Dims& w) {
   return g;
 }
 
+// The fields Conv2dParams and ConvTranspose2dParams share, from the parsed attributes.
+template <typename Params>
+void setGeometry(Params& p, const Geometry& g) {
+  p.batch = g.n;
+  p.inChannels = g.c;
+  p.inH = g.h;
+  p.inW = g.w;
+  p.kernelH = g.kh;
+  p.kernelW = g.kw;
+  p.strideH = g.sh;
+  p.strideW = g.sw;
+  p.dilationH = g.dh;
+  p.dilationW = g.dw;
+  p.padTop = g.pt;
+  p.padLeft = g.pl;
+  p.padBottom = g.pb;
+  p.padRight = g.pr;
+}
+
 kernels::Conv2dParams convParams(const OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const Dims& w = ctx.shape(1);
@@ -65,21 +84,8 @@ kernels::Conv2dParams convParams(const OpContext& ctx) {
     ctx.require(autoPad == "NOTSET", "unknown auto_pad '" + autoPad + "'");
   }
   kernels::Conv2dParams p;
-  p.batch = g.n;
-  p.inChannels = g.c;
-  p.inH = g.h;
-  p.inW = g.w;
+  setGeometry(p, g);
   p.outChannels = w[0];
-  p.kernelH = g.kh;
-  p.kernelW = g.kw;
-  p.strideH = g.sh;
-  p.strideW = g.sw;
-  p.dilationH = g.dh;
-  p.dilationW = g.dw;
-  p.padTop = g.pt;
-  p.padLeft = g.pl;
-  p.padBottom = g.pb;
-  p.padRight = g.pr;
   p.group = ctx.layer.attrInt("group", 1);
   ctx.require(p.group >= 1 && g.c % p.group == 0 && p.outChannels % p.group == 0,
               "group must divide the input and output channels");
@@ -122,23 +128,10 @@ kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
   const Dims& w = ctx.shape(1);
   Geometry g = geometry(ctx, x, w);
   kernels::ConvTranspose2dParams p;
-  p.batch = g.n;
-  p.inChannels = g.c;
-  p.inH = g.h;
-  p.inW = g.w;
+  setGeometry(p, g);
   p.group = ctx.layer.attrInt("group", 1);
   p.outChannels = w[1] * p.group;
   ctx.require(w[0] == g.c, "weights expect " + std::to_string(w[0]) + " input channels");
-  p.kernelH = g.kh;
-  p.kernelW = g.kw;
-  p.strideH = g.sh;
-  p.strideW = g.sw;
-  p.dilationH = g.dh;
-  p.dilationW = g.dw;
-  p.padTop = g.pt;
-  p.padLeft = g.pl;
-  p.padBottom = g.pb;
-  p.padRight = g.pr;
   const size_t spatial = x.size() - 2;
   const std::vector<int64_t> outPad =
       ctx.layer.attrInts("output_padding", std::vector<int64_t>(spatial, 0));
