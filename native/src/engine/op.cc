@@ -29,6 +29,7 @@ const OpTable& registry() {
     registerMiscOps(t);
     registerGridSampleOps(t);
     registerRoiAlignOps(t);
+    registerSignalOps(t);
     return t;
   }();
   return ops;

@@ -28,5 +28,6 @@ void registerQuantizeOps(OpTable& table);
 void registerMiscOps(OpTable& table);
 void registerGridSampleOps(OpTable& table);
 void registerRoiAlignOps(OpTable& table);
+void registerSignalOps(OpTable& table);
 
 }  // namespace kiln
