@@ -24,6 +24,8 @@ const common = [
   `--CDNODE_ADDON_API_DIR=${addonApiDir}`,
   `--CDKILN_CUDA=${process.env.KILN_CUDA ?? 'AUTO'}`,
   `--CDKILN_WERROR=${process.env.KILN_WERROR === '1' ? 'ON' : 'OFF'}`,
+  // The C++ tests build in the same folder, so `test:native` compiles nothing twice.
+  '--CDKILN_BUILD_TESTS=ON',
 ];
 const jobs = ['--parallel', process.env.KILN_BUILD_JOBS ?? String(os.availableParallelism())];
 let result = spawnSync(process.execPath, [cmakeJs, 'configure', ...common], { stdio: 'inherit' });

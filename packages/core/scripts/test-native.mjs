@@ -1,12 +1,13 @@
-// Configures, builds and runs the C++ unit tests of native/ with ctest (no Node involved).
+// Runs the C++ unit tests (ctest) built alongside the addon by build-native.mjs; builds first
+// if the build folder is missing or out of date.
 import { spawnSync } from 'node:child_process';
+import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const packageDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-const nativeDir = path.resolve(packageDir, '../../native');
-const buildDir = path.join(packageDir, 'build', 'native-tests');
+const buildDir = path.join(packageDir, 'build');
 const jobs = process.env.KILN_BUILD_JOBS ?? String(os.availableParallelism());
 
 function run(cmd, args) {
@@ -14,15 +15,7 @@ function run(cmd, args) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 
-run('cmake', [
-  '-S',
-  nativeDir,
-  '-B',
-  buildDir,
-  '-DKILN_BUILD_ADDON=OFF',
-  '-DKILN_BUILD_TESTS=ON',
-  `-DKILN_CUDA=${process.env.KILN_CUDA ?? 'AUTO'}`,
-  `-DKILN_WERROR=${process.env.KILN_WERROR === '1' ? 'ON' : 'OFF'}`,
-]);
+if (!fs.existsSync(path.join(buildDir, 'CMakeCache.txt')))
+  run(process.execPath, [path.join(packageDir, 'scripts', 'build-native.mjs')]);
 run('cmake', ['--build', buildDir, '--parallel', jobs]);
 run('ctest', ['--test-dir', buildDir, '--output-on-failure']);
