@@ -40,6 +40,10 @@ EngineCore::EngineCore(Network network) : network_(std::move(network)) {
     throw Error(ErrorCode::kUnsupported,
                 "the native core has no implementation for: " + unsupported);
   }
+  prepared_.resize(network_.layers.size());
+  for (size_t i = 0; i < network_.layers.size(); ++i) {
+    if (ops_[i]->prepare != nullptr) prepared_[i] = ops_[i]->prepare(network_.layers[i], network_);
+  }
   for (int32_t t : network_.inputs) io_[t] = 1;
   for (int32_t t : network_.outputs) io_[t] = 1;
 }
@@ -293,6 +297,7 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
       ctx.outTypes.push_back(plan.types[t]);
       ctx.out.push_back(const_cast<void*>(address[t]));
     }
+    ctx.prepared = engine_->prepared(li);
     engine_->op(li).run(ctx);
   }
 }

@@ -20,6 +20,7 @@ class EngineCore {
   int32_t producer(int32_t tensor) const { return producer_[tensor]; }
   int32_t lastUse(int32_t tensor) const { return lastUse_[tensor]; }
   bool isIo(int32_t tensor) const { return io_[tensor] != 0; }
+  const void* prepared(size_t layer) const { return prepared_[layer].get(); }
 
  private:
   Network network_;
@@ -27,6 +28,7 @@ class EngineCore {
   std::vector<int32_t> producer_;  // layer index, -1 for inputs and constants
   std::vector<int32_t> lastUse_;   // last layer reading it (or its producer when unread)
   std::vector<char> io_;
+  std::vector<std::shared_ptr<const void>> prepared_;  // per layer, from OpImpl::prepare
 };
 
 // Shapes, known values and the memory plan for one set of input shapes. Immutable once made,

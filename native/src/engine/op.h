@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,7 @@ struct OpContext {
   std::vector<Dims> outShapes;
   std::vector<DataType> outTypes;  // preset from the network, ops may refine
   std::vector<void*> out;          // set when running
+  const void* prepared = nullptr;  // what the op's prepare() made when the engine loaded
 
   explicit OpContext(const LayerDesc& l) : layer(l) {}
 
@@ -55,6 +57,9 @@ struct OpImpl {
   // False for ops that read only input shapes (Shape, Size): their values are known while
   // shapes are inferred.
   bool readsInputData = true;
+  // Optional: work done once when an engine loads, shared by every context (e.g. packing
+  // constant weights into the GEMM's panel layout). Returns null when there is nothing to do.
+  std::shared_ptr<const void> (*prepare)(const LayerDesc& layer, const Network& network) = nullptr;
 };
 
 // nullptr when the op is not implemented.

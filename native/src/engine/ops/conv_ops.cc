@@ -3,6 +3,7 @@
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
 #include "engine/ops/spatial_nd.h"
+#include "kiln/cpu_features.h"
 #include "kiln/kernels/conv.h"
 
 namespace kiln {
@@ -115,12 +116,60 @@ void inferConv(OpContext& ctx) {
                 "the fused residual must have the output's shape");
 }
 
+// Constant 2-D weights packed once at engine load, for the ISA tier active then.
+struct PackedConv {
+  std::vector<uint8_t> blob;
+  CpuIsa isa;
+};
+
+std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& network) {
+  if (layer.inputs.size() < 2 || layer.inputs[1] < 0) return nullptr;
+  const TensorDesc& w = network.tensors[layer.inputs[1]];
+  if (w.constant < 0 || w.dtype != DataType::kFloat32 || w.shape.size() != 4) return nullptr;
+  // Packing depends on channels, groups, kernel size and (for the 1x1 path) strides and pads,
+  // never on the spatial size of the input.
+  kernels::Conv2dParams p;
+  p.group = layer.attrInt("group", 1);
+  p.outChannels = w.shape[0];
+  p.inChannels = w.shape[1] * p.group;
+  p.kernelH = w.shape[2];
+  p.kernelW = w.shape[3];
+  p.inH = p.kernelH;
+  p.inW = p.kernelW;
+  const std::vector<int64_t> strides = layer.attrInts("strides", {1, 1});
+  const std::vector<int64_t> pads = layer.attrInts("pads", {0, 0, 0, 0});
+  if (strides.size() != 2 || pads.size() != 4) return nullptr;
+  p.strideH = strides[0], p.strideW = strides[1];
+  p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
+  try {
+    auto packed = std::make_shared<PackedConv>();
+    packed->blob = kernels::packConv2dWeights(
+        p, reinterpret_cast<const float*>(network.weights[w.constant].data()));
+    packed->isa = activeIsa();
+    return packed;
+  } catch (const Error&) {
+    return nullptr;  // a shape the packer does not take: the plain path runs it
+  }
+}
+
 void runConv(OpContext& ctx) {
   if (isSpatialNd(ctx)) return runConvNd(ctx);
   kernels::Conv2dParams p = convParams(ctx);
   p.activation = fusedActivation(ctx);
-  kernels::conv2d(p, ctx.f32(0), ctx.f32(1), ctx.has(2) ? ctx.f32(2) : nullptr,
-                  ctx.has(3) ? ctx.f32(3) : nullptr, ctx.outF32(0));
+  const float* bias = ctx.has(2) ? ctx.f32(2) : nullptr;
+  const float* residual = ctx.has(3) ? ctx.f32(3) : nullptr;
+  const auto* packed = static_cast<const PackedConv*>(ctx.prepared);
+  if (packed != nullptr && packed->isa == activeIsa()) {
+    try {
+      kernels::conv2dPacked(p, ctx.f32(0), packed->blob.data(), packed->blob.size(), bias, residual,
+                            ctx.outF32(0));
+      return;
+    } catch (const Error& e) {
+      if (e.code() != ErrorCode::kInvalidArgument) throw;
+      // Packed for other geometry (pads from auto_pad, a 1-D conv): run unpacked.
+    }
+  }
+  kernels::conv2d(p, ctx.f32(0), ctx.f32(1), bias, residual, ctx.outF32(0));
 }
 
 kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
@@ -192,7 +241,7 @@ void runConvTranspose(OpContext& ctx) {
 }  // namespace
 
 void registerConvOps(OpTable& table) {
-  table["Conv"] = OpImpl{inferConv, runConv};
+  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv};
   table["ConvTranspose"] = OpImpl{inferConvTranspose, runConvTranspose};
 }
 
