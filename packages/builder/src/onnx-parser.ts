@@ -86,12 +86,34 @@ export class OnnxParser {
       );
     }
     for (const v of g.outputs) {
-      const t = scope.get(v.name);
+      let t = scope.get(v.name);
       if (!t)
         throw new KilnError(
           'INVALID_MODEL',
           `${model.source}: graph output '${v.name}' is never produced`,
         );
+      if (this.network.inputs.includes(t)) {
+        throw new KilnError(
+          'UNSUPPORTED',
+          `${model.source}: graph output '${v.name}' is a graph input; pass it through outside the engine`,
+        );
+      }
+      if (t.isConstant) {
+        // The engine writes outputs into their own buffers: a constant output is copied there by
+        // an Identity that takes over the output's name.
+        const out = new NetworkTensor(t.name, t.dtype, [...t.shape]);
+        t.name = this.network.uniqueName(`${t.name}_source`);
+        this.network.layers.push(
+          new Layer(
+            this.network.uniqueLayerName(`${v.name}_identity`),
+            'Identity',
+            [t],
+            [out],
+            new Map(),
+          ),
+        );
+        t = out;
+      }
       this.network.markOutput(t);
     }
     getLogger().log(

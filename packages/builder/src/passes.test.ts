@@ -225,3 +225,35 @@ describe('elementwise-chain fusion', () => {
     expect(fused.layers.map((l) => l.op)).toEqual(['ElementwiseChain', 'Div', 'Sub']);
   });
 });
+
+describe('removeNoOps keeps every reader fed', () => {
+  it('a no-op Reshape read twice, one reader an Identity that is a graph output', async () => {
+    // t = Transpose(x); r = Reshape(t, same shape); out1 = Identity(r); out2 = Neg(r)
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [2, 3]);
+    const t = net.addLayer('Transpose', [x], { perm: [1, 0] });
+    t.output.shape = [3, 2];
+    const r = net.addShuffle(t.output, [3, 2]);
+    r.output.shape = [3, 2];
+    const id = net.addLayer('Identity', [r.output]);
+    id.output.shape = [3, 2];
+    const neg = net.addUnary(r.output, 'Neg');
+    net.markOutput(id.output);
+    net.markOutput(neg.output);
+    removeNoOps(net);
+    const produced = new Set<unknown>(net.inputs);
+    for (const l of net.layers) {
+      for (const i of l.inputs)
+        if (i && !i.isConstant) expect(produced.has(i), `${l.name} reads ${i.name}`).toBe(true);
+      for (const o of l.outputs) produced.add(o);
+    }
+    const { engine } = await buildEngine(net);
+    const out = await engine
+      .createExecutionContext()
+      .infer({ x: new Tensor('float32', [2, 3], new Float32Array([1, 2, 3, 4, 5, 6])) });
+    expect(Array.from(out[id.output.name]!.data as Float32Array)).toEqual([1, 4, 2, 5, 3, 6]);
+    expect(Array.from(out[neg.output.name]!.data as Float32Array)).toEqual([
+      -1, -4, -2, -5, -3, -6,
+    ]);
+  });
+});

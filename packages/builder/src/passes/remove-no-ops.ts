@@ -36,30 +36,32 @@ function isNoOpReshape(l: Layer): boolean {
  * output names never change.
  */
 export function removeNoOps(network: NetworkDefinition): NetworkDefinition {
+  const noOp = (l: Layer) =>
+    !!l.inputs[0] &&
+    (l.op === 'Identity' ||
+      (l.op === 'Dropout' && l.outputs.length === 1) ||
+      isNoOpCast(l) ||
+      isNoOpReshape(l));
+  // First the no-ops inside the graph: their readers read the input instead.
+  network.layers = network.layers.filter((l) => {
+    if (!noOp(l) || network.outputs.includes(l.output)) return true;
+    rewire(network, l.output, l.inputs[0]!);
+    return false;
+  });
+  // Then those writing a graph output, with uses counted after the rewiring above.
   const producers = new Map(
     network.layers.flatMap((l) => l.outputs.map((t, i) => [t, { layer: l, index: i }] as const)),
   );
   const uses = consumersOf(network);
   const removed = new Set<Layer>();
   for (const l of network.layers) {
-    const noOp =
-      l.op === 'Identity' ||
-      (l.op === 'Dropout' && l.outputs.length === 1) ||
-      isNoOpCast(l) ||
-      isNoOpReshape(l);
-    const input = l.inputs[0];
-    if (!noOp || !input) continue;
-    if (!network.outputs.includes(l.output)) {
-      rewire(network, l.output, input);
-      removed.add(l);
-      continue;
-    }
-    const producer = producers.get(input);
+    if (!noOp(l)) continue;
+    const producer = producers.get(l.inputs[0]!);
     if (
       producer &&
       !removed.has(producer.layer) &&
       sameGuards(producer.layer, l) &&
-      hasSingleUse(network, uses, input)
+      hasSingleUse(network, uses, l.inputs[0]!)
     ) {
       producer.layer.outputs[producer.index] = l.output;
       removed.add(l);
