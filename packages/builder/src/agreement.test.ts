@@ -67,9 +67,11 @@ describe('agreement with onnxruntime-node on the shared models', () => {
               err,
               `${c.file} ${out} batch ${batch}: max abs error ${err} vs max|ref| ${magnitude}`,
             ).toBeLessThanOrEqual(1e-4 * (1 + magnitude));
-          // Random-weight nets can squash their outputs near zero (mobilenet_v2: ~5e-9), where the
-          // absolute bound alone proves little: the error must also be small against the output.
-          expect(err, `${c.file} ${out}: relative to max|ref| ${magnitude}`).toBeLessThanOrEqual(1e-3 * magnitude);
+            // Random-weight nets can squash their outputs near zero (mobilenet_v2: ~5e-9), where the
+            // absolute bound alone proves little: the error must also be small against the output.
+            expect(err, `${c.file} ${out}: relative to max|ref| ${magnitude}`).toBeLessThanOrEqual(
+              1e-3 * magnitude,
+            );
           }
         }
       },
