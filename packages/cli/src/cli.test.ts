@@ -121,3 +121,72 @@ describe.skipIf(missing !== undefined)('kiln on a real model (PP-OCR direction c
     expect(r.err).toMatch(/needs \d+ bytes of activation memory/);
   });
 });
+
+describe.skipIf(missing !== undefined)('kiln onnx rewrites', () => {
+  it('set-batch 8 then fold, and the result builds and runs at batch 8', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-onnx-'));
+    const b8 = path.join(dir, 'b8.onnx');
+    const folded = path.join(dir, 'b8f.onnx');
+    expect(
+      (await kiln('onnx', 'set-batch', `--model=${model}`, `--output=${b8}`, '--batch=8')).code,
+    ).toBe(0);
+    const fold = await kiln('onnx', 'fold', `--model=${b8}`, `--output=${folded}`);
+    expect(fold.code, fold.err).toBe(0);
+    expect(fold.out).toMatch(/fold: .* \(\d+ nodes\) -> .* \(\d+ nodes\)/);
+    const shown = await kiln('onnx', 'inspect', `--model=${folded}`);
+    expect(shown.out).toMatch(/input {2}x: 1 \[8, 3,/);
+    const engine = path.join(dir, 'b8.kiln');
+    expect(
+      (await kiln('build', `--onnx=${folded}`, '--shapes=x:8x3x48x192', `--saveEngine=${engine}`))
+        .code,
+    ).toBe(0);
+    const run = await kiln(
+      'run',
+      `--loadEngine=${engine}`,
+      '--iterations=2',
+      '--duration=0',
+      '--warmUp=0',
+    );
+    expect(run.code, run.err).toBe(0);
+    expect((await kiln('onnx', 'extract', `--model=${model}`, `--output=${b8}`)).err).toContain(
+      'extract needs --inputs',
+    );
+  });
+});
+
+const savedModel = path.resolve(__dirname, '../../../../shared/tf-savedmodels/times_three_float');
+describe.skipIf(!fs.existsSync(savedModel))('kiln convert', () => {
+  it('a TF2 SavedModel becomes ONNX that kiln builds and runs: 3 * x', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'kiln-convert-'));
+    const onnx = path.join(dir, 'times_three.onnx');
+    const c = await kiln('convert', `--saved-model=${savedModel}`, `--output=${onnx}`);
+    expect(c.code, c.err).toBe(0);
+    const { Builder, OnnxParser } = await import('@kiln/builder');
+    const { Runtime } = await import('@kiln/runtime');
+    const { Tensor } = await import('@kiln/core');
+    const builder = new Builder();
+    const network = builder.createNetwork();
+    new OnnxParser(network).parse(onnx);
+    const input = network.inputs[0]!;
+    expect(input.shape).toEqual([]); // the signature declares a scalar
+    const engine = new Runtime().deserializeEngine(
+      await builder.buildSerializedNetwork(network, builder.createBuilderConfig()),
+    );
+    const out = await engine
+      .createExecutionContext()
+      .infer({ [input.name]: new Tensor('float32', [], new Float32Array([2.5])) });
+    expect(Array.from(out[engine.outputNames[0]!]!.data as Float32Array)).toEqual([7.5]);
+    // --shapes reaches the converter, which checks it against the signature.
+    const wrong = await kiln(
+      'convert',
+      `--saved-model=${savedModel}`,
+      `--output=${onnx}`,
+      '--shapes=x:3',
+    );
+    expect(wrong.code).toBe(1);
+    expect(wrong.err).toContain("inputShapes['x'] has rank 1; the input has rank 0");
+    expect((await kiln('convert', `--output=${onnx}`)).err).toContain(
+      'give exactly one of --saved-model',
+    );
+  });
+});

@@ -5,6 +5,8 @@ import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 
 import { buildFromFlags } from './commands/build';
+import { convert } from './commands/convert';
+import { onnxTool } from './commands/onnx-tools';
 import { inspect } from './commands/inspect';
 import { run } from './commands/run';
 import { USAGE, UsageError } from './usage';
@@ -39,6 +41,23 @@ const runOptions = {
   json: text,
 };
 
+const convertOptions = {
+  'saved-model': text,
+  input: text,
+  graphdef: text,
+  tfjs: text,
+  output: text,
+  inputs: text,
+  outputs: text,
+  opset: text,
+  'inputs-as-nchw': text,
+  'outputs-as-nchw': text,
+  tag: text,
+  signature_def: text,
+  shapes: text,
+};
+const onnxOptions = { model: text, output: text, batch: text, inputs: text, outputs: text };
+
 /** Runs the CLI on `argv` (without node and the script); resolves to the exit code. */
 export async function main(
   argv: string[],
@@ -57,6 +76,21 @@ export async function main(
       case 'bench': {
         const { values } = parseArgs({ args: rest, options: runOptions, strict: true });
         await run(values, out);
+        return 0;
+      }
+      case 'convert': {
+        const { values } = parseArgs({ args: rest, options: convertOptions, strict: true });
+        convert(values, out);
+        return 0;
+      }
+      case 'onnx': {
+        const { values, positionals } = parseArgs({
+          args: rest,
+          options: onnxOptions,
+          strict: true,
+          allowPositionals: true,
+        });
+        onnxTool(positionals[0], values, out);
         return 0;
       }
       case 'inspect': {
