@@ -67,6 +67,6 @@ export function onnxTool(
   }
   saveModel(result, flags.output);
   log(
-    `${action}: ${flags.model} (${model.graph.nodes.length} nodes) -> ${flags.output} (${result.graph.nodes.length} nodes)`,
+    `${action}: ${flags.model} (${before} nodes) -> ${flags.output} (${result.graph.nodes.length} nodes)`,
   );
 }
