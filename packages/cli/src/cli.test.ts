@@ -190,3 +190,20 @@ describe.skipIf(!fs.existsSync(savedModel))('kiln convert', () => {
     );
   });
 });
+
+describe.skipIf(missing !== undefined)('kiln compare', () => {
+  it('agrees with onnxruntime-node at the default tolerance, and says so when the tolerance is zero', async () => {
+    const ok = await kiln('compare', `--onnx=${model}`, '--shapes=x:2x3x48x192');
+    expect(ok.code, ok.err).toBe(0);
+    expect(ok.out).toMatch(/output 'softmax_0.tmp_0' \[2,2\]: max abs error .* -> PASS/);
+    const strict = await kiln(
+      'compare',
+      `--onnx=${model}`,
+      '--shapes=x:2x3x48x192',
+      '--atol=0',
+      '--rtol=0',
+    );
+    expect(strict.code).toBe(1); // float sums in another order are not bit-identical
+    expect(strict.out).toContain('DIFFER');
+  });
+});

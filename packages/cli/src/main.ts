@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { KilnError } from '@kiln/core';
 
 import { buildFromFlags } from './commands/build';
+import { compare } from './commands/compare';
 import { convert } from './commands/convert';
 import { onnxTool } from './commands/onnx-tools';
 import { inspect } from './commands/inspect';
@@ -77,6 +78,14 @@ export async function main(
         const { values } = parseArgs({ args: rest, options: runOptions, strict: true });
         await run(values, out);
         return 0;
+      }
+      case 'compare': {
+        const { values } = parseArgs({
+          args: rest,
+          options: { ...buildOptions, atol: text, rtol: text },
+          strict: true,
+        });
+        return (await compare(values, out)) ? 0 : 1;
       }
       case 'convert': {
         const { values } = parseArgs({ args: rest, options: convertOptions, strict: true });

@@ -5,6 +5,7 @@ export const USAGE = `usage: kiln build --onnx=FILE [--saveEngine=FILE] [--shape
        kiln run (--loadEngine=FILE | --onnx=FILE ...build flags) [--shapes=SPEC] [--iterations=N] [--duration=S] [--warmUp=MS] [--exportTimes=FILE] [--json=FILE]
        kiln convert (--saved-model=DIR | --input=FILE.pb | --tfjs=model.json) --output=FILE.onnx [--inputs=a,b] [--outputs=c] [--opset=N] [--inputs-as-nchw=a] [--outputs-as-nchw=c] [--shapes=SPEC]
        kiln onnx set-batch|nchw|fold|extract|inspect --model=FILE.onnx [--output=FILE.onnx] [--batch=N|NAME] [--inputs=a,b] [--outputs=c]
+       kiln compare --onnx=FILE [--shapes=SPEC] [--atol=1e-5] [--rtol=1e-3]   (against onnxruntime-node)
        kiln inspect FILE.kiln|FILE.onnx
 SPEC: name:1x3x224x224[,name2:...]  (trtexec syntax)`;
 
