@@ -13,6 +13,7 @@
 
 #include "kiln/cpu_features.h"
 #include "kiln/kernels/activation.h"
+#include "kiln/kernels/shape.h"
 #include "kiln_test.h"
 
 namespace kt {
@@ -84,6 +85,22 @@ inline bool expectEqual(const std::string& what, const std::vector<float>& got,
     }
   }
   return true;
+}
+
+// Index of an input element for output multi-index `idx` under numpy broadcasting.
+inline int64_t sourceIndex(const kiln::kernels::Shape& out, const kiln::kernels::Shape& in,
+                           const std::vector<int64_t>& idx) {
+  int64_t off = 0;
+  const size_t shift = out.size() - in.size();
+  for (size_t d = 0; d < in.size(); ++d) off = off * in[d] + (in[d] == 1 ? 0 : idx[d + shift]);
+  return off;
+}
+
+// The multi-index of flat element `i` of shape `s`.
+inline std::vector<int64_t> unravel(int64_t i, const kiln::kernels::Shape& s) {
+  std::vector<int64_t> idx(s.size());
+  for (size_t d = s.size(); d-- > 0;) idx[d] = i % s[d], i /= s[d];
+  return idx;
 }
 
 inline std::string isaTag(kiln::CpuIsa isa) { return std::string("[") + kiln::isaName(isa) + "] "; }

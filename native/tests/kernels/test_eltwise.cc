@@ -11,22 +11,10 @@ using kiln::kernels::BinaryOp;
 using kiln::kernels::CompareOp;
 using kiln::kernels::Shape;
 using kiln::kernels::UnaryOp;
+using kt::sourceIndex;
+using kt::unravel;
 
 namespace {
-
-// Index of an input element for output multi-index `idx` under numpy broadcasting.
-int64_t sourceIndex(const Shape& out, const Shape& in, const std::vector<int64_t>& idx) {
-  int64_t off = 0;
-  const size_t shift = out.size() - in.size();
-  for (size_t d = 0; d < in.size(); ++d) off = off * in[d] + (in[d] == 1 ? 0 : idx[d + shift]);
-  return off;
-}
-
-std::vector<int64_t> unravel(int64_t i, const Shape& s) {
-  std::vector<int64_t> idx(s.size());
-  for (size_t d = s.size(); d-- > 0;) idx[d] = i % s[d], i /= s[d];
-  return idx;
-}
 
 double refBinary(BinaryOp op, double a, double b) {
   switch (op) {

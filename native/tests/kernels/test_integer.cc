@@ -15,21 +15,10 @@ using kiln::kernels::CompareOp;
 using kiln::kernels::LogicalOp;
 using kiln::kernels::Shape;
 using kiln::kernels::UnaryOp;
+using kt::sourceIndex;
+using kt::unravel;
 
 namespace {
-
-int64_t sourceIndex(const Shape& out, const Shape& in, const std::vector<int64_t>& idx) {
-  int64_t off = 0;
-  const size_t shift = out.size() - in.size();
-  for (size_t d = 0; d < in.size(); ++d) off = off * in[d] + (in[d] == 1 ? 0 : idx[d + shift]);
-  return off;
-}
-
-std::vector<int64_t> unravel(int64_t i, const Shape& s) {
-  std::vector<int64_t> idx(s.size());
-  for (size_t d = s.size(); d-- > 0;) idx[d] = i % s[d], i /= s[d];
-  return idx;
-}
 
 // Reference semantics from eltwise.h, written independently of the kernel: floor/trunc division
 // via long division on magnitudes, wrapping via unsigned arithmetic.
