@@ -1,3 +1,18 @@
-// @kiln/runtime: load engine files and run them (Runtime, Engine, ExecutionContext).
+// @kiln/runtime: load engine files and run them (Runtime, Engine, ExecutionContext), and cache
+// engines built per input shape (EngineCache).
 export { Runtime, Engine, type TensorInfo, type ProfileRange, type LayerInfo } from './engine';
 export { ExecutionContext } from './execution-context';
+export {
+  EngineCache,
+  type BuildEngineFunction,
+  type CachedEngineInfo,
+  type EngineBuildEvent,
+  type EngineCacheEvents,
+  type EngineCacheOptions,
+  type EngineCacheStats,
+  type EngineEvictEvent,
+  type EngineReadyEvent,
+  type InputShapes,
+  type ModelInput,
+} from './engine-cache';
+export { EngineStore, type InputRange, type InputRanges } from './engine-store';
