@@ -3,6 +3,7 @@
 #include "convert_args.h"
 #include "errors.h"
 #include "kiln/cpu_features.h"
+#include "kiln/thread_pool.h"
 #include "kiln/dtype.h"
 #include "kiln/fault_injection.h"
 #include "kiln/version.h"
@@ -196,6 +197,10 @@ Napi::Value Convert(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+Napi::Value ThreadCount(const Napi::CallbackInfo& info) {
+  return Napi::Number::New(info.Env(), globalThreadPool().size());
+}
+
 Napi::Value InjectFault(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   injectFault(toString(env, info[0], "point"), static_cast<int>(toSize(env, info[1], "count")));
@@ -210,6 +215,7 @@ void registerDevices(Napi::Env env, Napi::Object exports) {
   exports.Set("devices", Napi::Function::New(env, Devices));
   exports.Set("features", Napi::Function::New(env, Features));
   exports.Set("convert", Napi::Function::New(env, Convert));
+  exports.Set("threadCount", Napi::Function::New(env, ThreadCount));
   exports.Set("injectFault", Napi::Function::New(env, InjectFault));
 }
 

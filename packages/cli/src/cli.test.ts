@@ -25,7 +25,7 @@ describe('kiln command line', () => {
     for (const [args, message] of [
       [['frobnicate'], "unknown command 'frobnicate'"],
       [['build', '--onx=a.onnx'], "Unknown option '--onx'"],
-      [['build'], 'give a model: --onnx=FILE'],
+      [['build'], 'give one model: --onnx=FILE, --tfjs=model.json'],
       [['build', '--onnx=/no/such.onnx'], "--onnx: no such file '/no/such.onnx'"],
       [['run', '--loadEngine=/no/such.kiln'], "--loadEngine: no such file '/no/such.kiln'"],
       [['inspect'], 'inspect needs a file'],

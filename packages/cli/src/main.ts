@@ -13,14 +13,20 @@ import { run } from './commands/run';
 import { USAGE, UsageError } from './usage';
 
 const text = { type: 'string' } as const;
+const texts = { type: 'string', multiple: true } as const;
 const flag = { type: 'boolean' } as const;
 const buildOptions = {
   onnx: text,
+  tfjs: text,
+  graphdef: text,
+  'saved-model': text,
+  inputs: text,
+  outputs: text,
   saveEngine: text,
   shapes: text,
-  minShapes: text,
-  optShapes: text,
-  maxShapes: text,
+  minShapes: texts,
+  optShapes: texts,
+  maxShapes: texts,
   memPoolSize: text,
   workspace: text,
   fp16: flag,
@@ -28,6 +34,7 @@ const buildOptions = {
   best: flag,
   builderOptimizationLevel: text,
   timingCacheFile: text,
+  threads: text,
   verbose: flag,
   explicitBatch: flag,
 };
@@ -40,6 +47,10 @@ const runOptions = {
   noDataTransfers: flag,
   exportTimes: text,
   json: text,
+  streams: text,
+  profile: text,
+  loadInputs: text,
+  exportOutput: text,
 };
 
 const convertOptions = {

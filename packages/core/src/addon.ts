@@ -13,6 +13,7 @@ export interface NativeAddon {
   features(): NativeFeatures;
   convert(src: ArrayBufferView, srcType: number, dst: ArrayBufferView, dstType: number): void;
   injectFault(point: string, count: number): void;
+  threadCount(): number;
   DeviceBuffer: new (device: string, bytes: number) => NativeDeviceBuffer;
   HostBuffer: new (device: string, bytes: number) => NativeHostBuffer;
   Stream: new (device: string) => NativeStream;

@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
+import path from 'node:path';
 
 import { describe, expect, it } from 'vitest';
 
-import { devices, features, resolveDevice } from './device';
+import { devices, features, resolveDevice, threadCount } from './device';
 import { KilnError } from './errors';
 
 describe('devices() and features()', () => {
@@ -44,5 +46,27 @@ describe('devices() and features()', () => {
       expect(() => resolveDevice('cuda:0')).toThrow(KilnError);
       expect(() => resolveDevice('cuda:0')).toThrow(/no cuda device/);
     }
+  });
+});
+
+const distEntry = path.resolve(__dirname, '..', 'dist', 'index.cjs');
+
+describe('threadCount()', () => {
+  it('is the pool size this process runs kernels on', () => {
+    const fromEnv = Number(process.env.KILN_NUM_THREADS);
+    expect(threadCount()).toBe(fromEnv > 0 ? fromEnv : os.cpus().length);
+  });
+
+  it.runIf(fs.existsSync(distEntry))('follows KILN_NUM_THREADS, read when the pool starts', () => {
+    const count = (env: Record<string, string>) =>
+      execFileSync(
+        process.execPath,
+        ['-e', `console.log(require(${JSON.stringify(distEntry)}).threadCount())`],
+        { env: { ...process.env, KILN_NUM_THREADS: '', ...env } },
+      )
+        .toString()
+        .trim();
+    expect(count({ KILN_NUM_THREADS: '3' })).toBe('3');
+    expect(count({})).toBe(String(os.cpus().length));
   });
 });

@@ -57,6 +57,15 @@ export function features(): Features {
   return native().features() as unknown as Features;
 }
 
+/**
+ * Threads the cpu device's kernels run on (the calling worker plus helpers). The pool is sized
+ * once, at its first use, from `KILN_NUM_THREADS` or else the number of logical cores; calling
+ * this creates it, so set the variable before.
+ */
+export function threadCount(): number {
+  return native().threadCount() as number;
+}
+
 /** @internal Validates a device option and returns its name ('cpu' by default). */
 export function resolveDevice(device: unknown): DeviceName {
   if (device === undefined) return 'cpu';

@@ -28,7 +28,14 @@ export {
   bfloat16ToFloat32,
 } from './convert';
 export { type Shape, Tensor, shapeSize } from './tensor';
-export { type DeviceName, type DeviceInfo, type Features, devices, features } from './device';
+export {
+  type DeviceName,
+  type DeviceInfo,
+  type Features,
+  devices,
+  features,
+  threadCount,
+} from './device';
 export { type AllocationOptions, DeviceBuffer, HostBuffer } from './buffers';
 export { type HostMemory, type CopyOptions, type MemsetOptions, Stream, Event } from './stream';
 

@@ -2,17 +2,26 @@ import fs from 'node:fs';
 
 import { Builder, OnnxParser } from '@kiln/builder';
 import { ConsoleLogger, setLogger } from '@kiln/core';
+import type { Model } from '@kiln/onnx';
 
 import { UsageError, numberFlag, parseShapes, unknownInput } from '../usage';
+import { applyThreads } from './threads';
+import { TF_SOURCES, convertFromFlags } from './convert';
 
 /** The flags `kiln build` (and `kiln run` without --loadEngine) take. */
 export interface BuildFlags {
   onnx?: string;
+  tfjs?: string;
+  graphdef?: string;
+  'saved-model'?: string;
+  inputs?: string;
+  outputs?: string;
   saveEngine?: string;
   shapes?: string;
-  minShapes?: string;
-  optShapes?: string;
-  maxShapes?: string;
+  /** One entry per optimization profile (the flag repeated), as trtexec takes them. */
+  minShapes?: string[];
+  optShapes?: string[];
+  maxShapes?: string[];
   memPoolSize?: string;
   workspace?: string;
   fp16?: boolean;
@@ -20,21 +29,39 @@ export interface BuildFlags {
   best?: boolean;
   builderOptimizationLevel?: string;
   timingCacheFile?: string;
+  threads?: string;
   verbose?: boolean;
   explicitBatch?: boolean;
 }
 
-/** Builds plan bytes from --onnx with trtexec's shape and memory flags; logs what it does. */
+/** Builds plan bytes from a model flag with trtexec's shape and memory flags; logs what it does. */
 export async function buildFromFlags(
   flags: BuildFlags,
   log: (line: string) => void,
 ): Promise<Uint8Array> {
-  if (!flags.onnx) throw new UsageError('give a model: --onnx=FILE');
-  if (!fs.existsSync(flags.onnx)) throw new UsageError(`--onnx: no such file '${flags.onnx}'`);
+  const sourceFlags = (['onnx', ...TF_SOURCES] as const).filter(
+    (k) => k !== 'input' && flags[k as keyof BuildFlags] !== undefined,
+  );
+  if (sourceFlags.length !== 1)
+    throw new UsageError(
+      'give one model: --onnx=FILE, --tfjs=model.json, --graphdef=FILE.pb or --saved-model=DIR',
+    );
+  applyThreads(flags.threads);
   if (flags.verbose) setLogger(new ConsoleLogger('info'));
+  let model: Model | string;
+  let label: string;
+  if (flags.onnx) {
+    if (!fs.existsSync(flags.onnx)) throw new UsageError(`--onnx: no such file '${flags.onnx}'`);
+    [model, label] = [flags.onnx, flags.onnx];
+  } else {
+    const converted = convertFromFlags(flags);
+    for (const w of converted.report.warnings) log(`warning: ${w}`);
+    log(`Converted ${converted.source} to ONNX: ${converted.report.nodesAfter} nodes`);
+    [model, label] = [converted.model, converted.source];
+  }
   const builder = new Builder();
   const network = builder.createNetwork();
-  new OnnxParser(network).parse(flags.onnx);
+  new OnnxParser(network).parse(model);
   const inputs = network.inputs.map((t) => t.name);
   const config = builder.createBuilderConfig();
   if (flags.fp16 || flags.best) config.setFlag('fp16');
@@ -46,33 +73,19 @@ export async function buildFromFlags(
     numberFlag('memPoolSize', flags.memPoolSize, false) ??
     numberFlag('workspace', flags.workspace, false);
   if (mib !== undefined) config.setMemoryPoolLimit(Math.floor(mib * 2 ** 20));
-
-  const fixed = flags.shapes ? parseShapes('shapes', flags.shapes) : undefined;
-  const ranges = ['minShapes', 'optShapes', 'maxShapes'] as const;
-  const given = ranges.filter((f) => flags[f] !== undefined);
-  if (fixed && given.length > 0)
-    throw new UsageError('give either --shapes or --minShapes/--optShapes/--maxShapes, not both');
-  if (given.length > 0 && given.length < 3)
-    throw new UsageError('--minShapes, --optShapes and --maxShapes go together');
-  const [min, opt, max] =
-    given.length === 3 ? ranges.map((f) => parseShapes(f, flags[f]!)) : [fixed, fixed, fixed];
-  if (min && opt && max) {
+  for (const ranges of profileSpecs(flags)) {
     const profile = builder.createOptimizationProfile();
-    for (const [flag, map] of [
-      ['shapes', min],
-      ['optShapes', opt],
-      ['maxShapes', max],
-    ] as const) {
+    for (const [flag, map] of Object.entries(ranges))
       for (const name of map.keys())
-        if (!inputs.includes(name)) throw unknownInput(flag, name, inputs);
-    }
-    for (const name of min.keys()) {
-      if (!opt.has(name) || !max.has(name))
+        if (!inputs.includes(name))
+          throw unknownInput(flags.shapes ? 'shapes' : flag, name, inputs);
+    for (const name of ranges.minShapes.keys()) {
+      if (!ranges.optShapes.has(name) || !ranges.maxShapes.has(name))
         throw new UsageError(`'${name}' needs min, opt and max shapes`);
       profile.setDimensions(name, {
-        min: min.get(name)!,
-        opt: opt.get(name)!,
-        max: max.get(name)!,
+        min: ranges.minShapes.get(name)!,
+        opt: ranges.optShapes.get(name)!,
+        max: ranges.maxShapes.get(name)!,
       });
     }
     config.addOptimizationProfile(profile);
@@ -85,11 +98,36 @@ export async function buildFromFlags(
   });
   if (process.stderr.isTTY) process.stderr.write('\r');
   log(
-    `Built ${flags.onnx}: ${network.layers.length} layers, ${(plan.byteLength / 2 ** 20).toFixed(2)} MiB, in ${((performance.now() - started) / 1000).toFixed(2)} s`,
+    `Built ${label}: ${network.layers.length} layers, ${(plan.byteLength / 2 ** 20).toFixed(2)} MiB, in ${((performance.now() - started) / 1000).toFixed(2)} s`,
   );
   if (flags.saveEngine) {
     fs.writeFileSync(flags.saveEngine, plan);
     log(`Engine saved to ${flags.saveEngine}`);
   }
   return plan;
+}
+
+type ProfileSpec = Record<'minShapes' | 'optShapes' | 'maxShapes', Map<string, number[]>>;
+
+// --shapes gives one static profile; otherwise the i-th --minShapes/--optShapes/--maxShapes
+// together make profile i (trtexec's way of giving several profiles).
+function profileSpecs(flags: BuildFlags): ProfileSpec[] {
+  const counts = (['minShapes', 'optShapes', 'maxShapes'] as const).map(
+    (f) => flags[f]?.length ?? 0,
+  );
+  if (flags.shapes && counts.some((c) => c > 0))
+    throw new UsageError('give either --shapes or --minShapes/--optShapes/--maxShapes, not both');
+  if (flags.shapes) {
+    const fixed = parseShapes('shapes', flags.shapes);
+    return [{ minShapes: fixed, optShapes: fixed, maxShapes: fixed }];
+  }
+  if (counts[0] !== counts[1] || counts[1] !== counts[2])
+    throw new UsageError(
+      `--minShapes, --optShapes and --maxShapes go together, once per profile (got ${counts.join(', ')})`,
+    );
+  return Array.from({ length: counts[0]! }, (_, i) => ({
+    minShapes: parseShapes('minShapes', flags.minShapes![i]!),
+    optShapes: parseShapes('optShapes', flags.optShapes![i]!),
+    maxShapes: parseShapes('maxShapes', flags.maxShapes![i]!),
+  }));
 }

@@ -32,12 +32,16 @@ function input(dtype: Tensor['dtype'], shape: number[]): Tensor {
  * elementwise: |kiln - ort| <= atol + rtol * |ort| (numpy's allclose), like polygraphy.
  */
 export async function compare(flags: CompareFlags, log: (line: string) => void): Promise<boolean> {
+  if (!flags.onnx)
+    throw new UsageError(
+      'kiln compare needs --onnx=FILE (onnxruntime-node runs ONNX): convert other models first with kiln convert',
+    );
   const atol = numberFlag('atol', flags.atol, false) ?? 1e-5;
   const rtol = numberFlag('rtol', flags.rtol, false) ?? 1e-3;
   let ort: typeof import('onnxruntime-node');
   try {
     const mod = await import('onnxruntime-node');
-    ort = (mod as { default?: typeof mod }).default ?? mod;
+    ort = (mod as unknown as { default?: typeof mod }).default ?? mod;
   } catch {
     throw new KilnError(
       'NOT_FOUND',
