@@ -3,9 +3,9 @@
 #include "convert_args.h"
 #include "errors.h"
 #include "kiln/cpu_features.h"
-#include "kiln/thread_pool.h"
 #include "kiln/dtype.h"
 #include "kiln/fault_injection.h"
+#include "kiln/thread_pool.h"
 #include "kiln/version.h"
 #include "wraps.h"
 
