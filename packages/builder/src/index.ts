@@ -20,3 +20,25 @@ export { fuseActivations } from './passes/fuse-activation';
 export { fuseResidualAdd } from './passes/fuse-residual-add';
 export { fuseHorizontal } from './passes/fuse-horizontal';
 export { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
+export {
+  engineBuilderFor,
+  type EngineBuilderOptions,
+  type ModelEngineBuilder,
+} from './engine-builder';
+export { unsupportedReason } from './op-support';
+export {
+  partitionModel,
+  type PartitionOptions,
+  type Segment,
+  type SegmentNode,
+} from './partition/segments';
+export {
+  PartitionedModel,
+  type PartitionedModelOptions,
+  type SegmentInfo,
+} from './partition/partitioned-model';
+export {
+  onnxruntimeFallback,
+  type FallbackExecutor,
+  type FallbackSession,
+} from './partition/fallback';

@@ -15,6 +15,7 @@ import {
 } from '@kiln/onnx';
 
 import { Layer, NetworkDefinition, NetworkTensor } from './network';
+import { unsupportedReason } from './op-support';
 
 /** One node the parser could not turn into a layer, and why. */
 export interface UnsupportedNode {
@@ -152,7 +153,7 @@ export class OnnxParser {
         });
       return;
     }
-    const reason = this.unsupportedReason(node);
+    const reason = unsupportedReason(node, this.#supported);
     if (reason) {
       this.#unsupported.push({ name: label, op: node.opType, reason });
       // Placeholders let parsing go on, so that every unsupported node is reported at once.
@@ -244,30 +245,6 @@ export class OnnxParser {
     if (node.opType === 'Softmax' || node.opType === 'LogSoftmax')
       attrs.set('opset', { kind: 'i', value: this.#opset });
     return attrs;
-  }
-
-  private unsupportedReason(node: Node): string | undefined {
-    if (node.domain !== '' && node.domain !== 'ai.onnx')
-      return `domain '${node.domain}' is not supported`;
-    if (!this.#supported.has(node.opType))
-      return 'the native core has no implementation of this op yet';
-    for (const a of node.attributes.values()) {
-      if (node.opType === 'If' && a.type === AttrType.GRAPH) continue;
-      if (a.type === AttrType.TENSOR && node.opType === 'ConstantOfShape') {
-        if (!kilnDataType(a.tensor?.elemType)) return `its value has an unsupported element type`;
-        continue;
-      }
-      if (a.type === AttrType.GRAPH || a.type === AttrType.GRAPHS)
-        return `attribute '${a.name}' holds a subgraph, not supported yet`;
-      if (
-        a.type === AttrType.TENSOR ||
-        a.type === AttrType.STRINGS ||
-        a.type === AttrType.TENSORS
-      ) {
-        return `attribute '${a.name}' has a type the core does not take yet`;
-      }
-    }
-    return undefined;
   }
 
   private constant(init: Initializer, name: string): NetworkTensor | undefined {
