@@ -11,11 +11,13 @@
 //                            shape is refused, and the cache built and reused as expected (CI)
 import fs from 'node:fs';
 
-import { Builder, OnnxParser } from '@kiln/builder';
+import path from 'node:path';
+
+import { Builder, OnnxParser, engineBuilderFor } from '@kiln/builder';
 import { ImagePreprocessor } from '@kiln/calibrator';
 import { KilnError, Tensor } from '@kiln/core';
 import { EngineCache, Runtime } from '@kiln/runtime';
-import { missingReason, npmFile } from '@kiln/test-data';
+import { DATA_DIR, missingReason, npmFile } from '@kiln/test-data';
 import sharp from 'sharp';
 
 const modelPath = npmFile('ocr-models', 'assets', 'ch_PP-OCRv4_rec_infer.onnx');
@@ -27,6 +29,7 @@ for (const file of [modelPath, keysPath]) {
     process.exit(1);
   }
 }
+const cacheDir = path.join(DATA_DIR, 'dynamic-shapes', 'engines');
 const failures = [];
 
 // ---- Text lines in, text out -------------------------------------------------------------
@@ -156,17 +159,14 @@ try {
 // ---- 2. An EngineCache: engines built per shape on demand ------------------------------------
 
 console.log('\n2. EngineCache (TF-TRT dynamic mode), at most 2 engines');
+// engineBuilderFor (@kiln/builder) supplies the model's inputs, a key naming model + settings,
+// and the build function: each engine gets a profile of exactly the ranges the cache asks for.
+// cacheDir keeps every built engine on disk, keyed by that key.
+fs.rmSync(cacheDir, { recursive: true, force: true });
 const cache = new EngineCache({
-  inputs: [{ name: 'x', dtype: 'float32', shape: [-1, 3, 48, -1] }],
+  ...engineBuilderFor(modelPath),
   maximumCachedEngines: 2,
-  // The cache says which ranges an engine must accept; build one for exactly those.
-  build: async (ranges) => {
-    const cacheConfig = builder.createBuilderConfig();
-    cacheConfig.addOptimizationProfile(
-      builder.createOptimizationProfile().setDimensions('x', ranges.x),
-    );
-    return builder.buildSerializedNetwork(parseModel(), cacheConfig);
-  },
+  cacheDir,
 });
 cache.on('buildStart', ({ shapes }) =>
   console.log(`  building an engine for x <= ${shapes.x.join('x')}`),
@@ -194,6 +194,25 @@ console.log(
 const expected = { builds: 3, hits: 1, evictions: 1, engines: 2 };
 for (const [name, value] of Object.entries(expected)) {
   if (stats[name] !== value) failures.push(`cache ${name}: ${stats[name]}, expected ${value}`);
+}
+
+// A new cache on the same cacheDir, as after a restart: the engine for this shape is read from
+// disk, not built.
+const restarted = new EngineCache({ ...engineBuilderFor(modelPath), cacheDir });
+restarted.on('engineReady', ({ shapes, source, milliseconds }) =>
+  console.log(
+    `  after a restart: engine for x <= ${shapes.x.join('x')} from ${source} in ${milliseconds.toFixed(0)} ms`,
+  ),
+);
+{
+  const { texts, width } = cacheRequests[0];
+  const x = await renderBatch(texts, width);
+  const { [engine.outputNames[0]]: probs } = await restarted.infer({ x });
+  report(`x ${x.shape.join('x')} after the restart`, texts, decode(probs));
+  const { builds, loads } = restarted.stats;
+  console.log(`  stats after the restart: ${builds} builds, ${loads} load from ${cacheDir}`);
+  if (builds !== 0 || loads !== 1)
+    failures.push(`restarted cache: ${builds} builds and ${loads} loads, expected 0 and 1`);
 }
 
 if (failures.length > 0) {
