@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 
 import { Tensor } from '@kiln/core';
 import { EngineCache } from '@kiln/runtime';
-import { missingReason, sharedModel } from '@kiln/test-data';
+import { missingReason, npmFile, sharedModel } from '@kiln/test-data';
 import { afterAll, describe, expect, it } from 'vitest';
 
 import { engineBuilderFor } from './engine-builder';
@@ -55,6 +55,14 @@ describe('engineBuilderFor with EngineCache', () => {
     expect(cache.stats).toMatchObject({ hits: 2, misses: 2, builds: 2, engines: 2 });
   });
 
+  it('builds once for 10 concurrent requests of a new shape', async () => {
+    const cache = new EngineCache(engineBuilderFor(tinyPath));
+    const x = tinyInput([2, 2, 6, 5]);
+    const results = await Promise.all(Array.from({ length: 10 }, () => cache.infer({ x })));
+    expect(cache.stats).toMatchObject({ builds: 1, misses: 10, engines: 1 });
+    await expectLikeOrt(tinyPath, { x }, results[9]!);
+  });
+
   it('keys engines by the model bytes and the settings', () => {
     const key = engineBuilderFor(tinyCnn()).key;
     expect(engineBuilderFor(tinyPath).key).toBe(key);
@@ -97,6 +105,41 @@ describe('EngineCache on a real model', () => {
         await expectLikeOrt(file, { image }, await cache.infer({ image }));
       }
       expect(cache.stats).toMatchObject({ builds: 1, hits: 2, misses: 0 });
+    },
+  );
+});
+
+describe('EngineCache on PP-OCRv4 detection (free batch, height and width)', () => {
+  const file = npmFile('ocr-models', 'assets', 'ch_PP-OCRv4_det_infer.onnx');
+  const missing = missingReason(file);
+  if (missing) console.warn(`[skip] PP-OCRv4 det: ${missing}`);
+  it.skipIf(missing !== undefined)(
+    'a smaller batch reuses the engine, another H/W builds one; outputs match onnxruntime-node',
+    async () => {
+      const cache = new EngineCache(engineBuilderFor(file));
+      const builds: number[][] = [];
+      cache.on('buildStart', (e) => builds.push(e.shapes.x!));
+      for (const [i, shape] of [
+        [2, 3, 64, 96],
+        [1, 3, 64, 96],
+        [1, 3, 96, 64],
+      ].entries()) {
+        const x = new Tensor(
+          'float32',
+          shape,
+          sweep(
+            shape.reduce((a, b) => a * b),
+            1,
+            i,
+          ),
+        );
+        await expectLikeOrt(file, { x }, await cache.infer({ x }));
+      }
+      expect(builds).toEqual([
+        [2, 3, 64, 96],
+        [1, 3, 96, 64],
+      ]);
+      expect(cache.stats).toMatchObject({ hits: 1, misses: 2, builds: 2 });
     },
   );
 });
