@@ -15,4 +15,4 @@ export {
   type InputShapes,
   type ModelInput,
 } from './engine-cache';
-export { EngineStore, type InputRange, type InputRanges } from './engine-store';
+export type { InputRange, InputRanges } from './engine-store';
