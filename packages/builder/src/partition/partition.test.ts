@@ -3,6 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 
 import { type Logger, Tensor, setLogger } from '@kiln/core';
+import { ElemType, Graph, Model, Node, Value, serializeModel } from '@kiln/onnx';
 import { missingReason, sharedModel } from '@kiln/test-data';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -66,6 +67,36 @@ describe('partitionModel', () => {
       'listed in unsupportedOps',
     ]);
     expect(partitionModel(tinyCnn()).map((s) => s.kind)).toEqual(['kiln']);
+  });
+
+  it('keeps each kind together where the file interleaves independent branches', async () => {
+    // x -> sigmoid -> neg and x -> relu -> relu2, joined by add; the file alternates kinds.
+    const g = new Graph();
+    g.inputs = [new Value('x', ElemType.FLOAT, ['N', 6])];
+    g.outputs = [new Value('y', ElemType.FLOAT, ['N', 6])];
+    const node = (opType: string, name: string, inputs: string[]) =>
+      new Node({ opType, name, inputs, outputs: [name] });
+    g.nodes = [
+      node('Sigmoid', 'a', ['x']),
+      node('Relu', 'u', ['x']),
+      node('Neg', 'b', ['a']),
+      node('Relu', 'v', ['u']),
+      node('Add', 'y', ['b', 'v']),
+    ];
+    const bytes = serializeModel(
+      new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] }),
+    );
+    const options = { unsupportedOps: ['Relu'], minimumSegmentSize: 1 };
+    expect(brief(partitionModel(bytes, options))).toEqual([
+      { kind: 'kiln', nodes: ['a', 'b'], inputs: ['x'], outputs: ['b'] },
+      { kind: 'fallback', nodes: ['u', 'v'], inputs: ['x'], outputs: ['v'] },
+      { kind: 'kiln', nodes: ['y'], inputs: ['b', 'v'], outputs: ['y'] },
+    ]);
+    const file = path.join(tmp, 'branches.onnx');
+    fs.writeFileSync(file, bytes);
+    const model = await PartitionedModel.create(file, options);
+    const x = tinyInput([3, 6]);
+    await expectLikeOrt(file, { x }, await model.infer({ x }));
   });
 
   it('without a fallback, lists every node kiln cannot build', async () => {
