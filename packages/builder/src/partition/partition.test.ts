@@ -2,8 +2,8 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { type Logger, Tensor, setLogger } from '@kiln/core';
-import { ElemType, Graph, Model, Node, Value, serializeModel } from '@kiln/onnx';
+import { type Logger, Tensor, nativeAddon, setLogger } from '@kiln/core';
+import { ElemType, Graph, Initializer, Model, Node, Value, serializeModel } from '@kiln/onnx';
 import { missingReason, sharedModel } from '@kiln/test-data';
 import { afterAll, describe, expect, it } from 'vitest';
 
@@ -151,6 +151,47 @@ describe('PartitionedModel', () => {
     await expect(model.infer({ q: tinyInput([1, 2, 5, 5]) } as never)).rejects.toThrow(
       "input 'x' needs a Tensor",
     );
+  });
+
+  it('runs past an op kiln has neither a kernel nor a shape rule for (CumSum)', async () => {
+    // sigmoid -> neg -> exp -> CumSum -> tanh -> neg -> sigmoid: the segment after CumSum learns
+    // its input's type at the first call.
+    const g = new Graph();
+    g.inputs = [new Value('x', ElemType.FLOAT, ['N', 6])];
+    g.outputs = [new Value('y', ElemType.FLOAT, ['N', 6])];
+    const axis = new Tensor('int64', [], new BigInt64Array([1n]));
+    g.initializers.set('axis', Initializer.fromTensor('axis', axis));
+    const node = (opType: string, name: string, inputs: string[]) =>
+      new Node({ opType, name, inputs, outputs: [name] });
+    g.nodes = [
+      node('Sigmoid', 'a', ['x']),
+      node('Neg', 'b', ['a']),
+      node('Exp', 'c', ['b']),
+      node('CumSum', 'd', ['c', 'axis']),
+      node('Tanh', 'e', ['d']),
+      node('Neg', 'f', ['e']),
+      node('Sigmoid', 'y', ['f']),
+    ];
+    const file = path.join(tmp, 'cumsum.onnx');
+    fs.writeFileSync(
+      file,
+      serializeModel(new Model(g, { irVersion: 8, opsetImport: [{ domain: '', version: 17 }] })),
+    );
+    // Should the core learn CumSum, forcing it keeps this test about the fallback.
+    const unsupportedOps = nativeAddon().supportedOps().includes('CumSum') ? ['CumSum'] : [];
+    const model = await PartitionedModel.create(file, { unsupportedOps });
+    expect(model.segments.map((s) => `${s.kind}:${s.nodes.map((n) => n.op).join('+')}`)).toEqual([
+      'kiln:Sigmoid+Neg+Exp',
+      'fallback:CumSum',
+      'kiln:Tanh+Neg+Sigmoid',
+    ]);
+    for (const [i, shape] of [
+      [2, 6],
+      [5, 6],
+    ].entries()) {
+      const x = tinyInput(shape, i);
+      await expectLikeOrt(file, { x }, await model.infer({ x }));
+    }
   });
 
   const file = sharedModel('fashion_mnist_cnn.onnx');

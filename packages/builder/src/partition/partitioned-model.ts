@@ -1,4 +1,4 @@
-import { KilnError, Tensor, getLogger, invalidParameterError } from '@kiln/core';
+import { KilnError, Tensor, dataTypeCode, getLogger, invalidParameterError } from '@kiln/core';
 import { type Model, loadModel, serializeModel } from '@kiln/onnx';
 import { EngineCache, type EngineCacheOptions } from '@kiln/runtime';
 
@@ -74,15 +74,16 @@ export class PartitionedModel {
     const segments = partitionModel(source, { ...options, fallback: fallback !== undefined });
     logSegments(source.source, segments, fallback);
     const runners: Runner[] = [];
-    for (const segment of segments) {
-      const bytes = serializeModel(segment.model);
-      let run: Runner['run'];
-      if (segment.kind === 'kiln') {
-        run = await kilnRunner(bytes, options);
-      } else {
+    for (const [index, segment] of segments.entries()) {
+      const prepare = async (model: Model): Promise<Runner['run']> => {
+        const bytes = serializeModel(model);
+        if (segment.kind === 'kiln') return kilnRunner(bytes, options);
         const session = await fallback!.load(bytes);
-        run = (feeds) => session.run(feeds);
-      }
+        return (feeds) => session.run(feeds);
+      };
+      const run = untypedInputs(segment.model).length
+        ? preparedAtFirstCall(index, segment.model, prepare)
+        : await prepare(segment.model);
       runners.push({ inputs: segment.inputs, outputs: segment.outputs, run });
     }
     // A model output may be a constant outright; no segment produces it.
@@ -125,6 +126,37 @@ export class PartitionedModel {
     }
     return Object.fromEntries(this.outputNames.map((n) => [n, values.get(n)!]));
   }
+}
+
+// Inputs whose element type or shape shape inference could not tell: they follow an op kiln
+// has no shape rule for (often the very op it cannot build).
+const untypedInputs = (model: Model) =>
+  model.graph.inputs.filter((v) => v.elemType === undefined || v.shape === undefined);
+
+// A segment prepared at its first call, when the tensors reaching its untyped inputs give their
+// types and ranks (every dim left free); later calls reuse it.
+function preparedAtFirstCall(
+  index: number,
+  model: Model,
+  prepare: (model: Model) => Promise<Runner['run']>,
+): Runner['run'] {
+  let ready: Promise<Runner['run']> | undefined;
+  return (feeds) => {
+    if (!ready) {
+      const untyped = untypedInputs(model);
+      for (const v of untyped) {
+        const t = feeds[v.name]!;
+        v.elemType = dataTypeCode(t.dtype);
+        v.shape = t.shape.map((_, i) => `${v.name}_dim${i}`);
+      }
+      getLogger().log(
+        'info',
+        `partition: segment #${index} is prepared now: the types of ${untyped.map((v) => `'${v.name}'`).join(', ')} are known only at run time`,
+      );
+      ready = prepare(model);
+    }
+    return ready.then((run) => run(feeds));
+  };
 }
 
 // An EngineCache over the segment; fixed-shape segments are built at once (TF-TRT's static mode).
