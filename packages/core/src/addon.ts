@@ -1,9 +1,8 @@
 // The only place that loads the native addon. Everything else reaches it through native().
 import fs from 'node:fs';
 import { createRequire } from 'node:module';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 
+import { addonCandidates, addonPackageNames } from './addon-location';
 import { KilnError } from './errors';
 
 /** @internal The native classes and functions of native/binding (kept in sync by hand). */
@@ -155,23 +154,19 @@ export interface NativeEvent {
 
 let loaded: NativeAddon | undefined;
 
-function candidatePaths(): string[] {
-  const here = path.dirname(fileURLToPath(import.meta.url));
-  // dist/ in a published or built package, src/ when tests run the sources directly.
-  const local = path.resolve(here, '..', 'build', 'Release', 'kiln.node');
-  return process.env.KILN_ADDON_PATH ? [process.env.KILN_ADDON_PATH, local] : [local];
-}
-
 /** @internal Loads the addon on first use and returns it. */
 export function native(): NativeAddon {
   if (loaded) return loaded;
-  const tried = candidatePaths();
-  const found = tried.find((p) => fs.existsSync(p));
+  const candidates = addonCandidates();
+  const found = candidates.find((c) => c.file !== undefined && fs.existsSync(c.file))?.file;
   if (!found) {
+    const tried = candidates.map((c) => (c.file ? `${c.where} (${c.file})` : c.where));
     throw new KilnError(
       'ADDON_NOT_FOUND',
-      `kiln's native addon was not found (looked at ${tried.join(', ')}). ` +
-        `Build it with 'pnpm --filter @kiln/core build' (needs cmake >= 3.20 and a C++17 compiler), ` +
+      `kiln's native addon was not found for ${process.platform}-${process.arch}; looked at: ${tried.join(', ')}. ` +
+        `Install the prebuilt package (npm install ${addonPackageNames().at(-1)}), ` +
+        `or build from source: install cmake >= 3.20 and a C++17 compiler, then ` +
+        `'npm install --no-save cmake-js node-addon-api && npm rebuild @kiln/core'; ` +
         `or point KILN_ADDON_PATH at a kiln.node file.`,
     );
   }

@@ -28,6 +28,7 @@ export {
   bfloat16ToFloat32,
 } from './convert';
 export { type Shape, Tensor, shapeSize } from './tensor';
+export { addonPackageNames } from './addon-location';
 export {
   type DeviceName,
   type DeviceInfo,
