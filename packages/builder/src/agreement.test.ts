@@ -122,7 +122,7 @@ describe.skipIf(missingReason(fashion) !== undefined)('engine files', () => {
   it('contexts of one engine run concurrently and agree', async () => {
     const { engine } = await buildFashion();
     const inputs = [0, 1, 2, 3].map((k) => new Tensor('float32', [1, 1, 28, 28], sweep(784, 1, k)));
-    const serial = [];
+    const serial: Awaited<ReturnType<typeof one.infer>>[] = [];
     const one = engine.createExecutionContext();
     for (const x of inputs) serial.push(await one.infer({ image: x }));
     const parallel = await Promise.all(

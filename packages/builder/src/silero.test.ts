@@ -38,8 +38,8 @@ describe.skipIf(missing !== undefined)('Silero VAD against onnxruntime-node', ()
       for (const sr of hasSr ? [16000, 8000] : [16000]) {
         const chunk = sr === 16000 ? 512 : 256;
         const ctx = engine.createExecutionContext();
-        let state = new Float32Array(256);
-        let refState = new Float32Array(256);
+        let state: Float32Array<ArrayBufferLike> = new Float32Array(256);
+        let refState: Float32Array<ArrayBufferLike> = new Float32Array(256);
         for (let k = 0; k < 5; k++) {
           const x = audio(chunk, k);
           const feeds: Record<string, Tensor> = {
