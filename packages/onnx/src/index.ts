@@ -24,6 +24,7 @@ export {
   floatsAttr,
   stringAttr,
   tensorAttr,
+  graphAttr,
 } from './ir/attribute';
 export {
   ElemType,

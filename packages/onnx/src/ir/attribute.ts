@@ -97,6 +97,11 @@ export function tensorAttr(name: string, value: Initializer): Attribute {
   return { name, type: AttrType.TENSOR, proto: emptyAttr(name, AttrType.TENSOR), tensor: value };
 }
 
+/** A GRAPH attribute: an If branch or a Loop/Scan body, which may read outer-scope tensors. */
+export function graphAttr(name: string, value: Graph): Attribute {
+  return { name, type: AttrType.GRAPH, proto: emptyAttr(name, AttrType.GRAPH), graph: value };
+}
+
 /** Throws the KilnError for an attribute of the wrong type. */
 export function attrTypeError(node: string, attr: Attribute, wanted: string): KilnError {
   return new KilnError(

@@ -1,14 +1,23 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../io/load';
 import { serializeModel } from '../io/save';
-import { intsAttr } from '../ir/attribute';
+import { graphAttr, intsAttr } from '../ir/attribute';
+import { Graph } from '../ir/graph';
+import { Node } from '../ir/node';
+import { Value } from '../ir/value';
 import { ElemType } from '../ir/elem-type';
 import type { Model } from '../ir/model';
 import { insertNodes, replaceUses } from '../surgery/edit';
-import { tinyModel } from '../test-support/build';
+import { f32, tinyModel } from '../test-support/build';
 import { absent, SHARED_MODELS } from '../test-support/models';
 import { makeFeeds, ort, session } from '../test-support/ort';
-import { inputsAsNchw, outputsAsNchw, toChannelsFirst, toChannelsLast } from './layout';
+import {
+  cancelTransposePairs,
+  inputsAsNchw,
+  outputsAsNchw,
+  toChannelsFirst,
+  toChannelsLast,
+} from './layout';
 
 const spec = SHARED_MODELS.find((m) => m.name === 'fashion_mnist_cnn')!;
 
@@ -118,5 +127,104 @@ describe('layout passes on small graphs', () => {
       nodes: [],
     });
     expect(() => inputsAsNchw(m, { names: ['nope'] })).toThrow(/'nope' is not a graph input/);
+  });
+});
+
+// An If branch graph with no inputs that returns Identity(`reads`) from the outer scope.
+function branch(name: string, reads: string): Graph {
+  const g = new Graph();
+  g.name = name;
+  g.nodes = [
+    new Node({ opType: 'Identity', name: `${name}/id`, inputs: [reads], outputs: [`${name}_out`] }),
+  ];
+  g.outputs = [new Value(`${name}_out`, ElemType.FLOAT, undefined)];
+  return g;
+}
+
+describe('subgraphs (graphAttr)', () => {
+  it('an If whose branches read outer tensors serializes, runs, and keeps what its branches read', async () => {
+    // t2 = Transpose(Transpose(x)) is read only by the then branch; the else branch reads x.
+    const m = tinyModel({
+      inputs: [
+        ['x', ElemType.FLOAT, [1, 2, 3]],
+        ['c', ElemType.BOOL, []],
+      ],
+      outputs: [['y', ElemType.FLOAT]],
+      nodes: [
+        {
+          opType: 'Transpose',
+          name: 't1',
+          inputs: ['x'],
+          outputs: ['t1'],
+          attributes: [intsAttr('perm', [0, 2, 1])],
+        },
+        {
+          opType: 'Transpose',
+          name: 't2',
+          inputs: ['t1'],
+          outputs: ['t2'],
+          attributes: [intsAttr('perm', [0, 2, 1])],
+        },
+        { opType: 'Neg', name: 'neg', inputs: ['x'], outputs: ['negx'] },
+        {
+          opType: 'If',
+          name: 'if',
+          inputs: ['c'],
+          outputs: ['y'],
+          attributes: [
+            graphAttr('then_branch', branch('then', 't2')),
+            graphAttr('else_branch', branch('else', 'negx')),
+          ],
+        },
+      ],
+    });
+    cancelTransposePairs(m.graph);
+    // The pair cancels: the then branch now reads x, and neither Transpose is left over.
+    expect(m.graph.nodes.filter((n) => n.is('Transpose'))).toEqual([]);
+    expect(m.graph.nodes.find((n) => n.is('If'))!.subgraphs()[0]!.nodes[0]!.inputs).toEqual(['x']);
+    m.graph.check('if');
+    const s = await session(serializeModel(m));
+    const x = f32([1, 2, 3, 4, 5, 6], [1, 2, 3]);
+    const feeds = (c: boolean) => ({
+      x: new ort.Tensor('float32', x.data as Float32Array, [1, 2, 3]),
+      c: new ort.Tensor('bool', Uint8Array.from([c ? 1 : 0]), []),
+    });
+    expect(Array.from((await s.run(feeds(true))).y!.data as Float32Array)).toEqual([
+      1, 2, 3, 4, 5, 6,
+    ]);
+    expect(Array.from((await s.run(feeds(false))).y!.data as Float32Array)).toEqual([
+      -1, -2, -3, -4, -5, -6,
+    ]);
+  });
+
+  it('keeps a Transpose that only a subgraph reads', () => {
+    const m = tinyModel({
+      inputs: [
+        ['x', ElemType.FLOAT, [1, 2, 3]],
+        ['c', ElemType.BOOL, []],
+      ],
+      outputs: [['y', ElemType.FLOAT]],
+      nodes: [
+        {
+          opType: 'Transpose',
+          name: 't1',
+          inputs: ['x'],
+          outputs: ['t1'],
+          attributes: [intsAttr('perm', [0, 2, 1])],
+        },
+        {
+          opType: 'If',
+          name: 'if',
+          inputs: ['c'],
+          outputs: ['y'],
+          attributes: [
+            graphAttr('then_branch', branch('then', 't1')),
+            graphAttr('else_branch', branch('else', 't1')),
+          ],
+        },
+      ],
+    });
+    cancelTransposePairs(m.graph);
+    expect(m.graph.nodes.map((n) => n.name)).toEqual(['t1', 'if']);
   });
 });

@@ -1,6 +1,6 @@
 import { KilnError } from '@kiln/core';
 import { intsAttr } from '../ir/attribute';
-import type { Graph } from '../ir/graph';
+import { nodeReads, type Graph } from '../ir/graph';
 import type { Model } from '../ir/model';
 import type { Value } from '../ir/value';
 import { insertNodes, replaceUses } from '../surgery/edit';
@@ -118,7 +118,8 @@ export function cancelTransposePairs(g: Graph): void {
   // Transposes nobody reads any more are dead now (the inner one only once the outer is gone).
   for (let before = -1; before !== g.nodes.length;) {
     before = g.nodes.length;
-    const read = new Set(g.nodes.flatMap((n) => n.inputs));
+    // nodeReads: an If/Loop body may read a Transpose's output from the outer scope.
+    const read = new Set(g.nodes.flatMap(nodeReads));
     for (const v of g.outputs) read.add(v.name);
     g.nodes = g.nodes.filter((n) => !n.is('Transpose') || n.outputs.some((o) => read.has(o)));
   }
