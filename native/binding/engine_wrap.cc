@@ -170,7 +170,9 @@ void ContextWrap::init(Napi::Env env, Napi::Object exports) {
                                      InstanceMethod<&ContextWrap::SetInputShape>("setInputShape"),
                                      InstanceMethod<&ContextWrap::SetInputValues>("setInputValues"),
                                      InstanceMethod<&ContextWrap::OutputShapes>("outputShapes"),
-                                     InstanceMethod<&ContextWrap::Enqueue>("enqueue")});
+                                     InstanceMethod<&ContextWrap::Enqueue>("enqueue"),
+                                     InstanceMethod<&ContextWrap::SetProfiling>("setProfiling"),
+                                     InstanceMethod<&ContextWrap::LayerTimes>("layerTimes")});
   exports.Set("ExecutionContext", ctor);
 }
 
@@ -214,6 +216,24 @@ Napi::Value ContextWrap::SetInputValues(const Napi::CallbackInfo& info) {
     throwError(env, ErrorCode::kInvalidArgument, "input values must be host memory");
   guarded(env, [&] { context_->setInputValues(input, r.data, r.size); });
   return env.Undefined();
+}
+
+// setProfiling(on): per-layer timing of this context's runs, zeroed.
+Napi::Value ContextWrap::SetProfiling(const Napi::CallbackInfo& info) {
+  context_->setProfiling(info[0].ToBoolean());
+  return info.Env().Undefined();
+}
+
+// layerTimes() -> { runs, seconds: Float64Array (one per layer) }
+Napi::Value ContextWrap::LayerTimes(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const kiln::LayerTimes::Totals totals = context_->layerTimes();
+  Napi::Float64Array seconds = Napi::Float64Array::New(env, totals.seconds.size());
+  std::copy(totals.seconds.begin(), totals.seconds.end(), seconds.Data());
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("runs", static_cast<double>(totals.runs));
+  out.Set("seconds", seconds);
+  return out;
 }
 
 // The output shapes for the current input shapes (inferring them if needed).

@@ -98,6 +98,8 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value SetInputValues(const Napi::CallbackInfo& info);
   Napi::Value OutputShapes(const Napi::CallbackInfo& info);
   Napi::Value Enqueue(const Napi::CallbackInfo& info);
+  Napi::Value SetProfiling(const Napi::CallbackInfo& info);
+  Napi::Value LayerTimes(const Napi::CallbackInfo& info);
   std::shared_ptr<ExecutionContext> context_;
   std::shared_ptr<DeviceAllocation> arena_;  // grown on demand; queued work keeps old ones
 };

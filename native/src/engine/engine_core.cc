@@ -1,6 +1,7 @@
 #include "engine/engine_core.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -277,6 +278,8 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
     // An output that is also an input (a pass-through network) is copied below by Identity.
     if (address[n.outputs[i]] == nullptr) address[n.outputs[i]] = outputs.at(i);
   }
+  const bool profiling = layerTimes_.enabled();
+  std::vector<double> seconds(profiling ? n.layers.size() : 0, 0.0);
   for (size_t li = 0; li < n.layers.size(); ++li) {
     if (!plan.active[li]) continue;
     const LayerDesc& layer = n.layers[li];
@@ -298,8 +301,15 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
       ctx.out.push_back(const_cast<void*>(address[t]));
     }
     ctx.prepared = engine_->prepared(li);
+    if (!profiling) {
+      engine_->op(li).run(ctx);
+      continue;
+    }
+    const auto start = std::chrono::steady_clock::now();
     engine_->op(li).run(ctx);
+    seconds[li] = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   }
+  if (profiling) layerTimes_.add(seconds);
 }
 
 }  // namespace kiln

@@ -5,6 +5,7 @@
 #include <memory>
 #include <vector>
 
+#include "engine/layer_times.h"
 #include "engine/op.h"
 #include "graph/network.h"
 
@@ -61,6 +62,10 @@ class ExecutionContext {
   // plan->arenaBytes bytes.
   void execute(const ShapePlan& plan, const std::vector<const void*>& inputs,
                const std::vector<void*>& outputs, void* arena) const;
+  // Per-layer timing of this context's runs (off by default: it costs a clock read per layer).
+  // Switching it on zeroes the totals; switching it off keeps them.
+  void setProfiling(bool on) { layerTimes_.enable(on, engine_->network().layers.size()); }
+  LayerTimes::Totals layerTimes() const { return layerTimes_.totals(); }
 
  private:
   std::shared_ptr<const EngineCore> engine_;
@@ -69,6 +74,7 @@ class ExecutionContext {
   std::vector<char> inputSet_;
   std::vector<std::vector<uint8_t>> inputValues_;
   std::shared_ptr<const ShapePlan> plan_;
+  mutable LayerTimes layerTimes_;
 };
 
 }  // namespace kiln

@@ -51,6 +51,8 @@ const runOptions = {
   profile: text,
   loadInputs: text,
   exportOutput: text,
+  exportProfile: text,
+  dumpProfile: flag,
 };
 
 const convertOptions = {

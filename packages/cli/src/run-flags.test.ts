@@ -139,6 +139,29 @@ describe.skipIf(missing !== undefined)('kiln run flags (PP-OCR direction classif
     }
   });
 
+  it('--exportProfile / --dumpProfile: per-layer times from a separate profiling run', async () => {
+    const file = path.join(dir, 'profile.json');
+    const r = await kiln(
+      'run',
+      `--loadEngine=${engine}`,
+      '--iterations=3',
+      '--duration=0',
+      '--warmUp=0',
+      `--exportProfile=${file}`,
+      '--dumpProfile',
+    );
+    expect(r.code, r.err).toBe(0);
+    const [head, ...rows] = JSON.parse(fs.readFileSync(file, 'utf8'));
+    expect(head).toEqual({ count: 3 });
+    const inspected = await kiln('inspect', engine);
+    expect(rows.length).toBe(inspected.out.match(/^ *layer /gm)!.length);
+    const percent = rows.reduce((s: number, l: { percentage: number }) => s + l.percentage, 0);
+    expect(percent).toBeCloseTo(100, 6);
+    expect(rows.some((l: { op: string; timeMs: number }) => l.op.startsWith('Conv') && l.timeMs > 0)).toBe(true);
+    expect(r.out).toContain('=== Profile (3 iterations, layers by time) ===');
+    expect(r.out).toMatch(/100\.0 {3}Total/);
+  });
+
   it('--streams runs concurrent contexts, each on its own stream', async () => {
     const json = path.join(dir, 'streams.json');
     const r = await kiln(

@@ -90,9 +90,10 @@ export interface NativeExecutionContext {
   setProfile(index: number): void;
   setInputShape(input: number, dims: number[]): void;
   setInputValues(input: number, values: ArrayBufferView): void;
-  setInputValues(input: number, values: ArrayBufferView): void;
   outputShapes(): number[][];
   enqueue(stream: NativeStream, inputs: NativeDeviceBuffer[], outputs: NativeDeviceBuffer[]): void;
+  setProfiling(on: boolean): void;
+  layerTimes(): { runs: number; seconds: Float64Array };
 }
 
 /** @internal */

@@ -19,6 +19,14 @@ function isShapeLike(t: Tensor): boolean {
   return (t.dtype === 'int64' || t.dtype === 'int32' || t.dtype === 'bool') && t.size <= 64;
 }
 
+/** Per-layer times of an ExecutionContext (see `profiling`). */
+export interface LayerProfile {
+  /** Runs the totals cover. */
+  runs: number;
+  /** One entry per engine layer, in execution order. */
+  layers: { name: string; op: string; totalMs: number; averageMs: number }[];
+}
+
 /**
  * The state of one inference: profile, input shapes and tensor bindings. Use one per
  * concurrent inference; contexts of one engine share its weights.
@@ -30,6 +38,7 @@ export class ExecutionContext {
   readonly #addresses = new Map<string, DeviceBuffer>();
   readonly #inputShapes = new Map<string, number[]>();
   #profile = 0;
+  #profiling = false;
   // Buffers infer() allocates, reused while they are large enough.
   readonly #scratch = new Map<string, DeviceBuffer>();
   #stream: Stream | undefined;
@@ -50,6 +59,40 @@ export class ExecutionContext {
     expectInteger('index', index, 0, this.engine.numOptimizationProfiles - 1);
     this.#native.setProfile(index);
     this.#profile = index;
+  }
+
+  /**
+   * Per-layer timing of this context's runs, like TensorRT's IProfiler: while on, every run
+   * adds each layer's wall time (a clock read per layer; leave it off for benchmarks of the
+   * whole network). Switching it on zeroes the totals; switching it off keeps them to read.
+   */
+  set profiling(on: boolean) {
+    if (typeof on !== 'boolean') throw invalidParameterError('profiling', 'a boolean', on);
+    this.#native.setProfiling(on);
+    this.#profiling = on;
+  }
+
+  get profiling(): boolean {
+    return this.#profiling;
+  }
+
+  /**
+   * Per-layer times summed over the runs since profiling was last switched on, in execution
+   * order (no layers before it ever was). Read it after the runs' stream has synchronized.
+   * Layers a branch skipped show 0 ms.
+   */
+  layerProfile(): LayerProfile {
+    const { runs, seconds } = this.#native.layerTimes();
+    const layers = this.engine.layers();
+    return {
+      runs,
+      layers: Array.from(seconds, (s, i) => ({
+        name: layers[i]!.name,
+        op: layers[i]!.op,
+        totalMs: s * 1000,
+        averageMs: runs > 0 ? (s * 1000) / runs : 0,
+      })),
+    };
   }
 
   /** Sets an input's shape; checked against the rank, fixed dims and the profile's range. */

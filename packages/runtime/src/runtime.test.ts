@@ -94,6 +94,35 @@ describe('ExecutionContext', () => {
     }
   });
 
+  it('profiling sums per-layer times over runs; switching it on zeroes them', async () => {
+    const engine = new Runtime().deserializeEngine(await plan());
+    const ctx = engine.createExecutionContext();
+    const x = new Tensor('float32', [4, 3], new Float32Array(12).fill(1));
+    expect(ctx.profiling).toBe(false);
+    await ctx.infer({ x }); // not timed
+    expect(ctx.layerProfile()).toEqual({ runs: 0, layers: [] });
+    ctx.profiling = true;
+    const started = performance.now();
+    for (let i = 0; i < 3; i++) await ctx.infer({ x });
+    const wallMs = performance.now() - started;
+    ctx.profiling = false;
+    await ctx.infer({ x }); // off again: not added
+    const p = ctx.layerProfile();
+    expect(p.runs).toBe(3);
+    expect(p.layers.map((l) => `${l.name}:${l.op}`)).toEqual(['fc:Gemm', 'relu:Relu']);
+    for (const l of p.layers) {
+      expect(l.totalMs).toBeGreaterThan(0);
+      expect(l.averageMs).toBeCloseTo(l.totalMs / 3, 12);
+    }
+    // The layers ran inside the three infer() calls.
+    expect(p.layers.reduce((s, l) => s + l.totalMs, 0)).toBeLessThan(wallMs);
+    ctx.profiling = true;
+    expect(ctx.layerProfile().runs).toBe(0);
+    expect(() => {
+      ctx.profiling = 'yes' as never;
+    }).toThrow(KilnError);
+  });
+
   it('enqueue() with bound device buffers on a stream', async () => {
     const engine = new Runtime().deserializeEngine(await plan());
     const ctx = engine.createExecutionContext();

@@ -10,7 +10,7 @@ import {
   shapeSize,
   threadCount,
 } from '@kiln/core';
-import { type Engine, Runtime } from '@kiln/runtime';
+import { type Engine, type ExecutionContext, Runtime } from '@kiln/runtime';
 
 import { formatNpy, parseNpy } from '../npy';
 import { UsageError, numberFlag, parseShapes, unknownInput } from '../usage';
@@ -32,6 +32,10 @@ export interface RunFlags extends BuildFlags {
   profile?: string;
   loadInputs?: string;
   exportOutput?: string;
+  /** Per-layer times as JSON (trtexec's layout), from a profiling run after the benchmark. */
+  exportProfile?: string;
+  /** Prints the per-layer times. */
+  dumpProfile?: boolean;
 }
 
 /** Statistics of one timing series, in milliseconds. */
@@ -142,12 +146,54 @@ export async function run(flags: RunFlags, log: (line: string) => void): Promise
     );
     if (flags.exportTimes) fs.writeFileSync(flags.exportTimes, JSON.stringify(times, null, 1));
     if (flags.json) fs.writeFileSync(flags.json, JSON.stringify(summary, null, 1));
+    if (flags.exportProfile || flags.dumpProfile)
+      await profileLayers(lanes[0]!, Math.max(1, iterations), flags, log);
     if (flags.exportOutput) {
       writeOutputs(flags.exportOutput, await lanes[0]!.outputs());
       log(`Outputs of the last inference written to ${flags.exportOutput}`);
     }
   } finally {
     for (const lane of lanes) lane.dispose();
+  }
+}
+
+// A separate run with the profiler on (trtexec's --separateProfileRun): timing every layer
+// costs a clock read each, which the benchmark above should not pay.
+async function profileLayers(
+  lane: Lane,
+  runs: number,
+  flags: RunFlags,
+  log: (line: string) => void,
+): Promise<void> {
+  lane.context.profiling = true;
+  for (let i = 0; i < runs; i++) await lane.once();
+  lane.context.profiling = false;
+  const profile = lane.context.layerProfile();
+  const total = profile.layers.reduce((a, l) => a + l.totalMs, 0);
+  const rows = profile.layers.map((l) => ({
+    name: l.name,
+    op: l.op,
+    timeMs: l.totalMs,
+    averageMs: l.averageMs,
+    percentage: total > 0 ? (100 * l.totalMs) / total : 0,
+  }));
+  if (flags.exportProfile)
+    fs.writeFileSync(
+      flags.exportProfile,
+      JSON.stringify([{ count: profile.runs }, ...rows], null, 1),
+    );
+  if (flags.dumpProfile) {
+    log(`=== Profile (${profile.runs} iterations, layers by time) ===`);
+    log('   Time(ms)   Avg.(ms)   Time(%)   Layer');
+    for (const r of [...rows].sort((a, b) => b.timeMs - a.timeMs)) {
+      const f = (v: number, w: number) => v.toFixed(4).padStart(w);
+      log(
+        `${f(r.timeMs, 11)} ${f(r.averageMs, 10)} ${r.percentage.toFixed(1).padStart(9)}   ${r.name} (${r.op})`,
+      );
+    }
+    log(
+      `${total.toFixed(4).padStart(11)} ${(total / profile.runs).toFixed(4).padStart(10)} ${'100.0'.padStart(9)}   Total`,
+    );
   }
 }
 
@@ -161,6 +207,7 @@ interface Timing {
 
 /** One execution context with its own stream, buffers and events (trtexec's --streams). */
 interface Lane {
+  readonly context: ExecutionContext;
   once(): Promise<Timing>;
   /** Copies the outputs of the last run to host tensors. */
   outputs(): Promise<Map<string, Tensor>>;
@@ -201,6 +248,7 @@ function makeLane(
     Event,
   ];
   return {
+    context: ctx,
     async once() {
       const t0 = performance.now();
       start.record(stream);
