@@ -5,6 +5,7 @@ import { ConsoleLogger, setLogger } from '@kiln/core';
 import type { Model } from '@kiln/onnx';
 
 import { UsageError, numberFlag, parseShapes, unknownInput } from '../usage';
+import { progressReporter } from '../progress';
 import { applyThreads } from './threads';
 import { TF_SOURCES, convertFromFlags } from './convert';
 
@@ -91,12 +92,10 @@ export async function buildFromFlags(
     config.addOptimizationProfile(profile);
   }
   const started = performance.now();
-  const plan = await builder.buildSerializedNetwork(network, config, {
-    onProgress: (p) =>
-      process.stderr.isTTY &&
-      process.stderr.write(`\r[kiln] building: ${p.stage} ${p.done}/${p.total}   `),
-  });
-  if (process.stderr.isTTY) process.stderr.write('\r');
+  const progress = progressReporter();
+  const plan = await builder
+    .buildSerializedNetwork(network, config, { onProgress: (p) => progress.report(p) })
+    .finally(() => progress.end());
   log(
     `Built ${label}: ${network.layers.length} layers, ${(plan.byteLength / 2 ** 20).toFixed(2)} MiB, in ${((performance.now() - started) / 1000).toFixed(2)} s`,
   );
