@@ -34,6 +34,13 @@ export const CHECKS = [
   },
   {
     package: 'builder',
+    contains: 'network.addFullyConnected',
+    check({ stdout }) {
+      expect(stdout).toBe('Float32Array(2) [ 10, 0 ]\n');
+    },
+  },
+  {
+    package: 'builder',
     contains: 'PartitionedModel.create',
     check({ stdout }) {
       expect(stdout).toBe("[ 'kiln: 220 nodes' ]\n[ 1, 2 ]\n");

@@ -39,54 +39,58 @@ const readmes = readdirSync(join(REPO_ROOT, 'packages'))
 const used = new Set();
 let folders = 0;
 
-for (const readme of readmes) {
-  const blocks = codeBlocks(readFileSync(join(REPO_ROOT, readme), 'utf8'));
-  if (blocks.length === 0) continue;
-  describe(readme, () => {
-    for (const block of blocks) {
-      const title = `line ${block.line} (${block.kind === 'kiln' ? 'kiln commands' : block.lang})`;
-      if (block.skip !== undefined) {
-        console.warn(`[docs-check] skip ${readme}:${block.line}: ${block.skip}`);
-        it.skip(`${title}: marked skip (${block.skip})`);
-        continue;
+// Suites run one after another unless their parent is concurrent; the kiln blocks alone take
+// half a minute, mostly waiting out --duration, so everything runs side by side.
+describe.concurrent('packages/*/README.md', () => {
+  for (const readme of readmes) {
+    const blocks = codeBlocks(readFileSync(join(REPO_ROOT, readme), 'utf8'));
+    if (blocks.length === 0) continue;
+    describe(readme, () => {
+      for (const block of blocks) {
+        const title = `line ${block.line} (${block.kind === 'kiln' ? 'kiln commands' : block.lang})`;
+        if (block.skip !== undefined) {
+          console.warn(`[docs-check] skip ${readme}:${block.line}: ${block.skip}`);
+          it.skip(`${title}: marked skip (${block.skip})`);
+          continue;
+        }
+        if (block.kind === 'unrunnable') {
+          it(title, () => {
+            throw new Error(
+              `a \`\`\`${block.lang} block: label it js if it runs, or mark it <!-- docs-check: skip (reason) -->`,
+            );
+          });
+          continue;
+        }
+        const checks = CHECKS.filter(
+          (c) => readme.includes(`/${c.package}/`) && block.code.includes(c.contains),
+        );
+        checks.forEach((c) => used.add(c));
+        const named = fixturesNamedIn(block.code);
+        const missing = fixturesMissing(named);
+        if (missing) console.warn(`[docs-check] skip ${readme}:${block.line}: ${missing}`);
+        it.skipIf(missing !== undefined)(
+          `${title} runs${checks.length ? ' and prints what it says' : ''}`,
+          async () => {
+            const dir = join(work, `${++folders}`);
+            mkdirSync(dir);
+            symlinkSync(NODE_MODULES, join(dir, 'node_modules'));
+            const written = writtenFiles(block.code);
+            await makeFixtures(
+              named.filter((name) => !written.includes(name)),
+              dir,
+              cache,
+            );
+            const run = () => runBlock(block, dir, { binDir, timeoutMs: TIMEOUT_MS });
+            const stdout = await run();
+            for (const file of written)
+              expect(existsSync(join(dir, file)), `${file} is written`).toBe(true);
+            for (const check of checks) await check.check({ stdout, dir, run });
+          },
+        );
       }
-      if (block.kind === 'unrunnable') {
-        it(title, () => {
-          throw new Error(
-            `a \`\`\`${block.lang} block: label it js if it runs, or mark it <!-- docs-check: skip (reason) -->`,
-          );
-        });
-        continue;
-      }
-      const checks = CHECKS.filter(
-        (c) => readme.includes(`/${c.package}/`) && block.code.includes(c.contains),
-      );
-      checks.forEach((c) => used.add(c));
-      const named = fixturesNamedIn(block.code);
-      const missing = fixturesMissing(named);
-      if (missing) console.warn(`[docs-check] skip ${readme}:${block.line}: ${missing}`);
-      it.concurrent.skipIf(missing !== undefined)(
-        `${title} runs${checks.length ? ' and prints what it says' : ''}`,
-        async () => {
-          const dir = join(work, `${++folders}`);
-          mkdirSync(dir);
-          symlinkSync(NODE_MODULES, join(dir, 'node_modules'));
-          const written = writtenFiles(block.code);
-          await makeFixtures(
-            named.filter((name) => !written.includes(name)),
-            dir,
-            cache,
-          );
-          const run = () => runBlock(block, dir, { binDir, timeoutMs: TIMEOUT_MS });
-          const stdout = await run();
-          for (const file of written)
-            expect(existsSync(join(dir, file)), `${file} is written`).toBe(true);
-          for (const check of checks) await check.check({ stdout, dir, run });
-        },
-      );
-    }
-  });
-}
+    });
+  }
+});
 
 it('every check found its snippet', () => {
   const lost = CHECKS.filter((c) => !used.has(c)).map((c) => `${c.package}: ${c.contains}`);
