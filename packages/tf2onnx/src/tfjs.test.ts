@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { serializeModel } from '@kiln/onnx';
+import { serializeModel, type Model } from '@kiln/onnx';
 import { convertGraphDef, convertTfjs, encodeGraphDef, readTfjs } from './index';
 import { HUMAN_MODELS_DIR, missing } from '../test-support/data';
 import { compareWithTfjs } from '../test-support/tfjs-ref';
@@ -54,6 +54,34 @@ describe.skipIf(absent !== undefined)('TF.js graph models agree with @tensorflow
     expect(model.opset()).toBe(13);
     const floats = [...model.graph.initializers.values()].filter((i) => i.elemType === 1);
     expect(floats.length).toBeGreaterThan(10);
+  });
+});
+
+describe.skipIf(absent !== undefined)('tf.cond in a TF.js model: rvm', () => {
+  // rvm resizes src by downsample_ratio (cond) and refines the matte (cond_1) unless the ratio
+  // is 1. src must be a real image: at 1x1 pixels the downsampled image is empty.
+  const path = join(HUMAN_MODELS_DIR, 'rvm.json');
+  const shapes = { src: [1, 128, 128, 3] };
+  let converted: Model | undefined;
+  const model = (): Model => (converted ??= convertTfjs(path).model);
+
+  it('both conds become ONNX Ifs', () => {
+    expect(model().graph.nodes.filter((n) => n.is('If')).length).toBe(2);
+  });
+
+  it.each([
+    ['random in [0, 1): the else branches (resize, guided filter) run', {}],
+    ['1: the then branches (pass-through) run', { downsample_ratio: 1 }],
+  ])('downsample_ratio %s; every output agrees', async (_, values) => {
+    const agreement = await compareWithTfjs(path, model(), { shapes, values });
+    console.log(
+      `[tf2onnx] rvm ${JSON.stringify(values)}: ${agreement.map((a) => `${a.name} err ${a.relErr.toExponential(2)}`).join(', ')}`,
+    );
+    expect(agreement.length).toBe(6);
+    for (const a of agreement) {
+      expect(a.maxAbsRef).toBeGreaterThan(0);
+      expect(a.relErr, a.name).toBeLessThanOrEqual(1e-4);
+    }
   });
 });
 

@@ -35,25 +35,41 @@ async function loadTfjs(modelJson: string): Promise<tf.GraphModel> {
   );
 }
 
-/** Runs both and compares every ONNX output with the TF.js tensor of the same name. */
+/** What compareWithTfjs feeds. */
+export interface CompareOptions {
+  /** Seed of the random inputs (default 7). */
+  seed?: number;
+  /** Input shapes by ONNX name (default: the model's, 1 for each unknown dim, a scalar for an unknown rank). */
+  shapes?: Record<string, number[]>;
+  /** Inputs filled with one value instead of random numbers, by ONNX name. */
+  values?: Record<string, number>;
+}
+
+/**
+ * Runs both on the same inputs (random uint8-range int32 / [0, 1) float32 unless `values` fixes
+ * them) and compares every ONNX output with the TF.js tensor of the same name.
+ */
 export async function compareWithTfjs(
   modelJson: string,
   model: Model,
-  seed = 7,
+  options: CompareOptions = {},
 ): Promise<OutputAgreement[]> {
   const tfModel = await loadTfjs(modelJson);
-  const random = rng(seed);
+  const random = rng(options.seed ?? 7);
   const feeds: Record<string, ort.Tensor> = {};
   const tfFeeds: Record<string, tf.Tensor> = {};
   for (const v of model.graph.inputs) {
-    const dims = (v.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
+    const dims =
+      options.shapes?.[v.name] ??
+      (v.shape ?? []).map((d) => (typeof d === 'number' && d > 0 ? d : 1));
     const n = dims.reduce((a, b) => a * b, 1);
+    const fixed = options.values?.[v.name];
     if (v.elemType === 6) {
-      const data = Int32Array.from({ length: n }, () => Math.floor(random() * 256));
+      const data = Int32Array.from({ length: n }, () => fixed ?? Math.floor(random() * 256));
       feeds[v.name] = new ort.Tensor('int32', data, dims);
       tfFeeds[v.name] = tf.tensor(data, dims, 'int32');
     } else {
-      const data = Float32Array.from({ length: n }, () => random());
+      const data = Float32Array.from({ length: n }, () => fixed ?? random());
       feeds[v.name] = new ort.Tensor('float32', data, dims);
       tfFeeds[v.name] = tf.tensor(data, dims, 'float32');
     }

@@ -30,6 +30,8 @@ export class ConversionState {
   readonly consts = new Map<string, TfTensor>();
   readonly warnings: string[] = [];
   private readonly used = new Set<string>();
+  /** Where `add` puts nodes: the main graph, or the If branch being converted. */
+  private scope: Graph = this.graph;
 
   constructor(readonly opset: number) {}
 
@@ -46,7 +48,21 @@ export class ConversionState {
     this.used.add(name);
   }
 
-  /** Adds an ONNX node; returns its output names. */
+  /**
+   * Runs `fn` with new nodes going to `g` (an If branch). Initializers always go to the main
+   * graph, which a branch may read: a constant first used inside a branch stays usable outside.
+   */
+  inGraph<T>(g: Graph, fn: () => T): T {
+    const outer = this.scope;
+    this.scope = g;
+    try {
+      return fn();
+    } finally {
+      this.scope = outer;
+    }
+  }
+
+  /** Adds an ONNX node (to the current scope); returns its output names. */
   add(
     opType: string,
     inputs: string[],
@@ -58,7 +74,7 @@ export class ConversionState {
     const name = this.unique(base);
     const outs = Array.from({ length: outputs }, (_, i) => (outputs === 1 ? name : `${name}:${i}`));
     for (const o of outs) this.used.add(o);
-    this.graph.nodes.push(new Node({ opType, name, inputs, outputs: outs, attributes }));
+    this.scope.nodes.push(new Node({ opType, name, inputs, outputs: outs, attributes }));
     if (elemType !== undefined) for (const o of outs) this.types.set(o, { elemType });
     return outs;
   }

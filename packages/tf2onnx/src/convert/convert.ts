@@ -15,6 +15,8 @@ import { normalizeRef, parseRef } from '../readers/inline';
 import type { GraphSpec, IoTensor } from '../readers/spec';
 import { OP_HANDLERS, PASS_THROUGH } from '../ops/registry';
 import { ConversionState, OpContext } from './context';
+import { lowerConds, type CondRegion } from './control-flow';
+import { emitIf } from './if-node';
 import { optimizeTransposes } from './transpose-optimizer';
 
 /** Options of every convert function (tf2onnx's command-line flags, as an object). */
@@ -78,14 +80,22 @@ export function convertSpec(spec: GraphSpec, options: ConvertOptions = {}): Conv
       `Expected an integer between ${MIN_OPSET} and ${MAX_OPSET} for opset but received ${String(opset)}`,
     );
   }
-  const nodes = new Map<string, TfNode>();
+  const declared = new Map<string, TfNode>();
   for (const n of spec.graph.nodes) {
-    if (nodes.has(n.name))
+    if (declared.has(n.name))
       throw new KilnError('INVALID_MODEL', `${spec.source}: two nodes are named '${n.name}'`);
-    nodes.set(n.name, n);
+    declared.set(n.name, n);
   }
-  const inputs = chooseInputs(spec, options, nodes);
-  const outputs = chooseOutputs(spec, options, nodes);
+  const inputs = chooseInputs(spec, options, declared);
+  const outputs = chooseOutputs(spec, options, declared);
+  // tf.cond regions become single nodes, converted to ONNX If below.
+  const lowered = lowerConds(
+    spec.graph.nodes,
+    new Set(outputs.map((o) => parseRef(normalizeRef(o.ref)).node)),
+  );
+  const conds = lowered.conds;
+  // Branch nodes stay listed: references inside a branch resolve through them.
+  const nodes = lowered.all;
   const state = new ConversionState(opset);
   const g = state.graph;
   g.name = 'tf2onnx';
@@ -146,6 +156,7 @@ export function convertSpec(spec: GraphSpec, options: ConvertOptions = {}): Conv
 
   // The nodes the outputs need, in dependency order (iterative: real graphs are deep).
   const order: TfNode[] = [];
+  let cycle: string | undefined;
   const state2 = new Map<string, 1 | 2>();
   for (const out of outputs) {
     const stack: { node: TfNode; i: number }[] = [];
@@ -157,11 +168,11 @@ export function convertSpec(spec: GraphSpec, options: ConvertOptions = {}): Conv
         throw new KilnError('INVALID_MODEL', `${spec.source}: '${ref}' names no node`);
       const s = state2.get(n.name);
       if (s === 2) return;
-      if (s === 1)
-        throw new KilnError(
-          'INVALID_MODEL',
-          `${spec.source}: the graph has a cycle through '${n.name}' (control flow is not supported)`,
-        );
+      if (s === 1) {
+        // A while loop: reported below, after the unsupported ops its body and frame use.
+        cycle ??= n.name;
+        return;
+      }
       state2.set(n.name, 1);
       stack.push({ node: n, i: 0 });
     };
@@ -178,10 +189,21 @@ export function convertSpec(spec: GraphSpec, options: ConvertOptions = {}): Conv
     }
   }
 
-  const unsupported = order.filter(
+  // Every TF node to convert, the nodes inside cond branches included; a cond's Switches and
+  // Merges become the If itself.
+  const condsUsed: CondRegion[] = [];
+  const expand = (list: TfNode[]): TfNode[] =>
+    list.flatMap((n) => {
+      const c = conds.get(n.name);
+      if (c === undefined) return [n];
+      condsUsed.push(c);
+      return [...expand(c.then.nodes), ...expand(c.else.nodes)];
+    });
+  const converted = expand(order);
+  const unsupported = converted.filter(
     (n) => !CONST_OPS.has(n.op) && !OP_HANDLERS.has(n.op) && !PASS_THROUGH.has(n.op),
   );
-  const placeholders = order.filter((n) => n.op === 'Placeholder');
+  const placeholders = converted.filter((n) => n.op === 'Placeholder');
   if (placeholders.length > 0) {
     throw new KilnError(
       'INVALID_ARGUMENT',
@@ -196,23 +218,38 @@ export function convertSpec(spec: GraphSpec, options: ConvertOptions = {}): Conv
     );
   }
 
+  if (cycle !== undefined)
+    throw new KilnError(
+      'UNSUPPORTED',
+      `${spec.source}: the graph has a cycle through '${cycle}' (while loops are not supported)`,
+    );
+
   const opsMapped: Record<string, number> = {};
-  for (const n of order) {
-    opsMapped[n.op] = (opsMapped[n.op] ?? 0) + 1;
-    if (PASS_THROUGH.has(n.op)) continue;
-    if (n.op === 'Const') {
-      const t = n.attr.value?.tensor;
-      if (t === undefined)
-        throw new KilnError('INVALID_MODEL', `${spec.source}: Const '${n.name}' has no value`);
-      state.consts.set(`${n.name}:0`, t);
-      continue;
+  const mapped = [...converted, ...condsUsed.flatMap((c) => [...c.switches, ...c.merges])];
+  for (const n of mapped) opsMapped[n.op] = (opsMapped[n.op] ?? 0) + 1;
+  const convertNodes = (list: TfNode[]): void => {
+    for (const n of list) {
+      if (PASS_THROUGH.has(n.op)) continue;
+      if (n.op === 'Const') {
+        const t = n.attr.value?.tensor;
+        if (t === undefined)
+          throw new KilnError('INVALID_MODEL', `${spec.source}: Const '${n.name}' has no value`);
+        state.consts.set(`${n.name}:0`, t);
+        continue;
+      }
+      const cond = conds.get(n.name);
+      if (cond !== undefined) {
+        emitIf(state, cond, resolveRef, convertNodes);
+        continue;
+      }
+      const resolved: TfNode = {
+        ...n,
+        inputs: n.inputs.filter((x) => !x.startsWith('^')).map(resolveRef),
+      };
+      OP_HANDLERS.get(n.op)!(new OpContext(state, resolved));
     }
-    const resolved: TfNode = {
-      ...n,
-      inputs: n.inputs.filter((x) => !x.startsWith('^')).map(resolveRef),
-    };
-    OP_HANDLERS.get(n.op)!(new OpContext(state, resolved));
-  }
+  };
+  convertNodes(order);
 
   for (const out of outputs) {
     const name = rename[out.name] ?? out.name;
@@ -252,7 +289,7 @@ export function convertSpec(spec: GraphSpec, options: ConvertOptions = {}): Conv
     model,
     report: {
       opsMapped,
-      nodesBefore: order.length,
+      nodesBefore: mapped.length,
       nodesAfter: g.nodes.length,
       warnings: state.warnings,
     },

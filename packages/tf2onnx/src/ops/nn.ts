@@ -265,7 +265,15 @@ function resize(mode: 'linear' | 'nearest'): OpHandler {
           ElemType.INT64,
         );
     } else {
-      const hw = ctx.add1('Cast', [ctx.input(1)], [intAttr('to', ElemType.INT64)], ElemType.INT64);
+      const cast = ctx.add1(
+        'Cast',
+        [ctx.input(1)],
+        [intAttr('to', ElemType.INT64)],
+        ElemType.INT64,
+      );
+      // onnxruntime's shape inference rejects sizes of unknown length (size computed from an
+      // input of unknown rank), so the two elements are stated.
+      const hw = ctx.add1('Reshape', [cast, ctx.int64s([2])], [], ElemType.INT64);
       sizes = ctx.add1(
         'Concat',
         [

@@ -1,4 +1,5 @@
 import type { OpHandler } from '../convert/context';
+import { BATCH_SPACE } from './batch-space';
 import { ELEMENTWISE } from './elementwise';
 import { NN } from './nn';
 import { SHAPE } from './shape';
@@ -8,7 +9,7 @@ import { SHAPE } from './shape';
  * ONNX changed between opsets (Reduce*, Split). Users may add handlers for custom ops.
  */
 export const OP_HANDLERS = new Map<string, OpHandler>(
-  Object.entries({ ...ELEMENTWISE, ...NN, ...SHAPE }),
+  Object.entries({ ...ELEMENTWISE, ...NN, ...SHAPE, ...BATCH_SPACE }),
 );
 
 /** Ops that forward their first input unchanged. */

@@ -15,7 +15,7 @@ const INT64_MAX = Number.MAX_SAFE_INTEGER;
 const INT64_MIN = -Number.MAX_SAFE_INTEGER;
 
 /** Input i as an int64 tensor (constant when it is one). */
-function int64Input(ctx: OpContext, i: number): string {
+export function int64Input(ctx: OpContext, i: number): string {
   const c = ctx.constInput(i);
   if (c !== undefined) return ctx.int64s(ctx.constNumbers(i, 'value'), c.shape);
   if (ctx.inputType(i) === ElemType.INT64) return ctx.input(i);
@@ -206,6 +206,9 @@ function splitInto(ctx: OpContext, x: string, axis: number, sizes: number[] | nu
 export const SHAPE: Record<string, OpHandler> = {
   Reshape: (ctx) =>
     ctx.output(0, ctx.add1('Reshape', [ctx.input(0), int64Input(ctx, 1)], [], ctx.inputType(0))),
+  // Expand broadcasts both ways; for a shape BroadcastTo accepts, that is the shape itself.
+  BroadcastTo: (ctx) =>
+    ctx.output(0, ctx.add1('Expand', [ctx.input(0), int64Input(ctx, 1)], [], ctx.inputType(0))),
   Squeeze: (ctx) => ctx.output(0, squeeze(ctx, ctx.input(0), ctx.ints('squeeze_dims', []))),
   ExpandDims: (ctx) =>
     ctx.output(0, unsqueeze(ctx, ctx.input(0), [ctx.constNumbers(1, 'axis')[0]!])),
@@ -254,6 +257,17 @@ export const SHAPE: Record<string, OpHandler> = {
   },
   StridedSlice: stridedSlice,
   Slice: (ctx) => {
+    if (ctx.constInput(1) === undefined || ctx.constInput(2) === undefined) {
+      // Run-time begin/size: end = begin + size, or the end of the axis where size is -1.
+      const begin = int64Input(ctx, 1);
+      const size = int64Input(ctx, 2);
+      const all = ctx.add1('Equal', [size, ctx.int64s([-1], [])], [], ElemType.BOOL);
+      const sum = ctx.add1('Add', [begin, size], [], ElemType.INT64);
+      const ends = ctx.add1('Where', [all, ctx.int64s([INT64_MAX], []), sum], [], ElemType.INT64);
+      // Without axes, Slice takes begin/end for every axis, as TF's Slice does.
+      ctx.output(0, ctx.add1('Slice', [ctx.input(0), begin, ends], [], ctx.inputType(0)));
+      return;
+    }
     const begin = ctx.constNumbers(1, 'begin');
     const size = ctx.constNumbers(2, 'size');
     const ends = size.map((s, i) => (s === -1 ? INT64_MAX : begin[i]! + s));
