@@ -110,6 +110,7 @@ export const CHECKS = [
       expect(stdout).toContain("[ 'input 1,3,256,256' ]");
       const [, before, after] = /^(\d+) -> (\d+) \[\]$/m.exec(stdout);
       expect(Number(after)).toBeLessThan(Number(before)); // the transpose optimizer removed nodes
+      expect(stdout).toMatch(/^37$/m);
       expect(shapeOf(loadModel(join(dir, 'blazeface.onnx')).graph.inputs)).toEqual([
         'input 1x3x256x256',
       ]);
@@ -141,8 +142,9 @@ export const CHECKS = [
     check({ stdout, dir }) {
       expect(stdout).toContain('fold: model.onnx (471 nodes) -> model_folded.onnx (220 nodes)');
       const model = (file) => loadModel(join(dir, file)).graph;
-      expect(shapeOf(model('blazeface.onnx').inputs)).toEqual(['input 1x256x256x3']);
+      expect(shapeOf(model('blazeface_nhwc.onnx').inputs)).toEqual(['input 1x256x256x3']);
       expect(shapeOf(model('blazeface_nchw.onnx').inputs)).toEqual(['input 1x3x256x256']);
+      expect(shapeOf(model('blazeface.onnx').inputs)).toEqual(['input 1x3x256x256']);
       expect(shapeOf(model('model_b8.onnx').inputs)[0]).toMatch(/^x 8x3x/);
       expect(model('features.onnx').outputs.map((v) => v.name)).toEqual(['reshape2_0.tmp_0']);
       expect(model('my_model.onnx').inputs.map((v) => v.name)).toEqual(['x']); // the signature's key
