@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Dependency hygiene: every published package declares exactly what its sources import.
 // - a bare import in src (not tests) must be a dependency or a peer dependency;
-// - a bare import in tests or test-support must be declared in some dependency field (or be
+// - a bare import in tests (*.test.*, *.survey.*) or test-support must be declared in some dependency field (or be
 //   the monorepo's shared test tooling, a root devDependency);
 // - every dependency must be imported by the sources (nothing installed for nothing).
 // Run by `pnpm lint`. Exit 1 with one line per problem.
@@ -46,7 +46,7 @@ for (const name of fs.readdirSync(path.join(repo, 'packages'))) {
   const all = new Set([...runtime, ...Object.keys(manifest.devDependencies ?? {}), ...rootDev]);
   const used = new Set();
   for (const file of files(src)) {
-    const isTest = /\.test\.[a-z]+$|[/\\]test-support[/\\]/.test(file);
+    const isTest = /\.(test|survey)\.[a-z]+$|[/\\]test-support[/\\]/.test(file);
     for (const [, specifier] of fs.readFileSync(file, 'utf8').matchAll(IMPORT)) {
       const pkg = packageOf(specifier);
       if (!pkg || pkg === manifest.name) continue;
