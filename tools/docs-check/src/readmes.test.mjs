@@ -1,4 +1,4 @@
-// Every runnable block of packages/*/README.md runs as written, in a fresh folder holding the
+// Every runnable block of README.md and packages/*/README.md runs as written, in a fresh folder holding the
 // real files it names, and prints what its README says (see checks.mjs).
 import {
   existsSync,
@@ -33,15 +33,16 @@ mkdirSync(cache);
 installKiln(binDir, join(REPO_ROOT, 'packages/cli/dist/bin.js'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
 
-const readmes = readdirSync(join(REPO_ROOT, 'packages'))
-  .map((name) => `packages/${name}/README.md`)
-  .filter((readme) => existsSync(join(REPO_ROOT, readme)));
+const readmes = [
+  'README.md',
+  ...readdirSync(join(REPO_ROOT, 'packages')).map((name) => `packages/${name}/README.md`),
+].filter((readme) => existsSync(join(REPO_ROOT, readme)));
 const used = new Set();
 let folders = 0;
 
 // Suites run one after another unless their parent is concurrent; the kiln blocks alone take
 // half a minute, mostly waiting out --duration, so everything runs side by side.
-describe.concurrent('packages/*/README.md', () => {
+describe.concurrent('README.md and packages/*/README.md', () => {
   for (const readme of readmes) {
     const blocks = codeBlocks(readFileSync(join(REPO_ROOT, readme), 'utf8'));
     if (blocks.length === 0) continue;
