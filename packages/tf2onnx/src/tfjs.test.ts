@@ -65,8 +65,16 @@ describe.skipIf(absent !== undefined)('tf.cond in a TF.js model: rvm', () => {
   let converted: Model | undefined;
   const model = (): Model => (converted ??= convertTfjs(path).model);
 
-  it('both conds become ONNX Ifs', () => {
-    expect(model().graph.nodes.filter((n) => n.is('If')).length).toBe(2);
+  it('both conds become ONNX Ifs, their branches transpose-optimized too', () => {
+    const ifs = model().graph.nodes.filter((n) => n.is('If'));
+    expect(ifs.length).toBe(2);
+    for (const branch of ifs.flatMap((n) => n.subgraphs())) {
+      const producers = branch.producers();
+      const stacked = branch.nodes.filter(
+        (n) => n.is('Transpose') && producers.get(n.inputs[0]!)?.is('Transpose'),
+      );
+      expect(stacked.map((n) => n.name)).toEqual([]);
+    }
   });
 
   it.each([

@@ -37,8 +37,17 @@ const BINARY = new Set(['Add', 'Sub', 'Mul', 'Div', 'Max', 'Min', 'Pow', 'PRelu'
 const REDUCE = new Set(['ReduceMean', 'ReduceMax', 'ReduceMin', 'ReduceProd']);
 const MAX_ROUNDS = 10_000;
 
-/** Pushes Transposes through layout-agnostic ops and cancels inverse pairs, in place. */
+/**
+ * Pushes Transposes through layout-agnostic ops and cancels inverse pairs, in place, in `g` and
+ * in its If branches (whose constants live in the main graph, so there only pairs cancel and
+ * Transposes pass through ops without constant operands).
+ */
 export function optimizeTransposes(g: Graph): void {
+  optimizeGraph(g);
+  for (const n of g.nodes) for (const s of n.subgraphs()) optimizeTransposes(s);
+}
+
+function optimizeGraph(g: Graph): void {
   cancelTransposePairs(g);
   let fresh = 0;
   const newName = (base: string): string => `${base}__t${fresh++}`;
