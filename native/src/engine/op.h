@@ -33,7 +33,10 @@ struct OpContext {
   size_t inputCount() const { return in.size(); }
   bool has(size_t i) const { return i < in.size() && in[i].present; }
   const Dims& shape(size_t i) const;
-  DataType dtype(size_t i) const { return in.at(i).dtype; }
+  DataType dtype(size_t i) const {
+    if (i >= in.size()) fail("input " + std::to_string(i) + " is required");
+    return in[i].dtype;
+  }
   const float* f32(size_t i) const;
   float* outF32(size_t i) const;
   // The integer values of input i (int32 or int64), which must be known: shape-like inputs

@@ -79,8 +79,8 @@ int64_t refToInt(const Value& v, int bits, bool isSigned) {
     const double hi = std::ldexp(1.0, isSigned ? bits - 1 : bits);
     const double lo = isSigned ? -hi : 0.0;
     if (t >= hi)
-      return isSigned ? static_cast<int64_t>(hi - 1 > 9e18 ? INT64_MAX : hi - 1)
-                      : static_cast<int64_t>(hi - 1);
+      // INT64_MAX has no double: converting 2^63 back to int64 would be undefined.
+      return isSigned && bits == 64 ? INT64_MAX : static_cast<int64_t>(hi - 1);
     if (t < lo) return isSigned ? (bits == 64 ? INT64_MIN : static_cast<int64_t>(lo)) : 0;
     return static_cast<int64_t>(t);
   }

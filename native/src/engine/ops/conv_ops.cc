@@ -1,5 +1,7 @@
 // Conv and ConvTranspose (1-D and 2-D; 1-D runs as 2-D with height 1). A builder fusion pass
 // may add a fourth input to Conv, a residual added before the fused activation.
+#include <algorithm>
+
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
 #include "engine/ops/spatial_nd.h"
@@ -39,6 +41,16 @@ Geometry geometry(const OpContext& ctx, const Dims& x, const Dims& w) {
   ctx.require(kernel.size() == spatial && strides.size() == spatial &&
                   dilations.size() == spatial && pads.size() == 2 * spatial,
               "kernel_shape/strides/dilations/pads do not match the spatial rank");
+  // The kernels read the weights with the attribute's kernel size: it must be theirs.
+  ctx.require(std::equal(kernel.begin(), kernel.end(), w.begin() + 2, w.end()),
+              "kernel_shape does not match the weights' spatial dims " + formatDims(w));
+  // Bounds that keep the output-size arithmetic far from 64-bit overflow.
+  constexpr int64_t kMaxSize = int64_t{1} << 31;
+  for (const auto* list : {&strides, &dilations, &pads})
+    for (int64_t v : *list)
+      ctx.require(v >= -kMaxSize && v <= kMaxSize, "a stride, dilation or pad is out of range");
+  for (size_t d = 2; d < x.size(); ++d)
+    ctx.require(x[d] <= kMaxSize, "spatial sizes above 2^31 are not supported");
   if (g.oneD) {
     g.kw = kernel[0], g.sw = strides[0], g.dw = dilations[0], g.pl = pads[0], g.pr = pads[1];
   } else {
@@ -185,6 +197,8 @@ kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
   const std::vector<int64_t> outPad =
       ctx.layer.attrInts("output_padding", std::vector<int64_t>(spatial, 0));
   ctx.require(outPad.size() == spatial, "output_padding does not match the spatial rank");
+  for (int64_t v : outPad)
+    ctx.require(v >= 0 && v <= (int64_t{1} << 31), "output_padding is out of range");
   p.outputPaddingH = g.oneD ? 0 : outPad[0];
   p.outputPaddingW = outPad.back();
   const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
@@ -202,6 +216,8 @@ kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
       for (size_t d = 0; d < spatial; ++d)
         want.push_back(x[2 + d] * (g.oneD ? g.sw : (d == 0 ? g.sh : g.sw)));
     ctx.require(want.size() == spatial, "output_shape does not match the spatial rank");
+    for (int64_t v : want)
+      ctx.require(v >= 0 && v <= (int64_t{1} << 31), "output_shape is out of range");
     const auto floorHalf = [](int64_t v) { return v >= 0 ? v / 2 : -((1 - v) / 2); };
     const auto split = [&](int64_t in, int64_t k, int64_t s, int64_t d, int64_t op, int64_t out,
                            int64_t* begin, int64_t* end, int64_t* outputPadding) {

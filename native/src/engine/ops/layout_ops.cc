@@ -51,6 +51,7 @@ void runTranspose(OpContext& ctx) {
 void inferConcat(OpContext& ctx) {
   sameTypeAs(ctx, 0);
   const Dims& first = ctx.shape(0);
+  ctx.require(!first.empty(), "cannot concatenate scalars");
   const int64_t axis =
       normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(first.size()));
   Dims out = first;
@@ -81,6 +82,7 @@ void runConcat(OpContext& ctx) {
 }
 
 std::vector<int64_t> splitSizes(const OpContext& ctx, int64_t axis) {
+  ctx.require(!ctx.shape(0).empty(), "cannot split a scalar");
   const int64_t dim = ctx.shape(0)[axis];
   std::vector<int64_t> sizes = ctx.has(1) ? ctx.ints(1) : ctx.layer.attrInts("split");
   const int64_t outputs = static_cast<int64_t>(ctx.layer.outputs.size());
@@ -93,7 +95,10 @@ std::vector<int64_t> splitSizes(const OpContext& ctx, int64_t axis) {
   ctx.require(static_cast<int64_t>(sizes.size()) == outputs,
               "split sizes must match the number of outputs");
   int64_t total = 0;
-  for (int64_t s : sizes) total += s;
+  for (int64_t s : sizes) {
+    ctx.require(s >= 0 && s <= dim, "split sizes must lie in [0, axis length]");
+    total += s;
+  }
   ctx.require(total == dim, "split sizes must add up to the axis length");
   return sizes;
 }
@@ -257,9 +262,13 @@ void inferDepthToSpace(OpContext& ctx) {
   sameTypeAs(ctx, 0);
   const Dims& x = ctx.shape(0);
   const int64_t b = ctx.layer.attrInt("blocksize", 0);
-  ctx.require(x.size() == 4 && b >= 1 && x[1] % (b * b) == 0,
+  int64_t area = 0;  // b * b, checked: the attribute comes from an untrusted file
+  ctx.require(x.size() == 4 && b >= 1 && !__builtin_mul_overflow(b, b, &area) && x[1] % area == 0,
               "needs [N, C, H, W] with C divisible by blocksize^2");
-  ctx.outShapes[0] = {x[0], x[1] / (b * b), x[2] * b, x[3] * b};
+  int64_t h = 0, w = 0;
+  ctx.require(!__builtin_mul_overflow(x[2], b, &h) && !__builtin_mul_overflow(x[3], b, &w),
+              "H or W x blocksize overflows 64 bits");
+  ctx.outShapes[0] = {x[0], x[1] / area, h, w};
 }
 
 void runDepthToSpace(OpContext& ctx) {
@@ -274,7 +283,11 @@ void inferSpaceToDepth(OpContext& ctx) {
   const int64_t b = ctx.layer.attrInt("blocksize", 0);
   ctx.require(x.size() == 4 && b >= 1 && x[2] % b == 0 && x[3] % b == 0,
               "needs [N, C, H, W] with H and W divisible by blocksize");
-  ctx.outShapes[0] = {x[0], x[1] * b * b, x[2] / b, x[3] / b};
+  int64_t area = 0, channels = 0;
+  ctx.require(
+      !__builtin_mul_overflow(b, b, &area) && !__builtin_mul_overflow(x[1], area, &channels),
+      "blocksize^2 x C overflows 64 bits");
+  ctx.outShapes[0] = {x[0], channels, x[2] / b, x[3] / b};
 }
 
 void runSpaceToDepth(OpContext& ctx) {

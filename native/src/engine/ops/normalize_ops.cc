@@ -52,6 +52,7 @@ void runLrn(OpContext& ctx) {
 void runMeanVarianceNormalization(OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const int64_t rank = static_cast<int64_t>(x.size());
+  ctx.require(rank > 0, "needs an input of rank >= 1");
   std::vector<char> reduced(static_cast<size_t>(rank), 0);
   for (int64_t a : ctx.layer.attrInts("axes", {0, 2, 3})) reduced[normalizeAxis(ctx, a, rank)] = 1;
   // Each element's group: its index with the reduced dims dropped.

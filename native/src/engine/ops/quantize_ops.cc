@@ -21,6 +21,7 @@ namespace {
 template <typename T>
 T saturateRound(float v) {
   const float r = std::nearbyint(v);
+  if (std::isnan(r)) return T{0};  // converting NaN to an integer would be undefined
   const float lo = static_cast<float>(std::numeric_limits<T>::min());
   const float hi = static_cast<float>(std::numeric_limits<T>::max());
   return static_cast<T>(std::min(std::max(r, lo), hi));

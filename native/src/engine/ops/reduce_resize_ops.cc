@@ -66,6 +66,7 @@ void runReduce(OpContext& ctx) {
 void inferArg(OpContext& ctx) {
   ctx.requireFloatInputs({0});
   const Dims& x = ctx.shape(0);
+  ctx.require(!x.empty(), "needs an input of rank >= 1");
   const int64_t axis =
       normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(x.size()));
   Dims out = x;

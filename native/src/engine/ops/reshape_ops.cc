@@ -2,6 +2,7 @@
 // Unsqueeze, Identity, Dropout (inference), and Shape / Size, whose values come from shapes.
 #include <algorithm>
 #include <cstring>
+#include <limits>
 
 #include "engine/op.h"
 #include "engine/ops/register.h"
@@ -37,6 +38,8 @@ void inferReshape(OpContext& ctx) {
       ctx.require(wanted[i] >= 0, "the target shape has a negative dim");
       out[i] = wanted[i];
     }
+    ctx.require(out[i] == 0 || known <= std::numeric_limits<int64_t>::max() / out[i],
+                "the target shape overflows 64-bit element counts");
     known *= out[i];
   }
   const int64_t total = shapeElements(x);

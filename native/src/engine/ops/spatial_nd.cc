@@ -394,7 +394,8 @@ void runQLinearConv(OpContext& ctx) {
     const float scale = xs * ctx.f32(4)[wsCount > 1 ? oc : 0] / ys;
     const double v =
         std::nearbyint((acc[i] + (bias ? bias[oc] : 0)) * scale) + zeroPointAt(ctx, 7, 0);
-    const double q = std::min(std::max(v, lo), hi);
+    // NaN (a NaN scale or input) has no integer: it becomes 0 rather than undefined behaviour.
+    const double q = std::isnan(v) ? 0 : std::min(std::max(v, lo), hi);
     if (isSigned)
       static_cast<int8_t*>(ctx.out[0])[i] = static_cast<int8_t>(q);
     else
