@@ -14,6 +14,8 @@ namespace {
 void inferSameShape(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2, 3, 4});
   ctx.outShapes[0] = ctx.shape(0);
+  // The kernels write float32: a plan declaring another output type must not size the buffer.
+  ctx.outTypes[0] = DataType::kFloat32;
 }
 
 int64_t channelsOf(const OpContext& ctx, const Dims& x) {

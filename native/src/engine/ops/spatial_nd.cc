@@ -23,6 +23,7 @@ struct Window {
 // computes the output size (floor, or ceil when `ceilMode`).
 Window window(const OpContext& ctx, const std::vector<int64_t>& kernelDefault, bool ceilMode) {
   const Dims& x = ctx.shape(0);
+  ctx.require(x.size() >= 3, "input must be [N, C, spatial...]");
   const size_t n = x.size() - 2;
   Window w;
   w.in.assign(x.begin() + 2, x.end());
@@ -191,6 +192,7 @@ void runConvNd(OpContext& ctx) {
 
 void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   ctx.requireFloatInputs({0});
+  ctx.require(ctx.shape(0).size() >= 3, "input must be [N, C, spatial...]");
   ctx.require(ctx.layer.outputs.size() == 1 || kind == kernels::PoolKind::kMax,
               "only MaxPool has an Indices output");
   ctx.require(
