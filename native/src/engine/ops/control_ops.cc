@@ -56,6 +56,7 @@ kernels::LstmParams lstmParams(const OpContext& ctx) {
   p.seqLength = x[0];
   p.batch = x[1];
   p.inputSize = x[2];
+  ctx.require(!ctx.shape(2).empty(), "R must be [directions, 4*hidden, hidden]");
   p.hiddenSize = ctx.layer.attrInt("hidden_size", ctx.shape(2).back());
   p.direction = direction(ctx);
   p.clip = static_cast<float>(ctx.layer.attrFloat("clip", 0.0));

@@ -204,6 +204,7 @@ void inferUnary(OpContext& ctx) {
   ctx.require(ctx.layer.attrString("approximate", "none") == "none",
               "Gelu approximate='tanh' is not supported yet");
   ctx.outShapes[0] = ctx.shape(0);
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
 }
 
 void runUnary(OpContext& ctx) {

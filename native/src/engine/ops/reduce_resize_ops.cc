@@ -50,6 +50,7 @@ void inferReduce(OpContext& ctx) {
       out.push_back(1);
   }
   ctx.outShapes[0] = identity ? x : out;
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
 }
 
 void runReduce(OpContext& ctx) {
