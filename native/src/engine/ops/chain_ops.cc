@@ -65,6 +65,7 @@ std::vector<Step> steps(const OpContext& ctx) {
 
 void infer(OpContext& ctx) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   for (size_t i = 0; i < ctx.inputCount(); ++i) {
     ctx.requireFloatInputs({i});
     ctx.require(ctx.shape(i) == ctx.shape(0), "every chain input must have the shape of the first");

@@ -113,6 +113,7 @@ kernels::Conv2dParams convParams(const OpContext& ctx) {
 void inferConv(OpContext& ctx) {
   if (isSpatialNd(ctx)) return inferConvNd(ctx);
   ctx.requireFloatInputs({0, 1, 2, 3});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const kernels::Conv2dParams p = convParams(ctx);
   int64_t oh = 0, ow = 0;
   kernels::conv2dOutputShape(p, &oh, &ow);
@@ -242,6 +243,7 @@ kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
 
 void inferConvTranspose(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const kernels::ConvTranspose2dParams p = convTransposeParams(ctx);
   int64_t oh = 0, ow = 0;
   kernels::convTranspose2dOutputShape(p, &oh, &ow);

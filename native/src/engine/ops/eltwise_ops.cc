@@ -240,6 +240,7 @@ void inferClip(OpContext& ctx) {
     ctx.requireFloatInputs({1, 2});
   }
   ctx.outShapes[0] = ctx.shape(0);
+  ctx.outTypes[0] = t;
 }
 
 void runIntegerClip(OpContext& ctx) {

@@ -10,6 +10,7 @@ namespace {
 
 void inferGemm(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const Dims& a = ctx.shape(0);
   const Dims& b = ctx.shape(1);
   ctx.require(a.size() == 2 && b.size() == 2, "Gemm takes 2-D inputs");
@@ -56,6 +57,7 @@ void runGemm(OpContext& ctx) {
 
 void inferMatMul(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   ctx.outShapes[0] = kernels::matmulOutputShape(ctx.shape(0), ctx.shape(1));
 }
 

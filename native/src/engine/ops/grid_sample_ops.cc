@@ -138,6 +138,7 @@ float sample(const Sampler& s, const float* image, double x, double y) {
 
 void inferGridSample(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const Dims& x = ctx.shape(0);
   const Dims& grid = ctx.shape(1);
   ctx.require(x.size() == 4, "only 2-D sampling (X of rank 4) is supported");

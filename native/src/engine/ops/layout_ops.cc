@@ -152,6 +152,7 @@ void runSlice(OpContext& ctx) {
 void inferGather(OpContext& ctx) {
   sameTypeAs(ctx, 0);
   const Dims& x = ctx.shape(0);
+  ctx.require(!x.empty(), "cannot gather from a scalar");
   const Dims& idx = ctx.shape(1);
   ctx.require(ctx.dtype(1) == DataType::kInt64 || ctx.dtype(1) == DataType::kInt32,
               "indices must be int32 or int64");

@@ -151,6 +151,7 @@ void runCastLike(OpContext& ctx) {
 
 void inferDet(OpContext& ctx) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const Dims& x = ctx.shape(0);
   ctx.require(x.size() >= 2 && x[x.size() - 1] == x[x.size() - 2], "input must be [..., M, M]");
   ctx.outShapes[0] = Dims(x.begin(), x.end() - 2);

@@ -65,6 +65,7 @@ template <kernels::PoolKind Kind>
 void inferPool(OpContext& ctx) {
   if (needsPoolNd(ctx)) return inferPoolNd(ctx, Kind);
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   ctx.require(ctx.layer.outputs.size() == 1, "MaxPool's Indices output is not supported");
   const kernels::Pool2dParams p = poolParams(ctx, Kind);
   int64_t oh = 0, ow = 0;
@@ -82,6 +83,7 @@ void runPool(OpContext& ctx) {
 
 void inferGlobal(OpContext& ctx) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const Dims& x = ctx.shape(0);
   ctx.require(x.size() >= 3, "input must be [N, C, spatial...]");
   Dims y(x.size(), 1);

@@ -166,6 +166,7 @@ ResizePlan resizePlan(const OpContext& ctx) {
 
 void inferResize(OpContext& ctx) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   ctx.outShapes[0] = resizePlan(ctx).out;
 }
 

@@ -15,6 +15,7 @@ namespace {
 
 void inferRoiAlign(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const Dims& x = ctx.shape(0);
   const Dims& rois = ctx.shape(1);
   ctx.require(x.size() == 4, "X must be [N, C, H, W]");

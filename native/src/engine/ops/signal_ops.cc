@@ -68,6 +68,7 @@ DftShape dftShape(const OpContext& ctx) {
 
 void inferDft(OpContext& ctx) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const DftShape s = dftShape(ctx);
   Dims y = ctx.shape(0);
   y[s.axis] = s.bins;
@@ -117,6 +118,7 @@ StftShape stftShape(const OpContext& ctx) {
 
 void inferStft(OpContext& ctx) {
   ctx.requireFloatInputs({0, 2});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const StftShape s = stftShape(ctx);
   ctx.outShapes[0] = Dims{ctx.shape(0)[0], s.frames, s.bins, 2};
 }

@@ -118,6 +118,7 @@ std::vector<int64_t> tapOffsets(const Window& win, const std::vector<std::vector
 
 void inferConvNd(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2, 3});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const Dims& x = ctx.shape(0);
   const Dims& w = ctx.shape(1);
   const Window win = convWindow(ctx);
@@ -426,6 +427,7 @@ Dims unpooledShape(const OpContext& ctx) {
 
 void inferMaxUnpool(OpContext& ctx) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   ctx.require(ctx.dtype(1) == DataType::kInt64, "indices must be int64");
   const Dims& x = ctx.shape(0);
   ctx.require(x.size() >= 3, "input must be [N, C, spatial...]");
