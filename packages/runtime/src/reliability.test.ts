@@ -115,7 +115,7 @@ describe('a failed request leaves the context usable', () => {
     // infer() reports such a failure as its own rejection, and works again afterwards.
     injectFault('stream.task', 1);
     await rejection(ctx.infer({ x: x(1) }));
-    expect(Array.from((await ctx.infer({ x: x(1) })).y!.data)).toEqual(expected(1));
+    expect(Array.from((await ctx.infer({ x: x(1) })).y!.data as Float32Array)).toEqual(expected(1));
   });
 
   it('a failure on one stream does not reach another stream or context', async () => {
@@ -126,7 +126,7 @@ describe('a failed request leaves the context usable', () => {
     injectFault('stream.task', 1);
     await rejection(a.infer({ x: x(2) }, { stream: sa }));
     const out = await b.infer({ x: x(4) }, { stream: sb });
-    expect(Array.from(out.y!.data)).toEqual(expected(4));
+    expect(Array.from(out.y!.data as Float32Array)).toEqual(expected(4));
   });
 });
 
