@@ -278,8 +278,9 @@ Napi::Value ContextWrap::Enqueue(const Napi::CallbackInfo& info) {
     for (size_t i = 0; i < tensors.size(); ++i) {
       Region r = toRegion(env, v.As<Napi::Array>().Get(static_cast<uint32_t>(i)), what);
       const TensorDesc& t = n.tensors[tensors[i]];
-      const size_t need = static_cast<size_t>(shapeElements(plan->shapes[tensors[i]])) *
-                          dataTypeSize(plan->types[tensors[i]]);
+      const size_t need = guarded(env, [&] {
+        return static_cast<size_t>(shapeBytes(plan->shapes[tensors[i]], plan->types[tensors[i]]));
+      });
       if (r.device != device)
         throwError(env, ErrorCode::kInvalidArgument,
                    "'" + t.name + "' must be bound to a DeviceBuffer on " + device->info().name);

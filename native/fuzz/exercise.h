@@ -23,7 +23,7 @@ inline constexpr size_t kMaxRunBytes = size_t{16} << 20;
 using ByteSource = std::function<uint8_t(size_t index)>;
 
 inline size_t tensorBytes(const ShapePlan& plan, int32_t t) {
-  return static_cast<size_t>(shapeElements(plan.shapes[t])) * dataTypeSize(plan.types[t]);
+  return static_cast<size_t>(shapeBytes(plan.shapes[t], plan.types[t]));
 }
 
 // Infers shapes for the context's current input shapes and, when small, runs the network on

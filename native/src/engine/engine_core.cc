@@ -130,8 +130,7 @@ void ExecutionContext::setInputValues(size_t input, const uint8_t* data, size_t 
   if (!inputSet_[input])
     throw Error(ErrorCode::kInvalidState,
                 "set the shape of input '" + t.name + "' before its values");
-  const size_t expect =
-      static_cast<size_t>(shapeElements(inputShapes_[input])) * dataTypeSize(t.dtype);
+  const size_t expect = static_cast<size_t>(shapeBytes(inputShapes_[input], t.dtype));
   if (bytes != expect) {
     throw Error(ErrorCode::kInvalidArgument, "values of input '" + t.name + "' need " +
                                                  std::to_string(expect) + " bytes for shape " +
@@ -235,13 +234,16 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
       for (size_t o = 0; o < layer.outputs.size(); ++o) {
         const int32_t t = layer.outputs[o];
         // One spare byte keeps an empty tensor's value non-empty, which marks it as known.
-        plan->values[t].assign(
-            static_cast<size_t>(shapeElements(plan->shapes[t])) * dataTypeSize(plan->types[t]) + 1,
-            0);
+        plan->values[t].assign(static_cast<size_t>(shapeBytes(plan->shapes[t], plan->types[t])) + 1,
+                               0);
         ctx.out.push_back(plan->values[t].data());
       }
       impl.run(ctx);
     }
+  }
+  // Outputs are bound by the user, not in the arena: their sizes must be representable too.
+  for (int32_t t : n.outputs) {
+    if (produced[t]) shapeBytes(plan->shapes[t], plan->types[t]);
   }
   // Arena: every computed tensor that is not bound by the user.
   std::vector<BufferLifetime> lifetimes;
@@ -252,8 +254,7 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
         !produced[t]) {
       continue;
     }
-    const size_t bytes =
-        static_cast<size_t>(shapeElements(plan->shapes[t])) * dataTypeSize(plan->types[t]);
+    const size_t bytes = static_cast<size_t>(shapeBytes(plan->shapes[t], plan->types[t]));
     lifetimes.push_back({bytes, engine_->producer(tensor), engine_->lastUse(tensor)});
     arenaTensors.push_back(tensor);
   }

@@ -62,6 +62,18 @@ int64_t shapeElements(const Dims& dims) {
   return n;
 }
 
+int64_t shapeBytes(const Dims& dims, DataType type) {
+  constexpr int64_t kMaxTensorBytes = int64_t{1} << 48;
+  const int64_t elements = shapeElements(dims);
+  const int64_t size = static_cast<int64_t>(dataTypeSize(type));
+  if (size > 0 && elements > kMaxTensorBytes / size) {
+    throw Error(ErrorCode::kOutOfMemory, std::string("a ") + dataTypeName(type) +
+                                             " tensor of shape " + formatDims(dims) +
+                                             " would need more than 2^48 bytes of memory");
+  }
+  return elements * size;
+}
+
 std::string formatDims(const Dims& dims) {
   std::string s = "[";
   for (size_t i = 0; i < dims.size(); ++i) s += (i ? "x" : "") + std::to_string(dims[i]);
@@ -86,7 +98,7 @@ void Network::validate(bool fromPlan) const {
       }
       if (t.constant >= static_cast<int32_t>(weights.size()))
         fail("tensor '" + t.name + "' points at missing weights");
-      const int64_t expect = shapeElements(t.shape) * static_cast<int64_t>(dataTypeSize(t.dtype));
+      const int64_t expect = shapeBytes(t.shape, t.dtype);
       if (static_cast<int64_t>(weights[t.constant].size()) != expect) {
         fail("weights of '" + t.name + "' have " + std::to_string(weights[t.constant].size()) +
              " bytes, expected " + std::to_string(expect));

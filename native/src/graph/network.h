@@ -75,6 +75,9 @@ struct Network {
 
 // Element count of a fully known shape; throws kInvalidArgument on negative dims or overflow.
 int64_t shapeElements(const Dims& dims);
+// Bytes of a tensor of that shape and type. Throws kOutOfMemory above 2^48 bytes (more than any
+// machine holds), which also keeps sums of tensor sizes far from overflowing.
+int64_t shapeBytes(const Dims& dims, DataType type);
 std::string formatDims(const Dims& dims);
 
 }  // namespace kiln

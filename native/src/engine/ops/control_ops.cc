@@ -58,6 +58,8 @@ kernels::LstmParams lstmParams(const OpContext& ctx) {
   p.inputSize = x[2];
   ctx.require(!ctx.shape(2).empty(), "R must be [directions, 4*hidden, hidden]");
   p.hiddenSize = ctx.layer.attrInt("hidden_size", ctx.shape(2).back());
+  ctx.require(p.hiddenSize >= 1 && p.hiddenSize <= (int64_t{1} << 31),
+              "hidden_size is out of range");
   p.direction = direction(ctx);
   p.clip = static_cast<float>(ctx.layer.attrFloat("clip", 0.0));
   p.inputForget = ctx.layer.attrInt("input_forget", 0) != 0;

@@ -239,6 +239,8 @@ void inferClip(OpContext& ctx) {
   } else {
     ctx.requireFloatInputs({1, 2});
   }
+  for (size_t i : {1, 2})
+    if (ctx.has(i)) ctx.require(shapeElements(ctx.shape(i)) == 1, "min and max must be scalars");
   ctx.outShapes[0] = ctx.shape(0);
   ctx.outTypes[0] = t;
 }

@@ -74,6 +74,8 @@ int64_t oneHotDepth(const OpContext& ctx) {
   ctx.require(shapeElements(ctx.shape(1)) == 1, "depth must hold one value");
   float depth = 0;
   kernels::cast(ctx.in[1].data, t, &depth, DataType::kFloat32, 1);
+  // Outside this range (or NaN) the conversion to int64 would be undefined.
+  ctx.require(depth >= 1 && depth <= 9.0e18f, "depth must be positive");
   return static_cast<int64_t>(depth);
 }
 

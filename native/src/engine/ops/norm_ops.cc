@@ -83,6 +83,8 @@ void runBatchNorm(OpContext& ctx) {
 void runInstanceNorm(OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   ctx.require(x.size() >= 2, "needs an input of rank >= 2 (N, C, ...)");
+  ctx.require(shapeElements(ctx.shape(1)) == x[1] && shapeElements(ctx.shape(2)) == x[1],
+              "scale and B must hold one value per channel");
   const int64_t spatial = x.size() > 2 ? shapeElements(Dims(x.begin() + 2, x.end())) : 1;
   kernels::instanceNorm(x[0], channelsOf(ctx, x), spatial, ctx.f32(0), ctx.f32(1), ctx.f32(2),
                         static_cast<float>(ctx.layer.attrFloat("epsilon", 1e-5)), ctx.outF32(0));

@@ -25,6 +25,15 @@ kernels::Pool2dParams poolParams(const OpContext& ctx, kernels::PoolKind kind) {
   ctx.require(
       strides.size() == spatial && dilations.size() == spatial && pads.size() == 2 * spatial,
       "strides/dilations/pads do not match the spatial rank");
+  // Bounds that keep the output-size arithmetic far from 64-bit overflow.
+  constexpr int64_t kMaxSize = int64_t{1} << 31;
+  for (const auto* list : {&kernel, &strides, &dilations})
+    for (int64_t v : *list)
+      ctx.require(v >= 1 && v <= kMaxSize,
+                  "kernel_shape, strides and dilations must be in [1, 2^31]");
+  for (int64_t v : pads) ctx.require(v >= 0 && v <= kMaxSize, "pads must be in [0, 2^31]");
+  for (size_t d = 2; d < x.size(); ++d)
+    ctx.require(x[d] <= kMaxSize, "spatial sizes above 2^31 are not supported");
   kernels::Pool2dParams p;
   p.kind = kind;
   p.batch = x[0];

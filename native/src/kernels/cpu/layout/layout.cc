@@ -59,6 +59,7 @@ void gatherImpl(const void* xV, const Shape& xs, int64_t axis, const I* indices,
   const char* x = static_cast<const char*>(xV);
   char* y = static_cast<char*>(yV);
   const size_t rowBytes = es * static_cast<size_t>(inner);
+  if (rowBytes == 0) return;  // empty rows: nothing to copy, and memcpy must not see a null x
   globalThreadPool().parallelFor(
       static_cast<size_t>(outer * count),
       static_cast<size_t>(std::max<int64_t>(1, 32768 / std::max<int64_t>(rowBytes, 1))),
