@@ -14,6 +14,14 @@ namespace {
 // Values computed while inferring shapes are kept only for small tensors: shape vectors,
 // indices, scalars. Larger ones are computed when the network runs.
 constexpr int64_t kMaxShapeTimeElements = 1 << 16;
+
+// The address of a constant; an empty one gets a valid address rather than null, which kernels
+// must not offset or hand to memcpy, and which plan() reads as "value unknown".
+const void* constantData(const Network& n, int32_t tensor) {
+  static const uint64_t kEmpty = 0;
+  const std::vector<uint8_t>& w = n.weights[n.tensors[tensor].constant];
+  return w.empty() ? static_cast<const void*>(&kEmpty) : w.data();
+}
 }  // namespace
 
 EngineCore::EngineCore(Network network) : network_(std::move(network)) {
@@ -114,6 +122,7 @@ void ExecutionContext::setInputShape(size_t input, const Dims& dims) {
       }
     }
   }
+  shapeElements(dims);  // refuses dims no tensor can have, even within a profile's range
   if (!inputSet_[input] || inputShapes_[input] != dims) {
     plan_.reset();
     inputValues_[input].clear();  // values given for another shape no longer apply
@@ -174,7 +183,7 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
   static const bool traceShapes = std::getenv("KILN_DEBUG_SHAPES") != nullptr;
   std::vector<char> produced(nt, 1);  // false for outputs of layers a guard excluded
   const auto dataOf = [&](int32_t t) -> const void* {
-    if (n.tensors[t].constant >= 0) return n.weights[n.tensors[t].constant].data();
+    if (n.tensors[t].constant >= 0) return constantData(n, t);
     return plan->values[t].empty() ? nullptr : plan->values[t].data();
   };
   for (size_t li = 0; li < n.layers.size(); ++li) {
@@ -271,7 +280,7 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
   const Network& n = engine_->network();
   std::vector<const void*> address(n.tensors.size(), nullptr);
   for (size_t t = 0; t < n.tensors.size(); ++t) {
-    if (n.tensors[t].constant >= 0) address[t] = n.weights[n.tensors[t].constant].data();
+    if (n.tensors[t].constant >= 0) address[t] = constantData(n, static_cast<int32_t>(t));
     if (plan.offsets[t] >= 0) address[t] = static_cast<uint8_t*>(arena) + plan.offsets[t];
   }
   for (size_t i = 0; i < n.inputs.size(); ++i) address[n.inputs[i]] = inputs.at(i);

@@ -49,17 +49,24 @@ std::string LayerDesc::attrString(const std::string& key, const std::string& fal
 }
 
 int64_t shapeElements(const Dims& dims) {
-  int64_t n = 1;
+  // The product of the non-zero dims must fit too: an empty tensor of dims [0, 2^62, 2^62]
+  // would overflow the strides kernels compute. No dim above 2^48 can belong to real memory.
+  constexpr int64_t kMaxDim = int64_t{1} << 48;
+  int64_t nonZero = 1;
+  bool empty = false;
   for (int64_t d : dims) {
     if (d < 0)
       throw Error(ErrorCode::kInvalidArgument, "shape " + formatDims(dims) + " is not fully known");
-    if (d != 0 && n > std::numeric_limits<int64_t>::max() / d) {
+    if (d > kMaxDim || (d != 0 && nonZero > std::numeric_limits<int64_t>::max() / d)) {
       throw Error(ErrorCode::kInvalidArgument,
                   "shape " + formatDims(dims) + " overflows 64-bit element counts");
     }
-    n *= d;
+    if (d == 0)
+      empty = true;
+    else
+      nonZero *= d;
   }
-  return n;
+  return empty ? 0 : nonZero;
 }
 
 int64_t shapeBytes(const Dims& dims, DataType type) {

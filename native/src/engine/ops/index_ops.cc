@@ -186,8 +186,9 @@ void runGatherND(OpContext& ctx) {
       int64_t offset = batch * batchStride;
       for (int64_t d = 0; d < last; ++d)
         offset += checkedIndex(ctx, indexAt(ctx, 1, row * last + d), data[b + d]) * ds[b + d];
-      std::memcpy(dst + row * slice * static_cast<int64_t>(es), src + offset * es,
-                  static_cast<size_t>(slice) * es);
+      if (slice > 0)  // memcpy must not see the null data of an empty input
+        std::memcpy(dst + row * slice * static_cast<int64_t>(es), src + offset * es,
+                    static_cast<size_t>(slice) * es);
     }
   }
 }
@@ -230,7 +231,10 @@ void runScatterND(OpContext& ctx) {
 
 void inferTrilu(OpContext& ctx) {
   ctx.require(ctx.shape(0).size() >= 2, "input must have rank >= 2");
-  if (ctx.has(1)) requireIndices(ctx, 1);
+  if (ctx.has(1)) {
+    requireIndices(ctx, 1);
+    ctx.require(shapeElements(ctx.shape(1)) == 1, "k must hold one value");
+  }
   ctx.outShapes[0] = ctx.shape(0);
   ctx.outTypes[0] = ctx.dtype(0);
 }

@@ -210,10 +210,17 @@ void inferPad(OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const std::vector<int64_t> pads = padAmounts(ctx);
   padMode(ctx);
+  // The constant is copied as one element of the input's type.
+  if (ctx.has(2)) {
+    ctx.require(ctx.dtype(2) == ctx.dtype(0) && shapeElements(ctx.shape(2)) == 1,
+                "constant_value must be one value of the input's type");
+  }
   Dims out = x;
   const size_t rank = x.size();
   for (size_t i = 0; i < rank; ++i) {
-    out[i] = x[i] + pads[i] + pads[i + rank];
+    ctx.require(!__builtin_add_overflow(x[i], pads[i], &out[i]) &&
+                    !__builtin_add_overflow(out[i], pads[i + rank], &out[i]),
+                "pads overflow 64 bits");
     ctx.require(out[i] >= 0, "pads remove more than the dim holds");
   }
   ctx.outShapes[0] = out;
