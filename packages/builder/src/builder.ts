@@ -9,6 +9,7 @@ import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 import { fuseActivations } from './passes/fuse-activation';
+import { fuseQdq } from './passes/fuse-qdq';
 import { removeNoOps } from './passes/remove-no-ops';
 import { OptimizationProfile, type ShapeRange } from './profile';
 import { describeNetwork } from './serialize';
@@ -16,6 +17,7 @@ import { describeNetwork } from './serialize';
 /** The passes the builder applies, in order; each is exported for use on its own. */
 export const DEFAULT_PASSES: readonly NetworkPass[] = [
   removeNoOps,
+  fuseQdq,
   foldBatchNorm,
   fuseResidualAdd,
   fuseActivations,

@@ -20,3 +20,4 @@ export { fuseActivations } from './passes/fuse-activation';
 export { fuseResidualAdd } from './passes/fuse-residual-add';
 export { fuseHorizontal } from './passes/fuse-horizontal';
 export { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
+export { fuseQdq } from './passes/fuse-qdq';

@@ -1,0 +1,27 @@
+// Per-tensor linear quantization kernels: float32 <-> 8-bit (ONNX QuantizeLinear /
+// DequantizeLinear with one scale and zero point) and the 8-bit addition of two quantized
+// tensors (QLinearAdd). Every ISA tier gives the same bytes.
+#pragma once
+
+#include <cstdint>
+
+namespace kiln::kernels {
+
+// y = saturate(round_half_even(x / scale) + zeroPoint) into uint8 or int8.
+void quantizeLinear(const float* x, int64_t n, float scale, int32_t zeroPoint, bool outSigned,
+                    void* y);
+
+// y = (x - zeroPoint) * scale from uint8 or int8.
+void dequantizeLinear(const void* x, bool inSigned, int64_t n, float scale, int32_t zeroPoint,
+                      float* y);
+
+// c = saturate(round_half_even(fma(a - za, sa / sc, (b - zb) * (sb / sc))) + zc), all operands
+// of one signedness.
+struct QAddParams {
+  float aScale = 1, bScale = 1, cScale = 1;
+  int32_t aZero = 0, bZero = 0, cZero = 0;
+  bool isSigned = false;
+};
+void qlinearAdd(const void* a, const void* b, int64_t n, const QAddParams& p, void* c);
+
+}  // namespace kiln::kernels
