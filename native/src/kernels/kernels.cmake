@@ -43,6 +43,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/qgemm/qconv.cc
   ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/quantize.cc
+  ${KILN_KERNEL_DIR}/qgemm/qpool.cc
   ${KILN_KERNEL_DIR}/qgemm/quantize_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_DIR}/qgemm/qgemm_avx2.cc PROPERTIES

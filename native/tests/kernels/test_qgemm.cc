@@ -10,6 +10,7 @@
 #include "kernels/cpu/qgemm/qgemm_internal.h"
 #include "kiln/error.h"
 #include "kiln/kernels/qgemm.h"
+#include "kiln/kernels/quantize.h"
 
 using kiln::kernels::QConv2dParams;
 using kiln::kernels::QRequant;
@@ -238,4 +239,94 @@ TEST(qconv2d_rejects_mismatched_weights) {
   CHECK_THROWS(kiln::kernels::qconv2d(p, packed, x.data(), rq, y.data()), kiln::Error);
   p.strideW = 0;
   CHECK_THROWS(kiln::kernels::packQConvWeights(p, w.data()), kiln::Error);
+}
+
+TEST(quantize_kernels_match_reference_on_every_tier) {
+  const int64_t n = 1000;  // not a multiple of 16: the tails run too
+  std::vector<float> x = kt::randomVector(static_cast<size_t>(n), 7, -40.0f, 40.0f);
+  x[0] = 0.5f * 0.25f;  // exactly half a step: rounds to even
+  x[1] = 1.5f * 0.25f;
+  const float scale = 0.25f;
+  for (bool isSigned : {false, true}) {
+    const int32_t zp = isSigned ? -3 : 128;
+    std::vector<uint8_t> want(static_cast<size_t>(n));
+    std::vector<float> deq(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const double q = std::nearbyint(static_cast<double>(x[i]) / scale) + zp;
+      const double c = std::min(std::max(q, isSigned ? -128.0 : 0.0), isSigned ? 127.0 : 255.0);
+      want[i] = static_cast<uint8_t>(static_cast<int32_t>(c));
+      deq[i] = static_cast<float>((c - zp) * scale);
+    }
+    kt::forEachIsa([&](kiln::CpuIsa isa) {
+      const std::string tier = kiln::isaName(isa);
+      std::vector<uint8_t> got(static_cast<size_t>(n));
+      kiln::kernels::quantizeLinear(x.data(), n, scale, zp, isSigned, got.data());
+      sameBytes("quantizeLinear " + tier, got.data(), want.data(), want.size());
+      std::vector<float> back(static_cast<size_t>(n));
+      kiln::kernels::dequantizeLinear(want.data(), isSigned, n, scale, zp, back.data());
+      for (int64_t i = 0; i < n; ++i)
+        if (back[i] != deq[i]) {
+          kiln_test::fail(__FILE__, __LINE__,
+                          "dequantizeLinear " + tier + " at " + std::to_string(i));
+          break;
+        }
+    });
+  }
+}
+
+TEST(qlinear_add_matches_reference_on_every_tier) {
+  const int64_t n = 777;
+  std::vector<uint8_t> a = randomInts<uint8_t>(static_cast<size_t>(n), 8, 0, 255);
+  std::vector<uint8_t> b = randomInts<uint8_t>(static_cast<size_t>(n), 9, 0, 255);
+  kiln::kernels::QAddParams p;
+  p.aScale = 0.031f, p.bScale = 0.047f, p.cScale = 0.05f;
+  p.aZero = 120, p.bZero = 3, p.cZero = 60;
+  std::vector<uint8_t> want(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) {
+    // Double precision: agrees with the float32 kernel except within float rounding of a .5.
+    const double v = (a[i] - p.aZero) * static_cast<double>(p.aScale) / p.cScale +
+                     (b[i] - p.bZero) * static_cast<double>(p.bScale) / p.cScale;
+    want[i] = static_cast<uint8_t>(std::min(std::max(std::nearbyint(v) + p.cZero, 0.0), 255.0));
+  }
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    std::vector<uint8_t> got(static_cast<size_t>(n));
+    kiln::kernels::qlinearAdd(a.data(), b.data(), n, p, got.data());
+    int off = 0;
+    for (int64_t i = 0; i < n; ++i) off += std::abs(got[i] - want[i]) > 0;
+    int bad = 0;
+    for (int64_t i = 0; i < n; ++i) bad += std::abs(got[i] - want[i]) > 1;
+    CHECK_EQ(bad, 0);
+    CHECK(off <= 2);  // only ties decided by float32 rounding may differ
+    (void)isa;
+  });
+}
+
+TEST(max_pool_8bit_matches_reference) {
+  kiln::kernels::Pool2dParams p;
+  p.kind = kiln::kernels::PoolKind::kMax;
+  p.batch = 2, p.channels = 3, p.inH = 13, p.inW = 11;
+  p.kernelH = p.kernelW = 3, p.strideH = p.strideW = 2;
+  p.padTop = p.padLeft = p.padBottom = p.padRight = 1;
+  std::vector<uint8_t> x = randomInts<uint8_t>(static_cast<size_t>(2 * 3 * 13 * 11), 10, 0, 255);
+  int64_t oh = 0, ow = 0;
+  kiln::kernels::pool2dOutputShape(p, &oh, &ow);
+  for (bool isSigned : {false, true}) {
+    std::vector<uint8_t> want(static_cast<size_t>(6 * oh * ow)), got(want.size());
+    for (int64_t pl = 0; pl < 6; ++pl)
+      for (int64_t y = 0; y < oh; ++y)
+        for (int64_t xx = 0; xx < ow; ++xx) {
+          int m = -1000;
+          for (int64_t ky = 0; ky < 3; ++ky)
+            for (int64_t kx = 0; kx < 3; ++kx) {
+              const int64_t iy = y * 2 - 1 + ky, ix = xx * 2 - 1 + kx;
+              if (iy < 0 || iy >= 13 || ix < 0 || ix >= 11) continue;
+              const uint8_t v = x[(pl * 13 + iy) * 11 + ix];
+              m = std::max(m, isSigned ? static_cast<int>(static_cast<int8_t>(v)) : v);
+            }
+          want[(pl * oh + y) * ow + xx] = static_cast<uint8_t>(m);
+        }
+    kiln::kernels::maxPool2d8(p, x.data(), isSigned, got.data());
+    sameBytes(isSigned ? "maxPool2d8 int8" : "maxPool2d8 uint8", got.data(), want.data(),
+              want.size());
+  }
 }

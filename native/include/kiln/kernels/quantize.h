@@ -1,9 +1,11 @@
 // Per-tensor linear quantization kernels: float32 <-> 8-bit (ONNX QuantizeLinear /
 // DequantizeLinear with one scale and zero point) and the 8-bit addition of two quantized
-// tensors (QLinearAdd). Every ISA tier gives the same bytes.
+// tensors (QLinearAdd), and max pooling of 8-bit tensors. Every ISA tier gives the same bytes.
 #pragma once
 
 #include <cstdint>
+
+#include "kiln/kernels/pool.h"
 
 namespace kiln::kernels {
 
@@ -23,5 +25,9 @@ struct QAddParams {
   bool isSigned = false;
 };
 void qlinearAdd(const void* a, const void* b, int64_t n, const QAddParams& p, void* c);
+
+// MaxPool over 8-bit NCHW data (p.kind must be kMax): the max of quantized values is the
+// quantized max, so 8-bit engines pool without dequantizing.
+void maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y);
 
 }  // namespace kiln::kernels

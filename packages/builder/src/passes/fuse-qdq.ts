@@ -42,6 +42,16 @@ function perTensor(layer: Layer): TensorQuant | undefined {
   return { scale, zeroPoint: zp ?? null, dtype: (zp?.dtype ?? 'uint8') as 'uint8' | 'int8' };
 }
 
+// Same type, scale and zero point (by value: models repeat them as separate constants).
+function sameQuant(a: TensorQuant, b: TensorQuant): boolean {
+  const value = (t: NetworkTensor | null): number => (t ? constantNumbers(t)[0]! : 0);
+  return (
+    a.dtype === b.dtype &&
+    value(a.scale) === value(b.scale) &&
+    value(a.zeroPoint) === value(b.zeroPoint)
+  );
+}
+
 /** Per-output-channel int8 weights: DequantizeLinear(constant int8, scales, zero zero points). */
 interface QuantWeights {
   weights: NetworkTensor;
@@ -110,6 +120,8 @@ function setEightBit(t: NetworkTensor, dtype: DataType): void {
  *   (-> Relu) -> QuantizeLinear becomes QLinearConv (bias requantized to int32, relu folded
  *   into the output clamp).
  * - DequantizeLinear(a) + DequantizeLinear(b) -> QuantizeLinear (same shapes) becomes QLinearAdd.
+ * - DequantizeLinear -> MaxPool -> QuantizeLinear with one scale and zero point becomes an
+ *   8-bit MaxPool.
  * - A DequantizeLinear of constants left over (a Gemm's weights) folds into a float constant.
  * Anything else (pooling, Gemm, reshapes between a DQ and a Q) stays float.
  */
@@ -191,13 +203,32 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
       replaced.set(layer, fused);
       removed.add(out.q);
       if (out.relu) removed.add(out.relu);
+    } else if (layer.op === 'MaxPool' && layer.outputs.length === 1) {
+      // max commutes with a monotonic dequantization: pool the 8-bit values themselves.
+      const x = dequantOf(layer.inputs[0]);
+      if (!x || Number(layer.attr('storage_order', 0)) !== 0) continue;
+      const out = quantAfter(layer.output, layer);
+      if (!out || out.relu || !sameQuant(x[1], out.quant)) continue;
+      const y = out.q.output;
+      setEightBit(y, out.quant.dtype);
+      const fused = new Layer(
+        network.uniqueLayerName(`${layer.name}_int8`),
+        'MaxPool',
+        [x[0].inputs[0]!],
+        [y],
+        new Map(layer.attrs),
+      );
+      fused.guards = layer.guards;
+      replaced.set(layer, fused);
+      removed.add(out.q);
     } else if (layer.op === 'Add' && layer.inputs.length === 2 && layer.attrs.size === 0) {
       const a = dequantOf(layer.inputs[0]);
       const b = dequantOf(layer.inputs[1]);
       if (!a || !b || a[1].dtype !== b[1].dtype) continue;
       const [ta, tb] = [a[0].inputs[0]!, b[0].inputs[0]!];
-      if (ta.shape.length === 0 || ta.shape.join() !== tb.shape.join() || ta.shape.includes(-1))
-        continue;
+      // Equal dims, -1 only where both are -1 (one batch carried through a residual block,
+      // as fuseResidualAdd assumes); the op checks the shapes again at run time.
+      if (ta.shape.length === 0 || ta.shape.join() !== tb.shape.join()) continue;
       const out = quantAfter(layer.output, layer);
       if (!out || out.relu || out.quant.dtype !== a[1].dtype) continue;
       const y = out.q.output;

@@ -103,7 +103,8 @@ void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, 
     bias[ch] = (rq.bias ? rq.bias[ch] : 0) - p.inZeroPoint * w.depthwiseSums[ch];
   globalThreadPool().parallelFor(
       static_cast<size_t>(p.batch * c), 4, [&](size_t begin, size_t end) {
-        uint8_t* plane = scratchBytes(ScratchSlot::kWork, ph * pw);
+        // Slack past the plane: the stride-2 AVX-512 loads read whole byte pairs.
+        uint8_t* plane = scratchBytes(ScratchSlot::kWork, ph * pw + 64);
         auto* acc = reinterpret_cast<int32_t*>(threadScratch(ScratchSlot::kWork2, ow));
         for (size_t job = begin; job < end; ++job) {
           const int64_t ch = static_cast<int64_t>(job) % c;

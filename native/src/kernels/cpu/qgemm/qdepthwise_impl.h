@@ -14,14 +14,16 @@ namespace kiln::kernels::qgemm {
 // for one output row. Writes oh x ow bytes to out.
 inline void depthwiseChannel(const QConv2dParams& p, const uint8_t* plane, int64_t pw,
                              const int8_t* filter, int32_t bias, float scale, const QRequant& rq,
-                             int64_t oh, int64_t ow, int32_t* acc, uint8_t* out) {
+                             int64_t oh, int64_t ow, int32_t* __restrict acc,
+                             uint8_t* __restrict out) {
   for (int64_t y = 0; y < oh; ++y) {
     for (int64_t x = 0; x < ow; ++x) acc[x] = bias;
     for (int64_t ky = 0; ky < p.kernelH; ++ky) {
       const uint8_t* row = plane + (y * p.strideH + ky * p.dilationH) * pw;
       for (int64_t kx = 0; kx < p.kernelW; ++kx) {
         const int32_t w = filter[ky * p.kernelW + kx];
-        const uint8_t* src = row + kx * p.dilationW;
+        // restrict: uint8_t may alias acc, which would keep these loops scalar.
+        const uint8_t* __restrict src = row + kx * p.dilationW;
         if (p.strideW == 1) {
           for (int64_t x = 0; x < ow; ++x) acc[x] += w * static_cast<int32_t>(src[x]);
         } else {
