@@ -18,11 +18,12 @@ void dequantizeLinear(const void* x, bool inSigned, int64_t n, float scale, int3
                       float* y);
 
 // c = saturate(round_half_even(fma(a - za, sa / sc, (b - zb) * (sb / sc))) + zc), all operands
-// of one signedness.
+// of one signedness; with relu, c >= zc.
 struct QAddParams {
   float aScale = 1, bScale = 1, cScale = 1;
   int32_t aZero = 0, bZero = 0, cZero = 0;
   bool isSigned = false;
+  bool relu = false;  // clamp at the output zero point (a fused Relu)
 };
 void qlinearAdd(const void* a, const void* b, int64_t n, const QAddParams& p, void* c);
 

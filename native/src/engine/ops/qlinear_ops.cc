@@ -141,7 +141,8 @@ void runQLinearConvFast(OpContext& ctx) {
                    ctx.out[0]);
 }
 
-// QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point).
+// QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), with
+// an optional fused Relu (attribute "activation").
 void inferQLinearAdd(OpContext& ctx) {
   const DataType t = ctx.dtype(0);
   ctx.require(t == DataType::kUInt8 || t == DataType::kInt8, "A must be uint8 or int8");
@@ -166,6 +167,7 @@ void runQLinearAdd(OpContext& ctx) {
   p.bZero = zeroPoint(ctx, 5);
   p.cZero = zeroPoint(ctx, 7);
   p.isSigned = ctx.dtype(0) == DataType::kInt8;
+  p.relu = hasRelu(ctx);
   kernels::qlinearAdd(ctx.in[0].data, ctx.in[3].data, shapeElements(ctx.shape(0)), p, ctx.out[0]);
 }
 

@@ -119,7 +119,8 @@ function setEightBit(t: NetworkTensor, dtype: DataType): void {
  * - DequantizeLinear(x) and DequantizeLinear(int8 weights, per-channel scales) -> Conv
  *   (-> Relu) -> QuantizeLinear becomes QLinearConv (bias requantized to int32, relu folded
  *   into the output clamp).
- * - DequantizeLinear(a) + DequantizeLinear(b) -> QuantizeLinear (same shapes) becomes QLinearAdd.
+ * - DequantizeLinear(a) + DequantizeLinear(b) (-> Relu) -> QuantizeLinear (same shapes) becomes
+ *   QLinearAdd.
  * - DequantizeLinear -> MaxPool -> QuantizeLinear with one scale and zero point becomes an
  *   8-bit MaxPool.
  * - A DequantizeLinear of constants left over (a Gemm's weights) folds into a float constant.
@@ -230,9 +231,12 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
       // as fuseResidualAdd assumes); the op checks the shapes again at run time.
       if (ta.shape.length === 0 || ta.shape.join() !== tb.shape.join()) continue;
       const out = quantAfter(layer.output, layer);
-      if (!out || out.relu || out.quant.dtype !== a[1].dtype) continue;
+      if (!out || out.quant.dtype !== a[1].dtype) continue;
       const y = out.q.output;
       setEightBit(y, out.quant.dtype);
+      const attrs = new Map(
+        out.relu ? [['activation', { kind: 's' as const, value: 'Relu' }]] : [],
+      );
       const fused = new Layer(
         network.uniqueLayerName(`${layer.name}_int8`),
         'QLinearAdd',
@@ -247,7 +251,7 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
           out.quant.zeroPoint,
         ],
         [y],
-        new Map(),
+        attrs,
       );
       fused.guards = layer.guards;
       replaced.set(layer, fused);

@@ -74,7 +74,9 @@ void qlinearAdd(const void* a, const void* b, int64_t n, const QAddParams& p, vo
       const float va = static_cast<float>(load8(pa, i, p.isSigned) - p.aZero);
       const float vb = static_cast<float>(load8(pb, i, p.isSigned) - p.bZero);
       const float v = std::fma(va, ra, vb * rb);
-      store8(pc, i, saturate(std::nearbyint(v) + static_cast<float>(p.cZero), p.isSigned));
+      int32_t q = saturate(std::nearbyint(v) + static_cast<float>(p.cZero), p.isSigned);
+      if (p.relu) q = std::max(q, p.cZero);
+      store8(pc, i, q);
     }
   });
 }

@@ -2,6 +2,8 @@
 // operations (IEEE divide, round half to even, fma) as the portable loops.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "kernels/cpu/qgemm/quantize_internal.h"
 
 namespace kiln::kernels::qgemm {
@@ -14,9 +16,9 @@ inline __m512 load8(const uint8_t* p, bool isSigned) {
   return _mm512_cvtepi32_ps(isSigned ? _mm512_cvtepi8_epi32(bytes) : _mm512_cvtepu8_epi32(bytes));
 }
 
-// Clamps rounded floats to the 8-bit range and stores 16 bytes.
-inline void store8(uint8_t* p, __m512 v, bool isSigned) {
-  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(isSigned ? -128.0f : 0.0f)),
+// Clamps rounded floats to [max(lo, type min), type max] and stores 16 bytes.
+inline void store8(uint8_t* p, __m512 v, bool isSigned, float lo = -1e9f) {
+  v = _mm512_min_ps(_mm512_max_ps(v, _mm512_set1_ps(std::max(lo, isSigned ? -128.0f : 0.0f))),
                     _mm512_set1_ps(isSigned ? 127.0f : 255.0f));
   _mm_storeu_si128(reinterpret_cast<__m128i*>(p), _mm512_cvtepi32_epi8(_mm512_cvttps_epi32(v)));
 }
@@ -59,7 +61,7 @@ int64_t qlinearAddAvx512(const void* a, const void* b, int64_t n, const QAddPara
     const __m512 va = _mm512_sub_ps(load8(pa + i, p.isSigned), za);
     const __m512 vb = _mm512_mul_ps(_mm512_sub_ps(load8(pb + i, p.isSigned), zb), rb);
     const __m512 v = _mm512_roundscale_ps(_mm512_fmadd_ps(va, ra, vb), kRound);
-    store8(pc + i, _mm512_add_ps(v, zc), p.isSigned);
+    store8(pc + i, _mm512_add_ps(v, zc), p.isSigned, p.relu ? static_cast<float>(p.cZero) : -1e9f);
   }
   return i;
 }
