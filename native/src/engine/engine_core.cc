@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/half_weights.h"
 #include "graph/memory_plan.h"
 
 namespace kiln {
@@ -17,6 +18,7 @@ constexpr int64_t kMaxShapeTimeElements = 1 << 16;
 
 EngineCore::EngineCore(Network network) : network_(std::move(network)) {
   network_.validate(false);
+  expandHalfWeights(network_);
   const size_t nt = network_.tensors.size();
   producer_.assign(nt, -1);
   lastUse_.assign(nt, -1);

@@ -10,6 +10,7 @@ import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 import { fuseActivations } from './passes/fuse-activation';
 import { fuseQdq } from './passes/fuse-qdq';
+import { storeWeightsFp16 } from './passes/store-weights-fp16';
 import { calibrate } from './int8/calibrate';
 import { hasQdq, insertQdq, planInt8 } from './int8/insert-qdq';
 import { removeNoOps } from './passes/remove-no-ops';
@@ -123,7 +124,7 @@ export class Builder {
       report({ stage: 'calibrate', done: 1, total: 1 });
     }
     report({ stage: 'passes', done: 0, total: passes.length });
-    runPasses(network, passes);
+    runPasses(network, config.getFlag('fp16') ? [...passes, storeWeightsFp16] : passes);
     report({ stage: 'passes', done: passes.length, total: passes.length });
     if (explicit || (config.getFlag('int8') && config.int8Calibrator)) this.logPrecisions(network);
     const profiles = resolveProfiles(network, config);
@@ -166,13 +167,16 @@ export class Builder {
         'warning',
         'int8 is set but there is no int8Calibrator and the network has no Q/DQ nodes: every layer is built in FP32',
       );
-    for (const flag of ['fp16', 'bf16'] as const) {
-      if (config.getFlag(flag))
-        this.logger.log(
-          'warning',
-          `${flag} is recorded but not honoured yet: every layer is built in FP32`,
-        );
-    }
+    if (config.getFlag('fp16'))
+      this.logger.log(
+        'info',
+        'fp16: Conv/Gemm/MatMul weights are stored as FP16 in the plan and expanded to FP32 when the engine loads; activations and arithmetic stay FP32',
+      );
+    if (config.getFlag('bf16'))
+      this.logger.log(
+        'warning',
+        'bf16 is recorded but not honoured yet: every layer is built in FP32',
+      );
   }
 
   // The build log's account of precisions: which layers run 8-bit and which compute layers

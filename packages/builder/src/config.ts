@@ -31,8 +31,8 @@ export class BuilderConfig {
 
   /**
    * Sets a precision flag. 'int8' builds convolutions (and residual adds, max pools) in INT8
-   * from the int8Calibrator's scales; Q/DQ networks build in INT8 with or without it. 'fp16' and
-   * 'bf16' are recorded only.
+   * from the int8Calibrator's scales; Q/DQ networks build in INT8 with or without it. 'fp16'
+   * stores weights in half precision (math stays FP32); 'bf16' is recorded only.
    */
   setFlag(flag: BuilderFlag): this {
     if (flag !== 'fp16' && flag !== 'int8' && flag !== 'bf16')

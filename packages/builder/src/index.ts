@@ -21,3 +21,4 @@ export { fuseResidualAdd } from './passes/fuse-residual-add';
 export { fuseHorizontal } from './passes/fuse-horizontal';
 export { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 export { fuseQdq } from './passes/fuse-qdq';
+export { storeWeightsFp16 } from './passes/store-weights-fp16';
