@@ -115,6 +115,8 @@ TEST(qgemm_every_variant_matches_reference) {
       // Drive the micro-kernel directly, panel by panel and block by block.
       std::vector<uint8_t> got(want.size(), 0xAB);
       const int64_t ldb = kiln::kernels::qgemmPaddedN(c.n) * 4;
+      std::vector<int64_t> offsets(static_cast<size_t>(pa.k4));
+      for (int64_t kk = 0; kk < pa.k4; ++kk) offsets[kk] = kk * ldb;
       for (int64_t i0 = 0; i0 < c.m; i0 += kiln::kernels::kQGemmMr) {
         std::vector<int32_t> pbias(kiln::kernels::kQGemmMr, 0);
         std::vector<float> pscale(kiln::kernels::kQGemmMr, 0.0f);
@@ -125,7 +127,7 @@ TEST(qgemm_every_variant_matches_reference) {
         for (int64_t j0 = 0; j0 < c.n; j0 += v.nr)
           v.ukernel(pa.k4,
                     pa.data.data() + i0 / kiln::kernels::kQGemmMr * pa.k4 * kiln::kernels::kQGemmMr,
-                    pb.data() + j0 * 4, ldb, std::min(kiln::kernels::kQGemmMr, c.m - i0),
+                    pb.data() + j0 * 4, offsets.data(), std::min(kiln::kernels::kQGemmMr, c.m - i0),
                     std::min(v.nr, c.n - j0), pbias.data(), pscale.data(), rq,
                     got.data() + i0 * c.n + j0, c.n);
       }

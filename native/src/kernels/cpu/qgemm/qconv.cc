@@ -124,6 +124,65 @@ void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, 
       });
 }
 
+// Group-1 weights reordered to K = (ky, kx, channel) with channels padded to 4.
+QPackedA packImplicit(const QConv2dParams& p, const int8_t* weights) {
+  const int64_t c4 = (p.inChannels + 3) / 4, kArea = p.kernelH * p.kernelW;
+  const int64_t k = kArea * c4 * 4;
+  std::vector<int8_t> w(static_cast<size_t>(p.outChannels * k), 0);
+  for (int64_t m = 0; m < p.outChannels; ++m)
+    for (int64_t c = 0; c < p.inChannels; ++c)
+      for (int64_t t = 0; t < kArea; ++t)
+        w[m * k + t * c4 * 4 + c] = weights[(m * p.inChannels + c) * kArea + t];
+  return packQGemmA(w.data(), p.outChannels, k);
+}
+
+bool implicitApplies(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v) {
+  return w.implicit.m > 0 && p.strideH == 1 && p.strideW == 1 &&
+         v.ukernel == qgemm::avx512VnniVariant().ukernel;
+}
+
+// Stride-1 convolution of one image as a GEMM over the flat positions of the padded image
+// (oh rows of the padded width, the last pw - ow of each row discarded): the window of tap
+// (ky, kx) is the padded image shifted by ky * dh rows and kx * dw columns, so B's rows are
+// read in place from a [channels / 4][padded H * W][4] copy of the input.
+void implicitConv(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v,
+                  const uint8_t* x, const QRequant& rq, uint8_t* y, int64_t oh, int64_t ow) {
+  const int64_t c4 = (p.inChannels + 3) / 4;
+  const int64_t hp = p.inH + p.padTop + p.padBottom, wp = p.inW + p.padLeft + p.padRight;
+  // Slack past each plane: the last column block and the widest tap read beyond hp * wp.
+  const int64_t plane = hp * wp + wp + 64;
+  const uint8_t zero = p.inZeroPoint;
+  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, c4 * plane * 4);
+  globalThreadPool().parallelFor(static_cast<size_t>(c4), 1, [&](size_t begin, size_t end) {
+    std::vector<uint8_t> zeros(static_cast<size_t>(p.inW), zero);
+    for (size_t g = begin; g < end; ++g) {
+      uint8_t* dst = packed + static_cast<int64_t>(g) * plane * 4;
+      std::memset(dst, zero, static_cast<size_t>(plane * 4));
+      for (int64_t iy = 0; iy < p.inH; ++iy) {
+        const uint8_t* rows[4];
+        for (int t = 0; t < 4; ++t) {
+          const int64_t c = static_cast<int64_t>(g) * 4 + t;
+          rows[t] = c < p.inChannels ? x + (c * p.inH + iy) * p.inW : zeros.data();
+        }
+        qgemm::interleave4Exact(rows[0], rows[1], rows[2], rows[3], p.inW,
+                                dst + ((iy + p.padTop) * wp + p.padLeft) * 4);
+      }
+    }
+  });
+  const int64_t kArea = p.kernelH * p.kernelW;
+  std::vector<int64_t> offsets(static_cast<size_t>(kArea * c4));
+  for (int64_t t = 0; t < kArea; ++t)
+    for (int64_t g = 0; g < c4; ++g)
+      offsets[t * c4 + g] =
+          (g * plane + (t / p.kernelW) * p.dilationH * wp + (t % p.kernelW) * p.dilationW) * 4;
+  const int64_t n = oh * wp;
+  uint8_t* flat = scratchBytes(ScratchSlot::kWork2, p.outChannels * n);
+  qgemm::drive(v, w.implicit, packed, offsets.data(), n, zero, rq, flat, n);
+  for (int64_t m = 0; m < p.outChannels; ++m)
+    for (int64_t r = 0; r < oh; ++r)
+      std::memcpy(y + (m * oh + r) * ow, flat + m * n + r * wp, static_cast<size_t>(ow));
+}
+
 }  // namespace
 
 void qconv2dOutputShape(const QConv2dParams& p, int64_t* outH, int64_t* outW) {
@@ -146,6 +205,7 @@ QConvWeights packQConvWeights(const QConv2dParams& p, const int8_t* weights) {
   const int64_t mg = p.outChannels / p.group, kg = p.inChannels / p.group * kArea;
   for (int64_t g = 0; g < p.group; ++g)
     w.groups.push_back(packQGemmA(weights + g * mg * kg, mg, kg));
+  if (p.group == 1 && kArea > 1 && cpuFeatures().avx512vnni) w.implicit = packImplicit(p, weights);
   return w;
 }
 
@@ -164,6 +224,13 @@ void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, co
   const int64_t kg = cg * p.kernelH * p.kernelW, n = oh * ow;
   if (w.groups[0].m != mg || w.groups[0].k != kg)
     throw Error(ErrorCode::kInvalidArgument, "qconv2d: weights packed for other parameters");
+  const qgemm::Variant v = qgemm::activeVariant();
+  if (implicitApplies(p, w, v)) {
+    for (int64_t b = 0; b < p.batch; ++b)
+      implicitConv(p, w, v, x + b * p.inChannels * p.inH * p.inW, rq, y + b * p.outChannels * n, oh,
+                   ow);
+    return;
+  }
   uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, qgemmPackedBSize(kg, n));
   for (int64_t b = 0; b < p.batch; ++b) {
     for (int64_t g = 0; g < p.group; ++g) {

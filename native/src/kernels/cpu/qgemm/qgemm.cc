@@ -15,12 +15,12 @@ namespace {
 
 constexpr int64_t kScalarNr = 16;
 
-void ukernelScalar(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t rows,
-                   int64_t n, const int32_t* bias, const float* scale, const QRequant& rq,
-                   uint8_t* c, int64_t ldc) {
+void ukernelScalar(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff,
+                   int64_t rows, int64_t n, const int32_t* bias, const float* scale,
+                   const QRequant& rq, uint8_t* c, int64_t ldc) {
   int32_t acc[kQGemmMr][kScalarNr] = {};
   for (int64_t kk = 0; kk < k4; ++kk) {
-    const uint8_t* bk = b + kk * ldb;
+    const uint8_t* bk = b + bOff[kk];
     for (int64_t r = 0; r < kQGemmMr; ++r) {
       int32_t word = a[kk * kQGemmMr + r];
       int8_t w[4];
@@ -80,6 +80,12 @@ namespace qgemm {
 
 void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3,
                  int64_t n, uint8_t* dst) {
+  interleave4Exact(r0, r1, r2, r3, n, dst);
+  std::memset(dst + n * 4, 0, static_cast<size_t>((qgemmPaddedN(n) - n) * 4));
+}
+
+void interleave4Exact(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3,
+                      int64_t n, uint8_t* dst) {
   int64_t j = 0;
   for (; j + 16 <= n; j += 16) {
     const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(r0 + j));
@@ -100,7 +106,6 @@ void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const 
     dst[j * 4 + 2] = r2[j];
     dst[j * 4 + 3] = r3[j];
   }
-  std::memset(dst + n * 4, 0, static_cast<size_t>((qgemmPaddedN(n) - n) * 4));
 }
 
 }  // namespace qgemm
@@ -118,9 +123,8 @@ void packQGemmB(const uint8_t* b, int64_t k, int64_t n, int64_t ldb, uint8_t* ds
   }
 }
 
-void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zeroB,
-               const QRequant& rq, void* c, int64_t ldc) {
-  const qgemm::Variant v = qgemm::activeVariant();
+void qgemm::drive(const Variant& v, const QPackedA& a, const uint8_t* b, const int64_t* bOff,
+                  int64_t n, uint8_t zeroB, const QRequant& rq, uint8_t* c, int64_t ldc) {
   const int64_t panels = (a.m + kQGemmMr - 1) / kQGemmMr;
   // The activation zero point folds into the bias: sum (b - zb) * a = sum b * a - zb * rowSum.
   std::vector<int32_t> bias(static_cast<size_t>(panels * kQGemmMr), 0);
@@ -130,8 +134,6 @@ void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zer
     scale[i] = rq.scale[i];
   }
   const int64_t blocks = (n + v.nr - 1) / v.nr;
-  const int64_t ldb = qgemmPaddedN(n) * 4;
-  auto* out = static_cast<uint8_t*>(c);
   // Column block outer, panel inner: one block of B stays in cache across all panels.
   const size_t jobs = static_cast<size_t>(blocks * panels);
   const int64_t macs = a.m * a.k4 * 4 * n;
@@ -141,11 +143,20 @@ void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zer
       const int64_t blk = static_cast<int64_t>(job) / panels;
       const int64_t panel = static_cast<int64_t>(job) % panels;
       const int64_t j0 = blk * v.nr, i0 = panel * kQGemmMr;
-      v.ukernel(a.k4, a.data.data() + panel * a.k4 * kQGemmMr, packedB + j0 * 4, ldb,
+      v.ukernel(a.k4, a.data.data() + panel * a.k4 * kQGemmMr, b + j0 * 4, bOff,
                 std::min(kQGemmMr, a.m - i0), std::min(v.nr, n - j0), bias.data() + i0,
-                scale.data() + i0, rq, out + i0 * ldc + j0, ldc);
+                scale.data() + i0, rq, c + i0 * ldc + j0, ldc);
     }
   });
+}
+
+void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zeroB,
+               const QRequant& rq, void* c, int64_t ldc) {
+  const int64_t ldb = qgemmPaddedN(n) * 4;
+  std::vector<int64_t> offsets(static_cast<size_t>(a.k4));
+  for (int64_t kk = 0; kk < a.k4; ++kk) offsets[kk] = kk * ldb;
+  qgemm::drive(qgemm::activeVariant(), a, packedB, offsets.data(), n, zeroB, rq,
+               static_cast<uint8_t*>(c), ldc);
 }
 
 }  // namespace kiln::kernels

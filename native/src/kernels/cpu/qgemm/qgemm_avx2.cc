@@ -39,8 +39,9 @@ inline void storeRow(__m256i acc, int32_t bias, float scale, const QRequant& rq,
 }
 
 template <bool Vnni, int NV>
-void half(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t rows, int64_t n,
-          const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c, int64_t ldc) {
+void half(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, int64_t rows,
+          int64_t n, const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c,
+          int64_t ldc) {
   constexpr int kRows = 4;
   __m256i acc[kRows][NV];
   for (int r = 0; r < kRows; ++r)
@@ -48,7 +49,7 @@ void half(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t r
   for (int64_t kk = 0; kk < k4; ++kk) {
     __m256i bv[NV];
     for (int v = 0; v < NV; ++v)
-      bv[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + kk * ldb + v * 32));
+      bv[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(b + bOff[kk] + v * 32));
     const int32_t* ak = a + kk * kQGemmMr;
     for (int r = 0; r < kRows; ++r) {
       const __m256i w = _mm256_set1_epi32(ak[r]);
@@ -61,11 +62,12 @@ void half(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t r
 }
 
 template <bool Vnni>
-void ukernel(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t rows, int64_t n,
-             const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c, int64_t ldc) {
+void ukernel(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, int64_t rows,
+             int64_t n, const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c,
+             int64_t ldc) {
   // The last block may hold as few as 1 column; packed B has 16 columns there either way.
   for (int64_t r0 = 0; r0 < rows; r0 += 4)
-    half<Vnni, 2>(k4, a + r0, b, ldb, rows - r0, n, bias + r0, scale + r0, rq, c + r0 * ldc, ldc);
+    half<Vnni, 2>(k4, a + r0, b, bOff, rows - r0, n, bias + r0, scale + r0, rq, c + r0 * ldc, ldc);
 }
 
 }  // namespace

@@ -23,15 +23,16 @@ inline void storeRow(__m512i acc, int32_t bias, float scale, const QRequant& rq,
 }
 
 template <int NV>
-void tile(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t rows, int64_t n,
-          const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c, int64_t ldc) {
+void tile(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, int64_t rows,
+          int64_t n, const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c,
+          int64_t ldc) {
   __m512i acc[kQGemmMr][NV];
   for (int r = 0; r < kQGemmMr; ++r)
     for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_setzero_si512();
   for (int64_t kk = 0; kk < k4; ++kk) {
     __m512i bv[NV];
     for (int v = 0; v < NV; ++v)
-      bv[v] = _mm512_loadu_si512(reinterpret_cast<const void*>(b + kk * ldb + v * 64));
+      bv[v] = _mm512_loadu_si512(reinterpret_cast<const void*>(b + bOff[kk] + v * 64));
     const int32_t* ak = a + kk * kQGemmMr;
     for (int r = 0; r < kQGemmMr; ++r) {
       const __m512i w = _mm512_set1_epi32(ak[r]);
@@ -43,13 +44,14 @@ void tile(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t r
       storeRow(acc[r][v], bias[r], scale[r], rq, c + r * ldc + v * 16, n - v * 16);
 }
 
-void ukernel(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t rows, int64_t n,
-             const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c, int64_t ldc) {
+void ukernel(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, int64_t rows,
+             int64_t n, const int32_t* bias, const float* scale, const QRequant& rq, uint8_t* c,
+             int64_t ldc) {
   // Packed B is padded to 16 columns only, so a last block of <= 16 reads one vector.
   if (n > 16)
-    tile<2>(k4, a, b, ldb, rows, n, bias, scale, rq, c, ldc);
+    tile<2>(k4, a, b, bOff, rows, n, bias, scale, rq, c, ldc);
   else
-    tile<1>(k4, a, b, ldb, rows, n, bias, scale, rq, c, ldc);
+    tile<1>(k4, a, b, bOff, rows, n, bias, scale, rq, c, ldc);
 }
 
 }  // namespace

@@ -10,10 +10,11 @@ namespace kiln::kernels::qgemm {
 
 // Computes rows [0, rows) x columns [0, n) of one kQGemmMr-row panel against packed B starting at
 // its first column (n <= the variant's nr), adds bias[r], requantizes with scale[r] and stores
-// bytes into c (row stride ldc). a: [k4][Mr] int32; b: row stride ldb bytes per k4.
-using Ukernel = void (*)(int64_t k4, const int32_t* a, const uint8_t* b, int64_t ldb, int64_t rows,
-                         int64_t n, const int32_t* bias, const float* scale, const QRequant& rq,
-                         uint8_t* c, int64_t ldc);
+// bytes into c (row stride ldc). a: [k4][Mr] int32; the 4-row group kk of B starts bOff[kk] bytes
+// after b (a packed B's rows, or shifted windows of an image for implicit convolution).
+using Ukernel = void (*)(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff,
+                         int64_t rows, int64_t n, const int32_t* bias, const float* scale,
+                         const QRequant& rq, uint8_t* c, int64_t ldc);
 
 struct Variant {
   const char* name;
@@ -25,6 +26,11 @@ Variant scalarVariant();
 Variant avx2Variant(bool vnni);  // vnni: AVX-VNNI vpdpbusd; otherwise exact 16-bit madd
 Variant avx512VnniVariant();
 
+// Runs the variant over all of C: row panels of A against column blocks of B (B's group kk at
+// b + bOff[kk] + 4 * column), split over the thread pool.
+void drive(const Variant& v, const QPackedA& a, const uint8_t* b, const int64_t* bOff, int64_t n,
+           uint8_t zeroB, const QRequant& rq, uint8_t* c, int64_t ldc);
+
 // The variant the active ISA tier and the CPU's VNNI support select.
 Variant activeVariant();
 
@@ -34,6 +40,9 @@ constexpr float kRequantBound = 1.0e9f;
 // columns get zeros).
 void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3,
                  int64_t n, uint8_t* dst);
+// The same, writing exactly n groups of 4.
+void interleave4Exact(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3,
+                      int64_t n, uint8_t* dst);
 
 // depthwiseChannel (qdepthwise_impl.h) compiled with AVX-512 flags.
 void depthwiseChannelAvx512(const QConv2dParams& p, const uint8_t* plane, int64_t pw,
