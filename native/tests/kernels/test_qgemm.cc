@@ -196,6 +196,8 @@ QConv2dParams convCase(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, in
 TEST(qconv2d_matches_reference) {
   const QConv2dParams cases[] = {
       convCase(1, 3, 17, 19, 8, 7, 2, 3, 1),     // a stem: K = 147, stride 2
+      convCase(1, 3, 9, 75, 8, 7, 2, 3, 1),      // wide rows: the vector stride-2 gather
+      convCase(1, 8, 5, 67, 8, 1, 2, 0, 1),      // 1x1 stride 2, wide rows
       convCase(2, 16, 9, 9, 24, 1, 1, 0, 1),     // 1x1 direct packing, batch 2
       convCase(1, 12, 8, 10, 20, 3, 1, 1, 1),    // 3x3 same
       convCase(1, 8, 11, 11, 8, 1, 2, 0, 1),     // 1x1 stride 2 (im2col)
@@ -299,6 +301,14 @@ TEST(qlinear_add_matches_reference_on_every_tier) {
     for (int64_t i = 0; i < n; ++i) bad += std::abs(got[i] - want[i]) > 1;
     CHECK_EQ(bad, 0);
     CHECK(off <= 2);  // only ties decided by float32 rounding may differ
+    // A fused Relu clamps at the output zero point and changes nothing above it.
+    kiln::kernels::QAddParams r = p;
+    r.relu = true;
+    std::vector<uint8_t> relu(static_cast<size_t>(n));
+    kiln::kernels::qlinearAdd(a.data(), b.data(), n, r, relu.data());
+    int wrong = 0;
+    for (int64_t i = 0; i < n; ++i) wrong += relu[i] != std::max<int>(got[i], p.cZero);
+    CHECK_EQ(wrong, 0);
     (void)isa;
   });
 }

@@ -1,5 +1,7 @@
 // 8-bit 2-D convolution: im2col straight into the packed-B layout of qgemmU8S8 (a 1x1
 // stride-1 convolution packs its input as is), and a direct depthwise path.
+#include <emmintrin.h>
+
 #include <algorithm>
 #include <cstring>
 
@@ -56,7 +58,19 @@ void im2colRow(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, 
     if (p.strideW == 1) {
       std::memcpy(dst + x0, src + x0, static_cast<size_t>(x1 - x0));
     } else {
-      for (int64_t ox = x0; ox < x1; ++ox) dst[ox] = src[ox * p.strideW];
+      int64_t ox = x0;
+      if (p.strideW == 2) {
+        // Even bytes of 32: mask each 16-bit pair to its low byte, then pack with saturation
+        // (exact, as every word is <= 255). Reads stop one byte short of the row's last tap.
+        const __m128i low = _mm_set1_epi16(0x00FF);
+        for (; ox + 16 <= x1 && 2 * (ox + 15) + 1 + off < p.inW; ox += 16) {
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ox));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ox + 16));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + ox),
+                           _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+        }
+      }
+      for (; ox < x1; ++ox) dst[ox] = src[ox * p.strideW];
     }
     std::memset(dst + x1, zero, static_cast<size_t>(ow - x1));
   }
