@@ -10,7 +10,7 @@ import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 import { fuseActivations } from './passes/fuse-activation';
 import { fuseQdq } from './passes/fuse-qdq';
-import { storeWeightsFp16 } from './passes/store-weights-fp16';
+import { storeWeightsFp16Where } from './passes/store-weights-fp16';
 import { calibrate } from './int8/calibrate';
 import { hasQdq, insertQdq, planInt8 } from './int8/insert-qdq';
 import { removeNoOps } from './passes/remove-no-ops';
@@ -124,9 +124,20 @@ export class Builder {
       report({ stage: 'calibrate', done: 1, total: 1 });
     }
     report({ stage: 'passes', done: 0, total: passes.length });
-    runPasses(network, config.getFlag('fp16') ? [...passes, storeWeightsFp16] : passes);
+    const fp16 = config.getFlag('fp16');
+    const halfWeights = (n: NetworkDefinition) =>
+      storeWeightsFp16Where(n, (l) => l.precision === 'fp16' || (fp16 && l.precision !== 'fp32'));
+    Object.defineProperty(halfWeights, 'name', { value: 'storeWeightsFp16' });
+    const wantsHalf = fp16 || network.layers.some((l) => l.precision === 'fp16');
+    runPasses(network, wantsHalf ? [...passes, halfWeights] : passes);
     report({ stage: 'passes', done: passes.length, total: passes.length });
     if (explicit || (config.getFlag('int8') && config.int8Calibrator)) this.logPrecisions(network);
+    for (const l of network.layers)
+      if (l.precision === 'int8')
+        this.logger.log(
+          'warning',
+          `layer '${l.name}' (${l.op}) is constrained to int8 but has no INT8 kernel or scales here: it runs in FP32`,
+        );
     const profiles = resolveProfiles(network, config);
     const desc = describeNetwork(network, profiles);
     report({ stage: 'build', done: 0, total: 1 });

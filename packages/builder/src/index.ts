@@ -3,6 +3,7 @@ export {
   NetworkDefinition,
   NetworkTensor,
   Layer,
+  type LayerPrecision,
   type AttrInput,
   type WindowOptions,
   type ActivationType,

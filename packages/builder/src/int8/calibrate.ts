@@ -27,6 +27,7 @@ function cloneNetwork(network: NetworkDefinition): NetworkDefinition {
       new Map(l.attrs),
     );
     c.guards = l.guards.map((g) => ({ tensor: tensor(g.tensor), value: g.value }));
+    c.precision = l.precision;
     return c;
   });
   for (const t of network.outputs) copy.outputs.push(tensor(t));

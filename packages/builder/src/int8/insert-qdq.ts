@@ -29,7 +29,8 @@ function singleConsumer(
  * Picks what implicit INT8 quantizes in a network (after removeNoOps and foldBatchNorm): every
  * Conv with constant weights, its input and its output (after a following Relu); an Add of two
  * quantized tensors and its output (after a Relu); a MaxPool of a quantized tensor, which keeps
- * its input's scale so it pools 8-bit values. Everything else stays FP32.
+ * its input's scale so it pools 8-bit values. Everything else, and layers constrained to 'fp32',
+ * stays FP32.
  */
 export function planInt8(network: NetworkDefinition): Int8Plan {
   const uses = consumersOf(network);
@@ -46,7 +47,7 @@ export function planInt8(network: NetworkDefinition): Int8Plan {
     return relu ? relu.output : l.output;
   };
   for (const l of network.layers) {
-    if (l.guards.length > 0) continue;
+    if (l.guards.length > 0 || l.precision === 'fp32') continue;
     const w = l.inputs[1];
     if (
       l.op === 'Conv' &&

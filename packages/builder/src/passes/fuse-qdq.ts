@@ -124,7 +124,8 @@ function setEightBit(t: NetworkTensor, dtype: DataType): void {
  * - DequantizeLinear -> MaxPool -> QuantizeLinear with one scale and zero point becomes an
  *   8-bit MaxPool.
  * - A DequantizeLinear of constants left over (a Gemm's weights) folds into a float constant.
- * Anything else (pooling, Gemm, reshapes between a DQ and a Q) stays float.
+ * Anything else (pooling, Gemm, reshapes between a DQ and a Q), and layers constrained to
+ * 'fp32', stay float.
  */
 export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
   const producers = new Map(network.layers.flatMap((l) => l.outputs.map((t) => [t, l] as const)));
@@ -156,7 +157,7 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
   };
 
   for (const layer of network.layers) {
-    if (removed.has(layer)) continue;
+    if (removed.has(layer) || layer.precision === 'fp32') continue;
     if (layer.op === 'Conv') {
       const x = dequantOf(layer.inputs[0]);
       const w = quantWeights(producers.get(layer.inputs[1]!));

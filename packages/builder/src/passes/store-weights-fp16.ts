@@ -15,11 +15,21 @@ const weightInputs: Record<string, number[]> = {
  * MatMul becomes a float16 constant behind a Cast to float32, which the engine turns back into
  * a float32 constant when it loads (F16C). The plan stores half the weight bytes; the math stays
  * FP32, so the result differs from FP32 only by the weights' rounding to 11 significant bits.
+ * Layers constrained to 'fp32' keep their float32 weights.
  */
 export function storeWeightsFp16(network: NetworkDefinition): NetworkDefinition {
+  return storeWeightsFp16Where(network, (layer) => layer.precision !== 'fp32');
+}
+
+/** The builder's entry: layers constrained to 'fp16' even when the flag is off. */
+export function storeWeightsFp16Where(
+  network: NetworkDefinition,
+  chosen: (layer: Layer) => boolean,
+): NetworkDefinition {
   const converted = new Map<NetworkTensor, NetworkTensor>();
   const casts: Layer[] = [];
   for (const layer of network.layers) {
+    if (!chosen(layer)) continue;
     for (const i of weightInputs[layer.op] ?? []) {
       const w = layer.inputs[i];
       if (!w?.isConstant || w.dtype !== 'float32') continue;
