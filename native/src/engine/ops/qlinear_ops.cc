@@ -1,7 +1,7 @@
 // The 8-bit layers that INT8 engines run (the builder's QDQ pass makes them from
 // DequantizeLinear -> Conv/Add -> QuantizeLinear): QLinearConv with int8 weights packed once at
 // engine load and VNNI kernels, and QLinearAdd (onnxruntime's com.microsoft op, same-shape
-// operands). A QLinearConv the fast path does not take (3-D, int8 input, per-channel input
+// operands). A QLinearConv the fast path does not take (3-D, per-channel input
 // scales, non-constant or non-zero-point-free weights) runs the exact reference loops.
 #include <algorithm>
 #include <cmath>
@@ -97,9 +97,10 @@ kernels::QConv2dParams convParams(const OpContext& ctx) {
 }
 
 bool fastPath(const OpContext& ctx) {
-  return ctx.prepared != nullptr && ctx.shape(0).size() == 4 && ctx.dtype(0) == DataType::kUInt8 &&
-         isScalar(ctx, 1) && (!ctx.has(2) || isScalar(ctx, 2)) && isScalar(ctx, 6) &&
-         (!ctx.has(7) || isScalar(ctx, 7));
+  const DataType x = ctx.dtype(0);
+  return ctx.prepared != nullptr && ctx.shape(0).size() == 4 &&
+         (x == DataType::kUInt8 || x == DataType::kInt8) && isScalar(ctx, 1) &&
+         (!ctx.has(2) || isScalar(ctx, 2)) && isScalar(ctx, 6) && (!ctx.has(7) || isScalar(ctx, 7));
 }
 
 // The builder folds a Relu after the convolution into the output clamp (attribute
@@ -113,11 +114,11 @@ bool hasRelu(const OpContext& ctx) {
 void runQLinearConvFast(OpContext& ctx) {
   const bool relu = hasRelu(ctx);
   if (!fastPath(ctx)) {
-    ctx.require(!relu, "a fused Relu needs constant int8 weights and a uint8 4-D input");
+    ctx.require(!relu, "a fused Relu needs constant int8 weights and an 8-bit 4-D input");
     return runQLinearConv(ctx);
   }
   const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
-  const kernels::QConv2dParams p = convParams(ctx);
+  kernels::QConv2dParams p = convParams(ctx);
   const int64_t m = prepared->outChannels;
   const float xs = ctx.f32(1)[0], ys = ctx.f32(6)[0];
   const int64_t wsCount = shapeElements(ctx.shape(4));
@@ -137,8 +138,18 @@ void runQLinearConvFast(OpContext& ctx) {
   rq.lo = rq.outSigned ? -128 : 0;
   rq.hi = rq.outSigned ? 127 : 255;
   if (relu) rq.lo = std::max(rq.lo, rq.zeroPoint);  // relu(v) quantizes to at least the zero point
-  kernels::qconv2d(p, prepared->weights, static_cast<const uint8_t*>(ctx.in[0].data), rq,
-                   ctx.out[0]);
+  const auto* x = static_cast<const uint8_t*>(ctx.in[0].data);
+  std::vector<uint8_t> shifted;
+  if (ctx.dtype(0) == DataType::kInt8) {
+    // int8 activations (TensorRT-style Q/DQ) as uint8: x + 128 with the zero point moved by 128
+    // gives the same x - zero point, so the u8 x s8 kernels run them unchanged.
+    const int64_t n = shapeElements(ctx.shape(0));
+    shifted.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) shifted[i] = static_cast<uint8_t>(x[i] ^ 0x80);
+    x = shifted.data();
+    p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2) + 128);
+  }
+  kernels::qconv2d(p, prepared->weights, x, rq, ctx.out[0]);
 }
 
 // QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), with

@@ -161,7 +161,7 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
     if (layer.op === 'Conv') {
       const x = dequantOf(layer.inputs[0]);
       const w = quantWeights(producers.get(layer.inputs[1]!));
-      if (!x || !w || x[1].dtype !== 'uint8' || w.weights.shape.length !== 4) continue;
+      if (!x || !w || w.weights.shape.length !== 4) continue;
       if (layer.attrs.has('activation') || layer.inputs.length > 3) continue;
       const out = quantAfter(layer.output, layer);
       if (!out) continue;
