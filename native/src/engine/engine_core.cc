@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/half_weights.h"
 #include "graph/memory_plan.h"
 
 namespace kiln {
@@ -26,6 +27,7 @@ const void* constantData(const Network& n, int32_t tensor) {
 
 EngineCore::EngineCore(Network network) : network_(std::move(network)) {
   network_.validate(false);
+  expandHalfWeights(network_);
   const size_t nt = network_.tensors.size();
   producer_.assign(nt, -1);
   lastUse_.assign(nt, -1);

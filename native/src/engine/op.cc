@@ -26,6 +26,7 @@ const OpTable& registry() {
     registerLossOps(t);
     registerNormalizeOps(t);
     registerQuantizeOps(t);
+    registerQLinearOps(t);
     registerMiscOps(t);
     registerGridSampleOps(t);
     registerRoiAlignOps(t);

@@ -35,6 +35,23 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/resize/resize.cc
   ${KILN_KERNEL_DIR}/rnn/lstm.cc
 )
+# 8-bit GEMM and convolution; the VNNI files get their own flags (AVX-VNNI, AVX512-VNNI).
+target_sources(kiln_core PRIVATE
+  ${KILN_KERNEL_DIR}/qgemm/qgemm.cc
+  ${KILN_KERNEL_DIR}/qgemm/qgemm_avx2.cc
+  ${KILN_KERNEL_DIR}/qgemm/qgemm_avx512.cc
+  ${KILN_KERNEL_DIR}/qgemm/qconv.cc
+  ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc
+  ${KILN_KERNEL_DIR}/qgemm/quantize.cc
+  ${KILN_KERNEL_DIR}/qgemm/qpool.cc
+  ${KILN_KERNEL_DIR}/qgemm/quantize_avx512.cc
+)
+set_source_files_properties(${KILN_KERNEL_DIR}/qgemm/qgemm_avx2.cc PROPERTIES
+  COMPILE_OPTIONS "-mavx2;-mfma;-mavxvnni")
+set_source_files_properties(${KILN_KERNEL_DIR}/qgemm/qgemm_avx512.cc
+  ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc ${KILN_KERNEL_DIR}/qgemm/quantize_avx512.cc
+  PROPERTIES
+  COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-Wno-maybe-uninitialized")
 set(KILN_KERNEL_AVX2_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx2.cc

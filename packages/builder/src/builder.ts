@@ -9,6 +9,10 @@ import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
 import { fuseActivations } from './passes/fuse-activation';
+import { fuseQdq } from './passes/fuse-qdq';
+import { storeWeightsFp16Where } from './passes/store-weights-fp16';
+import { calibrate } from './int8/calibrate';
+import { hasQdq, insertQdq, planInt8 } from './int8/insert-qdq';
 import { removeNoOps } from './passes/remove-no-ops';
 import { OptimizationProfile, type ShapeRange } from './profile';
 import { describeNetwork } from './serialize';
@@ -16,6 +20,7 @@ import { describeNetwork } from './serialize';
 /** The passes the builder applies, in order; each is exported for use on its own. */
 export const DEFAULT_PASSES: readonly NetworkPass[] = [
   removeNoOps,
+  fuseQdq,
   foldBatchNorm,
   fuseResidualAdd,
   fuseActivations,
@@ -26,7 +31,7 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
 
 /** Progress of a build, reported through the onProgress option. */
 export interface BuildProgress {
-  stage: 'passes' | 'build' | 'check';
+  stage: 'calibrate' | 'passes' | 'build' | 'check';
   done: number;
   total: number;
 }
@@ -98,12 +103,41 @@ export class Builder {
         `layers read tensors nothing produces: ${dangling.map((t) => `'${t.name}'`).join(', ')}`,
       );
     }
-    this.warnAboutPrecision(config);
+    this.warnAboutPrecision(config, network);
     const report = options.onProgress ?? (() => {});
     const passes = options.passes ?? DEFAULT_PASSES;
+    const explicit = hasQdq(network);
+    if (config.getFlag('int8') && config.int8Calibrator && !explicit) {
+      // Implicit INT8: calibrate the network as FP32 will run it (batch norms folded), then
+      // rewrite it with Q/DQ nodes, which fuseQdq (in the default passes) makes 8-bit layers.
+      report({ stage: 'calibrate', done: 0, total: 1 });
+      runPasses(network, [removeNoOps, foldBatchNorm]);
+      const plan = planInt8(network);
+      const scales = await calibrate(
+        this,
+        network,
+        plan.calibrated,
+        config.int8Calibrator,
+        this.logger,
+      );
+      insertQdq(network, plan, scales);
+      report({ stage: 'calibrate', done: 1, total: 1 });
+    }
     report({ stage: 'passes', done: 0, total: passes.length });
-    runPasses(network, passes);
+    const fp16 = config.getFlag('fp16');
+    const halfWeights = (n: NetworkDefinition) =>
+      storeWeightsFp16Where(n, (l) => l.precision === 'fp16' || (fp16 && l.precision !== 'fp32'));
+    Object.defineProperty(halfWeights, 'name', { value: 'storeWeightsFp16' });
+    const wantsHalf = fp16 || network.layers.some((l) => l.precision === 'fp16');
+    runPasses(network, wantsHalf ? [...passes, halfWeights] : passes);
     report({ stage: 'passes', done: passes.length, total: passes.length });
+    if (explicit || (config.getFlag('int8') && config.int8Calibrator)) this.logPrecisions(network);
+    for (const l of network.layers)
+      if (l.precision === 'int8')
+        this.logger.log(
+          'warning',
+          `layer '${l.name}' (${l.op}) is constrained to int8 but has no INT8 kernel or scales here: it runs in FP32`,
+        );
     const profiles = resolveProfiles(network, config);
     const desc = describeNetwork(network, profiles);
     report({ stage: 'build', done: 0, total: 1 });
@@ -128,7 +162,7 @@ export class Builder {
     return plan;
   }
 
-  private warnAboutPrecision(config: BuilderConfig): void {
+  private warnAboutPrecision(config: BuilderConfig, network: NetworkDefinition): void {
     if (config.getFlag('fp16') && !this.platformHasFastFp16)
       this.logger.log(
         'warning',
@@ -139,13 +173,54 @@ export class Builder {
         'warning',
         'int8 requested but this CPU has no int8 dot-product instructions (VNNI)',
       );
-    for (const flag of ['fp16', 'int8', 'bf16'] as const) {
-      if (config.getFlag(flag))
-        this.logger.log(
-          'warning',
-          `${flag} is recorded but not honoured yet: every layer is built in FP32`,
-        );
-    }
+    if (config.getFlag('int8') && !config.int8Calibrator && !hasQdq(network))
+      this.logger.log(
+        'warning',
+        'int8 is set but there is no int8Calibrator and the network has no Q/DQ nodes: every layer is built in FP32',
+      );
+    if (config.getFlag('fp16'))
+      this.logger.log(
+        'info',
+        'fp16: Conv/Gemm/MatMul weights are stored as FP16 in the plan and expanded to FP32 when the engine loads; activations and arithmetic stay FP32',
+      );
+    if (config.getFlag('bf16'))
+      this.logger.log(
+        'warning',
+        'bf16 is recorded but not honoured yet: every layer is built in FP32',
+      );
+  }
+
+  // The build log's account of precisions: which layers run 8-bit and which compute layers
+  // stay FP32 for want of an INT8 kernel.
+  private logPrecisions(network: NetworkDefinition): void {
+    const eightBit = (t: { dtype: string }) => t.dtype === 'uint8' || t.dtype === 'int8';
+    const int8 = network.layers.filter(
+      (l) =>
+        l.op === 'QLinearConv' ||
+        l.op === 'QLinearAdd' ||
+        (l.op === 'MaxPool' && eightBit(l.output)),
+    );
+    const dataMovement = new Set([
+      'QuantizeLinear',
+      'DequantizeLinear',
+      'Flatten',
+      'Reshape',
+      'Transpose',
+      'Squeeze',
+      'Unsqueeze',
+      'Identity',
+      'Concat',
+      'Slice',
+      'Shape',
+      'Gather',
+    ]);
+    const fp32 = network.layers.filter((l) => !int8.includes(l) && !dataMovement.has(l.op));
+    this.logger.log('info', `int8: ${int8.length} layers run in INT8`);
+    if (fp32.length > 0)
+      this.logger.log(
+        'info',
+        `int8: ${fp32.length} layers stay FP32 (no INT8 kernel, or not between Q/DQ): ${fp32.map((l) => `${l.op} '${l.name}'`).join(', ')}`,
+      );
   }
 }
 

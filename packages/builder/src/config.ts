@@ -1,5 +1,7 @@
 import { KilnError, expectInteger, invalidParameterError } from '@kiln/core';
 
+import type { Calibrator } from '@kiln/calibrator';
+
 import { OptimizationProfile } from './profile';
 
 /** Precision flags (TensorRT's BuilderFlag subset). */
@@ -20,8 +22,18 @@ export class BuilderConfig {
   timingCachePath: string | undefined;
   /** Implicit-batch compatibility: a profile of 1..maxBatchSize over every input's leading dim. */
   maxBatchSize: number | undefined;
+  /**
+   * With the 'int8' flag, feeds calibration of a network without Q/DQ nodes (TensorRT's
+   * int8_calibrator): a MinMaxCalibrator, EntropyCalibrator, PercentileCalibrator or
+   * ImageBatcherCalibrator from @kiln/calibrator, or any object with that interface.
+   */
+  int8Calibrator: Calibrator | undefined;
 
-  /** Sets a precision flag. fp16/int8 are recorded; engines are FP32 until reduced precision lands. */
+  /**
+   * Sets a precision flag. 'int8' builds convolutions (and residual adds, max pools) in INT8
+   * from the int8Calibrator's scales; Q/DQ networks build in INT8 with or without it. 'fp16'
+   * stores weights in half precision (math stays FP32); 'bf16' is recorded only.
+   */
   setFlag(flag: BuilderFlag): this {
     if (flag !== 'fp16' && flag !== 'int8' && flag !== 'bf16')
       throw invalidParameterError('flag', "'fp16', 'int8' or 'bf16'", flag);
@@ -60,6 +72,20 @@ export class BuilderConfig {
     if (this.maxBatchSize !== undefined) expectInteger('maxBatchSize', this.maxBatchSize, 1);
     if (!(this.memoryPoolLimit >= 0))
       throw new KilnError('INVALID_ARGUMENT', 'memoryPoolLimit must be >= 0');
+    const c = this.int8Calibrator;
+    if (
+      c !== undefined &&
+      (c === null ||
+        typeof c !== 'object' ||
+        typeof c.getBatch !== 'function' ||
+        typeof c.readCalibrationCache !== 'function' ||
+        typeof c.writeCalibrationCache !== 'function' ||
+        !['minmax', 'entropy', 'percentile'].includes(c.algorithm) ||
+        !Number.isInteger(c.batchSize) ||
+        c.batchSize < 1)
+    ) {
+      throw invalidParameterError('int8Calibrator', 'a Calibrator from @kiln/calibrator', c);
+    }
     if (this.timingCachePath !== undefined && typeof this.timingCachePath !== 'string') {
       throw invalidParameterError('timingCachePath', 'a file path', this.timingCachePath);
     }

@@ -3,6 +3,7 @@ export {
   NetworkDefinition,
   NetworkTensor,
   Layer,
+  type LayerPrecision,
   type AttrInput,
   type WindowOptions,
   type ActivationType,
@@ -42,3 +43,5 @@ export {
   type FallbackExecutor,
   type FallbackSession,
 } from './partition/fallback';
+export { fuseQdq } from './passes/fuse-qdq';
+export { storeWeightsFp16 } from './passes/store-weights-fp16';

@@ -59,6 +59,9 @@ export class NetworkTensor {
   }
 }
 
+/** Precisions a layer can be constrained to. */
+export type LayerPrecision = 'fp32' | 'fp16' | 'int8';
+
 /** A layer: an op of the native core (ONNX op names), its inputs, outputs and attributes. */
 export class Layer {
   name: string;
@@ -70,6 +73,12 @@ export class Layer {
   attrs: Map<string, NativeAttr>;
   /** Conditions this layer runs under: a bool tensor and the value it must hold (If branches). */
   guards: { tensor: NetworkTensor; value: boolean }[] = [];
+  /**
+   * A precision constraint (TensorRT's ILayer.precision, trtexec --layerPrecisions): 'fp32'
+   * keeps the layer out of INT8 and FP16 weight storage whatever the flags; 'fp16' stores its
+   * weights in half precision even without the flag; undefined follows the config's flags.
+   */
+  precision: LayerPrecision | undefined;
 
   /** @internal Use NetworkDefinition.add* methods. */
   constructor(

@@ -7,6 +7,15 @@ export {
   CALIBRATOR_NAMES,
 } from './calibrator/calibrator';
 export {
+  type BatchCalibratorOptions,
+  type CalibrationBatch,
+  BatchCalibrator,
+  MinMaxCalibrator,
+  EntropyCalibrator,
+  PercentileCalibrator,
+} from './calibrator/batch-calibrator';
+export { ActivationRanges } from './stats/activation-ranges';
+export {
   type ImageBatcherCalibratorOptions,
   ImageBatcherCalibrator,
 } from './calibrator/image-batcher-calibrator';

@@ -4,6 +4,7 @@
 #include "engine/ops/spatial_nd.h"
 #include "kiln/kernels/conv.h"
 #include "kiln/kernels/pool.h"
+#include "kiln/kernels/quantize.h"
 
 namespace kiln {
 namespace {
@@ -70,11 +71,20 @@ kernels::Pool2dParams poolParams(const OpContext& ctx, kernels::PoolKind kind) {
   return p;
 }
 
+// MaxPool also takes int8/uint8 (ONNX opset 12), which 8-bit engines keep between layers.
+bool isEightBit(const OpContext& ctx) {
+  return ctx.dtype(0) == DataType::kUInt8 || ctx.dtype(0) == DataType::kInt8;
+}
+
 template <kernels::PoolKind Kind>
 void inferPool(OpContext& ctx) {
   if (needsPoolNd(ctx)) return inferPoolNd(ctx, Kind);
-  ctx.requireFloatInputs({0});
-  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
+  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx)) {
+    ctx.outTypes[0] = ctx.dtype(0);
+  } else {
+    ctx.requireFloatInputs({0});
+    ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
+  }
   ctx.require(ctx.layer.outputs.size() == 1, "MaxPool's Indices output is not supported");
   const kernels::Pool2dParams p = poolParams(ctx, Kind);
   int64_t oh = 0, ow = 0;
@@ -87,6 +97,9 @@ void inferPool(OpContext& ctx) {
 template <kernels::PoolKind Kind>
 void runPool(OpContext& ctx) {
   if (needsPoolNd(ctx)) return runPoolNd(ctx, Kind);
+  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx))
+    return kernels::maxPool2d8(poolParams(ctx, Kind), ctx.in[0].data,
+                               ctx.dtype(0) == DataType::kInt8, ctx.out[0]);
   kernels::pool2d(poolParams(ctx, Kind), ctx.f32(0), ctx.outF32(0));
 }
 

@@ -1,7 +1,8 @@
 // Linear quantization between float32 and int8/uint8 (or int32 for DequantizeLinear):
 // QuantizeLinear, DequantizeLinear (per tensor or per axis), DynamicQuantizeLinear; and the
-// integer ops MatMulInteger, QLinearMatMul, ConvInteger, QLinearConv (and MaxUnpool), computed
-// exactly in doubles.
+// integer ops MatMulInteger, QLinearMatMul, ConvInteger (and MaxUnpool), computed exactly in
+// doubles. Per-tensor quantize/dequantize run the vectorized kernels of kiln/kernels/quantize.h;
+// QLinearConv lives in qlinear_ops.cc.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,6 +14,7 @@
 #include "engine/ops/spatial_nd.h"
 #include "kiln/kernels/cast.h"
 #include "kiln/kernels/eltwise.h"
+#include "kiln/kernels/quantize.h"
 
 namespace kiln {
 namespace {
@@ -79,6 +81,7 @@ void runQuantize(OpContext& ctx) {
   const float* scale = ctx.f32(1);
   const int64_t n = shapeElements(ctx.shape(0));
   const bool isSigned = ctx.outTypes[0] == DataType::kInt8;
+  if (q.count == 1) return kernels::quantizeLinear(x, n, scale[0], zp[0], isSigned, ctx.out[0]);
   for (int64_t k = 0; k < n; ++k) {
     const int64_t c = channelOf(q, k);
     // Rounds x / scale first, then adds the zero point, as the spec orders it.
@@ -105,6 +108,10 @@ void runDequantize(OpContext& ctx) {
   const QuantParams q = quantParams(ctx);
   const std::vector<int32_t> zp = zeroPoints(ctx, q.count);
   const int64_t n = shapeElements(ctx.shape(0));
+  const DataType t = ctx.dtype(0);
+  if (q.count == 1 && t != DataType::kInt32)
+    return kernels::dequantizeLinear(ctx.in[0].data, t == DataType::kInt8, n, ctx.f32(1)[0], zp[0],
+                                     ctx.outF32(0));
   std::vector<int32_t> x(static_cast<size_t>(n));
   kernels::cast(ctx.in[0].data, ctx.dtype(0), x.data(), DataType::kInt32, static_cast<size_t>(n));
   const float* scale = ctx.f32(1);
@@ -288,9 +295,8 @@ void registerQuantizeOps(OpTable& table) {
   table["DynamicQuantizeLinear"] = OpImpl{inferDynamicQuantize, runDynamicQuantize};
   table["MatMulInteger"] = OpImpl{inferMatMulInteger, runMatMulInteger};
   table["QLinearMatMul"] = OpImpl{inferQLinearMatMul, runQLinearMatMul};
-  // The convolutions run by spatial_nd.cc's direct loops.
+  // Run by spatial_nd.cc's direct loops.
   table["ConvInteger"] = OpImpl{inferConvInteger, runConvInteger};
-  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConv};
   table["MaxUnpool"] = OpImpl{inferMaxUnpool, runMaxUnpool};
 }
 

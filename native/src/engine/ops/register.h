@@ -25,6 +25,7 @@ void registerIndexOps(OpTable& table);
 void registerLossOps(OpTable& table);
 void registerNormalizeOps(OpTable& table);
 void registerQuantizeOps(OpTable& table);
+void registerQLinearOps(OpTable& table);
 void registerMiscOps(OpTable& table);
 void registerGridSampleOps(OpTable& table);
 void registerRoiAlignOps(OpTable& table);

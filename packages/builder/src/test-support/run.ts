@@ -18,8 +18,8 @@ export async function buildEngine(
   network: NetworkDefinition,
   config?: BuilderConfig,
   options?: BuildOptions,
+  builder = new Builder(),
 ) {
-  const builder = new Builder();
   const plan = await builder.buildSerializedNetwork(
     network,
     config ?? builder.createBuilderConfig(),

@@ -1,0 +1,192 @@
+// The 8-bit layers that INT8 engines run (the builder's QDQ pass makes them from
+// DequantizeLinear -> Conv/Add -> QuantizeLinear): QLinearConv with int8 weights packed once at
+// engine load and VNNI kernels, and QLinearAdd (onnxruntime's com.microsoft op, same-shape
+// operands). A QLinearConv the fast path does not take (3-D, per-channel input
+// scales, non-constant or non-zero-point-free weights) runs the exact reference loops.
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <vector>
+
+#include "engine/op.h"
+#include "engine/ops/register.h"
+#include "engine/ops/spatial_nd.h"
+#include "kiln/kernels/qgemm.h"
+#include "kiln/kernels/quantize.h"
+
+namespace kiln {
+namespace {
+
+bool isScalar(const OpContext& ctx, size_t i) {
+  return ctx.has(i) && shapeElements(ctx.shape(i)) == 1;
+}
+
+int32_t zeroPoint(const OpContext& ctx, size_t i) {
+  if (!ctx.has(i)) return 0;
+  return ctx.dtype(i) == DataType::kInt8 ? static_cast<const int8_t*>(ctx.in[i].data)[0]
+                                         : static_cast<const uint8_t*>(ctx.in[i].data)[0];
+}
+
+// The geometry parts packing depends on; everything else is read per run.
+kernels::QConv2dParams weightGeometry(const LayerDesc& layer, const Dims& w) {
+  kernels::QConv2dParams p;
+  p.group = layer.attrInt("group", 1);
+  p.outChannels = w[0];
+  p.inChannels = w[1] * p.group;
+  p.kernelH = w[2];
+  p.kernelW = w[3];
+  return p;
+}
+
+struct PreparedQConv {
+  kernels::QConvWeights weights;
+  int64_t outChannels = 0;
+};
+
+std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Network& network) {
+  if (layer.inputs.size() < 4 || layer.inputs[3] < 0) return nullptr;
+  const TensorDesc& w = network.tensors[layer.inputs[3]];
+  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != 4) return nullptr;
+  // A non-zero weight zero point would need a per-pixel correction: the reference runs it.
+  if (layer.inputs.size() > 5 && layer.inputs[5] >= 0) {
+    const TensorDesc& z = network.tensors[layer.inputs[5]];
+    if (z.constant < 0) return nullptr;
+    for (uint8_t b : network.weights[z.constant])
+      if (b != 0) return nullptr;
+  }
+  try {
+    auto prepared = std::make_shared<PreparedQConv>();
+    prepared->weights = kernels::packQConvWeights(
+        weightGeometry(layer, w.shape),
+        reinterpret_cast<const int8_t*>(network.weights[w.constant].data()));
+    prepared->outChannels = w.shape[0];
+    return prepared;
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+// Full geometry for this run's input (auto_pad resolved against the input size).
+kernels::QConv2dParams convParams(const OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  kernels::QConv2dParams p = weightGeometry(ctx.layer, ctx.shape(3));
+  p.batch = x[0];
+  p.inH = x[2];
+  p.inW = x[3];
+  const std::vector<int64_t> s = ctx.layer.attrInts("strides", {1, 1});
+  const std::vector<int64_t> d = ctx.layer.attrInts("dilations", {1, 1});
+  std::vector<int64_t> pads = ctx.layer.attrInts("pads", {0, 0, 0, 0});
+  ctx.require(s.size() == 2 && d.size() == 2 && pads.size() == 4,
+              "strides/dilations/pads do not match the spatial rank");
+  p.strideH = s[0], p.strideW = s[1], p.dilationH = d[0], p.dilationW = d[1];
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  if (autoPad == "VALID") pads = {0, 0, 0, 0};
+  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    const int64_t in[2] = {p.inH, p.inW}, k[2] = {p.kernelH, p.kernelW};
+    for (int a = 0; a < 2; ++a) {
+      const int64_t out = (in[a] + s[a] - 1) / s[a];
+      const int64_t total = std::max<int64_t>(0, (out - 1) * s[a] + (k[a] - 1) * d[a] + 1 - in[a]);
+      const int64_t small = total / 2;
+      pads[a] = autoPad == "SAME_UPPER" ? small : total - small;
+      pads[a + 2] = total - pads[a];
+    }
+  }
+  p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
+  p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2));
+  return p;
+}
+
+bool fastPath(const OpContext& ctx) {
+  const DataType x = ctx.dtype(0);
+  return ctx.prepared != nullptr && ctx.shape(0).size() == 4 &&
+         (x == DataType::kUInt8 || x == DataType::kInt8) && isScalar(ctx, 1) &&
+         (!ctx.has(2) || isScalar(ctx, 2)) && isScalar(ctx, 6) && (!ctx.has(7) || isScalar(ctx, 7));
+}
+
+// The builder folds a Relu after the convolution into the output clamp (attribute
+// "activation"); only the packed path applies it.
+bool hasRelu(const OpContext& ctx) {
+  const std::string act = ctx.layer.attrString("activation", "");
+  ctx.require(act.empty() || act == "Relu", "only a fused Relu is supported, not '" + act + "'");
+  return act == "Relu";
+}
+
+void runQLinearConvFast(OpContext& ctx) {
+  const bool relu = hasRelu(ctx);
+  if (!fastPath(ctx)) {
+    ctx.require(!relu, "a fused Relu needs constant int8 weights and an 8-bit 4-D input");
+    return runQLinearConv(ctx);
+  }
+  const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
+  kernels::QConv2dParams p = convParams(ctx);
+  const int64_t m = prepared->outChannels;
+  const float xs = ctx.f32(1)[0], ys = ctx.f32(6)[0];
+  const int64_t wsCount = shapeElements(ctx.shape(4));
+  ctx.require(wsCount == 1 || wsCount == m, "w_scale must be a scalar or one per output channel");
+  // The float order onnxruntime uses: x_scale * w_scale / y_scale.
+  std::vector<float> scale(static_cast<size_t>(m));
+  for (int64_t i = 0; i < m; ++i) scale[i] = xs * ctx.f32(4)[wsCount > 1 ? i : 0] / ys;
+  kernels::QRequant rq;
+  rq.scale = scale.data();
+  if (ctx.has(8)) {
+    ctx.require(ctx.dtype(8) == DataType::kInt32 && shapeElements(ctx.shape(8)) == m,
+                "the bias must be int32 with one value per output channel");
+    rq.bias = static_cast<const int32_t*>(ctx.in[8].data);
+  }
+  rq.outSigned = ctx.outTypes[0] == DataType::kInt8;
+  rq.zeroPoint = zeroPoint(ctx, 7);
+  rq.lo = rq.outSigned ? -128 : 0;
+  rq.hi = rq.outSigned ? 127 : 255;
+  if (relu) rq.lo = std::max(rq.lo, rq.zeroPoint);  // relu(v) quantizes to at least the zero point
+  const auto* x = static_cast<const uint8_t*>(ctx.in[0].data);
+  std::vector<uint8_t> shifted;
+  if (ctx.dtype(0) == DataType::kInt8) {
+    // int8 activations (TensorRT-style Q/DQ) as uint8: x + 128 with the zero point moved by 128
+    // gives the same x - zero point, so the u8 x s8 kernels run them unchanged.
+    const int64_t n = shapeElements(ctx.shape(0));
+    shifted.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) shifted[i] = static_cast<uint8_t>(x[i] ^ 0x80);
+    x = shifted.data();
+    p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2) + 128);
+  }
+  kernels::qconv2d(p, prepared->weights, x, rq, ctx.out[0]);
+}
+
+// QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), with
+// an optional fused Relu (attribute "activation").
+void inferQLinearAdd(OpContext& ctx) {
+  const DataType t = ctx.dtype(0);
+  ctx.require(t == DataType::kUInt8 || t == DataType::kInt8, "A must be uint8 or int8");
+  ctx.require(ctx.dtype(3) == t, "A and B must have one type");
+  ctx.require(ctx.shape(0) == ctx.shape(3), "A and B must have the same shape (no broadcast)");
+  for (size_t i : {1, 4, 6})
+    ctx.require(isScalar(ctx, i) && ctx.dtype(i) == DataType::kFloat32,
+                "scales must be float32 scalars");
+  for (size_t i : {2, 5, 7})
+    ctx.require(!ctx.has(i) || (isScalar(ctx, i) && ctx.dtype(i) == t),
+                "zero points must be scalars of the data type");
+  ctx.outShapes[0] = ctx.shape(0);
+  ctx.outTypes[0] = t;
+}
+
+void runQLinearAdd(OpContext& ctx) {
+  kernels::QAddParams p;
+  p.aScale = ctx.f32(1)[0];
+  p.bScale = ctx.f32(4)[0];
+  p.cScale = ctx.f32(6)[0];
+  p.aZero = zeroPoint(ctx, 2);
+  p.bZero = zeroPoint(ctx, 5);
+  p.cZero = zeroPoint(ctx, 7);
+  p.isSigned = ctx.dtype(0) == DataType::kInt8;
+  p.relu = hasRelu(ctx);
+  kernels::qlinearAdd(ctx.in[0].data, ctx.in[3].data, shapeElements(ctx.shape(0)), p, ctx.out[0]);
+}
+
+}  // namespace
+
+void registerQLinearOps(OpTable& table) {
+  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConvFast, true, prepareQLinearConv};
+  table["QLinearAdd"] = OpImpl{inferQLinearAdd, runQLinearAdd};
+}
+
+}  // namespace kiln

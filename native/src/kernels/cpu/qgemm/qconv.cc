@@ -1,0 +1,261 @@
+// 8-bit 2-D convolution: im2col straight into the packed-B layout of qgemmU8S8 (a 1x1
+// stride-1 convolution packs its input as is), and a direct depthwise path.
+#include <emmintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/common/scratch.h"
+#include "kernels/cpu/qgemm/qdepthwise_impl.h"
+#include "kernels/cpu/qgemm/qgemm_internal.h"
+#include "kiln/cpu_features.h"
+#include "kiln/error.h"
+#include "kiln/thread_pool.h"
+
+namespace kiln::kernels {
+namespace {
+
+void checkParams(const QConv2dParams& p) {
+  const bool ok = p.batch >= 1 && p.inChannels >= 1 && p.outChannels >= 1 && p.group >= 1 &&
+                  p.inChannels % p.group == 0 && p.outChannels % p.group == 0 && p.kernelH >= 1 &&
+                  p.kernelW >= 1 && p.strideH >= 1 && p.strideW >= 1 && p.dilationH >= 1 &&
+                  p.dilationW >= 1 && p.padTop >= 0 && p.padLeft >= 0 && p.padBottom >= 0 &&
+                  p.padRight >= 0;
+  if (!ok) throw Error(ErrorCode::kInvalidArgument, "qconv2d: invalid parameters");
+}
+
+bool isDepthwise(const QConv2dParams& p) {
+  return p.group == p.inChannels && p.outChannels == p.inChannels && p.group > 1;
+}
+
+// Thread-local scratch of at least `bytes` bytes.
+uint8_t* scratchBytes(ScratchSlot slot, int64_t bytes) {
+  return reinterpret_cast<uint8_t*>(threadScratch(slot, static_cast<size_t>(bytes + 3) / 4));
+}
+
+// Row k = (c, ky, kx) of the im2col matrix of one image and group: oh * ow bytes.
+void im2colRow(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, int64_t ow,
+               uint8_t* row) {
+  const int64_t kArea = p.kernelH * p.kernelW;
+  const int64_t c = k / kArea, ky = (k % kArea) / p.kernelW, kx = k % p.kernelW;
+  const uint8_t* plane = x + c * p.inH * p.inW;
+  const uint8_t zero = p.inZeroPoint;
+  // Output columns whose input column is inside the image: [x0, x1).
+  const int64_t off = kx * p.dilationW - p.padLeft;
+  int64_t x0 = off >= 0 ? 0 : (-off + p.strideW - 1) / p.strideW;
+  int64_t x1 = p.inW - off <= 0 ? 0 : (p.inW - off + p.strideW - 1) / p.strideW;
+  x0 = std::min(x0, ow);
+  x1 = std::max(std::min(x1, ow), x0);
+  for (int64_t y = 0; y < oh; ++y) {
+    uint8_t* dst = row + y * ow;
+    const int64_t iy = y * p.strideH - p.padTop + ky * p.dilationH;
+    if (iy < 0 || iy >= p.inH) {
+      std::memset(dst, zero, static_cast<size_t>(ow));
+      continue;
+    }
+    const uint8_t* src = plane + iy * p.inW + off;
+    std::memset(dst, zero, static_cast<size_t>(x0));
+    if (p.strideW == 1) {
+      std::memcpy(dst + x0, src + x0, static_cast<size_t>(x1 - x0));
+    } else {
+      int64_t ox = x0;
+      if (p.strideW == 2) {
+        // Even bytes of 32: mask each 16-bit pair to its low byte, then pack with saturation
+        // (exact, as every word is <= 255). Reads stop one byte short of the row's last tap.
+        const __m128i low = _mm_set1_epi16(0x00FF);
+        for (; ox + 16 <= x1 && 2 * (ox + 15) + 1 + off < p.inW; ox += 16) {
+          const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ox));
+          const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * ox + 16));
+          _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + ox),
+                           _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+        }
+      }
+      for (; ox < x1; ++ox) dst[ox] = src[ox * p.strideW];
+    }
+    std::memset(dst + x1, zero, static_cast<size_t>(ow - x1));
+  }
+}
+
+// Packs the im2col matrix (k rows of n = oh * ow) of one image and group, in parallel.
+void packInput(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, int64_t ow,
+               uint8_t* dst) {
+  const int64_t n = oh * ow, k4 = (k + 3) / 4, rowBytes = qgemmPaddedN(n) * 4;
+  const bool direct = p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 &&
+                      p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0;
+  const size_t grain =
+      static_cast<size_t>(std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(n, 1)));
+  globalThreadPool().parallelFor(static_cast<size_t>(k4), grain, [&](size_t begin, size_t end) {
+    uint8_t* rows = direct ? nullptr : scratchBytes(ScratchSlot::kWork, 4 * n);
+    std::vector<uint8_t> fill;
+    for (size_t kk = begin; kk < end; ++kk) {
+      const uint8_t* r[4];
+      for (int t = 0; t < 4; ++t) {
+        const int64_t kr = static_cast<int64_t>(kk) * 4 + t;
+        if (kr >= k) {
+          if (fill.empty()) fill.assign(static_cast<size_t>(n), p.inZeroPoint);
+          r[t] = fill.data();
+        } else if (direct) {
+          r[t] = x + kr * n;
+        } else {
+          im2colRow(p, x, kr, oh, ow, rows + t * n);
+          r[t] = rows + t * n;
+        }
+      }
+      qgemm::interleave4(r[0], r[1], r[2], r[3], n, dst + static_cast<int64_t>(kk) * rowBytes);
+    }
+  });
+}
+
+void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, const QRequant& rq,
+               uint8_t* out, int64_t oh, int64_t ow) {
+  const int64_t c = p.inChannels;
+  const int64_t ph = p.inH + p.padTop + p.padBottom, pw = p.inW + p.padLeft + p.padRight;
+  const int64_t kArea = p.kernelH * p.kernelW;
+  const bool avx512 = activeIsa() == CpuIsa::kAvx512;
+  std::vector<int32_t> bias(static_cast<size_t>(c));
+  for (int64_t ch = 0; ch < c; ++ch)
+    bias[ch] = (rq.bias ? rq.bias[ch] : 0) - p.inZeroPoint * w.depthwiseSums[ch];
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(p.batch * c), 4, [&](size_t begin, size_t end) {
+        // Slack past the plane: the stride-2 AVX-512 loads read whole byte pairs.
+        uint8_t* plane = scratchBytes(ScratchSlot::kWork, ph * pw + 64);
+        auto* acc = reinterpret_cast<int32_t*>(threadScratch(ScratchSlot::kWork2, ow));
+        for (size_t job = begin; job < end; ++job) {
+          const int64_t ch = static_cast<int64_t>(job) % c;
+          const uint8_t* src = x + static_cast<int64_t>(job) * p.inH * p.inW;
+          std::memset(plane, p.inZeroPoint, static_cast<size_t>(ph * pw));
+          for (int64_t y = 0; y < p.inH; ++y)
+            std::memcpy(plane + (y + p.padTop) * pw + p.padLeft, src + y * p.inW,
+                        static_cast<size_t>(p.inW));
+          const int8_t* f = w.depthwiseFilters.data() + ch * kArea;
+          uint8_t* dst = out + static_cast<int64_t>(job) * oh * ow;
+          if (avx512)
+            qgemm::depthwiseChannelAvx512(p, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow, acc,
+                                          dst);
+          else
+            qgemm::depthwiseChannel(p, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow, acc, dst);
+        }
+      });
+}
+
+// Group-1 weights reordered to K = (ky, kx, channel) with channels padded to 4.
+QPackedA packImplicit(const QConv2dParams& p, const int8_t* weights) {
+  const int64_t c4 = (p.inChannels + 3) / 4, kArea = p.kernelH * p.kernelW;
+  const int64_t k = kArea * c4 * 4;
+  std::vector<int8_t> w(static_cast<size_t>(p.outChannels * k), 0);
+  for (int64_t m = 0; m < p.outChannels; ++m)
+    for (int64_t c = 0; c < p.inChannels; ++c)
+      for (int64_t t = 0; t < kArea; ++t)
+        w[m * k + t * c4 * 4 + c] = weights[(m * p.inChannels + c) * kArea + t];
+  return packQGemmA(w.data(), p.outChannels, k);
+}
+
+bool implicitApplies(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v) {
+  return w.implicit.m > 0 && p.strideH == 1 && p.strideW == 1 &&
+         v.ukernel == qgemm::avx512VnniVariant().ukernel;
+}
+
+// Stride-1 convolution of one image as a GEMM over the flat positions of the padded image
+// (oh rows of the padded width, the last pw - ow of each row discarded): the window of tap
+// (ky, kx) is the padded image shifted by ky * dh rows and kx * dw columns, so B's rows are
+// read in place from a [channels / 4][padded H * W][4] copy of the input.
+void implicitConv(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v,
+                  const uint8_t* x, const QRequant& rq, uint8_t* y, int64_t oh, int64_t ow) {
+  const int64_t c4 = (p.inChannels + 3) / 4;
+  const int64_t hp = p.inH + p.padTop + p.padBottom, wp = p.inW + p.padLeft + p.padRight;
+  // Slack past each plane: the last column block and the widest tap read beyond hp * wp.
+  const int64_t plane = hp * wp + wp + 64;
+  const uint8_t zero = p.inZeroPoint;
+  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, c4 * plane * 4);
+  globalThreadPool().parallelFor(static_cast<size_t>(c4), 1, [&](size_t begin, size_t end) {
+    std::vector<uint8_t> zeros(static_cast<size_t>(p.inW), zero);
+    for (size_t g = begin; g < end; ++g) {
+      uint8_t* dst = packed + static_cast<int64_t>(g) * plane * 4;
+      std::memset(dst, zero, static_cast<size_t>(plane * 4));
+      for (int64_t iy = 0; iy < p.inH; ++iy) {
+        const uint8_t* rows[4];
+        for (int t = 0; t < 4; ++t) {
+          const int64_t c = static_cast<int64_t>(g) * 4 + t;
+          rows[t] = c < p.inChannels ? x + (c * p.inH + iy) * p.inW : zeros.data();
+        }
+        qgemm::interleave4Exact(rows[0], rows[1], rows[2], rows[3], p.inW,
+                                dst + ((iy + p.padTop) * wp + p.padLeft) * 4);
+      }
+    }
+  });
+  const int64_t kArea = p.kernelH * p.kernelW;
+  std::vector<int64_t> offsets(static_cast<size_t>(kArea * c4));
+  for (int64_t t = 0; t < kArea; ++t)
+    for (int64_t g = 0; g < c4; ++g)
+      offsets[t * c4 + g] =
+          (g * plane + (t / p.kernelW) * p.dilationH * wp + (t % p.kernelW) * p.dilationW) * 4;
+  const int64_t n = oh * wp;
+  uint8_t* flat = scratchBytes(ScratchSlot::kWork2, p.outChannels * n);
+  qgemm::drive(v, w.implicit, packed, offsets.data(), n, zero, rq, flat, n);
+  for (int64_t m = 0; m < p.outChannels; ++m)
+    for (int64_t r = 0; r < oh; ++r)
+      std::memcpy(y + (m * oh + r) * ow, flat + m * n + r * wp, static_cast<size_t>(ow));
+}
+
+}  // namespace
+
+void qconv2dOutputShape(const QConv2dParams& p, int64_t* outH, int64_t* outW) {
+  *outH = (p.inH + p.padTop + p.padBottom - p.dilationH * (p.kernelH - 1) - 1) / p.strideH + 1;
+  *outW = (p.inW + p.padLeft + p.padRight - p.dilationW * (p.kernelW - 1) - 1) / p.strideW + 1;
+}
+
+QConvWeights packQConvWeights(const QConv2dParams& p, const int8_t* weights) {
+  checkParams(p);
+  QConvWeights w;
+  const int64_t kArea = p.kernelH * p.kernelW;
+  if (isDepthwise(p)) {
+    w.depthwise = true;
+    w.depthwiseFilters.assign(weights, weights + p.outChannels * kArea);
+    w.depthwiseSums.assign(static_cast<size_t>(p.outChannels), 0);
+    for (int64_t c = 0; c < p.outChannels; ++c)
+      for (int64_t i = 0; i < kArea; ++i) w.depthwiseSums[c] += weights[c * kArea + i];
+    return w;
+  }
+  const int64_t mg = p.outChannels / p.group, kg = p.inChannels / p.group * kArea;
+  for (int64_t g = 0; g < p.group; ++g)
+    w.groups.push_back(packQGemmA(weights + g * mg * kg, mg, kg));
+  if (p.group == 1 && kArea > 1 && cpuFeatures().avx512vnni) w.implicit = packImplicit(p, weights);
+  return w;
+}
+
+void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, const QRequant& rq,
+             void* out) {
+  checkParams(p);
+  int64_t oh = 0, ow = 0;
+  qconv2dOutputShape(p, &oh, &ow);
+  if (oh < 1 || ow < 1) throw Error(ErrorCode::kInvalidArgument, "qconv2d: empty output");
+  auto* y = static_cast<uint8_t*>(out);
+  if (w.depthwise != isDepthwise(p) ||
+      (!w.depthwise && static_cast<int64_t>(w.groups.size()) != p.group))
+    throw Error(ErrorCode::kInvalidArgument, "qconv2d: weights packed for other parameters");
+  if (w.depthwise) return depthwise(p, w, x, rq, y, oh, ow);
+  const int64_t cg = p.inChannels / p.group, mg = p.outChannels / p.group;
+  const int64_t kg = cg * p.kernelH * p.kernelW, n = oh * ow;
+  if (w.groups[0].m != mg || w.groups[0].k != kg)
+    throw Error(ErrorCode::kInvalidArgument, "qconv2d: weights packed for other parameters");
+  const qgemm::Variant v = qgemm::activeVariant();
+  if (implicitApplies(p, w, v)) {
+    for (int64_t b = 0; b < p.batch; ++b)
+      implicitConv(p, w, v, x + b * p.inChannels * p.inH * p.inW, rq, y + b * p.outChannels * n, oh,
+                   ow);
+    return;
+  }
+  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, qgemmPackedBSize(kg, n));
+  for (int64_t b = 0; b < p.batch; ++b) {
+    for (int64_t g = 0; g < p.group; ++g) {
+      const uint8_t* xg = x + (b * p.inChannels + g * cg) * p.inH * p.inW;
+      packInput(p, xg, kg, oh, ow, packed);
+      QRequant r = rq;
+      r.bias = rq.bias ? rq.bias + g * mg : nullptr;
+      r.scale = rq.scale + g * mg;
+      qgemmU8S8(w.groups[g], packed, n, p.inZeroPoint, r, y + (b * p.outChannels + g * mg) * n, n);
+    }
+  }
+}
+
+}  // namespace kiln::kernels

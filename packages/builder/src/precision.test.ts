@@ -1,0 +1,99 @@
+// Per-layer precision constraints (Layer.precision, like trtexec --layerPrecisions) against
+// the flags: 'fp32' keeps a layer out of INT8 (implicit and Q/DQ) and of FP16 weight storage;
+// 'fp16' stores a layer's weights in half precision without the flag.
+import { type Logger, Tensor } from '@kiln/core';
+import { MinMaxCalibrator } from '@kiln/calibrator';
+import { missingReason, sharedModel } from '@kiln/test-data';
+import { describe, expect, it } from 'vitest';
+
+import { Builder } from './builder';
+import type { NetworkDefinition } from './network';
+import { buildEngine, maxError, parseOnnx, sweep } from './test-support/run';
+
+const fashion = sharedModel('fashion_mnist_cnn.onnx');
+const mobilenet = sharedModel('mobilenet_v2_int8_qdq.onnx');
+
+function firstConv(network: NetworkDefinition) {
+  return network.layers.find((l) => l.op === 'Conv')!;
+}
+
+function logged(): { logger: Logger; messages: string[] } {
+  const messages: string[] = [];
+  return { logger: { log: (_s, m) => messages.push(m) }, messages };
+}
+
+describe.skipIf(missingReason(fashion) !== undefined)('layer precision constraints', () => {
+  const x = new Tensor('float32', [4, 1, 28, 28], sweep(4 * 784, 1.5));
+  const config = (builder: Builder) => {
+    const c = builder.createBuilderConfig();
+    c.maxBatchSize = 4;
+    return c;
+  };
+
+  it("'fp32' keeps a convolution out of implicit INT8", async () => {
+    const { logger, messages } = logged();
+    const builder = new Builder(logger);
+    const network = parseOnnx(fashion);
+    const conv = firstConv(network);
+    conv.precision = 'fp32';
+    const c = config(builder).setFlag('int8');
+    c.int8Calibrator = new MinMaxCalibrator({
+      batches: () =>
+        [0, 1].map((p) => ({
+          image: new Tensor('float32', [4, 1, 28, 28], sweep(4 * 784, 1.5, p)),
+        })),
+      batchSize: 4,
+    });
+    const { engine } = await buildEngine(network, c, undefined, builder);
+    expect(messages).toContain('int8: 6 layers run in INT8');
+    expect(messages.find((m) => m.includes('stay FP32'))).toContain(`Conv '${conv.name}'`);
+    const { engine: fp32 } = await buildEngine(parseOnnx(fashion), config(builder));
+    const [a, b] = await Promise.all([
+      engine.createExecutionContext().infer({ image: x }),
+      fp32.createExecutionContext().infer({ image: x }),
+    ]);
+    const { err, ref } = maxError(a.logits!.data as Float32Array, b.logits!.data as Float32Array);
+    expect(err).toBeLessThan(0.1 * ref); // INT8 elsewhere: close to FP32, not equal
+  });
+
+  it("'fp32' and 'fp16' steer FP16 weight storage", async () => {
+    const builder = new Builder(logged().logger);
+    const size = async (edit: (n: NetworkDefinition) => void, fp16: boolean) => {
+      const network = parseOnnx(fashion);
+      edit(network);
+      const c = config(builder);
+      if (fp16) c.setFlag('fp16');
+      return (await buildEngine(network, c, undefined, builder)).plan.byteLength;
+    };
+    const fp32 = await size(() => {}, false);
+    const half = await size(() => {}, true);
+    const allButOne = await size(
+      (n) => (n.layers.filter((l) => l.op === 'Conv').at(-1)!.precision = 'fp32'),
+      true,
+    );
+    const onlyOne = await size(
+      (n) => (n.layers.filter((l) => l.op === 'Conv').at(-1)!.precision = 'fp16'),
+      false,
+    );
+    expect(half).toBeLessThan(0.6 * fp32);
+    expect(allButOne).toBeGreaterThan(half);
+    expect(allButOne).toBeLessThan(fp32);
+    expect(onlyOne).toBeLessThan(fp32);
+    expect(onlyOne).toBeGreaterThan(half);
+  });
+});
+
+describe.skipIf(missingReason(mobilenet) !== undefined)('layer precision in Q/DQ models', () => {
+  it("'fp32' keeps a Q/DQ convolution in float", async () => {
+    const { logger, messages } = logged();
+    const builder = new Builder(logger);
+    const network = parseOnnx(mobilenet);
+    const conv = firstConv(network);
+    conv.precision = 'fp32';
+    const c = builder.createBuilderConfig();
+    c.maxBatchSize = 1;
+    await buildEngine(network, c, undefined, builder);
+    expect(messages).toContain('int8: 61 layers run in INT8');
+    expect(messages.find((m) => m.includes('stay FP32'))).toContain(`Conv '${conv.name}'`);
+  });
+});
