@@ -1,10 +1,12 @@
 #include "engine/engine_core.h"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
+#include "engine/layer_profiler.h"
 #include "graph/memory_plan.h"
 
 namespace kiln {
@@ -277,6 +279,7 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
     // An output that is also an input (a pass-through network) is copied below by Identity.
     if (address[n.outputs[i]] == nullptr) address[n.outputs[i]] = outputs.at(i);
   }
+  const bool profiling = layerProfilingEnabled();
   for (size_t li = 0; li < n.layers.size(); ++li) {
     if (!plan.active[li]) continue;
     const LayerDesc& layer = n.layers[li];
@@ -298,7 +301,14 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
       ctx.out.push_back(const_cast<void*>(address[t]));
     }
     ctx.prepared = engine_->prepared(li);
+    if (!profiling) {
+      engine_->op(li).run(ctx);
+      continue;
+    }
+    const auto t0 = std::chrono::steady_clock::now();
     engine_->op(li).run(ctx);
+    recordLayerTime(engine_.get(), li, layer.name, layer.op,
+                    std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   }
 }
 

@@ -1,0 +1,106 @@
+// Conv2d and pooling time at the layer shapes of ResNet-50 and MobileNet-v2 (batch 1), with
+// weights pre-packed as the engine does. Usage: bench_conv [seconds per shape] [filter]; the
+// pool's threads come from KILN_NUM_THREADS, the tier from KILN_CPU_ISA.
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#include "kiln/cpu_features.h"
+#include "kiln/kernels/conv.h"
+#include "kiln/kernels/pool.h"
+#include "kiln/thread_pool.h"
+
+namespace {
+
+template <typename Fn>
+double secondsPerCall(Fn&& run, double seconds) {
+  run();  // warm up: scratch buffers, pages
+  int iters = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  double elapsed = 0;
+  do {
+    run();
+    ++iters;
+    elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } while (elapsed < seconds);
+  return elapsed / iters;
+}
+
+struct ConvShape {
+  const char* what;
+  int64_t c, h, w, m, k, stride, pad, group;
+  bool residual;
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const double seconds = argc > 1 ? std::atof(argv[1]) : 0.5;
+  const char* filter = argc > 2 ? argv[2] : "";
+  std::printf("isa: %s, pool threads: %d\n", kiln::isaName(kiln::activeIsa()),
+              kiln::globalThreadPool().size());
+  const ConvShape shapes[] = {
+      {"r50 conv1 7x7 s2", 3, 224, 224, 64, 7, 2, 3, 1, false},
+      {"r50 l1 1x1 64->64", 64, 56, 56, 64, 1, 1, 0, 1, false},
+      {"r50 l1 3x3 64", 64, 56, 56, 64, 3, 1, 1, 1, false},
+      {"r50 l1 1x1 64->256 +res", 64, 56, 56, 256, 1, 1, 0, 1, true},
+      {"r50 l1 1x1 256->64", 256, 56, 56, 64, 1, 1, 0, 1, false},
+      {"r50 l2 3x3 128 s2", 128, 56, 56, 128, 3, 2, 1, 1, false},
+      {"r50 l2 3x3 128", 128, 28, 28, 128, 3, 1, 1, 1, false},
+      {"r50 l2 1x1 512->128", 512, 28, 28, 128, 1, 1, 0, 1, false},
+      {"r50 l3 3x3 256", 256, 14, 14, 256, 3, 1, 1, 1, false},
+      {"r50 l3 1x1 1024->256", 1024, 14, 14, 256, 1, 1, 0, 1, false},
+      {"r50 l4 3x3 512", 512, 7, 7, 512, 3, 1, 1, 1, false},
+      {"r50 l4 1x1 512->2048 +res", 512, 7, 7, 2048, 1, 1, 0, 1, true},
+      {"r50 l4 1x1 2048->512", 2048, 7, 7, 512, 1, 1, 0, 1, false},
+      {"mv2 dw 3x3 32 @112", 32, 112, 112, 32, 3, 1, 1, 32, false},
+      {"mv2 dw 3x3 144 s2 @56", 144, 56, 56, 144, 3, 2, 1, 144, false},
+      {"mv2 dw 3x3 576 @14", 576, 14, 14, 576, 3, 1, 1, 576, false},
+      {"mv2 1x1 96->576 @14", 96, 14, 14, 576, 1, 1, 0, 1, false},
+      {"mv2 1x1 16->96 @112", 16, 112, 112, 96, 1, 1, 0, 1, false},
+  };
+  std::printf("%-28s %10s %10s\n", "layer", "ms/call", "GFLOP/s");
+  double total = 0;
+  for (const ConvShape& s : shapes) {
+    if (*filter && !std::strstr(s.what, filter)) continue;
+    kiln::kernels::Conv2dParams p;
+    p.inChannels = s.c, p.inH = s.h, p.inW = s.w, p.outChannels = s.m;
+    p.kernelH = p.kernelW = s.k;
+    p.strideH = p.strideW = s.stride;
+    p.padTop = p.padLeft = p.padBottom = p.padRight = s.pad;
+    p.group = s.group;
+    p.activation.kind = kiln::kernels::ActivationKind::kRelu;
+    int64_t oh, ow;
+    kiln::kernels::conv2dOutputShape(p, &oh, &ow);
+    std::vector<float> x(static_cast<size_t>(s.c * s.h * s.w), 0.5f);
+    std::vector<float> w(static_cast<size_t>(s.m * (s.c / s.group) * s.k * s.k), 0.01f);
+    std::vector<float> bias(static_cast<size_t>(s.m), 0.1f);
+    std::vector<float> y(static_cast<size_t>(s.m * oh * ow)), res(y.size(), 1.0f);
+    const std::vector<uint8_t> blob = kiln::kernels::packConv2dWeights(p, w.data());
+    const double t = secondsPerCall(
+        [&] {
+          kiln::kernels::conv2dPacked(p, x.data(), blob.data(), blob.size(), bias.data(),
+                                      s.residual ? res.data() : nullptr, y.data());
+        },
+        seconds);
+    const double flops = 2.0 * s.m * oh * ow * (s.c / s.group) * s.k * s.k;
+    total += t;
+    std::printf("%-28s %10.4f %10.1f\n", s.what, t * 1e3, flops / t / 1e9);
+  }
+  if (!*filter || std::strstr("r50 maxpool 3x3 s2", filter)) {
+    kiln::kernels::Pool2dParams pp;
+    pp.batch = 1, pp.channels = 64, pp.inH = 112, pp.inW = 112;
+    pp.kernelH = pp.kernelW = 3;
+    pp.strideH = pp.strideW = 2;
+    pp.padTop = pp.padLeft = pp.padBottom = pp.padRight = 1;
+    std::vector<float> x(64 * 112 * 112, 0.5f), y(64 * 56 * 56);
+    const double t =
+        secondsPerCall([&] { kiln::kernels::pool2d(pp, x.data(), y.data()); }, seconds);
+    total += t;
+    std::printf("%-28s %10.4f\n", "r50 maxpool 3x3 s2", t * 1e3);
+  }
+  std::printf("%-28s %10.4f\n", "sum", total * 1e3);
+  return 0;
+}
