@@ -16,6 +16,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/conv/conv.cc
   ${KILN_KERNEL_DIR}/conv/im2col.cc
   ${KILN_KERNEL_DIR}/conv/depthwise.cc
+  ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv_transpose.cc
   ${KILN_KERNEL_DIR}/pool/pool.cc
   ${KILN_KERNEL_DIR}/norm/norm.cc
@@ -44,6 +45,7 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/activation/activation_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_AVX2_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
 set_source_files_properties(${KILN_KERNEL_AVX512_SOURCES} PROPERTIES
