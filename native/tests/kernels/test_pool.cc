@@ -112,6 +112,23 @@ TEST(pool_table) {
   });
 }
 
+TEST(max_pool_propagates_nan) {
+  // 1 x 6 input, kernel 1 x 3, stride 1 x 2, pad left 1: windows [-1..1], [1..3], [3..5].
+  kt::forEachIsa([](kiln::CpuIsa) {
+    Pool2dParams p;
+    p.channels = 1;
+    p.inH = 1;
+    p.inW = 6;
+    p.kernelW = 3;
+    p.strideW = 2;
+    p.padLeft = 1;
+    std::vector<float> x = {1, 2, 3, std::nanf(""), 5, 6}, y(3);
+    kiln::kernels::pool2d(p, x.data(), y.data());
+    CHECK(y[0] == 2.0f);
+    CHECK(std::isnan(y[1]) && std::isnan(y[2]));
+  });
+}
+
 TEST(pool_ceil_mode_drops_window_in_trailing_pad) {
   // in 4, k 2, s 3, pads 1/1: ceil((4 + 2 - 2) / 3) + 1 = 3, but window 3 starts at 5 >= 4 + 1.
   CHECK_EQ(kiln::kernels::poolOutputSize(4, 2, 3, 1, 1, 1, true), 2);
