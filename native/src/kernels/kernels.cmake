@@ -15,6 +15,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv.cc
   ${KILN_KERNEL_DIR}/conv/im2col.cc
+  ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/conv/depthwise.cc
   ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv_transpose.cc
@@ -48,6 +49,7 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
   ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
   ${KILN_KERNEL_DIR}/eltwise/unary_avx512.cc
 )
