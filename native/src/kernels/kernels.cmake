@@ -10,6 +10,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemm_pack.cc
+  ${KILN_KERNEL_DIR}/gemm/pack_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_scalar.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
@@ -48,6 +49,7 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/activation/activation_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
+  ${KILN_KERNEL_DIR}/gemm/pack_avx512.cc
   ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
   ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc

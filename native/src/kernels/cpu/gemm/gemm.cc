@@ -53,6 +53,8 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
       for (; r < mr; ++r) d[r] = src[r];
       for (; r < MR; ++r) d[r] = 0.0f;
     }
+  } else if (MR == 12 && activeIsa() == CpuIsa::kAvx512 && lda <= (int64_t{1} << 31) / 16) {
+    isa_avx512::packARows12(a + i0 * lda, lda, K, mr, dst);
   } else {
     for (int r = 0; r < MR; ++r) {
       if (r < mr) {
@@ -239,20 +241,20 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
 
   // Pack both operands up front: the packing work is O(MK + KN) against O(MNK) compute, and
   // having whole panels lets every tile run the K loop without synchronizing.
-  const size_t packUnits = static_cast<size_t>(mPanels + nPanels);
+  // Units are only the panels that need packing (a pre-packed operand adds none), so the
+  // threads split the real work evenly.
+  const int64_t aUnits = packA ? mPanels : 0, bUnits = packB ? nPanels : 0;
   const size_t packGrain =
       std::max<size_t>(1, static_cast<size_t>(16384 / std::max<int64_t>(K, 1) / 16));
-  runParallel(pool, packUnits, packGrain, [&](size_t begin, size_t end) {
+  runParallel(pool, static_cast<size_t>(aUnits + bUnits), packGrain, [&](size_t begin, size_t end) {
     for (size_t u = begin; u < end; ++u) {
       const int64_t idx = static_cast<int64_t>(u);
-      if (idx < mPanels) {
-        if (!packA) continue;
+      if (idx < aUnits) {
         const int64_t i0 = idx * MR;
         packAPanel(p, a, lda, i0, static_cast<int>(std::min<int64_t>(MR, M - i0)), MR,
                    packA + idx * MR * K);
       } else {
-        if (!packB) continue;
-        const int64_t jp = idx - mPanels;
+        const int64_t jp = idx - aUnits;
         const int64_t j0 = jp * NR;
         packBPanel(p, b, ldb, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)), NR,
                    packB + jp * NR * K);
