@@ -25,6 +25,7 @@ namespace {
 constexpr int64_t kKc = kGemmKc;
 constexpr int64_t kMcPanels = 8;    // MC = 8 * MR rows per tile
 constexpr int64_t kNcTarget = 384;  // columns per tile, rounded to NR
+constexpr int64_t kSerialMacs = int64_t{1} << 16;
 
 GemvKernels selectGemv() {
   switch (activeIsa()) {
@@ -218,6 +219,8 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
     return;
   }
 
+  // A GEMM this small takes about as long as waking a helper thread: run it here.
+  if (M * N * K < kSerialMacs) pool = nullptr;
   const GemmKernelInfo ker = selectGemmKernel();
   const int MR = ker.mr, NR = ker.nr;
   if (M == 1 && !prePackedA) {
