@@ -2,6 +2,7 @@
 // dropped last window, count_include_pad, 1-D.
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -137,18 +138,27 @@ TEST(pool_ceil_mode_drops_window_in_trailing_pad) {
 }
 
 TEST(global_pool) {
-  auto x = kt::randomVector(6 * 49, 3);
-  std::vector<float> y(6);
-  for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
-    kiln::kernels::globalPool(kind, 6, 49, x.data(), y.data());
-    std::vector<double> want(6);
-    for (int i = 0; i < 6; ++i) {
-      double m = -INFINITY, s = 0;
-      for (int j = 0; j < 49; ++j)
-        m = std::max(m, static_cast<double>(x[i * 49 + j])), s += x[i * 49 + j];
-      want[i] = kind == PoolKind::kMax ? m : s / 49;
+  for (int64_t spatial : {1, 7, 8, 49, 1000}) {
+    auto x = kt::randomVector(static_cast<size_t>(6 * spatial), 3);
+    std::vector<float> y(6);
+    for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+      kiln::kernels::globalPool(kind, 6, spatial, x.data(), y.data());
+      std::vector<double> want(6);
+      for (int64_t i = 0; i < 6; ++i) {
+        double m = -INFINITY, s = 0;
+        for (int64_t j = 0; j < spatial; ++j)
+          m = std::max(m, static_cast<double>(x[i * spatial + j])), s += x[i * spatial + j];
+        want[i] = kind == PoolKind::kMax ? m : s / static_cast<double>(spatial);
+      }
+      kt::expectClose("global pool " + std::to_string(spatial), y, want, 1e-7, 1e-6);
     }
-    kt::expectClose("global pool", y, want, 1e-7, 1e-6);
+  }
+  // A NaN anywhere in a plane (here in the vectorized body, and in the tail) gives NaN.
+  for (int64_t at : {3, 18}) {
+    std::vector<float> x(19, 1.0f), y(1);
+    x[static_cast<size_t>(at)] = std::nanf("");
+    kiln::kernels::globalPool(PoolKind::kMax, 1, 19, x.data(), y.data());
+    CHECK(std::isnan(y[0]));
   }
 }
 

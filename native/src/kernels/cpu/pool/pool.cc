@@ -146,14 +146,28 @@ void globalPool(PoolKind kind, int64_t planes, int64_t spatial, const float* x, 
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 16, [&](size_t b, size_t e) {
     for (size_t i = b; i < e; ++i) {
       const float* in = x + i * spatial;
+      // kLanes independent partial results (combined at the end) so the loops vectorize and do
+      // not wait on one long dependency chain; both combine in any order without changing the
+      // result beyond double rounding.
+      constexpr int64_t kLanes = 8;
+      const int64_t body = spatial / kLanes * kLanes;
       if (kind == PoolKind::kMax) {
+        float part[kLanes];
+        for (int64_t l = 0; l < kLanes; ++l) part[l] = in[0];
+        for (int64_t j = 0; j < body; j += kLanes)
+          for (int64_t l = 0; l < kLanes; ++l) part[l] = nanMax(part[l], in[j + l]);
         float m = in[0];
-        for (int64_t j = 1; j < spatial; ++j) m = (in[j] > m || in[j] != in[j]) ? in[j] : m;
+        for (int64_t l = 0; l < kLanes; ++l) m = nanMax(m, part[l]);
+        for (int64_t j = body; j < spatial; ++j) m = nanMax(m, in[j]);
         y[i] = m;
       } else {
         // Double accumulation: 1280 x 1280 planes would otherwise lose digits.
+        double part[kLanes] = {};
+        for (int64_t j = 0; j < body; j += kLanes)
+          for (int64_t l = 0; l < kLanes; ++l) part[l] += in[j + l];
         double s = 0;
-        for (int64_t j = 0; j < spatial; ++j) s += in[j];
+        for (int64_t l = 0; l < kLanes; ++l) s += part[l];
+        for (int64_t j = body; j < spatial; ++j) s += in[j];
         y[i] = static_cast<float>(s / static_cast<double>(spatial));
       }
     }
