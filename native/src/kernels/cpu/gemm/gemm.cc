@@ -54,7 +54,7 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
       for (; r < mr; ++r) d[r] = src[r];
       for (; r < MR; ++r) d[r] = 0.0f;
     }
-  } else if (MR == 12 && activeIsa() == CpuIsa::kAvx512 && lda <= (int64_t{1} << 31) / 16) {
+  } else if (MR == 12 && activeIsa() == CpuIsa::kAvx512) {
     isa_avx512::packARows12(a + i0 * lda, lda, K, mr, dst);
   } else {
     for (int r = 0; r < MR; ++r) {

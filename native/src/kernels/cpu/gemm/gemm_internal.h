@@ -23,8 +23,8 @@ void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, in
                 float* dst);
 
 namespace isa_avx512 {
-// packAPanel for a row-major A and MR = 12: rows [0, mr) of a (row stride lda, 12 * lda within
-// int32) over k columns into dst[kk * 12 + r], zero rows past mr.
+// packAPanel for a row-major A and MR = 12: rows [0, mr) of a (row stride lda) over k columns
+// into dst[kk * 12 + r], zero rows past mr.
 void packARows12(const float* a, int64_t lda, int64_t k, int mr, float* dst);
 }  // namespace isa_avx512
 
