@@ -2,6 +2,7 @@
 // never runs more busy threads than the machine has cores.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -35,7 +36,8 @@ class ThreadPool {
   std::deque<std::function<void()>> queue_;
   std::mutex mutex_;
   std::condition_variable wake_;
-  bool stopping_ = false;
+  std::atomic<size_t> queued_{0};  // queue_.size(), readable without the lock while spinning
+  std::atomic<bool> stopping_{false};
 };
 
 // The process-wide pool, sized by KILN_NUM_THREADS or the number of logical cores.

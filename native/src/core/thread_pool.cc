@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <exception>
 #include <memory>
@@ -9,6 +10,33 @@
 #include "kiln/cpu_features.h"
 
 namespace kiln {
+
+namespace {
+// Idle threads spin this long before sleeping on a condition variable. A kernel splits one
+// layer into parallel parts many times per inference; waking a sleeping thread costs tens of
+// microseconds (a futex and a reschedule), which small layers and small models pay on every
+// call. The caller waiting for its helpers spins the same way.
+constexpr auto kSpin = std::chrono::microseconds(200);
+
+inline void cpuRelax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+
+// Spins until ready() or kSpin has passed; returns ready().
+template <typename Ready>
+bool spinUntil(Ready ready) {
+  const auto deadline = std::chrono::steady_clock::now() + kSpin;
+  for (;;) {
+    for (int i = 0; i < 64; ++i) {
+      if (ready()) return true;
+      cpuRelax();
+    }
+    if (std::chrono::steady_clock::now() >= deadline) return ready();
+  }
+}
+}  // namespace
 
 ThreadPool::ThreadPool(int threads) {
   if (threads < 1) threads = 1;
@@ -29,12 +57,17 @@ void ThreadPool::submit(std::function<void()> task) {
   {
     std::lock_guard<std::mutex> lock(mutex_);
     queue_.push_back(std::move(task));
+    queued_.fetch_add(1, std::memory_order_release);
   }
   wake_.notify_one();
 }
 
 void ThreadPool::workerLoop() {
   for (;;) {
+    spinUntil([this] {
+      return queued_.load(std::memory_order_acquire) > 0 ||
+             stopping_.load(std::memory_order_relaxed);
+    });
     std::function<void()> task;
     {
       std::unique_lock<std::mutex> lock(mutex_);
@@ -42,6 +75,7 @@ void ThreadPool::workerLoop() {
       if (queue_.empty()) return;  // stopping and drained
       task = std::move(queue_.front());
       queue_.pop_front();
+      queued_.fetch_sub(1, std::memory_order_relaxed);
     }
     task();
   }
@@ -103,6 +137,7 @@ void ThreadPool::parallelFor(size_t n, size_t grain,
   const size_t helpers = std::min<size_t>(job->chunks - 1, static_cast<size_t>(size()) - 1);
   for (size_t i = 0; i < helpers; ++i) submit([job] { job->work(); });
   job->work();
+  spinUntil([&] { return job->finished.load(std::memory_order_acquire) == job->chunks; });
   std::unique_lock<std::mutex> lock(job->mutex);
   job->done.wait(lock, [&] { return job->finished.load() == job->chunks; });
   if (job->error) std::rethrow_exception(job->error);

@@ -10,19 +10,24 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemm_pack.cc
+  ${KILN_KERNEL_DIR}/gemm/pack_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_scalar.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx2.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv.cc
   ${KILN_KERNEL_DIR}/conv/im2col.cc
+  ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/conv/depthwise.cc
+  ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv_transpose.cc
   ${KILN_KERNEL_DIR}/pool/pool.cc
   ${KILN_KERNEL_DIR}/norm/norm.cc
   ${KILN_KERNEL_DIR}/softmax/softmax.cc
+  ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
   ${KILN_KERNEL_DIR}/common/shape.cc
   ${KILN_KERNEL_DIR}/eltwise/binary.cc
   ${KILN_KERNEL_DIR}/eltwise/unary.cc
+  ${KILN_KERNEL_DIR}/eltwise/unary_avx512.cc
   ${KILN_KERNEL_DIR}/eltwise/binary_int.cc
   ${KILN_KERNEL_DIR}/eltwise/cast.cc
   ${KILN_KERNEL_DIR}/generate/generate.cc
@@ -61,6 +66,11 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/activation/activation_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/ukernel_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
+  ${KILN_KERNEL_DIR}/gemm/pack_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
+  ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
+  ${KILN_KERNEL_DIR}/eltwise/unary_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_AVX2_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
 set_source_files_properties(${KILN_KERNEL_AVX512_SOURCES} PROPERTIES

@@ -12,3 +12,8 @@ endforeach()
 add_executable(bench_gemm ${KILN_KERNEL_TEST_DIR}/bench_gemm.cc)
 target_link_libraries(bench_gemm PRIVATE kiln_core)
 target_include_directories(bench_gemm PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)
+
+# Not a test: prints conv2d / pooling time at ResNet-50 and MobileNet-v2 layer shapes.
+add_executable(bench_conv ${KILN_KERNEL_TEST_DIR}/bench_conv.cc)
+target_link_libraries(bench_conv PRIVATE kiln_core)
+target_include_directories(bench_conv PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)

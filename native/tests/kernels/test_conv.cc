@@ -154,6 +154,25 @@ TEST(conv_groups_and_depthwise) {
   });
 }
 
+TEST(conv_depthwise_wide_rows) {
+  // Rows of several vectors plus a tail (the vector path covers 16 columns at a time), edge
+  // columns in the padding on both sides, every stride with and without a vector path, and a
+  // kernel with more taps than one row descriptor holds.
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    for (int64_t s : {1, 2, 3}) {
+      runConv(conv(1, 3, 6, 71, 3, 3, 3, s, 1, 1, 3), true, s == 1, isa);
+      runConv(conv(1, 2, 7, 50, 4, 5, 5, s, 2, 1, 2), true, false, isa);  // multiplier 2
+      runConv(conv(1, 2, 9, 64, 2, 7, 7, s, 3, 1, 2), false, s == 2, isa);
+      runConv(conv(1, 2, 5, 48, 2, 3, 3, s, 0, 1, 2), true, false, isa);  // unpadded
+      runConv(conv(1, 2, 9, 40, 2, 3, 3, s, 2, 2, 2), true, false, isa);  // dilated
+    }
+    runConv(conv(1, 2, 12, 33, 2, 9, 9, 1, 4, 1, 2), true, true, isa);  // 81 taps
+    Conv2dParams p = conv(1, 3, 8, 37, 3, 3, 3, 2, 0, 1, 3);
+    p.padLeft = 2;  // asymmetric: the interior starts at a different column
+    runConv(p, true, false, isa);
+  });
+}
+
 TEST(conv_1d_as_2d) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     Conv2dParams p = conv(2, 4, 1, 50, 6, 1, 5, 1, 0);

@@ -93,35 +93,40 @@ TEST(softmax_axes) {
   struct Shape {
     int64_t outer, axis, inner;
   };
-  const Shape shapes[] = {{1, 1, 1},    {4, 10, 1}, {3, 197, 1}, {2, 5, 7},
-                          {1, 1000, 1}, {6, 3, 33}, {1, 2, 1}};
-  for (const Shape& s : shapes)
-    for (bool logSm : {false, true}) {
-      auto x = kt::randomVector(s.outer * s.axis * s.inner, 17, -20, 20);
-      std::vector<float> y(x.size());
-      kiln::kernels::softmax(s.outer, s.axis, s.inner, x.data(), y.data(), logSm);
-      std::vector<double> want(x.size());
-      for (int64_t o = 0; o < s.outer; ++o)
-        for (int64_t i = 0; i < s.inner; ++i) {
-          double m = -INFINITY, sum = 0;
-          for (int64_t a = 0; a < s.axis; ++a)
-            m = std::max(m, static_cast<double>(x[(o * s.axis + a) * s.inner + i]));
-          for (int64_t a = 0; a < s.axis; ++a)
-            sum += std::exp(x[(o * s.axis + a) * s.inner + i] - m);
-          for (int64_t a = 0; a < s.axis; ++a) {
-            const double v = x[(o * s.axis + a) * s.inner + i] - m;
-            want[(o * s.axis + a) * s.inner + i] = logSm ? v - std::log(sum) : std::exp(v) / sum;
+  const Shape shapes[] = {{1, 1, 1},  {4, 10, 1}, {3, 197, 1}, {2, 5, 7}, {1, 1000, 1},
+                          {6, 3, 33}, {1, 2, 1},  {5, 16, 1},  {2, 33, 1}};
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    for (const Shape& s : shapes)
+      for (bool logSm : {false, true}) {
+        auto x = kt::randomVector(s.outer * s.axis * s.inner, 17, -20, 20);
+        std::vector<float> y(x.size());
+        kiln::kernels::softmax(s.outer, s.axis, s.inner, x.data(), y.data(), logSm);
+        std::vector<double> want(x.size());
+        for (int64_t o = 0; o < s.outer; ++o)
+          for (int64_t i = 0; i < s.inner; ++i) {
+            double m = -INFINITY, sum = 0;
+            for (int64_t a = 0; a < s.axis; ++a)
+              m = std::max(m, static_cast<double>(x[(o * s.axis + a) * s.inner + i]));
+            for (int64_t a = 0; a < s.axis; ++a)
+              sum += std::exp(x[(o * s.axis + a) * s.inner + i] - m);
+            for (int64_t a = 0; a < s.axis; ++a) {
+              const double v = x[(o * s.axis + a) * s.inner + i] - m;
+              want[(o * s.axis + a) * s.inner + i] = logSm ? v - std::log(sum) : std::exp(v) / sum;
+            }
           }
-        }
-      kt::expectClose(std::string(logSm ? "logSoftmax " : "softmax ") + std::to_string(s.outer) +
-                          "x" + std::to_string(s.axis) + "x" + std::to_string(s.inner),
-                      y, want, 1e-6, 1e-5);
-    }
+        kt::expectClose(kt::isaTag(isa) + (logSm ? "logSoftmax " : "softmax ") +
+                            std::to_string(s.outer) + "x" + std::to_string(s.axis) + "x" +
+                            std::to_string(s.inner),
+                        y, want, 1e-6, 1e-5);
+      }
+  });
 }
 
 TEST(softmax_extremes) {
-  std::vector<float> x = {1e30f, -1e30f, 0.0f, -INFINITY}, y(4);
-  kiln::kernels::softmax(1, 4, 1, x.data(), y.data());
-  CHECK(y[0] == 1.0f && y[1] == 0.0f && y[2] == 0.0f && y[3] == 0.0f);
-  CHECK_THROWS(kiln::kernels::softmax(1, 0, 1, x.data(), y.data()), kiln::Error);
+  kt::forEachIsa([](kiln::CpuIsa) {
+    std::vector<float> x = {1e30f, -1e30f, 0.0f, -INFINITY}, y(4);
+    kiln::kernels::softmax(1, 4, 1, x.data(), y.data());
+    CHECK(y[0] == 1.0f && y[1] == 0.0f && y[2] == 0.0f && y[3] == 0.0f);
+    CHECK_THROWS(kiln::kernels::softmax(1, 0, 1, x.data(), y.data()), kiln::Error);
+  });
 }

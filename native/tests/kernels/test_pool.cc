@@ -2,6 +2,7 @@
 // dropped last window, count_include_pad, 1-D.
 #include <cmath>
 #include <limits>
+#include <string>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -112,6 +113,23 @@ TEST(pool_table) {
   });
 }
 
+TEST(max_pool_propagates_nan) {
+  // 1 x 6 input, kernel 1 x 3, stride 1 x 2, pad left 1: windows [-1..1], [1..3], [3..5].
+  kt::forEachIsa([](kiln::CpuIsa) {
+    Pool2dParams p;
+    p.channels = 1;
+    p.inH = 1;
+    p.inW = 6;
+    p.kernelW = 3;
+    p.strideW = 2;
+    p.padLeft = 1;
+    std::vector<float> x = {1, 2, 3, std::nanf(""), 5, 6}, y(3);
+    kiln::kernels::pool2d(p, x.data(), y.data());
+    CHECK(y[0] == 2.0f);
+    CHECK(std::isnan(y[1]) && std::isnan(y[2]));
+  });
+}
+
 TEST(pool_ceil_mode_drops_window_in_trailing_pad) {
   // in 4, k 2, s 3, pads 1/1: ceil((4 + 2 - 2) / 3) + 1 = 3, but window 3 starts at 5 >= 4 + 1.
   CHECK_EQ(kiln::kernels::poolOutputSize(4, 2, 3, 1, 1, 1, true), 2);
@@ -120,18 +138,27 @@ TEST(pool_ceil_mode_drops_window_in_trailing_pad) {
 }
 
 TEST(global_pool) {
-  auto x = kt::randomVector(6 * 49, 3);
-  std::vector<float> y(6);
-  for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
-    kiln::kernels::globalPool(kind, 6, 49, x.data(), y.data());
-    std::vector<double> want(6);
-    for (int i = 0; i < 6; ++i) {
-      double m = -INFINITY, s = 0;
-      for (int j = 0; j < 49; ++j)
-        m = std::max(m, static_cast<double>(x[i * 49 + j])), s += x[i * 49 + j];
-      want[i] = kind == PoolKind::kMax ? m : s / 49;
+  for (int64_t spatial : {1, 7, 8, 49, 1000}) {
+    auto x = kt::randomVector(static_cast<size_t>(6 * spatial), 3);
+    std::vector<float> y(6);
+    for (PoolKind kind : {PoolKind::kMax, PoolKind::kAverage}) {
+      kiln::kernels::globalPool(kind, 6, spatial, x.data(), y.data());
+      std::vector<double> want(6);
+      for (int64_t i = 0; i < 6; ++i) {
+        double m = -INFINITY, s = 0;
+        for (int64_t j = 0; j < spatial; ++j)
+          m = std::max(m, static_cast<double>(x[i * spatial + j])), s += x[i * spatial + j];
+        want[i] = kind == PoolKind::kMax ? m : s / static_cast<double>(spatial);
+      }
+      kt::expectClose("global pool " + std::to_string(spatial), y, want, 1e-7, 1e-6);
     }
-    kt::expectClose("global pool", y, want, 1e-7, 1e-6);
+  }
+  // A NaN anywhere in a plane (here in the vectorized body, and in the tail) gives NaN.
+  for (int64_t at : {3, 18}) {
+    std::vector<float> x(19, 1.0f), y(1);
+    x[static_cast<size_t>(at)] = std::nanf("");
+    kiln::kernels::globalPool(PoolKind::kMax, 1, 19, x.data(), y.data());
+    CHECK(std::isnan(y[0]));
   }
 }
 

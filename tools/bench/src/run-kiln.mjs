@@ -53,6 +53,8 @@ export async function prepareKiln(job) {
 
   return {
     buildMs,
+    /** The ExecutionContext (profile.mjs switches its per-layer profiling on). */
+    context: ctx,
     // infer() binds its own buffers, so every compute phase binds ours again first.
     bindForCompute() {
       for (const [name, buffer] of bound) ctx.setTensorAddress(name, buffer);

@@ -1,12 +1,54 @@
 // Gemm (with a fused activation from the builder) and MatMul (numpy batching).
 #include "engine/ops/fused_activation.h"
 #include "engine/ops/register.h"
+#include "kiln/cpu_features.h"
 #include "kiln/kernels/eltwise.h"
 #include "kiln/kernels/gemm.h"
 #include "kiln/kernels/matmul.h"
 
 namespace kiln {
 namespace {
+
+// A constant right-hand operand (the weights of Gemm and of MatMul as a Linear layer) packed
+// once at engine load into the GEMM's panel layout, for the ISA tier active then.
+struct PackedB {
+  std::vector<uint8_t> blob;
+  CpuIsa isa;
+  int64_t k, n;
+};
+
+// Packs input 1 when it is a constant 2-D float32 tensor (transB: stored N x K).
+std::shared_ptr<const void> packConstantB(const LayerDesc& layer, const Network& network,
+                                          bool transB) {
+  if (layer.inputs.size() < 2 || layer.inputs[1] < 0) return nullptr;
+  const TensorDesc& b = network.tensors[layer.inputs[1]];
+  if (b.constant < 0 || b.dtype != DataType::kFloat32 || b.shape.size() != 2) return nullptr;
+  auto packed = std::make_shared<PackedB>();
+  packed->k = transB ? b.shape[1] : b.shape[0];
+  packed->n = transB ? b.shape[0] : b.shape[1];
+  if (packed->k <= 0 || packed->n <= 0) return nullptr;
+  packed->blob =
+      kernels::packGemmB(packed->k, packed->n, transB,
+                         reinterpret_cast<const float*>(network.weights[b.constant].data()));
+  packed->isa = activeIsa();
+  return packed;
+}
+
+// The packed operand when it applies to this run (same tier, same dims), else null.
+const PackedB* usablePackedB(const OpContext& ctx, int64_t k, int64_t n) {
+  const auto* packed = static_cast<const PackedB*>(ctx.prepared);
+  if (packed == nullptr || packed->isa != activeIsa() || packed->k != k || packed->n != n)
+    return nullptr;
+  return packed;
+}
+
+std::shared_ptr<const void> prepareGemm(const LayerDesc& layer, const Network& network) {
+  return packConstantB(layer, network, layer.attrInt("transB", 0) != 0);
+}
+
+std::shared_ptr<const void> prepareMatMul(const LayerDesc& layer, const Network& network) {
+  return packConstantB(layer, network, false);
+}
 
 void inferGemm(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2});
@@ -52,6 +94,10 @@ void runGemm(OpContext& ctx) {
     }
   }
   p.activation = fusedActivation(ctx);
+  if (const PackedB* packed = usablePackedB(ctx, p.k, p.n)) {
+    kernels::sgemmPackedB(p, ctx.f32(0), packed->blob.data(), packed->blob.size(), y);
+    return;
+  }
   kernels::sgemm(p, ctx.f32(0), ctx.f32(1), y);
 }
 
@@ -63,6 +109,22 @@ void inferMatMul(OpContext& ctx) {
 
 void runMatMul(OpContext& ctx) {
   // A third input is a bias fused by the builder (MatMul + Add).
+  const Dims& a = ctx.shape(0);
+  const Dims& b = ctx.shape(1);
+  if (b.size() == 2 && a.size() >= 2) {
+    if (const PackedB* packed = usablePackedB(ctx, b[0], b[1])) {
+      // Every row of every matrix of A times the one packed B: a single tall GEMM.
+      kernels::GemmParams p;
+      p.m = shapeElements(a) / a.back();
+      p.k = b[0];
+      p.n = b[1];
+      p.bias = ctx.has(2) ? ctx.f32(2) : nullptr;
+      p.biasKind = p.bias ? kernels::BiasKind::kPerCol : kernels::BiasKind::kNone;
+      p.activation = fusedActivation(ctx);
+      kernels::sgemmPackedB(p, ctx.f32(0), packed->blob.data(), packed->blob.size(), ctx.outF32(0));
+      return;
+    }
+  }
   kernels::matmul(ctx.f32(0), ctx.shape(0), ctx.f32(1), ctx.shape(1), ctx.outF32(0),
                   ctx.has(2) ? ctx.f32(2) : nullptr, fusedActivation(ctx));
 }
@@ -70,8 +132,8 @@ void runMatMul(OpContext& ctx) {
 }  // namespace
 
 void registerGemmOps(OpTable& table) {
-  table["Gemm"] = OpImpl{inferGemm, runGemm};
-  table["MatMul"] = OpImpl{inferMatMul, runMatMul};
+  table["Gemm"] = OpImpl{inferGemm, runGemm, true, prepareGemm};
+  table["MatMul"] = OpImpl{inferMatMul, runMatMul, true, prepareMatMul};
 }
 
 }  // namespace kiln

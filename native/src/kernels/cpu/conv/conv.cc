@@ -19,6 +19,11 @@ namespace {
 // Upper bound on one im2col chunk (floats): large images are lowered a band of pixels at a
 // time so the scratch stays cache- and memory-friendly (PP-OCR det runs at 1280 x 1280).
 constexpr int64_t kIm2colBudget = int64_t{1} << 21;
+// Floats of im2col columns per chunk when threads take whole chunks: with the packed copy the
+// GEMM makes, a chunk stays in a 1 MB L2.
+constexpr int64_t kL2ChunkBudget = int64_t{96} << 10;
+// Fewest output pixels per chunk in that mode (narrower GEMMs waste the micro-kernel's width).
+constexpr int64_t kMinChunk = 128;
 
 void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, "conv2d: " + msg); }
 }  // namespace
@@ -79,19 +84,28 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
   const Im2colShape shape{Cg,        p.inH,       p.inW,      OH,        OW,
                           p.kernelH, p.kernelW,   p.strideH,  p.strideW, p.padTop,
                           p.padLeft, p.dilationH, p.dilationW};
-  const int64_t chunk = pointwise ? P : std::min(P, std::max<int64_t>(256, kIm2colBudget / Kdim));
-  float* cols =
-      pointwise ? nullptr : threadScratch(ScratchSlot::kIm2col, static_cast<size_t>(Kdim * chunk));
+  // Large images are cut into column chunks. When there are enough pixels, the chunks are
+  // small (their im2col columns and packed copy stay in L2) and each thread takes whole chunks:
+  // lowering, packing and GEMM of a chunk run on one thread, with no barrier between them.
+  // Otherwise (deep layers, few pixels) one chunk at a time is split across the threads.
+  ThreadPool& threads = globalThreadPool();
+  const int64_t T = threads.size();
+  bool chunkParallel = false;
+  int64_t chunk = pointwise ? P : std::min(P, std::max<int64_t>(256, kIm2colBudget / Kdim));
+  if (T > 1 && P >= 2 * T * kMinChunk) {
+    int64_t c = std::max(kMinChunk, std::min(P, kL2ChunkBudget / Kdim));
+    int64_t count = (P + c - 1) / c;
+    count = std::max<int64_t>(2 * T, (count + T - 1) / T * T);  // a multiple of the threads
+    chunk = ((P + count - 1) / count + 31) / 32 * 32;
+    chunkParallel = true;
+  }
+  const int64_t chunks = (P + chunk - 1) / chunk;
 
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
       const float* xg = x + (n * p.inChannels + g * Cg) * p.inH * p.inW;
       float* yg = y + (n * p.outChannels + g * Mg) * P;
-      if (residual) {
-        // The skip connection enters through beta = 1, so the GEMM adds it for free.
-        std::memcpy(yg, residual + (n * p.outChannels + g * Mg) * P,
-                    sizeof(float) * static_cast<size_t>(Mg * P));
-      }
+      const float* rg = residual ? residual + (n * p.outChannels + g * Mg) * P : nullptr;
       GemmParams gp;
       gp.m = Mg;
       gp.k = Kdim;
@@ -101,21 +115,37 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
       gp.bias = bias ? bias + g * Mg : nullptr;
       gp.biasKind = bias ? BiasKind::kPerRow : BiasKind::kNone;
       gp.activation = p.activation;
-      for (int64_t p0 = 0; p0 < P; p0 += chunk) {
-        const int64_t p1 = std::min(P, p0 + chunk);
-        gp.n = p1 - p0;
+      // Output columns [p0, p1) on `pool` (nullptr: this thread alone).
+      const auto runChunk = [&](int64_t p0, int64_t p1, ThreadPool* pool) {
+        GemmParams q = gp;
+        q.n = p1 - p0;
+        if (rg) {
+          // The skip connection enters through beta = 1, so the GEMM adds it for free.
+          for (int64_t m = 0; m < Mg; ++m)
+            std::memcpy(yg + m * P + p0, rg + m * P + p0, sizeof(float) * static_cast<size_t>(q.n));
+        }
         const float* b = xg + p0;
-        gp.ldb = P;
+        q.ldb = P;
         if (!pointwise) {
-          im2colColumns(shape, xg, p0, p1, cols);
+          float* cols = threadScratch(ScratchSlot::kIm2col, static_cast<size_t>(Kdim * chunk));
+          im2colColumns(shape, xg, p0, p1, cols, pool);
           b = cols;
-          gp.ldb = p1 - p0;
+          q.ldb = q.n;
         }
         if (packed)
-          gemmDriver(gp, nullptr, packed + g * groupFloats, b, nullptr, yg + p0,
-                     &globalThreadPool());
+          gemmDriver(q, nullptr, packed + g * groupFloats, b, nullptr, yg + p0, pool);
         else
-          sgemm(gp, w + g * Mg * Kdim, b, yg + p0);
+          sgemm(q, w + g * Mg * Kdim, b, yg + p0, pool);
+      };
+      if (chunkParallel) {
+        threads.parallelFor(static_cast<size_t>(chunks), 1, [&](size_t cb, size_t ce) {
+          for (size_t c = cb; c < ce; ++c) {
+            const int64_t p0 = static_cast<int64_t>(c) * chunk;
+            runChunk(p0, std::min(P, p0 + chunk), nullptr);
+          }
+        });
+      } else {
+        for (int64_t p0 = 0; p0 < P; p0 += chunk) runChunk(p0, std::min(P, p0 + chunk), &threads);
       }
     }
   }

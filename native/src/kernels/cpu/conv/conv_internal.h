@@ -9,4 +9,18 @@ namespace kiln::kernels {
 void depthwiseConv2d(const Conv2dParams& p, int64_t outH, int64_t outW, const float* x,
                      const float* w, const float* bias, const float* residual, float* y);
 
+// The most taps (kH x kW) the vector depthwise path takes; larger kernels run the scalar path.
+constexpr int64_t kDepthwiseMaxTaps = 64;
+
+namespace isa_avx512 {
+// Floats of scratch depthwisePlane needs (a zero-padded copy of one input plane).
+int64_t depthwisePlaneScratch(const Conv2dParams& p, int64_t outH, int64_t outW);
+
+// One plane of depthwiseConv2d (before the activation) for strideW 1 or 2 and at most
+// kDepthwiseMaxTaps taps: out = taps of xin
+// (one input plane) with the kH x kW weights wk, + residual plane (or null) + bias.
+void depthwisePlane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
+                    const float* wk, float bias, const float* residual, float* out, float* scratch);
+}  // namespace isa_avx512
+
 }  // namespace kiln::kernels

@@ -3,7 +3,9 @@
 #include <algorithm>
 #include <vector>
 
+#include "kernels/cpu/common/scratch.h"
 #include "kernels/cpu/conv/conv_internal.h"
+#include "kiln/cpu_features.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -25,7 +27,16 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
     lo[kx] = std::min(OW, std::max<int64_t>(0, ceilDiv(-off, p.strideW)));
     hi[kx] = std::max(lo[kx], std::min<int64_t>(OW, floorDiv(p.inW - 1 - off, p.strideW) + 1));
   }
-  globalThreadPool().parallelFor(static_cast<size_t>(planes), 1, [&](size_t b, size_t e) {
+  const bool vector = activeIsa() == CpuIsa::kAvx512 && (p.strideW == 1 || p.strideW == 2) &&
+                      kH * kW <= kDepthwiseMaxTaps;
+  // Whole planes per task, at least ~16K outputs each so small layers use few tasks.
+  const size_t grain =
+      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, OH * OW)));
+  globalThreadPool().parallelFor(static_cast<size_t>(planes), grain, [&](size_t b, size_t e) {
+    float* scratch =
+        vector ? threadScratch(ScratchSlot::kWork,
+                               static_cast<size_t>(isa_avx512::depthwisePlaneScratch(p, OH, OW)))
+               : nullptr;
     for (int64_t plane = static_cast<int64_t>(b); plane < static_cast<int64_t>(e); ++plane) {
       const int64_t n = plane / p.outChannels, oc = plane % p.outChannels;
       const int64_t ic = oc / mult;
@@ -34,6 +45,11 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
       const float bv = bias ? bias[oc] : 0.0f;
       float* out = y + plane * OH * OW;
       const float* res = residual ? residual + plane * OH * OW : nullptr;
+      if (vector) {
+        isa_avx512::depthwisePlane(p, OH, OW, xin, wk, bv, res, out, scratch);
+        applyActivation(p.activation, out, static_cast<size_t>(OH * OW));
+        continue;
+      }
       for (int64_t oh = 0; oh < OH; ++oh) {
         float* orow = out + oh * OW;
         // Taps are summed first and bias/residual added after, the order of the GEMM path.

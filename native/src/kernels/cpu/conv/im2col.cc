@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kiln/cpu_features.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -13,12 +14,14 @@ inline int64_t ceilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b :
 inline int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
 }  // namespace
 
-void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1, float* dst) {
+void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1, float* dst,
+                   ThreadPool* pool) {
   const int64_t rows = s.channels * s.kernelH * s.kernelW;
   const int64_t width = p1 - p0;
+  const bool evens = s.strideW == 2 && activeIsa() == CpuIsa::kAvx512;
   const size_t grain =
       static_cast<size_t>(std::max<int64_t>(1, 32768 / std::max<int64_t>(width, 1)));
-  globalThreadPool().parallelFor(static_cast<size_t>(rows), grain, [&](size_t rb, size_t re) {
+  const auto lower = [&](size_t rb, size_t re) {
     for (int64_t r = static_cast<int64_t>(rb); r < static_cast<int64_t>(re); ++r) {
       const int64_t kx = r % s.kernelW;
       const int64_t ky = (r / s.kernelW) % s.kernelH;
@@ -46,6 +49,8 @@ void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1,
           if (s.strideW == 1) {
             if (hi > lo)
               std::memcpy(o + lo, irow + lo + offW, sizeof(float) * static_cast<size_t>(hi - lo));
+          } else if (evens) {
+            if (hi > lo) isa_avx512::copyEvens(irow + lo * 2 + offW, o + lo, hi - lo);
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) o[ow] = irow[ow * s.strideW + offW];
           }
@@ -54,7 +59,11 @@ void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1,
         p += owEnd - owStart;
       }
     }
-  });
+  };
+  if (pool)
+    pool->parallelFor(static_cast<size_t>(rows), grain, lower);
+  else
+    lower(0, static_cast<size_t>(rows));
 }
 
 }  // namespace kiln::kernels

@@ -1,6 +1,8 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/eltwise/unary_isa.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/kernels/activation.h"
 #include "kiln/kernels/eltwise.h"
@@ -69,6 +71,11 @@ void unary(UnaryOp op, const float* x, float* y, size_t n, float alpha, float be
       if (x != y) std::memcpy(y + b, x + b, sizeof(float) * (e - b));
       applyActivation(act, y + b, e - b);
     });
+    return;
+  }
+  if (activeIsa() == CpuIsa::kAvx512 && (op == UnaryOp::kExp || op == UnaryOp::kErf)) {
+    globalThreadPool().parallelFor(
+        n, 16384, [&](size_t b, size_t e) { isa_avx512::unaryVector(op, x + b, y + b, e - b); });
     return;
   }
   switch (op) {

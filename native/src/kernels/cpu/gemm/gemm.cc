@@ -25,6 +25,7 @@ namespace {
 constexpr int64_t kKc = kGemmKc;
 constexpr int64_t kMcPanels = 8;    // MC = 8 * MR rows per tile
 constexpr int64_t kNcTarget = 384;  // columns per tile, rounded to NR
+constexpr int64_t kSerialMacs = int64_t{1} << 16;
 
 GemvKernels selectGemv() {
   switch (activeIsa()) {
@@ -53,6 +54,8 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
       for (; r < mr; ++r) d[r] = src[r];
       for (; r < MR; ++r) d[r] = 0.0f;
     }
+  } else if (MR == 12 && activeIsa() == CpuIsa::kAvx512) {
+    isa_avx512::packARows12(a + i0 * lda, lda, K, mr, dst);
   } else {
     for (int r = 0; r < MR; ++r) {
       if (r < mr) {
@@ -216,6 +219,8 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
     return;
   }
 
+  // A GEMM this small takes about as long as waking a helper thread: run it here.
+  if (M * N * K < kSerialMacs) pool = nullptr;
   const GemmKernelInfo ker = selectGemmKernel();
   const int MR = ker.mr, NR = ker.nr;
   if (M == 1 && !prePackedA) {
@@ -239,20 +244,20 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
 
   // Pack both operands up front: the packing work is O(MK + KN) against O(MNK) compute, and
   // having whole panels lets every tile run the K loop without synchronizing.
-  const size_t packUnits = static_cast<size_t>(mPanels + nPanels);
+  // Units are only the panels that need packing (a pre-packed operand adds none), so the
+  // threads split the real work evenly.
+  const int64_t aUnits = packA ? mPanels : 0, bUnits = packB ? nPanels : 0;
   const size_t packGrain =
       std::max<size_t>(1, static_cast<size_t>(16384 / std::max<int64_t>(K, 1) / 16));
-  runParallel(pool, packUnits, packGrain, [&](size_t begin, size_t end) {
+  runParallel(pool, static_cast<size_t>(aUnits + bUnits), packGrain, [&](size_t begin, size_t end) {
     for (size_t u = begin; u < end; ++u) {
       const int64_t idx = static_cast<int64_t>(u);
-      if (idx < mPanels) {
-        if (!packA) continue;
+      if (idx < aUnits) {
         const int64_t i0 = idx * MR;
         packAPanel(p, a, lda, i0, static_cast<int>(std::min<int64_t>(MR, M - i0)), MR,
                    packA + idx * MR * K);
       } else {
-        if (!packB) continue;
-        const int64_t jp = idx - mPanels;
+        const int64_t jp = idx - aUnits;
         const int64_t j0 = jp * NR;
         packBPanel(p, b, ldb, j0, static_cast<int>(std::min<int64_t>(NR, N - j0)), NR,
                    packB + jp * NR * K);
@@ -260,8 +265,23 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
     }
   });
 
-  const int64_t mcPanels = std::min<int64_t>(kMcPanels, mPanels);
-  const int64_t ncPanels = std::max<int64_t>(1, std::min<int64_t>(kNcTarget / NR, nPanels));
+  int64_t mcPanels = std::min<int64_t>(kMcPanels, mPanels);
+  int64_t ncPanels = std::max<int64_t>(1, std::min<int64_t>(kNcTarget / NR, nPanels));
+  // Enough tiles for every thread to take several: with 3 tiles on 2 threads one thread idles a
+  // third of the time (ResNet-50's layer3 convs: M = 256, N = 196). Smaller tiles first along
+  // M (the A block stays cached either way), then along N.
+  const int64_t threads = pool ? pool->size() : 1;
+  const auto tilesOf = [&](int64_t mc, int64_t nc) {
+    return ((mPanels + mc - 1) / mc) * ((nPanels + nc - 1) / nc);
+  };
+  while (threads > 1 && tilesOf(mcPanels, ncPanels) < 4 * threads) {
+    if (mcPanels > 2)
+      mcPanels = (mcPanels + 1) / 2;
+    else if (ncPanels > 2)
+      ncPanels = (ncPanels + 1) / 2;
+    else
+      break;
+  }
   const int64_t mTiles = (mPanels + mcPanels - 1) / mcPanels;
   const int64_t nTiles = (nPanels + ncPanels - 1) / ncPanels;
   const float alpha = p.alpha, beta = p.beta;

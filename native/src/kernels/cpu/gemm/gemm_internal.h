@@ -22,6 +22,12 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
 void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, int nr, int NR,
                 float* dst);
 
+namespace isa_avx512 {
+// packAPanel for a row-major A and MR = 12: rows [0, mr) of a (row stride lda) over k columns
+// into dst[kk * 12 + r], zero rows past mr.
+void packARows12(const float* a, int64_t lda, int64_t k, int mr, float* dst);
+}  // namespace isa_avx512
+
 // The K block of the driver (recorded in packed headers).
 constexpr int64_t kGemmKc = 256;
 

@@ -5,6 +5,8 @@
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/softmax/softmax_isa.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
 
@@ -37,11 +39,16 @@ void softmax(int64_t outer, int64_t axisDim, int64_t inner, const float* x, floa
   if (outer < 0 || axisDim <= 0 || inner <= 0)
     throw Error(ErrorCode::kInvalidArgument, "softmax: axis and inner sizes must be positive");
   const int64_t lines = outer * inner;
+  const bool vector = activeIsa() == CpuIsa::kAvx512 && inner == 1 && !logSoftmax;
   globalThreadPool().parallelFor(
       static_cast<size_t>(lines), std::max<size_t>(1, 4096 / axisDim), [&](size_t b, size_t e) {
         for (int64_t l = static_cast<int64_t>(b); l < static_cast<int64_t>(e); ++l) {
           const int64_t o = l / inner, i = l % inner;
           const int64_t base = o * axisDim * inner + i;
+          if (vector) {
+            isa_avx512::softmaxContiguous(x + base, y + base, axisDim);
+            continue;
+          }
           softmaxLine(x + base, y + base, axisDim, inner, logSoftmax);
         }
       });

@@ -1,0 +1,144 @@
+// Built with AVX-512 flags: one depthwise plane at a time. The plane is first copied into a
+// zero-padded buffer (unless it needs no padding), so every tap of every output is in bounds
+// and sits at the same offset from its output's window origin. The outputs are then cut into
+// items of up to 16 columns of one row, and four items at a time are summed over the taps in
+// registers: independent accumulators hide the FMA latency, and narrow rows (7 or 14 columns
+// deep in a network) still keep four chains busy.
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "kernels/cpu/conv/conv_internal.h"
+
+namespace kiln::kernels::isa_avx512 {
+
+namespace {
+
+constexpr int kItems = 4;
+
+// Mask of the first n lanes (n clamped to 0..16).
+inline __mmask16 firstLanes(int64_t n) {
+  return n >= 16  ? static_cast<__mmask16>(0xFFFF)
+         : n <= 0 ? static_cast<__mmask16>(0)
+                  : static_cast<__mmask16>((1u << n) - 1);
+}
+
+// The padded input window a plane reads: rows and columns of the padded input it touches.
+void paddedExtent(const Conv2dParams& p, int64_t OH, int64_t OW, int64_t* rows, int64_t* cols) {
+  *rows = (OH - 1) * p.strideH + (p.kernelH - 1) * p.dilationH + 1;
+  *cols = (OW - 1) * p.strideW + (p.kernelW - 1) * p.dilationW + 1;
+}
+
+bool needsPadding(const Conv2dParams& p, int64_t rows, int64_t cols) {
+  return p.padTop > 0 || p.padLeft > 0 || rows > p.inH || cols > p.inW;
+}
+
+// One item's input vector at a tap: 16 consecutive inputs, or the even ones of 32 (stride 2).
+template <int kStride>
+inline __m512 tapInput(const float* s, __mmask16 m0, __mmask16 m1) {
+  if (kStride == 1) return _mm512_maskz_loadu_ps(m0, s);
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  return _mm512_permutex2var_ps(_mm512_maskz_loadu_ps(m0, s), evens,
+                                _mm512_maskz_loadu_ps(m1, s + 16));
+}
+
+// Sums the taps for n (1..kItems) items; src[i] is item i's window origin in the padded input.
+// Items past n get empty masks (they load and store nothing). The four accumulators are named
+// variables: as an array the compiler kept them on the stack.
+template <int kStride>
+void items(int n, const float* const* src, float* const* dst, const int64_t* cnt,
+           const float* const* res, const int64_t* tapOffset, const float* w, int64_t taps,
+           float bias) {
+  __mmask16 m[kItems], m0[kItems], m1[kItems];
+  const float* s[kItems];
+  for (int i = 0; i < kItems; ++i) {
+    const int64_t c = i < n ? cnt[i] : 0;
+    m[i] = firstLanes(c);
+    // Input floats one item reads per tap: (c - 1) * stride + 1.
+    const int64_t span = c > 0 ? (c - 1) * kStride + 1 : 0;
+    m0[i] = firstLanes(span);
+    m1[i] = firstLanes(span - 16);
+    s[i] = i < n ? src[i] : src[0];
+  }
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  for (int64_t t = 0; t < taps; ++t) {
+    const __m512 wv = _mm512_set1_ps(w[t]);
+    const int64_t off = tapOffset[t];
+    a0 = _mm512_fmadd_ps(wv, tapInput<kStride>(s[0] + off, m0[0], m1[0]), a0);
+    a1 = _mm512_fmadd_ps(wv, tapInput<kStride>(s[1] + off, m0[1], m1[1]), a1);
+    a2 = _mm512_fmadd_ps(wv, tapInput<kStride>(s[2] + off, m0[2], m1[2]), a2);
+    a3 = _mm512_fmadd_ps(wv, tapInput<kStride>(s[3] + off, m0[3], m1[3]), a3);
+  }
+  const __m512 bv = _mm512_set1_ps(bias);
+  const __m512 acc[kItems] = {a0, a1, a2, a3};
+  for (int i = 0; i < n; ++i) {
+    // Taps first, then residual + bias: the order of the scalar and GEMM paths.
+    const __m512 o =
+        res[i] ? _mm512_add_ps(acc[i], _mm512_add_ps(_mm512_maskz_loadu_ps(m[i], res[i]), bv))
+               : _mm512_add_ps(acc[i], bv);
+    _mm512_mask_storeu_ps(dst[i], m[i], o);
+  }
+}
+
+}  // namespace
+
+int64_t depthwisePlaneScratch(const Conv2dParams& p, int64_t OH, int64_t OW) {
+  int64_t rows, cols;
+  paddedExtent(p, OH, OW, &rows, &cols);
+  return needsPadding(p, rows, cols) ? rows * cols : 0;
+}
+
+void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin,
+                    const float* wk, float bias, const float* residual, float* out,
+                    float* scratch) {
+  int64_t rows, cols;
+  paddedExtent(p, OH, OW, &rows, &cols);
+  const float* base = xin;
+  int64_t ld = p.inW;
+  if (needsPadding(p, rows, cols)) {
+    for (int64_t r = 0; r < rows; ++r) {
+      float* d = scratch + r * cols;
+      const int64_t ih = r - p.padTop;
+      if (ih < 0 || ih >= p.inH) {
+        std::memset(d, 0, sizeof(float) * static_cast<size_t>(cols));
+        continue;
+      }
+      // Columns [padLeft, padLeft + inW) of the padded row hold the input row, clipped to cols.
+      const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
+      std::memset(d, 0, sizeof(float) * static_cast<size_t>(lo));
+      std::memcpy(d + lo, xin + ih * p.inW + (lo - p.padLeft),
+                  sizeof(float) * static_cast<size_t>(hi - lo));
+      std::memset(d + hi, 0, sizeof(float) * static_cast<size_t>(cols - hi));
+    }
+    base = scratch;
+    ld = cols;
+  }
+  const int64_t taps = p.kernelH * p.kernelW;
+  int64_t tapOffset[kDepthwiseMaxTaps];
+  for (int64_t ky = 0; ky < p.kernelH; ++ky)
+    for (int64_t kx = 0; kx < p.kernelW; ++kx)
+      tapOffset[ky * p.kernelW + kx] = ky * p.dilationH * ld + kx * p.dilationW;
+  const int64_t perRow = (OW + 15) / 16;
+  const int64_t total = OH * perRow;
+  const float* src[kItems];
+  float* dst[kItems];
+  const float* res[kItems];
+  int64_t cnt[kItems];
+  for (int64_t item = 0; item < total; item += kItems) {
+    const int n = static_cast<int>(std::min<int64_t>(kItems, total - item));
+    for (int i = 0; i < n; ++i) {
+      const int64_t oh = (item + i) / perRow, ow = (item + i) % perRow * 16;
+      src[i] = base + oh * p.strideH * ld + ow * p.strideW;
+      dst[i] = out + oh * OW + ow;
+      res[i] = residual ? residual + oh * OW + ow : nullptr;
+      cnt[i] = std::min<int64_t>(16, OW - ow);
+    }
+    if (p.strideW == 1)
+      items<1>(n, src, dst, cnt, res, tapOffset, wk, taps, bias);
+    else
+      items<2>(n, src, dst, cnt, res, tapOffset, wk, taps, bias);
+  }
+}
+
+}  // namespace kiln::kernels::isa_avx512
