@@ -3,14 +3,13 @@
 // ONNX file, and (b) by parsing the ONNX file. Both run on the 10,000 test images.
 //   node main.mjs            build both, run both, print their accuracy
 //   node main.mjs --check    the same, and exit 1 unless both are accurate and agree (CI)
-import fs from 'node:fs';
-import zlib from 'node:zlib';
-
 import { Builder, OnnxParser } from '@kiln/builder';
 import { Tensor } from '@kiln/core';
 import { loadModel } from '@kiln/onnx';
 import { Runtime } from '@kiln/runtime';
-import { debFile, missingReason, sharedModel } from '@kiln/test-data';
+import { missingReason, sharedModel } from '@kiln/test-data';
+
+import { DATASET_DIR, MEAN, STD, readIdx } from './fashion-mnist.mjs';
 
 // The model card (../shared/models/README.md) gives 93.54% with onnxruntime; an FP32 engine
 // must land within a few images of it.
@@ -20,8 +19,6 @@ const MIN_ACCURACY = 0.93;
 // float rounding at most.
 const MAX_LOGIT_DIFFERENCE = 1e-4;
 const BATCH = 500;
-const MEAN = 0.286;
-const STD = 0.353;
 const CLASSES = [
   'T-shirt',
   'Trouser',
@@ -36,7 +33,7 @@ const CLASSES = [
 ];
 
 const modelPath = sharedModel('fashion_mnist_cnn.onnx');
-const datasetDir = debFile('dataset-fashion-mnist', 'usr', 'share', 'datasets', 'fashion-mnist');
+const datasetDir = DATASET_DIR;
 const imagesPath = `${datasetDir}/t10k-images-idx3-ubyte.gz`;
 const labelsPath = `${datasetDir}/t10k-labels-idx1-ubyte.gz`;
 for (const file of [modelPath, imagesPath, labelsPath]) {
@@ -46,16 +43,6 @@ for (const file of [modelPath, imagesPath, labelsPath]) {
     console.log(`[skip] mnist example: ${missing}`);
     process.exit(0);
   }
-}
-
-/** Reads a gzipped idx file (big-endian header: magic, counts, then unsigned bytes). */
-function readIdx(file, magic) {
-  const bytes = zlib.gunzipSync(fs.readFileSync(file));
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  if (view.getUint32(0) !== magic) throw new Error(`${file}: not an idx file of magic ${magic}`);
-  const dims = magic & 0xff;
-  const shape = Array.from({ length: dims }, (_, i) => view.getUint32(4 + 4 * i));
-  return { shape, data: bytes.subarray(4 + 4 * dims) };
 }
 
 const images = readIdx(imagesPath, 0x803); // [10000, 28, 28]

@@ -157,7 +157,9 @@ describe.skipIf(missing !== undefined)('kiln run flags (PP-OCR direction classif
     expect(rows.length).toBe(inspected.out.match(/^ *layer /gm)!.length);
     const percent = rows.reduce((s: number, l: { percentage: number }) => s + l.percentage, 0);
     expect(percent).toBeCloseTo(100, 6);
-    expect(rows.some((l: { op: string; timeMs: number }) => l.op.startsWith('Conv') && l.timeMs > 0)).toBe(true);
+    expect(
+      rows.some((l: { op: string; timeMs: number }) => l.op.startsWith('Conv') && l.timeMs > 0),
+    ).toBe(true);
     expect(r.out).toContain('=== Profile (3 iterations, layers by time) ===');
     expect(r.out).toMatch(/100\.0 {3}Total/);
   });

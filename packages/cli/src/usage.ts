@@ -1,7 +1,7 @@
 import { KilnError } from '@kiln/core';
 
 /** One line per command, printed with every argument error. */
-export const USAGE = `usage: kiln build (--onnx=FILE | --tfjs=model.json | --graphdef=FILE.pb --inputs=a --outputs=b | --saved-model=DIR) [--saveEngine=FILE] [--shapes=SPEC | (--minShapes=SPEC --optShapes=SPEC --maxShapes=SPEC)...] [--memPoolSize=MiB] [--fp16] [--int8] [--threads=N] [--verbose]
+export const USAGE = `usage: kiln build (--onnx=FILE | --tfjs=model.json | --graphdef=FILE.pb --inputs=a --outputs=b | --saved-model=DIR) [--saveEngine=FILE] [--shapes=SPEC | (--minShapes=SPEC --optShapes=SPEC --maxShapes=SPEC)...] [--memPoolSize=MiB] [--fp16] [--int8] [--best] [--calib=CACHE] [--calibData=DIR|FILE.npy --calibNum=N --calibBatchSize=N --calibrator=minmax|entropy|percentile --calibColor= --calibFit= --calibMean= --calibStd= | --calibScale= --calibOffset=] [--threads=N] [--verbose]
        kiln run (--loadEngine=FILE | ...build flags) [--shapes=SPEC] [--profile=N] [--loadInputs=name:FILE[.npy],...] [--iterations=N] [--duration=S] [--warmUp=MS] [--streams=N] [--threads=N] [--noDataTransfers] [--exportOutput=FILE.json|.npy] [--exportProfile=FILE] [--dumpProfile] [--exportTimes=FILE] [--json=FILE]
        kiln convert (--saved-model=DIR | --input=FILE.pb | --tfjs=model.json) --output=FILE.onnx [--inputs=a,b] [--outputs=c] [--opset=N] [--inputs-as-nchw=a] [--outputs-as-nchw=c] [--shapes=SPEC]
        kiln onnx set-batch|nchw|fold|extract|inspect --model=FILE.onnx [--output=FILE.onnx] [--batch=N|NAME] [--inputs=a,b] [--outputs=c]

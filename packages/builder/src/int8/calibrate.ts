@@ -88,28 +88,27 @@ export async function calibrate(
   const config = builder.createBuilderConfig();
   const profile = builder.createOptimizationProfile();
   const inputNames = probe.inputs.map((t) => t.name);
-  for (const t of probe.inputs) {
-    const shape = t.shape.map((d, i) => (i === 0 && d === -1 ? calibrator.batchSize : d));
-    if (shape.some((d) => d < 0))
-      throw new KilnError(
-        'UNSUPPORTED',
-        `input '${t.name}' [${t.shape}] has dynamic dims other than the batch; calibration needs them fixed`,
-      );
-    profile.setDimensions(t.name, { min: shape, opt: shape, max: shape });
+  // The calibration engine is built at the shape of the first batch (dynamic H/W included).
+  let batch = await calibrator.getBatch(inputNames);
+  if (batch) {
+    for (const t of probe.inputs) {
+      const shape = [...batch[t.name]!.shape];
+      profile.setDimensions(t.name, { min: shape, opt: shape, max: shape });
+    }
+    config.addOptimizationProfile(profile);
   }
-  config.addOptimizationProfile(profile);
-  const plan = await builder.buildSerializedNetwork(probe, config);
-  const { Runtime } = await import('@kiln/runtime');
-  const context = new Runtime().deserializeEngine(plan).createExecutionContext();
+  const context = batch
+    ? new (await import('@kiln/runtime')).Runtime()
+        .deserializeEngine(await builder.buildSerializedNetwork(probe, config))
+        .createExecutionContext()
+    : undefined;
   const ranges = new cal.ActivationRanges(calibrator.algorithm, calibrator.percentile);
   // Network inputs keep their whole range whatever the algorithm: preprocessing already set it,
   // and what clipping an input loses no later layer recovers (Fashion-MNIST's background spike
   // at -0.81 drives the entropy threshold of |x| right to it, clipping every bright pixel).
   const inputRanges = new cal.ActivationRanges('minmax');
   let batches = 0;
-  for (;;) {
-    const batch = await calibrator.getBatch(inputNames);
-    if (!batch) break;
+  for (; batch && context; batch = await calibrator.getBatch(inputNames)) {
     const outputs = await context.infer(batch);
     for (const n of names) {
       if (outputs[n]) ranges.update(n, outputs[n].data as Float32Array);

@@ -6,11 +6,12 @@ import type { Model } from '@kiln/onnx';
 
 import { UsageError, numberFlag, parseShapes, unknownInput } from '../usage';
 import { progressReporter } from '../progress';
+import { type CalibrationFlags, calibratorFromFlags } from './calibration';
 import { applyThreads } from './threads';
 import { TF_SOURCES, convertFromFlags } from './convert';
 
 /** The flags `kiln build` (and `kiln run` without --loadEngine) take. */
-export interface BuildFlags {
+export interface BuildFlags extends CalibrationFlags {
   onnx?: string;
   tfjs?: string;
   graphdef?: string;
@@ -92,6 +93,16 @@ export async function buildFromFlags(
     config.addOptimizationProfile(profile);
   }
   const started = performance.now();
+  const first = network.inputs[0]!;
+  const calibrator = calibratorFromFlags(flags, {
+    name: first.name,
+    shape: config.profiles[0]?.getDimensions(first.name)?.opt ?? first.shape,
+  });
+  if (calibrator && network.inputs.length > 1)
+    throw new UsageError(
+      `--calibData feeds one input; this network has ${network.inputs.length} (calibrate it with the @kiln/calibrator API)`,
+    );
+  if (calibrator) config.int8Calibrator = calibrator;
   const progress = progressReporter();
   const plan = await builder
     .buildSerializedNetwork(network, config, { onProgress: (p) => progress.report(p) })
