@@ -92,6 +92,34 @@ describe.skipIf(missing !== undefined)('kiln build --int8 on fashion_mnist_cnn',
     expect(again.code, again.err).toBe(0);
     expect(fs.readFileSync(second).equals(fs.readFileSync(first))).toBe(true);
 
+    // --layerPrecisions keeps layers in FP32: all of them, or one by name.
+    const layers = async (...extra: string[]) => {
+      const file = path.join(dir, 'lp.kiln');
+      const r = await kiln(
+        'build',
+        `--onnx=${fashion}`,
+        shapes,
+        '--int8',
+        `--calib=${cache}`,
+        `--saveEngine=${file}`,
+        ...extra,
+      );
+      expect(r.code, r.err).toBe(0);
+      return (await kiln('inspect', file)).out.split('\n').filter((l) => /^ *layer /.test(l));
+    };
+    const int8Layers = (lines: string[]) => lines.filter((l) => /: QLinearConv/.test(l)).length;
+    const all = await layers();
+    expect(int8Layers(all)).toBe(5);
+    expect(int8Layers(await layers('--layerPrecisions=*:fp32'))).toBe(0);
+    const firstConv = /layer ([^:]+): QLinearConv/.exec(
+      all.find((l) => /QLinearConv/.test(l))!,
+    )![1]!;
+    const one = await layers(`--layerPrecisions=${firstConv.replace(/_int8$/, '')}:fp32`);
+    expect(int8Layers(one)).toBe(4);
+    const bad = await kiln('build', `--onnx=${fashion}`, shapes, '--layerPrecisions=nope:fp32');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain("--layerPrecisions: the network has no layer 'nope'");
+
     // The INT8 engine's classes agree with onnxruntime-node's FP32 run on 500 test images.
     const test = images('t10k-images-idx3-ubyte.gz', 500);
     const session = await ort.InferenceSession.create(fashion);

@@ -35,6 +35,7 @@ const buildOptions = {
   builderOptimizationLevel: text,
   timingCacheFile: text,
   threads: text,
+  layerPrecisions: text,
   calib: text,
   calibData: text,
   calibNum: text,

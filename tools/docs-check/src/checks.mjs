@@ -24,7 +24,7 @@ export const CHECKS = [
     package: 'builder',
     contains: 'new OnnxParser(network)',
     check({ stdout, dir }) {
-      expect(stdout).toContain("{ stage: 'passes', done: 0, total: 7 }");
+      expect(stdout).toContain("{ stage: 'passes', done: 0, total: 8 }");
       expect(stdout).toContain("{ stage: 'check', done: 1, total: 1 }");
       const engine = new Runtime().deserializeEngine(readFileSync(join(dir, 'ocr-det.kiln')));
       expect(engine.inspect().profiles[0]).toEqual([

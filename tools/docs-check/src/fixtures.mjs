@@ -37,6 +37,9 @@ export const FIXTURES = {
     make: async (dest, cache) => cpSync(await once(cache, 'x.npy', pageNpy), dest),
   },
   'fashion_mnist_cnn.onnx': copyOf(sharedModel('fashion_mnist_cnn.onnx')),
+  'train-images-idx3-ubyte.gz': copyOf(
+    debFile('dataset-fashion-mnist', 'usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz'),
+  ),
   // TF.js graph models: model.json names its weight file, which is copied beside it.
   'model.json': tfjs('blazeface'),
   'blazeface.json': tfjs('blazeface'),

@@ -1,6 +1,6 @@
 import fs from 'node:fs';
 
-import { Builder, OnnxParser } from '@kiln/builder';
+import { Builder, type NetworkDefinition, OnnxParser } from '@kiln/builder';
 import { ConsoleLogger, setLogger } from '@kiln/core';
 import type { Model } from '@kiln/onnx';
 
@@ -32,6 +32,8 @@ export interface BuildFlags extends CalibrationFlags {
   builderOptimizationLevel?: string;
   timingCacheFile?: string;
   threads?: string;
+  /** Per-layer precision constraints: `layerName:fp32|fp16|int8`, `*` for every layer. */
+  layerPrecisions?: string;
   verbose?: boolean;
   explicitBatch?: boolean;
 }
@@ -93,6 +95,7 @@ export async function buildFromFlags(
     config.addOptimizationProfile(profile);
   }
   const started = performance.now();
+  applyLayerPrecisions(network, flags.layerPrecisions);
   const first = network.inputs[0]!;
   const calibrator = calibratorFromFlags(flags, {
     name: first.name,
@@ -140,4 +143,22 @@ function profileSpecs(flags: BuildFlags): ProfileSpec[] {
     optShapes: parseShapes('optShapes', flags.optShapes![i]!),
     maxShapes: parseShapes('maxShapes', flags.maxShapes![i]!),
   }));
+}
+
+// trtexec's --layerPrecisions=name:fp16,other:fp32 (and `*:fp32`), set before the passes run so
+// that fused layers keep the constraint.
+function applyLayerPrecisions(network: NetworkDefinition, spec: string | undefined): void {
+  if (spec === undefined) return;
+  for (const part of spec.split(',')) {
+    const colon = part.lastIndexOf(':');
+    const [name, precision] = [part.slice(0, colon), part.slice(colon + 1)];
+    if (colon <= 0 || !['fp32', 'fp16', 'int8'].includes(precision))
+      throw new UsageError(`--layerPrecisions: '${part}' is not layerName:fp32|fp16|int8`);
+    const layers = name === '*' ? network.layers : network.layers.filter((l) => l.name === name);
+    if (layers.length === 0)
+      throw new UsageError(
+        `--layerPrecisions: the network has no layer '${name}' (kiln inspect lists them)`,
+      );
+    for (const layer of layers) layer.precision = precision as 'fp32' | 'fp16' | 'int8';
+  }
 }
