@@ -249,7 +249,7 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
                                0);
         ctx.out.push_back(plan->values[t].data());
       }
-      impl.run(ctx);
+      if (outElements > 0) impl.run(ctx);  // empty outputs: nothing to compute
     }
   }
   // Outputs are bound by the user, not in the arena: their sizes must be representable too.
@@ -295,6 +295,13 @@ void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const vo
   for (size_t li = 0; li < n.layers.size(); ++li) {
     if (!plan.active[li]) continue;
     const LayerDesc& layer = n.layers[li];
+    // A layer whose outputs are all empty has nothing to compute, and its kernel need not face
+    // the degenerate shapes an empty tensor may carry (a 0 beside huge dims).
+    if (!layer.outputs.empty() &&
+        std::all_of(layer.outputs.begin(), layer.outputs.end(),
+                    [&](int32_t t) { return shapeElements(plan.shapes[t]) == 0; })) {
+      continue;
+    }
     OpContext ctx(layer);
     for (int32_t t : layer.inputs) {
       InputView v;

@@ -72,7 +72,7 @@ std::vector<int64_t> OpContext::ints(size_t i) const {
   const int64_t n = shapeElements(*v.shape);
   std::vector<int64_t> values(static_cast<size_t>(n));
   if (v.dtype == DataType::kInt64) {
-    std::memcpy(values.data(), v.data, static_cast<size_t>(n) * 8);
+    if (n > 0) std::memcpy(values.data(), v.data, static_cast<size_t>(n) * 8);  // never null
   } else if (v.dtype == DataType::kInt32) {
     const auto* p = static_cast<const int32_t*>(v.data);
     for (int64_t k = 0; k < n; ++k) values[k] = p[k];

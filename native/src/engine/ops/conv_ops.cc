@@ -46,9 +46,10 @@ Geometry geometry(const OpContext& ctx, const Dims& x, const Dims& w) {
               "kernel_shape does not match the weights' spatial dims " + formatDims(w));
   // Bounds that keep the output-size arithmetic far from 64-bit overflow.
   constexpr int64_t kMaxSize = int64_t{1} << 31;
-  for (const auto* list : {&strides, &dilations, &pads})
+  for (const auto* list : {&kernel, &strides, &dilations, &pads})
     for (int64_t v : *list)
-      ctx.require(v >= -kMaxSize && v <= kMaxSize, "a stride, dilation or pad is out of range");
+      ctx.require(v >= -kMaxSize && v <= kMaxSize,
+                  "a kernel size, stride, dilation or pad is out of range");
   for (size_t d = 2; d < x.size(); ++d)
     ctx.require(x[d] <= kMaxSize, "spatial sizes above 2^31 are not supported");
   if (g.oneD) {

@@ -41,7 +41,14 @@ int64_t checkedIndex(const OpContext& ctx, int64_t index, int64_t dim) {
 void inferGatherElements(OpContext& ctx) {
   requireIndices(ctx, 1);
   ctx.require(ctx.shape(0).size() == ctx.shape(1).size(), "data and indices need one rank");
-  normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(ctx.shape(0).size()));
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(ctx.shape(0).size()));
+  // Off the axis, an index's position is its coordinate in data: it must lie inside.
+  for (size_t d = 0; d < ctx.shape(0).size(); ++d) {
+    if (static_cast<int64_t>(d) != axis)
+      ctx.require(ctx.shape(1)[d] <= ctx.shape(0)[d],
+                  "indices must not be larger than data off the axis");
+  }
   ctx.outShapes[0] = ctx.shape(1);
   ctx.outTypes[0] = ctx.dtype(0);
 }
@@ -119,7 +126,14 @@ void inferScatterElements(OpContext& ctx) {
   ctx.require(ctx.shape(1) == ctx.shape(2), "indices and updates need one shape");
   ctx.require(ctx.dtype(2) == ctx.dtype(0), "updates must have the type of data");
   ctx.require(ctx.shape(0).size() == ctx.shape(1).size(), "data and indices need one rank");
-  normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(ctx.shape(0).size()));
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(ctx.shape(0).size()));
+  // Off the axis, an index's position is its coordinate in data: it must lie inside.
+  for (size_t d = 0; d < ctx.shape(0).size(); ++d) {
+    if (static_cast<int64_t>(d) != axis)
+      ctx.require(ctx.shape(1)[d] <= ctx.shape(0)[d],
+                  "indices must not be larger than data off the axis");
+  }
   ctx.outShapes[0] = ctx.shape(0);
   ctx.outTypes[0] = ctx.dtype(0);
 }

@@ -293,6 +293,13 @@ void inferTfIdf(OpContext& ctx) {
   ctx.require(x.size() <= 2, "input must be [C] or [B, C]");
   const std::string mode = ctx.layer.attrString("mode", "TF");
   ctx.require(mode == "TF" || mode == "IDF" || mode == "TFIDF", "unknown mode '" + mode + "'");
+  // Resource limits: the scan costs tokens x skips x gram lengths.
+  const int64_t minN = ctx.layer.attrInt("min_gram_length", 1);
+  const int64_t maxN = ctx.layer.attrInt("max_gram_length", 1);
+  const int64_t maxSkip = ctx.layer.attrInt("max_skip_count", 0);
+  ctx.require(minN >= 1 && minN <= maxN && maxN <= 64,
+              "gram lengths must satisfy 1 <= min <= max <= 64");
+  ctx.require(maxSkip >= 0 && maxSkip <= 1024, "max_skip_count must be in [0, 1024]");
   const int64_t columns = ngramPool(ctx).columns;
   ctx.outShapes[0] = x.size() == 2 ? Dims{x[0], columns} : Dims{columns};
   ctx.outTypes[0] = DataType::kFloat32;

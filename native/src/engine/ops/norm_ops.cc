@@ -142,6 +142,7 @@ template <bool Log>
 void runSoftmax(OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const int64_t rank = static_cast<int64_t>(x.size());
+  ctx.require(rank > 0, "needs an input of rank >= 1");
   const bool modern = ctx.layer.attrInt("opset", 13) >= 13;
   const int64_t axis = normalizeAxis(ctx, ctx.layer.attrInt("axis", modern ? -1 : 1), rank);
   const int64_t outer = shapeElements(Dims(x.begin(), x.begin() + axis));

@@ -61,7 +61,12 @@ void runReduce(OpContext& ctx) {
     std::copy(ctx.f32(0), ctx.f32(0) + n, ctx.outF32(0));
     return;
   }
-  kernels::reduce(reduceOps().at(ctx.layer.op), ctx.f32(0), ctx.shape(0), axes, ctx.outF32(0));
+  Dims x = ctx.shape(0);
+  // An empty input leaves every group empty: reducing it with its reduced dims set to 0 gives
+  // the same identities without sizing per-group work by its other (maybe huge) reduced dims.
+  if (n == 0)
+    for (int64_t a : axes) x[static_cast<size_t>(a)] = 0;
+  kernels::reduce(reduceOps().at(ctx.layer.op), ctx.f32(0), x, axes, ctx.outF32(0));
 }
 
 void inferArg(OpContext& ctx) {
