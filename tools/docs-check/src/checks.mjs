@@ -22,7 +22,14 @@ export const CHECKS = [
   },
   {
     package: 'builder',
-    contains: 'new OnnxParser(network)',
+    contains: "conv.precision = 'fp32'",
+    check({ stdout }) {
+      expect(stdout).toBe('Conv fp32\n');
+    },
+  },
+  {
+    package: 'builder',
+    contains: "parse('ch_PP-OCRv4_det_infer.onnx')",
     check({ stdout, dir }) {
       expect(stdout).toContain("{ stage: 'passes', done: 0, total: 8 }");
       expect(stdout).toContain("{ stage: 'check', done: 1, total: 1 }");
