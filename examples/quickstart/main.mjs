@@ -1,12 +1,15 @@
 // kiln quickstart: build a real trained model (PP-OCRv4 text recognition, from npm) into an
-// engine, write the engine file, load it back, and read a line of text rendered on the fly.
-//   node main.mjs            build, run, print the text and the latency
+// engine, write the engine file, load it back, read a line of text rendered on the fly, and
+// benchmark the engine file.
+//   node main.mjs            build, run, print the text and the latency, then benchmark the
+//                            engine file with `kiln run` (trtexec's performance summary)
 //   node main.mjs --check    the same, and exit 1 unless the text is read correctly (CI)
 import fs from 'node:fs';
 import path from 'node:path';
 
 import { Builder, OnnxParser } from '@kiln/builder';
 import { ImagePreprocessor } from '@kiln/calibrator';
+import { main as kiln } from '@kiln/cli';
 import { features } from '@kiln/core';
 import { Runtime } from '@kiln/runtime';
 import { DATA_DIR, missingReason, npmFile } from '@kiln/test-data';
@@ -95,6 +98,16 @@ console.log(`read: "${text}" (rendered: "${TEXT}")`);
 console.log(
   `latency on ${cpu.model} (${cpu.logicalCores} threads, ${cpu.isa}): median ${times[10].toFixed(2)} ms, min ${times[0].toFixed(2)} ms over 20 runs, host copies included`,
 );
+
+// 5. Benchmark the saved engine the way trtexec does (`kiln run --loadEngine=...`).
+const benchmarked = await kiln([
+  'run',
+  `--loadEngine=${enginePath}`,
+  `--shapes=x:${x.shape.join('x')}`,
+  '--duration=1',
+  '--warmUp=100',
+]);
+if (benchmarked !== 0) process.exit(benchmarked);
 if (process.argv.includes('--check') && text.replace(/\s+/g, ' ').trim() !== TEXT) {
   console.error('the text was not read correctly');
   process.exit(1);
