@@ -13,6 +13,7 @@ namespace {
 constexpr size_t kGrain = 1 << 15;
 
 inline int32_t saturate(float v, bool isSigned) {
+  if (std::isnan(v)) return 0;  // as the reference QuantizeLinear; a NaN cast to int is undefined
   const float lo = isSigned ? -128.0f : 0.0f, hi = isSigned ? 127.0f : 255.0f;
   return static_cast<int32_t>(std::min(std::max(v, lo), hi));
 }
