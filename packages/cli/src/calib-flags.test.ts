@@ -11,19 +11,8 @@ import { debFile, missingReason, npmFile, sharedModel } from '@kiln/test-data';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { main } from './main';
+import { kiln } from './test-support/kiln';
 import { formatNpy } from './npy';
-
-async function kiln(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const fashion = sharedModel('fashion_mnist_cnn.onnx');
 const dataset = debFile('dataset-fashion-mnist', 'usr', 'share', 'datasets', 'fashion-mnist');

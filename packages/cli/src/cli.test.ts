@@ -6,19 +6,8 @@ import { missingReason, npmFile } from '@kiln/test-data';
 import { describe, expect, it } from 'vitest';
 
 import { stats } from './commands/run';
-import { main } from './main';
+import { kiln } from './test-support/kiln';
 import { parseShapes } from './usage';
-
-async function kiln(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 describe('kiln command line', () => {
   it('bad arguments: one line naming the problem, the usage, exit code 2', async () => {

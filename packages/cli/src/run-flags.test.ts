@@ -10,19 +10,8 @@ import { missingReason, npmFile } from '@kiln/test-data';
 import * as ort from 'onnxruntime-node';
 import { describe, expect, it } from 'vitest';
 
-import { main } from './main';
+import { kiln } from './test-support/kiln';
 import { formatNpy, parseNpy } from './npy';
-
-async function kiln(...args: string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const code = await main(
-    args,
-    (l) => out.push(l),
-    (l) => err.push(l),
-  );
-  return { code, out: out.join('\n'), err: err.join('\n') };
-}
 
 const model = npmFile('ocr-models', 'assets', 'ch_ppocr_mobile_v2.0_cls_infer.onnx');
 const antispoof = npmFile('human-models', 'models', 'antispoof.json');
