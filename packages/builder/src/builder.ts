@@ -14,6 +14,7 @@ import { storeWeightsFp16Where } from './passes/store-weights-fp16';
 import { calibrate } from './int8/calibrate';
 import { hasQdq, insertQdq, planInt8 } from './int8/insert-qdq';
 import { removeNoOps } from './passes/remove-no-ops';
+import { applyIOFormats } from './passes/apply-io-formats';
 import { OptimizationProfile, type ShapeRange } from './profile';
 import { describeNetwork } from './serialize';
 
@@ -104,6 +105,15 @@ export class Builder {
       );
     }
     this.warnAboutPrecision(config, network);
+    if (config.precisionConstraints === 'none') {
+      const set = network.layers.filter((l) => l.precision !== undefined);
+      if (set.length > 0)
+        this.logger.log(
+          'info',
+          `precisionConstraints 'none': the precisions of ${set.length} layers are ignored`,
+        );
+      for (const l of set) l.precision = undefined;
+    }
     const report = options.onProgress ?? (() => {});
     const passes = options.passes ?? DEFAULT_PASSES;
     const explicit = hasQdq(network);
@@ -123,6 +133,7 @@ export class Builder {
       insertQdq(network, plan, scales);
       report({ stage: 'calibrate', done: 1, total: 1 });
     }
+    applyIOFormats(network, this.logger);
     report({ stage: 'passes', done: 0, total: passes.length });
     const fp16 = config.getFlag('fp16');
     const halfWeights = (n: NetworkDefinition) =>
@@ -132,12 +143,7 @@ export class Builder {
     runPasses(network, wantsHalf ? [...passes, halfWeights] : passes);
     report({ stage: 'passes', done: passes.length, total: passes.length });
     if (explicit || (config.getFlag('int8') && config.int8Calibrator)) this.logPrecisions(network);
-    for (const l of network.layers)
-      if (l.precision === 'int8')
-        this.logger.log(
-          'warning',
-          `layer '${l.name}' (${l.op}) is constrained to int8 but has no INT8 kernel or scales here: it runs in FP32`,
-        );
+    this.checkPrecisionConstraints(network, config);
     const profiles = resolveProfiles(network, config);
     const desc = describeNetwork(network, profiles);
     report({ stage: 'build', done: 0, total: 1 });
@@ -188,6 +194,29 @@ export class Builder {
         'warning',
         'bf16 is recorded but not honoured yet: every layer is built in FP32',
       );
+  }
+
+  // Layer precisions the engine cannot honour: INT8 where no INT8 kernel or scales took the
+  // layer, FP16 anywhere (FP16 is weight storage only; arithmetic stays FP32).
+  private checkPrecisionConstraints(network: NetworkDefinition, config: BuilderConfig): void {
+    const unmet = network.layers.flatMap((l) => {
+      if (l.precision === 'int8')
+        return [
+          `layer '${l.name}' (${l.op}) is constrained to int8 but has no INT8 kernel or scales here: it runs in FP32`,
+        ];
+      if (l.precision === 'fp16')
+        return [
+          `layer '${l.name}' (${l.op}) is constrained to fp16 but computes in FP32 (only weights are stored in FP16)`,
+        ];
+      return [];
+    });
+    if (unmet.length === 0) return;
+    if (config.precisionConstraints === 'obey')
+      throw new KilnError(
+        'UNSUPPORTED',
+        `precisionConstraints 'obey': ${unmet.length} layer precision(s) cannot be met:\n  ${unmet.join('\n  ')}`,
+      );
+    for (const message of unmet) this.logger.log('warning', message);
   }
 
   // The build log's account of precisions: which layers run 8-bit and which compute layers

@@ -4,6 +4,13 @@ import type { Calibrator } from '@kiln/calibrator';
 
 import { OptimizationProfile } from './profile';
 
+/**
+ * How Layer.precision binds (TensorRT's precision constraint flags, trtexec
+ * --precisionConstraints): 'none' ignores layer precisions; 'prefer' follows them where the
+ * layer has a kernel in that precision and warns where not; 'obey' fails the build instead.
+ */
+export type PrecisionConstraints = 'none' | 'prefer' | 'obey';
+
 /** Precision flags (TensorRT's BuilderFlag subset). */
 export type BuilderFlag = 'fp16' | 'int8' | 'bf16';
 
@@ -28,6 +35,11 @@ export class BuilderConfig {
    * ImageBatcherCalibrator from @kiln/calibrator, or any object with that interface.
    */
   int8Calibrator: Calibrator | undefined;
+  /**
+   * Default 'prefer', where TensorRT's default is 'none': a precision set on a layer that
+   * silently did nothing would be a trap.
+   */
+  precisionConstraints: PrecisionConstraints = 'prefer';
 
   /**
    * Sets a precision flag. 'int8' builds convolutions (and residual adds, max pools) in INT8
@@ -69,6 +81,12 @@ export class BuilderConfig {
   /** @internal Checks the fields that can be set directly. */
   validate(): void {
     expectInteger('builderOptimizationLevel', this.builderOptimizationLevel, 0, 5);
+    if (!['none', 'prefer', 'obey'].includes(this.precisionConstraints))
+      throw invalidParameterError(
+        'precisionConstraints',
+        "'none', 'prefer' or 'obey'",
+        this.precisionConstraints,
+      );
     if (this.maxBatchSize !== undefined) expectInteger('maxBatchSize', this.maxBatchSize, 1);
     if (!(this.memoryPoolLimit >= 0))
       throw new KilnError('INVALID_ARGUMENT', 'memoryPoolLimit must be >= 0');

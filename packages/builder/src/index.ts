@@ -4,13 +4,16 @@ export {
   NetworkTensor,
   Layer,
   type LayerPrecision,
+  type IOFormat,
+  type IODataType,
+  type IOLayout,
   type AttrInput,
   type WindowOptions,
   type ActivationType,
   type ElementWiseOperation,
 } from './network';
 export { OptimizationProfile, type ShapeRange } from './profile';
-export { BuilderConfig, type BuilderFlag } from './config';
+export { BuilderConfig, type BuilderFlag, type PrecisionConstraints } from './config';
 export { OnnxParser, type UnsupportedNode, type ParseOptions } from './onnx-parser';
 export { Builder, DEFAULT_PASSES, type BuildProgress, type BuildOptions } from './builder';
 export { type NetworkPass, runPasses } from './build-log';

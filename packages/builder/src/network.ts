@@ -9,6 +9,27 @@ import {
   shapeSize,
 } from '@kiln/core';
 
+/** Element types an engine input or output can have in memory (TensorRT's IO formats). */
+export type IODataType = 'float32' | 'float16' | 'int8';
+
+/** Memory order of an engine input or output: 'chw' as the network has it, or channels last. */
+export type IOLayout = 'chw' | 'hwc';
+
+/**
+ * How an engine input or output is stored (like trtexec --inputIOFormats=fp16:hwc). The network
+ * computes in float32 with channels at dim 1; the builder converts at the boundary.
+ */
+export interface IOFormat {
+  dtype: IODataType;
+  /** 'hwc' moves dim 1 (channels) to the end: an input [N,C,H,W] is fed as [N,H,W,C]. */
+  layout: IOLayout;
+  /**
+   * int8 only: value = scale × stored integer (symmetric, zero point 0). Without it the builder
+   * takes the tensor's range from the network's Q/DQ nodes (Q/DQ models, INT8 calibration).
+   */
+  scale?: number;
+}
+
 /** A tensor of a network: an input, a constant (weights) or a layer output. -1 dims are dynamic. */
 export class NetworkTensor {
   /** Unique within the network. */
@@ -18,6 +39,8 @@ export class NetworkTensor {
   shape: number[];
   /** The bytes of a constant tensor, row-major. */
   readonly constant: Uint8Array | undefined;
+  /** Set by NetworkDefinition.setIOFormat: how the engine stores this input or output. */
+  ioFormat: IOFormat | undefined;
 
   /** @internal Use NetworkDefinition.addInput / addConstant / layer outputs. */
   constructor(name: string, dtype: DataType, shape: number[], constant?: Uint8Array) {
@@ -235,6 +258,37 @@ export class NetworkDefinition {
     if (!(tensor instanceof NetworkTensor))
       throw invalidParameterError('tensor', 'a NetworkTensor', tensor);
     if (!this.outputs.includes(tensor)) this.outputs.push(tensor);
+  }
+
+  /**
+   * Sets how the engine stores a float32 input or output (TensorRT's ITensor type and allowed
+   * formats). The engine's tensor then has that dtype, and with 'hwc' the channels-last shape;
+   * optimization profiles and bindings use that shape.
+   */
+  setIOFormat(tensor: NetworkTensor, format: IOFormat): void {
+    const isInput = this.inputs.includes(tensor);
+    if (!isInput && !this.outputs.includes(tensor))
+      throw invalidParameterError('tensor', 'a network input or marked output', tensor?.name);
+    if (tensor.dtype !== 'float32')
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `IO formats convert float32 tensors; '${tensor.name}' is ${tensor.dtype}`,
+      );
+    if (format === null || typeof format !== 'object')
+      throw invalidParameterError('format', 'an IOFormat object', format);
+    const { dtype, layout, scale } = format;
+    if (dtype !== 'float32' && dtype !== 'float16' && dtype !== 'int8')
+      throw invalidParameterError('format.dtype', "'float32', 'float16' or 'int8'", dtype);
+    if (layout !== 'chw' && layout !== 'hwc')
+      throw invalidParameterError('format.layout', "'chw' or 'hwc'", layout);
+    if (scale !== undefined && (dtype !== 'int8' || !(scale > 0 && Number.isFinite(scale))))
+      throw invalidParameterError('format.scale', 'a positive number, for int8 only', scale);
+    if (layout === 'hwc' && tensor.shape.length < 3)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `'hwc' needs a tensor of rank 3 or more with channels at dim 1; '${tensor.name}' has ${tensor.shape.length === 0 ? 'no known rank (set its shape)' : `shape [${tensor.shape.join(', ')}]`}`,
+      );
+    tensor.ioFormat = { dtype, layout, ...(scale !== undefined ? { scale } : {}) };
   }
 
   /**

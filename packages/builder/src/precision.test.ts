@@ -81,6 +81,39 @@ describe.skipIf(missingReason(fashion) !== undefined)('layer precision constrain
     expect(onlyOne).toBeLessThan(fp32);
     expect(onlyOne).toBeGreaterThan(half);
   });
+
+  it("precisionConstraints: 'none' ignores layer precisions, 'prefer' warns, 'obey' fails", async () => {
+    const build = async (mode: 'none' | 'prefer' | 'obey', precision?: 'fp16' | 'int8') => {
+      const { logger, messages } = logged();
+      const builder = new Builder(logger);
+      const network = parseOnnx(fashion);
+      const conv = network.layers.filter((l) => l.op === 'Conv').at(-1)!;
+      conv.precision = precision;
+      const c = config(builder);
+      c.precisionConstraints = mode;
+      const { plan } = await buildEngine(network, c, undefined, builder);
+      return { size: plan.byteLength, messages, name: conv.name };
+    };
+    const plain = await build('prefer');
+    const ignored = await build('none', 'fp16');
+    expect(ignored.size).toBe(plain.size);
+    expect(ignored.messages).toContain(
+      "precisionConstraints 'none': the precisions of 1 layers are ignored",
+    );
+    const preferred = await build('prefer', 'fp16');
+    expect(preferred.size).toBeLessThan(plain.size);
+    expect(preferred.messages).toContain(
+      `layer '${preferred.name}' (Conv) is constrained to fp16 but computes in FP32 (only weights are stored in FP16)`,
+    );
+    // No INT8 flag, no calibrator: an int8 constraint cannot be met, and 'obey' says so.
+    await expect(build('obey', 'int8')).rejects.toThrow(
+      /precisionConstraints 'obey': 1 layer precision\(s\) cannot be met:\n {2}layer '.+' \(Conv\) is constrained to int8 but has no INT8 kernel/,
+    );
+    await expect(build('obey', 'fp16')).rejects.toMatchObject({ code: 'UNSUPPORTED' });
+    const c = new Builder().createBuilderConfig();
+    c.precisionConstraints = 'strict' as 'obey';
+    expect(() => c.validate()).toThrow(/precisionConstraints/);
+  });
 });
 
 describe.skipIf(missingReason(mobilenet) !== undefined)('layer precision in Q/DQ models', () => {

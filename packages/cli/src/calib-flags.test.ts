@@ -5,6 +5,7 @@ import os from 'node:os';
 import path from 'node:path';
 import zlib from 'node:zlib';
 
+import { readCalibrationCache } from '@kiln/calibrator';
 import { Tensor } from '@kiln/core';
 import { Runtime } from '@kiln/runtime';
 import { debFile, missingReason, npmFile, sharedModel } from '@kiln/test-data';
@@ -109,13 +110,31 @@ describe.skipIf(missing !== undefined)('kiln build --int8 on fashion_mnist_cnn',
     expect(bad.code).toBe(2);
     expect(bad.err).toContain("--layerPrecisions: the network has no layer 'nope'");
 
-    // The INT8 engine's classes agree with onnxruntime-node's FP32 run on 500 test images.
+    // --inputIOFormats=int8:chw takes the input's scale from the calibration (the cache's).
+    const int8Input = path.join(dir, 'int8-input.kiln');
+    const io = await kiln(
+      'build',
+      `--onnx=${fashion}`,
+      shapes,
+      '--int8',
+      `--calib=${cache}`,
+      '--inputIOFormats=int8:chw',
+      `--saveEngine=${int8Input}`,
+    );
+    expect(io.code, io.err).toBe(0);
+    const scale = readCalibrationCache(fs.readFileSync(cache)).scales.get('image')!;
+    const quantized = new Runtime()
+      .deserializeEngine(fs.readFileSync(int8Input))
+      .createExecutionContext();
+
+    // The INT8 engines' classes agree with onnxruntime-node's FP32 run on 500 test images.
     const test = images('t10k-images-idx3-ubyte.gz', 500);
     const session = await ort.InferenceSession.create(fashion);
     const context = new Runtime()
       .deserializeEngine(fs.readFileSync(first))
       .createExecutionContext();
     let same = 0;
+    let sameInt8Input = 0;
     for (let b = 0; b < 5; b++) {
       const x = test.slice(b * 100 * 784, (b + 1) * 100 * 784);
       const ref = (await session.run({ image: new ort.Tensor('float32', x, [100, 1, 28, 28]) }))[
@@ -130,8 +149,14 @@ describe.skipIf(missing !== undefined)('kiln build --int8 on fashion_mnist_cnn',
         return best;
       };
       for (let i = 0; i < 100; i++) if (argmax(ref, i) === argmax(got, i)) same++;
+      const q = Int8Array.from(x, (v) => Math.max(-128, Math.min(127, Math.round(v / scale))));
+      const fromInt8 = Object.values(
+        await quantized.infer({ image: new Tensor('int8', [100, 1, 28, 28], q) }),
+      )[0]!.data as Float32Array;
+      for (let i = 0; i < 100; i++) if (argmax(ref, i) === argmax(fromInt8, i)) sameInt8Input++;
     }
     expect(same / 500).toBeGreaterThanOrEqual(0.97);
+    expect(sameInt8Input / 500).toBeGreaterThanOrEqual(0.97);
   });
 });
 

@@ -29,6 +29,13 @@ export const CHECKS = [
   },
   {
     package: 'builder',
+    contains: 'network.setIOFormat(',
+    check({ stdout }) {
+      expect(stdout).toBe('float16 [ -1, 28, 28, 1 ]\n');
+    },
+  },
+  {
+    package: 'builder',
     contains: "parse('ch_PP-OCRv4_det_infer.onnx')",
     check({ stdout, dir }) {
       expect(stdout).toContain("{ stage: 'passes', done: 0, total: 8 }");

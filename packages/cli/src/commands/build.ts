@@ -1,6 +1,13 @@
 import fs from 'node:fs';
 
-import { Builder, type NetworkDefinition, OnnxParser } from '@kiln/builder';
+import {
+  Builder,
+  type IOFormat,
+  type NetworkDefinition,
+  type NetworkTensor,
+  OnnxParser,
+  type PrecisionConstraints,
+} from '@kiln/builder';
 import { ConsoleLogger, setLogger } from '@kiln/core';
 import type { Model } from '@kiln/onnx';
 
@@ -34,6 +41,12 @@ export interface BuildFlags extends CalibrationFlags {
   threads?: string;
   /** Per-layer precision constraints: `layerName:fp32|fp16|int8`, `*` for every layer. */
   layerPrecisions?: string;
+  /** How layer precisions bind: none | prefer | obey. */
+  precisionConstraints?: string;
+  /** `type:layout` per input (or one for all): fp32|fp16|int8 : chw|hwc. */
+  inputIOFormats?: string;
+  /** The same for outputs. */
+  outputIOFormats?: string;
   verbose?: boolean;
   explicitBatch?: boolean;
 }
@@ -73,6 +86,15 @@ export async function buildFromFlags(
   const level = numberFlag('builderOptimizationLevel', flags.builderOptimizationLevel);
   if (level !== undefined) config.builderOptimizationLevel = level;
   if (flags.timingCacheFile) config.timingCachePath = flags.timingCacheFile;
+  if (flags.precisionConstraints !== undefined) {
+    if (!['none', 'prefer', 'obey'].includes(flags.precisionConstraints))
+      throw new UsageError(
+        `--precisionConstraints: expected none, prefer or obey, got '${flags.precisionConstraints}'`,
+      );
+    config.precisionConstraints = flags.precisionConstraints as PrecisionConstraints;
+  }
+  applyIOFormats(network, 'input', flags.inputIOFormats);
+  applyIOFormats(network, 'output', flags.outputIOFormats);
   const mib =
     numberFlag('memPoolSize', flags.memPoolSize, false) ??
     numberFlag('workspace', flags.workspace, false);
@@ -97,9 +119,14 @@ export async function buildFromFlags(
   const started = performance.now();
   applyLayerPrecisions(network, flags.layerPrecisions);
   const first = network.inputs[0]!;
+  // Calibration runs the float32 network, channels at dim 1, whatever the input's IO format.
+  const opt = config.profiles[0]?.getDimensions(first.name)?.opt;
   const calibrator = calibratorFromFlags(flags, {
     name: first.name,
-    shape: config.profiles[0]?.getDimensions(first.name)?.opt ?? first.shape,
+    shape:
+      opt && first.ioFormat?.layout === 'hwc'
+        ? [opt[0]!, opt.at(-1)!, ...opt.slice(1, -1)]
+        : (opt ?? first.shape),
   });
   if (calibrator && network.inputs.length > 1)
     throw new UsageError(
@@ -143,6 +170,45 @@ function profileSpecs(flags: BuildFlags): ProfileSpec[] {
     optShapes: parseShapes('optShapes', flags.optShapes![i]!),
     maxShapes: parseShapes('maxShapes', flags.maxShapes![i]!),
   }));
+}
+
+const IO_TYPES: Record<string, IOFormat['dtype']> = {
+  fp32: 'float32',
+  fp16: 'float16',
+  int8: 'int8',
+};
+
+// trtexec's --inputIOFormats=fp16:chw,int8:hwc: one type:layout per tensor in order, or one for
+// all of them. Only float32 tensors have formats (an int64 input keeps its type).
+function applyIOFormats(
+  network: NetworkDefinition,
+  role: 'input' | 'output',
+  spec: string | undefined,
+): void {
+  if (spec === undefined) return;
+  const flag = `--${role}IOFormats`;
+  const tensors: NetworkTensor[] = role === 'input' ? network.inputs : network.outputs;
+  const formats = spec.split(',').map((part) => {
+    const [type, layout, extra] = part.split(':');
+    const dtype = IO_TYPES[type ?? ''];
+    if (!dtype || (layout !== 'chw' && layout !== 'hwc') || extra !== undefined)
+      throw new UsageError(
+        `${flag}: '${part}' is not type:layout with type fp32|fp16|int8 and layout chw|hwc`,
+      );
+    return { dtype, layout } satisfies IOFormat;
+  });
+  if (formats.length !== 1 && formats.length !== tensors.length)
+    throw new UsageError(
+      `${flag}: give one format for all ${role}s or one per ${role} (${tensors.length}: ${tensors.map((t) => `'${t.name}'`).join(', ')}), got ${formats.length}`,
+    );
+  tensors.forEach((t, i) => {
+    const format = formats[formats.length === 1 ? 0 : i]!;
+    if (t.dtype !== 'float32') {
+      if (formats.length === 1) return;
+      throw new UsageError(`${flag}: '${t.name}' is ${t.dtype}; formats apply to float32 tensors`);
+    }
+    network.setIOFormat(t, format);
+  });
 }
 
 // trtexec's --layerPrecisions=name:fp16,other:fp32 (and `*:fp32`), set before the passes run so

@@ -5,8 +5,10 @@ import {
   Event,
   HostBuffer,
   Stream,
+  type DataType,
   Tensor,
   dataTypeSize,
+  float32ToFloat16,
   shapeSize,
   threadCount,
 } from '@kiln/core';
@@ -292,11 +294,14 @@ function makeLane(
   };
 }
 
-// Deterministic inputs in [-1, 1) (a sine sweep), zeros for integer and bool inputs.
-function fill(view: ArrayBuffer, dtype: string): void {
-  if (dtype !== 'float32') return;
-  const f = new Float32Array(view);
-  for (let i = 0; i < f.length; i++) f[i] = Math.sin(i * 0.731);
+// Deterministic inputs (a sine sweep in [-1, 1), in int8 scaled to [-127, 127]); zeros for
+// other integer and bool inputs.
+function fill(view: ArrayBuffer, dtype: DataType): void {
+  const n = Math.floor(view.byteLength / dataTypeSize(dtype));
+  const sweep = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.731));
+  if (dtype === 'float32') new Float32Array(view).set(sweep);
+  else if (dtype === 'float16') new Uint16Array(view).set(float32ToFloat16(sweep));
+  else if (dtype === 'int8') new Int8Array(view).set(sweep.map((v) => Math.round(v * 127)));
 }
 
 // Input shapes: --shapes, else a loaded .npy's shape, else the static shape, else (like
