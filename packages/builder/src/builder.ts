@@ -13,6 +13,7 @@ import { fuseQdq } from './passes/fuse-qdq';
 import { storeWeightsFp16Where } from './passes/store-weights-fp16';
 import { calibrate } from './int8/calibrate';
 import { hasQdq, insertQdq, planInt8 } from './int8/insert-qdq';
+import { keepSensitiveLayers } from './int8/accuracy-budget';
 import { removeNoOps } from './passes/remove-no-ops';
 import { applyIOFormats } from './passes/apply-io-formats';
 import { OptimizationProfile, type ShapeRange } from './profile';
@@ -32,7 +33,8 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
 
 /** Progress of a build, reported through the onProgress option. */
 export interface BuildProgress {
-  stage: 'calibrate' | 'passes' | 'build' | 'check';
+  /** 'accuracy': trial engines of the INT8 accuracy budget. */
+  stage: 'calibrate' | 'accuracy' | 'passes' | 'build' | 'check';
   done: number;
   total: number;
 }
@@ -122,16 +124,19 @@ export class Builder {
       // rewrite it with Q/DQ nodes, which fuseQdq (in the default passes) makes 8-bit layers.
       report({ stage: 'calibrate', done: 0, total: 1 });
       runPasses(network, [removeNoOps, foldBatchNorm]);
-      const plan = planInt8(network);
-      const scales = await calibrate(
-        this,
-        network,
-        plan.calibrated,
-        config.int8Calibrator,
-        this.logger,
-      );
-      insertQdq(network, plan, scales);
+      let plan = planInt8(network);
+      // The budget's trial plans quantize max pool outputs as convolution inputs where the
+      // convolution before the pool stays FP32: those need scales of their own.
+      const budget = config.int8AccuracyBudget;
+      const tensors = budget ? [...plan.calibrated, ...plan.inherited.keys()] : plan.calibrated;
+      const scales = await calibrate(this, network, tensors, config.int8Calibrator, this.logger);
       report({ stage: 'calibrate', done: 1, total: 1 });
+      if (budget) {
+        const quiet = new Builder({ log: () => {} });
+        await keepSensitiveLayers(quiet, network, plan, scales, budget, this.logger, report);
+        plan = planInt8(network);
+      }
+      insertQdq(network, plan, scales);
     }
     applyIOFormats(network, this.logger);
     report({ stage: 'passes', done: 0, total: passes.length });
@@ -183,6 +188,11 @@ export class Builder {
       this.logger.log(
         'warning',
         'int8 is set but there is no int8Calibrator and the network has no Q/DQ nodes: every layer is built in FP32',
+      );
+    if (config.int8AccuracyBudget && !(config.getFlag('int8') && config.int8Calibrator))
+      this.logger.log(
+        'warning',
+        'int8AccuracyBudget applies to implicit INT8 (the int8 flag and an int8Calibrator): ignored',
       );
     if (config.getFlag('fp16'))
       this.logger.log(

@@ -2,6 +2,7 @@ import { KilnError, expectInteger, invalidParameterError } from '@kiln/core';
 
 import type { Calibrator } from '@kiln/calibrator';
 
+import { type Int8AccuracyBudget, validateBudget } from './int8/accuracy-budget';
 import { OptimizationProfile } from './profile';
 
 /**
@@ -35,6 +36,11 @@ export class BuilderConfig {
    * ImageBatcherCalibrator from @kiln/calibrator, or any object with that interface.
    */
   int8Calibrator: Calibrator | undefined;
+  /**
+   * With implicit INT8 (the 'int8' flag and an int8Calibrator): keep the most sensitive
+   * convolutions in FP32 until the engine is this close to FP32 on the given batches.
+   */
+  int8AccuracyBudget: Int8AccuracyBudget | undefined;
   /**
    * Default 'prefer', where TensorRT's default is 'none': a precision set on a layer that
    * silently did nothing would be a trap.
@@ -104,6 +110,7 @@ export class BuilderConfig {
     ) {
       throw invalidParameterError('int8Calibrator', 'a Calibrator from @kiln/calibrator', c);
     }
+    if (this.int8AccuracyBudget !== undefined) validateBudget(this.int8AccuracyBudget);
     if (this.timingCachePath !== undefined && typeof this.timingCachePath !== 'string') {
       throw invalidParameterError('timingCachePath', 'a file path', this.timingCachePath);
     }

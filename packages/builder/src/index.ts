@@ -13,6 +13,7 @@ export {
   type ElementWiseOperation,
 } from './network';
 export { OptimizationProfile, type ShapeRange } from './profile';
+export { type Int8AccuracyBudget } from './int8/accuracy-budget';
 export { BuilderConfig, type BuilderFlag, type PrecisionConstraints } from './config';
 export { OnnxParser, type UnsupportedNode, type ParseOptions } from './onnx-parser';
 export { Builder, DEFAULT_PASSES, type BuildProgress, type BuildOptions } from './builder';

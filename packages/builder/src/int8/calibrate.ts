@@ -6,7 +6,7 @@ import { Layer, NetworkDefinition, NetworkTensor } from '../network';
 import { isNonNegative } from './insert-qdq';
 
 /** A copy of a network sharing constant bytes: the calibration build runs its passes on it. */
-function cloneNetwork(network: NetworkDefinition): NetworkDefinition {
+export function cloneNetwork(network: NetworkDefinition): NetworkDefinition {
   const copy = new NetworkDefinition();
   const map = new Map<NetworkTensor, NetworkTensor>();
   const tensor = (t: NetworkTensor): NetworkTensor => {
