@@ -179,9 +179,14 @@ bool conv2dAlgoApplies(const Conv2dParams& p, ConvAlgo algo) {
 }
 
 ConvAlgo conv2dHeuristicAlgo(const Conv2dParams& p) {
-  // Below ~32 channels each GEMM is too thin to pay for the transforms.
-  return winogradApplies(p) && p.inChannels >= 32 && p.outChannels >= 32 ? ConvAlgo::kWinograd
-                                                                         : ConvAlgo::kGemm;
+  if (!winogradApplies(p)) return ConvAlgo::kGemm;
+  // Below ~32 channels each GEMM is too thin to pay for the transforms, and below 16 tiles
+  // (outputs under ~13 x 13) most of the GEMMs' columns are padding.
+  int64_t oh, ow;
+  conv2dOutputShape(p, &oh, &ow);
+  const int64_t tiles = ((oh + 3) / 4) * ((ow + 3) / 4);
+  return p.inChannels >= 32 && p.outChannels >= 32 && tiles >= 16 ? ConvAlgo::kWinograd
+                                                                    : ConvAlgo::kGemm;
 }
 
 namespace {
