@@ -11,6 +11,7 @@
 #include "kiln/thread_pool.h"
 #include "kiln/version.h"
 #include "network_convert.h"
+#include "tactics/tactics.h"
 #include "wraps.h"
 
 namespace kiln::binding {
@@ -115,6 +116,82 @@ Napi::Value BuildPlan(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
+struct TuneOutcome {
+  Status status;
+  TuneResult result;
+};
+
+// tunePlan(plan, level, timingCache | null, done(err, result)): times each layer's tactics
+// (src/tactics) off the event loop; result = {plan, timingCache, layers, warnings}.
+Napi::Value TunePlan(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  if (!info[3].IsFunction())
+    throwError(env, ErrorCode::kInvalidArgument, "tunePlan(plan, level, timingCache, done)");
+  const Region plan = toRegion(env, info[0], "plan");
+  auto bytes = std::make_shared<std::vector<uint8_t>>(plan.data, plan.data + plan.size);
+  TuneOptions options;
+  options.level = static_cast<int>(toSize(env, info[1], "level"));
+  if (!info[2].IsNull() && !info[2].IsUndefined()) {
+    const Region cache = toRegion(env, info[2], "timingCache");
+    options.timingCache.assign(cache.data, cache.data + cache.size);
+  }
+  auto tsfn =
+      Napi::ThreadSafeFunction::New(env, info[3].As<Napi::Function>(), "kiln.tunePlan", 0, 1);
+  globalThreadPool().submit([bytes, options, tsfn]() mutable {
+    auto* outcome = new TuneOutcome();
+    try {
+      outcome->result = tunePlan(bytes->data(), bytes->size(), options);
+    } catch (const Error& e) {
+      outcome->status = Status::failure(e.code(), e.what());
+    } catch (const std::bad_alloc&) {
+      outcome->status =
+          Status::failure(ErrorCode::kOutOfMemory, "out of host memory while timing tactics");
+    } catch (const std::exception& e) {
+      outcome->status = Status::failure(ErrorCode::kInternal, e.what());
+    }
+    const napi_status queued =
+        tsfn.BlockingCall(outcome, [](Napi::Env env, Napi::Function cb, TuneOutcome* o) {
+          std::unique_ptr<TuneOutcome> owned(o);
+          if (!o->status.ok) {
+            cb.Call({makeError(env, o->status)});
+            return;
+          }
+          const TuneResult& r = o->result;
+          Napi::Object out = Napi::Object::New(env);
+          out.Set("plan", Napi::Buffer<uint8_t>::Copy(env, r.plan.data(), r.plan.size()));
+          out.Set("timingCache",
+                  Napi::Buffer<uint8_t>::Copy(env, r.timingCache.data(), r.timingCache.size()));
+          Napi::Array layers = Napi::Array::New(env, r.layers.size());
+          for (size_t i = 0; i < r.layers.size(); ++i) {
+            const TunedLayer& l = r.layers[i];
+            Napi::Object o = Napi::Object::New(env);
+            o.Set("name", l.name);
+            o.Set("op", l.op);
+            o.Set("tactic", l.tactic);
+            o.Set("source", l.source);
+            Napi::Array times = Napi::Array::New(env, l.candidateMs.size());
+            for (size_t k = 0; k < l.candidateMs.size(); ++k) {
+              Napi::Object t = Napi::Object::New(env);
+              t.Set("tactic", l.candidateMs[k].first);
+              t.Set("ms", l.candidateMs[k].second);
+              times.Set(static_cast<uint32_t>(k), t);
+            }
+            o.Set("timings", times);
+            layers.Set(static_cast<uint32_t>(i), o);
+          }
+          out.Set("layers", layers);
+          Napi::Array warnings = Napi::Array::New(env, r.warnings.size());
+          for (size_t i = 0; i < r.warnings.size(); ++i)
+            warnings.Set(static_cast<uint32_t>(i), r.warnings[i]);
+          out.Set("warnings", warnings);
+          cb.Call({env.Null(), out});
+        });
+    if (queued != napi_ok) delete outcome;
+    tsfn.Release();
+  });
+  return env.Undefined();
+}
+
 Napi::Value SupportedOps(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
   const std::vector<std::string> ops = supportedOps();
@@ -134,6 +211,7 @@ void EngineWrap::init(Napi::Env env, Napi::Object exports) {
   env.GetInstanceData<AddonData>()->engine = Napi::Persistent(ctor);
   exports.Set("Engine", ctor);
   exports.Set("buildPlan", Napi::Function::New(env, BuildPlan));
+  exports.Set("tunePlan", Napi::Function::New(env, TunePlan));
   exports.Set("supportedOps", Napi::Function::New(env, SupportedOps));
 }
 

@@ -22,6 +22,12 @@ export interface NativeAddon {
     desc: NativeNetworkDesc,
     done: (error: KilnError | null, plan?: Uint8Array) => void,
   ): void;
+  tunePlan(
+    plan: ArrayBufferView,
+    level: number,
+    timingCache: ArrayBufferView | null,
+    done: (error: KilnError | null, result?: NativeTuneResult) => void,
+  ): void;
   Engine: new (plan: ArrayBufferView) => NativeEngine;
   ExecutionContext: new (engine: NativeEngine) => NativeExecutionContext;
 }
@@ -62,6 +68,22 @@ export interface NativeNetworkDesc {
   weights: ArrayBufferView[];
 }
 
+/** @internal What tunePlan returns: the plan with tactics, the updated cache, the choices. */
+export interface NativeTuneResult {
+  plan: Uint8Array;
+  timingCache: Uint8Array;
+  layers: {
+    name: string;
+    op: string;
+    tactic: string;
+    /** 'timed', 'cache', 'heuristic' (level 0) or 'only' (a single candidate). */
+    source: string;
+    timings: { tactic: string; ms: number }[];
+  }[];
+  /** Why a given timing cache was not used. */
+  warnings: string[];
+}
+
 /** @internal What a loaded engine reports about itself. */
 export interface NativeEngineInfo {
   inputs: { name: string; dtype: number; shape: number[] }[];
@@ -74,6 +96,8 @@ export interface NativeEngineInfo {
     outputs: string[];
     attrs: Record<string, unknown>;
     guards?: { tensor: string; value: boolean }[];
+    /** The implementation chosen at build time, when the layer had a choice. */
+    tactic?: string;
   }[];
   deviceMemorySize: number[];
   coreVersion: string;
