@@ -237,43 +237,50 @@ std::string timingCacheCpuId() {
          f.vendor + " " + f.model + " threads=" + std::to_string(globalThreadPool().size());
 }
 
-TuneResult tunePlan(const uint8_t* bytes, size_t size, const TuneOptions& options) {
+TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptions& options) {
   if (options.level < 0 || options.level > 5)
     throw Error(ErrorCode::kInvalidArgument, "the optimization level must be 0..5");
-  PlanInfo info;
-  Network network = readPlan(bytes, size, &info);
   TuneResult result;
   TimingCache cache = readCache(options.timingCache, &result.warnings);
-  auto core = std::make_shared<const EngineCore>(network);
-  ExecutionContext shapes(core);
-  useOptShapes(shapes, network);
+  const Network& n = core.network();
+  auto self = std::shared_ptr<const EngineCore>(&core, [](const EngineCore*) {});
+  ExecutionContext shapes(self);
+  useOptShapes(shapes, n);
   const std::shared_ptr<const ShapePlan> plan = shapes.plan();
   const int runs = 2 + 2 * options.level;
-  for (size_t li = 0; li < network.layers.size(); ++li) {
-    const OpImpl& op = core->op(li);
+  // core's layers are network's in order, less the FP16-weight Casts it folded away.
+  size_t original = 0;
+  for (size_t li = 0; li < n.layers.size(); ++li) {
+    while (original < network->layers.size() &&
+           network->layers[original].name != n.layers[li].name)
+      ++original;
+    if (original == network->layers.size())
+      throw Error(ErrorCode::kInternal, "tactics: the engine's layers do not match the network");
+    const OpImpl& op = core.op(li);
     if (op.tactics == nullptr || !plan->active[li]) continue;
-    const LayerDesc& layer = core->network().layers[li];
+    const LayerDesc& layer = n.layers[li];
     LayerBuffers buffers;
-    OpContext ctx = makeContext(layer, *core, *plan, &buffers);
+    OpContext ctx = makeContext(layer, core, *plan, &buffers);
     const std::vector<std::string> candidates = op.tactics(ctx);
     if (candidates.empty()) continue;
     TunedLayer tuned{layer.name, layer.op, candidates[0], "heuristic", {}};
     if (candidates.size() == 1) {
       tuned.source = "only";
     } else if (options.level > 0) {
-      const std::string key = signature(layer, ctx, core->network());
+      const std::string key = signature(layer, ctx, n);
       const auto hit = cache.find(key);
       if (hit != cache.end() &&
           std::find(candidates.begin(), candidates.end(), hit->second.tactic) != candidates.end()) {
         tuned.tactic = hit->second.tactic;
         tuned.source = "cache";
       } else {
+        const auto timingStart = std::chrono::steady_clock::now();
         double best = 0;
         for (const std::string& c : candidates) {
           LayerDesc trial = layer;
           trial.tactic = c;
           const std::shared_ptr<const void> prepared =
-              op.prepare ? op.prepare(trial, core->network()) : nullptr;
+              op.prepare ? op.prepare(trial, n) : nullptr;
           // A context on the trial layer, so the op sees the tactic in ctx.layer too.
           OpContext trialCtx(trial);
           trialCtx.in = ctx.in;
@@ -290,13 +297,14 @@ TuneResult tunePlan(const uint8_t* bytes, size_t size, const TuneOptions& option
         }
         tuned.source = "timed";
         cache[key] = CacheEntry{tuned.tactic, best};
+        result.timingMs += std::chrono::duration<double, std::milli>(
+                               std::chrono::steady_clock::now() - timingStart)
+                               .count();
       }
     }
-    network.layers[li].tactic = tuned.tactic;
+    network->layers[original].tactic = tuned.tactic;
     result.layers.push_back(std::move(tuned));
   }
-  info.formatVersion = kPlanFormatVersion;
-  result.plan = writePlan(network, info);
   result.timingCache = writeCache(cache);
   return result;
 }

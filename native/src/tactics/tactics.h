@@ -12,6 +12,9 @@
 
 namespace kiln {
 
+class EngineCore;
+struct Network;
+
 struct TuneOptions {
   // 0: heuristic only (no timing); 1..5: every candidate is timed, over more runs as it rises.
   int level = 3;
@@ -26,14 +29,17 @@ struct TunedLayer {
 };
 
 struct TuneResult {
-  std::vector<uint8_t> plan;         // the plan with every tuned layer's tactic recorded
   std::vector<uint8_t> timingCache;  // the loaded entries plus this build's timings
   std::vector<TunedLayer> layers;    // the layers that have tactics, in execution order
   std::vector<std::string> warnings;  // a timing cache that could not be used, and why
+  double timingMs = 0;                // spent timing candidates (what the cache saves)
 };
 
-// Throws kInvalidPlan for a bad plan; a bad timing cache only adds a warning (and is replaced).
-TuneResult tunePlan(const uint8_t* plan, size_t size, const TuneOptions& options);
+// Chooses the tactic of every layer of core's network that has a choice and records it in
+// network->layers (network is what core was made from, as it will be written to the plan).
+// Runs while the plan is built, on the engine core made to check it, so tuning costs no extra
+// load of the weights. A bad timing cache only adds a warning (and is replaced).
+TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptions& options);
 
 // The identity of this machine a timing cache is valid for.
 std::string timingCacheCpuId();

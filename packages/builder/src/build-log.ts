@@ -28,6 +28,7 @@ export function logTactics(
     timings: readonly { tactic: string; ms: number }[];
   }[],
   level: number,
+  timingMs: number,
   elapsedMs: number,
   logger: Logger = getLogger(),
 ): void {
@@ -45,6 +46,6 @@ export function logTactics(
   }
   logger.log(
     'info',
-    `tactics (optimization level ${level}): ${layers.length} layers, ${count('timed')} timed, ${count('cache')} from the timing cache, ${count('heuristic')} by heuristic, in ${elapsedMs.toFixed(0)} ms`,
+    `tactics (optimization level ${level}): ${layers.length} layers, ${count('timed')} timed, ${count('cache')} from the timing cache, ${count('heuristic')} by heuristic; ${timingMs.toFixed(0)} ms of timing in a native build of ${elapsedMs.toFixed(0)} ms`,
   );
 }

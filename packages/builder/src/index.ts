@@ -14,7 +14,6 @@ export { BuilderConfig, type BuilderFlag } from './config';
 export { OnnxParser, type UnsupportedNode, type ParseOptions } from './onnx-parser';
 export { Builder, DEFAULT_PASSES, type BuildProgress, type BuildOptions } from './builder';
 export { type NetworkPass, runPasses } from './build-log';
-export { selectTactics, type LayerTactic, type TacticOptions } from './tactics';
 export { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 export { removeNoOps } from './passes/remove-no-ops';
 export { foldBatchNorm } from './passes/fold-batch-norm';

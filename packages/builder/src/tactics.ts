@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { KilnError, type Logger, nativeAddon, type NativeTuneResult } from '@kiln/core';
+import { KilnError, type Logger, type NativeBuildResult } from '@kiln/core';
 
 import { logTactics } from './build-log';
 
@@ -17,59 +17,50 @@ export interface LayerTactic {
   timings: { tactic: string; ms: number }[];
 }
 
-/** Options of selectTactics (BuilderConfig's builderOptimizationLevel and timingCachePath). */
-export interface TacticOptions {
-  /** 0: heuristic only; 1..5: every candidate timed, over more runs as it rises. */
-  level: number;
-  /** A timing cache file to read (if it exists) and to write back with this build's timings. */
-  timingCachePath?: string;
+/**
+ * The timing cache file's bytes, or null when there is none (or it cannot be read, which is
+ * logged as a warning: the build then times every layer).
+ */
+export function readTimingCache(file: string | undefined, logger: Logger): Uint8Array | null {
+  if (file === undefined || !fs.existsSync(file)) return null;
+  try {
+    return fs.readFileSync(file);
+  } catch (e) {
+    logger.log(
+      'warning',
+      `timing cache '${file}' could not be read (${(e as Error).message}): every layer is timed`,
+    );
+    return null;
+  }
 }
 
 /**
- * Tactic selection (TensorRT's auto-tuning): times each layer's implementations at the first
- * profile's opt shapes, records the fastest in the plan and returns the new plan bytes. A
- * timing cache that cannot be used (corrupt, foreign, another CPU) is reported as a warning,
- * ignored, and replaced.
+ * After a build: logs each layer's tactic and any timing cache warning, and writes the updated
+ * cache to `file` (when given) atomically, creating its folder.
  */
-export async function selectTactics(
-  plan: Uint8Array,
-  options: TacticOptions,
+export function finishTactics(
+  result: NativeBuildResult,
+  file: string | undefined,
+  level: number,
+  elapsedMs: number,
   logger: Logger,
-): Promise<{ plan: Uint8Array; layers: LayerTactic[] }> {
-  const started = performance.now();
-  let cache: Uint8Array | null = null;
-  const cachePath = options.timingCachePath;
-  if (cachePath !== undefined && fs.existsSync(cachePath)) {
+): LayerTactic[] {
+  for (const w of result.warnings) logger.log('warning', `timing cache '${file}': ${w}`);
+  if (file !== undefined) {
     try {
-      cache = fs.readFileSync(cachePath);
-    } catch (e) {
-      logger.log(
-        'warning',
-        `timing cache '${cachePath}' could not be read (${(e as Error).message}): every layer is timed`,
-      );
-    }
-  }
-  const result = await new Promise<NativeTuneResult>((resolve, reject) => {
-    nativeAddon().tunePlan(plan, options.level, cache, (error, r) =>
-      error ? reject(error) : resolve(r!),
-    );
-  });
-  for (const w of result.warnings) logger.log('warning', `timing cache '${cachePath}': ${w}`);
-  if (cachePath !== undefined) {
-    try {
-      fs.mkdirSync(path.dirname(path.resolve(cachePath)), { recursive: true });
+      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
       // Written beside and renamed, so a reader never sees half a file.
-      const tmp = `${cachePath}.${process.pid}.tmp`;
+      const tmp = `${file}.${process.pid}.tmp`;
       fs.writeFileSync(tmp, result.timingCache);
-      fs.renameSync(tmp, cachePath);
+      fs.renameSync(tmp, file);
     } catch (e) {
       throw new KilnError(
         'INVALID_ARGUMENT',
-        `timing cache '${cachePath}' could not be written: ${(e as Error).message}`,
+        `timing cache '${file}' could not be written: ${(e as Error).message}`,
       );
     }
   }
   const layers = result.layers.map((l) => ({ ...l, source: l.source as LayerTactic['source'] }));
-  logTactics(layers, options.level, performance.now() - started, logger);
-  return { plan: new Uint8Array(result.plan), layers };
+  logTactics(layers, level, result.timingMs, elapsedMs, logger);
+  return layers;
 }

@@ -18,15 +18,17 @@ export interface NativeAddon {
   Stream: new (device: string) => NativeStream;
   Event: new (device: string) => NativeEvent;
   supportedOps(): string[];
+  /** Builds with each layer's tactic chosen by heuristic (optimization level 0). */
   buildPlan(
     desc: NativeNetworkDesc,
     done: (error: KilnError | null, plan?: Uint8Array) => void,
   ): void;
-  tunePlan(
-    plan: ArrayBufferView,
+  /** level: 0..5 (tactic selection); timingCache: a previous build's, or null. */
+  buildTunedPlan(
+    desc: NativeNetworkDesc,
     level: number,
     timingCache: ArrayBufferView | null,
-    done: (error: KilnError | null, result?: NativeTuneResult) => void,
+    done: (error: KilnError | null, result?: NativeBuildResult) => void,
   ): void;
   Engine: new (plan: ArrayBufferView) => NativeEngine;
   ExecutionContext: new (engine: NativeEngine) => NativeExecutionContext;
@@ -68,8 +70,8 @@ export interface NativeNetworkDesc {
   weights: ArrayBufferView[];
 }
 
-/** @internal What tunePlan returns: the plan with tactics, the updated cache, the choices. */
-export interface NativeTuneResult {
+/** @internal What buildPlan returns: the plan, the updated timing cache, each layer's tactic. */
+export interface NativeBuildResult {
   plan: Uint8Array;
   timingCache: Uint8Array;
   layers: {
@@ -82,6 +84,8 @@ export interface NativeTuneResult {
   }[];
   /** Why a given timing cache was not used. */
   warnings: string[];
+  /** Milliseconds spent timing candidates (what a timing cache saves). */
+  timingMs: number;
 }
 
 /** @internal What a loaded engine reports about itself. */

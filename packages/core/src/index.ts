@@ -49,5 +49,5 @@ export {
   type NativeEngine,
   type NativeEngineInfo,
   type NativeExecutionContext,
-  type NativeTuneResult,
+  type NativeBuildResult,
 } from './addon';
