@@ -217,7 +217,8 @@ void useOptShapes(ExecutionContext& ctx, const Network& n) {
       std::vector<uint8_t> bytes(d.optValues.size() * dataTypeSize(type));
       for (size_t k = 0; k < d.optValues.size(); ++k) {
         const int64_t v = d.optValues[k];
-        if (type == DataType::kInt64) std::memcpy(bytes.data() + 8 * k, &v, 8);
+        if (type == DataType::kInt64)
+          std::memcpy(bytes.data() + 8 * k, &v, 8);
         else if (type == DataType::kInt32) {
           const int32_t v32 = static_cast<int32_t>(v);
           std::memcpy(bytes.data() + 4 * k, &v32, 4);
@@ -251,8 +252,7 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
   // core's layers are network's in order, less the FP16-weight Casts it folded away.
   size_t original = 0;
   for (size_t li = 0; li < n.layers.size(); ++li) {
-    while (original < network->layers.size() &&
-           network->layers[original].name != n.layers[li].name)
+    while (original < network->layers.size() && network->layers[original].name != n.layers[li].name)
       ++original;
     if (original == network->layers.size())
       throw Error(ErrorCode::kInternal, "tactics: the engine's layers do not match the network");
@@ -279,8 +279,7 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
         for (const std::string& c : candidates) {
           LayerDesc trial = layer;
           trial.tactic = c;
-          const std::shared_ptr<const void> prepared =
-              op.prepare ? op.prepare(trial, n) : nullptr;
+          const std::shared_ptr<const void> prepared = op.prepare ? op.prepare(trial, n) : nullptr;
           // A context on the trial layer, so the op sees the tactic in ctx.layer too.
           OpContext trialCtx(trial);
           trialCtx.in = ctx.in;

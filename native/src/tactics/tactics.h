@@ -29,8 +29,8 @@ struct TunedLayer {
 };
 
 struct TuneResult {
-  std::vector<uint8_t> timingCache;  // the loaded entries plus this build's timings
-  std::vector<TunedLayer> layers;    // the layers that have tactics, in execution order
+  std::vector<uint8_t> timingCache;   // the loaded entries plus this build's timings
+  std::vector<TunedLayer> layers;     // the layers that have tactics, in execution order
   std::vector<std::string> warnings;  // a timing cache that could not be used, and why
   double timingMs = 0;                // spent timing candidates (what the cache saves)
 };

@@ -284,8 +284,7 @@ TEST(conv_packed_weights_rejected_for_other_layers) {
   other.strideH = other.strideW = 2;
   CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(other, wino.data(), wino.size()),
                kiln::Error);
-  CHECK_THROWS(kiln::kernels::packConv2dWeights(other, w.data(), ConvAlgo::kWinograd),
-               kiln::Error);
+  CHECK_THROWS(kiln::kernels::packConv2dWeights(other, w.data(), ConvAlgo::kWinograd), kiln::Error);
   const auto gemmBlob = kiln::kernels::packGemmA(16, 72, false, w.data());
   CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(p, gemmBlob.data(), gemmBlob.size()),
                kiln::Error);

@@ -106,7 +106,11 @@ describe('tactic selection', () => {
     );
     expect(timed).toHaveLength(1);
     expect(first.logger.matching(/runs conv\.gemm \(the only candidate\)/)).toHaveLength(1);
-    expect(first.logger.matching(/^tactics \(optimization level 3\): 2 layers, 1 timed, 0 from the timing cache/)).toHaveLength(1);
+    expect(
+      first.logger.matching(
+        /^tactics \(optimization level 3\): 2 layers, 1 timed, 0 from the timing cache/,
+      ),
+    ).toHaveLength(1);
     expect(fs.existsSync(cache)).toBe(true);
     const chosen = first.engine.layers().map((l) => l.tactic);
     expect(chosen.filter(Boolean)).toHaveLength(2);

@@ -186,7 +186,7 @@ ConvAlgo conv2dHeuristicAlgo(const Conv2dParams& p) {
   conv2dOutputShape(p, &oh, &ow);
   const int64_t tiles = ((oh + 3) / 4) * ((ow + 3) / 4);
   return p.inChannels >= 32 && p.outChannels >= 32 && tiles >= 16 ? ConvAlgo::kWinograd
-                                                                    : ConvAlgo::kGemm;
+                                                                  : ConvAlgo::kGemm;
 }
 
 namespace {
@@ -219,7 +219,8 @@ std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w, Co
   const int64_t Mg = p.outChannels / p.group;
   const int64_t Kdim = (p.inChannels / p.group) * p.kernelH * p.kernelW;
   if (!w) invalid("null weights");
-  if (!conv2dAlgoApplies(p, algo)) invalid("Winograd takes only 3x3, stride 1, undilated, ungrouped");
+  if (!conv2dAlgoApplies(p, algo))
+    invalid("Winograd takes only 3x3, stride 1, undilated, ungrouped");
   if (algo == ConvAlgo::kWinograd) {
     const std::vector<float> u = winogradTransformWeights(p, w);
     return packMatrices(winograd::kPositions, p.outChannels, p.inChannels, u.data(),

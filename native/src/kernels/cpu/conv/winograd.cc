@@ -42,8 +42,8 @@ bool winogradApplies(const Conv2dParams& p) {
   int64_t oh, ow;
   conv2dOutputShape(p, &oh, &ow);
   // Gather offsets are 32-bit: planes up to 2^30 elements.
-  return p.kernelH == 3 && p.kernelW == 3 && p.strideH == 1 && p.strideW == 1 &&
-         p.dilationH == 1 && p.dilationW == 1 && p.group == 1 && oh > 0 && ow > 0 &&
+  return p.kernelH == 3 && p.kernelW == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 &&
+         p.dilationW == 1 && p.group == 1 && oh > 0 && ow > 0 &&
          p.inH * p.inW < (int64_t{1} << 30) && oh * ow < (int64_t{1} << 30);
 }
 
@@ -138,8 +138,7 @@ void conv2dWinograd(const Conv2dParams& p, const float* x, const float* u, size_
   // block at a time is split across the threads stage by stage.
   ThreadPool& threads = globalThreadPool();
   const int64_t T = threads.size();
-  const int64_t maxTiles =
-      std::max<int64_t>(NR, kBlockBudget / (kPositions * (C + M)) / NR * NR);
+  const int64_t maxTiles = std::max<int64_t>(NR, kBlockBudget / (kPositions * (C + M)) / NR * NR);
   int64_t blocks = (g.tiles + maxTiles - 1) / maxTiles;
   const bool blockParallel = T > 1 && blocks >= T;
   if (blockParallel) blocks = (blocks + T - 1) / T * T;
@@ -154,14 +153,20 @@ void conv2dWinograd(const Conv2dParams& p, const float* x, const float* u, size_
                             ThreadPool* pool) {
     const int64_t nt = std::min(blockTiles, g.tiles - t0);
     float* v = threadScratch(ScratchSlot::kWork, static_cast<size_t>(kPositions * vStride));
-    float* mo =
-        threadScratch(ScratchSlot::kWork2, static_cast<size_t>(kPositions * mStride + 16));
+    float* mo = threadScratch(ScratchSlot::kWork2, static_cast<size_t>(kPositions * mStride + 16));
     const int64_t cTasks = pool ? std::min<int64_t>(C, 4 * T) : 1;
     runParallel(pool, static_cast<size_t>(cTasks), [&](size_t b, size_t e) {
       for (size_t task = b; task < e; ++task) {
-        WinogradInputArgs a{&g, xn, C, C * static_cast<int64_t>(task) / cTasks,
+        WinogradInputArgs a{&g,
+                            xn,
+                            C,
+                            C * static_cast<int64_t>(task) / cTasks,
                             C * static_cast<int64_t>(task + 1) / cTasks,
-                            t0, nt, NR, v, vStride};
+                            t0,
+                            nt,
+                            NR,
+                            v,
+                            vStride};
         input(a);
       }
     });

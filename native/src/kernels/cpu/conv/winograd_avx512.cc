@@ -58,8 +58,7 @@ void winogradInput(const WinogradInputArgs& a) {
     }
     const Lanes ln = lanesOf(g, a.t0, l0, a.nt);
     const __m512i y0 = _mm512_sub_epi32(ln.row, _mm512_set1_epi32(static_cast<int32_t>(g.padTop)));
-    const __m512i x0 =
-        _mm512_sub_epi32(ln.col, _mm512_set1_epi32(static_cast<int32_t>(g.padLeft)));
+    const __m512i x0 = _mm512_sub_epi32(ln.col, _mm512_set1_epi32(static_cast<int32_t>(g.padLeft)));
     // Offsets of each lane's top-left input pixel, and which rows / columns of its 6 x 6 patch
     // are inside the image; the same for every channel.
     const __m512i origin = _mm512_add_epi32(_mm512_mullo_epi32(y0, _mm512_set1_epi32(W)), x0);
@@ -75,8 +74,8 @@ void winogradInput(const WinogradInputArgs& a) {
         const __m512i rowAt = _mm512_add_epi32(origin, _mm512_set1_epi32(r * W));
         for (int k = 0; k < kAlpha; ++k) {
           const __m512i at = _mm512_add_epi32(rowAt, _mm512_set1_epi32(k));
-          d[r * kAlpha + k] = _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rowOk[r] & colOk[k],
-                                                       at, xc, 4);
+          d[r * kAlpha + k] =
+              _mm512_mask_i32gather_ps(_mm512_setzero_ps(), rowOk[r] & colOk[k], at, xc, 4);
         }
       }
       winograd::inputTile(d, v);
@@ -93,7 +92,8 @@ void winogradOutput(const WinogradOutputArgs& a) {
   const bool other = !relu && a.act->kind != ActivationKind::kNone;
   for (int64_t l0 = 0; l0 < a.nt; l0 += 16) {
     const Lanes ln = lanesOf(g, a.t0, l0, a.nt);
-    const __m512i origin = _mm512_add_epi32(_mm512_mullo_epi32(ln.row, _mm512_set1_epi32(W)), ln.col);
+    const __m512i origin =
+        _mm512_add_epi32(_mm512_mullo_epi32(ln.row, _mm512_set1_epi32(W)), ln.col);
     __mmask16 ok[kTile * kTile];
     for (int i = 0; i < kTile; ++i) {
       const __mmask16 rowOk = inside(ln.row, i, g.outH) & ln.live;
@@ -110,16 +110,16 @@ void winogradOutput(const WinogradOutputArgs& a) {
       float* ym = a.y + m * g.outH * g.outW;
       for (int e = 0; e < kTile * kTile; ++e) {
         o[e] = _mm512_add_ps(o[e], bias);
-        const __m512i at = _mm512_add_epi32(
-            origin, _mm512_set1_epi32((e / kTile) * W + e % kTile));
-        if (rm) o[e] = _mm512_add_ps(o[e], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok[e], at, rm, 4));
+        const __m512i at = _mm512_add_epi32(origin, _mm512_set1_epi32((e / kTile) * W + e % kTile));
+        if (rm)
+          o[e] =
+              _mm512_add_ps(o[e], _mm512_mask_i32gather_ps(_mm512_setzero_ps(), ok[e], at, rm, 4));
         if (relu) o[e] = _mm512_max_ps(o[e], _mm512_setzero_ps());
       }
       // Other activations run over the 256 values at once (their vector code lives elsewhere).
       if (other) applyActivation(*a.act, reinterpret_cast<float*>(o), 16 * kTile * kTile);
       for (int e = 0; e < kTile * kTile; ++e) {
-        const __m512i at = _mm512_add_epi32(
-            origin, _mm512_set1_epi32((e / kTile) * W + e % kTile));
+        const __m512i at = _mm512_add_epi32(origin, _mm512_set1_epi32((e / kTile) * W + e % kTile));
         _mm512_mask_i32scatter_ps(ym, ok[e], at, o[e], 4);
       }
     }
