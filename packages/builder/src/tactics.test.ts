@@ -146,7 +146,7 @@ describe('tactic selection', () => {
 
     // A well-formed cache from another machine: its CPU id differs (checksum made valid).
     const bytes = new Uint8Array(fs.readFileSync(cache));
-    bytes[8 + 4 + 4] ^= 0x20;
+    bytes[8 + 4 + 4] = bytes[8 + 4 + 4]! ^ 0x20;
     const body = bytes.subarray(0, bytes.length - 8);
     new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(
       bytes.length - 8,
@@ -160,7 +160,7 @@ describe('tactic selection', () => {
 
     // A flipped byte fails the checksum.
     const again = new Uint8Array(fs.readFileSync(cache));
-    again[again.length - 20] ^= 1;
+    again[again.length - 20] = again[again.length - 20]! ^ 1;
     fs.writeFileSync(cache, again);
     const flipped = await build(1, cache);
     expect(flipped.logger.matching(/checksum does not match/)).toHaveLength(1);
