@@ -11,6 +11,7 @@
 #include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
+#include "kiln/version.h"
 
 namespace kiln {
 namespace {
@@ -234,8 +235,10 @@ void useOptShapes(ExecutionContext& ctx, const Network& n) {
 
 std::string timingCacheCpuId() {
   const CpuFeatures& f = cpuFeatures();
-  return std::string(isaName(activeIsa())) + " avx512vnni=" + (f.avx512vnni ? "1" : "0") + " " +
-         f.vendor + " " + f.model + " threads=" + std::to_string(globalThreadPool().size());
+  // The core version too: its kernels, and so their timings, change between versions.
+  return std::string("kiln ") + kCoreVersion + " " + isaName(activeIsa()) +
+         " avx512vnni=" + (f.avx512vnni ? "1" : "0") + " " + f.vendor + " " + f.model +
+         " threads=" + std::to_string(globalThreadPool().size());
 }
 
 TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptions& options) {

@@ -2,8 +2,8 @@
 // implementations, time them at the first profile's opt shapes and record the fastest in the
 // plan (LayerDesc::tactic), which the op's prepare() then honours when the engine loads.
 // Timings are kept in a timing cache keyed by the layer's signature (op, input shapes and
-// types, attributes) within a cache made for one CPU (ISA tier, features, model, threads), so a
-// rebuild of the same model skips the timing.
+// types, attributes) within a cache made for one CPU (ISA tier, features, model, threads) and
+// core version, so a rebuild of the same model skips the timing.
 #pragma once
 
 #include <cstdint>
