@@ -11,6 +11,7 @@
 #include "kiln/thread_pool.h"
 #include "kiln/version.h"
 #include "network_convert.h"
+#include "tactics/tactics.h"
 #include "wraps.h"
 
 namespace kiln::binding {
@@ -75,21 +76,67 @@ std::vector<size_t> checkProfiles(const std::shared_ptr<const EngineCore>& core)
 struct BuildOutcome {
   Status status;
   std::vector<uint8_t> plan;
+  TuneResult tactics;
 };
 
-// buildPlan(desc, done(err, Uint8Array)): validates, checks every profile, writes the plan.
-Napi::Value BuildPlan(const Napi::CallbackInfo& info) {
+// The build's result for JS: {plan, timingCache, layers, warnings} (see NativeBuildResult).
+Napi::Object buildResultToJs(Napi::Env env, const BuildOutcome& o) {
+  const TuneResult& r = o.tactics;
+  Napi::Object out = Napi::Object::New(env);
+  out.Set("plan", Napi::Buffer<uint8_t>::Copy(env, o.plan.data(), o.plan.size()));
+  out.Set("timingCache",
+          Napi::Buffer<uint8_t>::Copy(env, r.timingCache.data(), r.timingCache.size()));
+  Napi::Array layers = Napi::Array::New(env, r.layers.size());
+  for (size_t i = 0; i < r.layers.size(); ++i) {
+    const TunedLayer& l = r.layers[i];
+    Napi::Object layer = Napi::Object::New(env);
+    layer.Set("name", l.name);
+    layer.Set("op", l.op);
+    layer.Set("tactic", l.tactic);
+    layer.Set("source", l.source);
+    Napi::Array times = Napi::Array::New(env, l.candidateMs.size());
+    for (size_t k = 0; k < l.candidateMs.size(); ++k) {
+      Napi::Object t = Napi::Object::New(env);
+      t.Set("tactic", l.candidateMs[k].first);
+      t.Set("ms", l.candidateMs[k].second);
+      times.Set(static_cast<uint32_t>(k), t);
+    }
+    layer.Set("timings", times);
+    layers.Set(static_cast<uint32_t>(i), layer);
+  }
+  out.Set("layers", layers);
+  Napi::Array warnings = Napi::Array::New(env, r.warnings.size());
+  for (size_t i = 0; i < r.warnings.size(); ++i)
+    warnings.Set(static_cast<uint32_t>(i), r.warnings[i]);
+  out.Set("warnings", warnings);
+  out.Set("timingMs", r.timingMs);
+  return out;
+}
+
+// buildPlan(desc, done(err, Uint8Array)) and buildTunedPlan(desc, level, timingCache | null,
+// done(err, result)): validate, check every profile, choose each layer's tactic (src/tactics;
+// buildPlan by heuristic alone, as level 0), write the plan.
+Napi::Value StartBuild(const Napi::CallbackInfo& info, bool tuned) {
   Napi::Env env = info.Env();
-  if (!info[0].IsObject() || !info[1].IsFunction())
-    throwError(env, ErrorCode::kInvalidArgument, "buildPlan(desc, done)");
+  const size_t doneArg = tuned ? 3 : 1;
+  if (!info[0].IsObject() || !info[doneArg].IsFunction())
+    throwError(env, ErrorCode::kInvalidArgument,
+               tuned ? "buildTunedPlan(desc, level, timingCache, done)" : "buildPlan(desc, done)");
   auto network = std::make_shared<Network>(networkFromJs(env, info[0].As<Napi::Object>()));
-  auto tsfn =
-      Napi::ThreadSafeFunction::New(env, info[1].As<Napi::Function>(), "kiln.buildPlan", 0, 1);
-  globalThreadPool().submit([network, tsfn]() mutable {
+  TuneOptions options;
+  options.level = tuned ? static_cast<int>(toSize(env, info[1], "level")) : 0;
+  if (tuned && !info[2].IsNull() && !info[2].IsUndefined()) {
+    const Region cache = toRegion(env, info[2], "timingCache");
+    options.timingCache.assign(cache.data, cache.data + cache.size);
+  }
+  auto tsfn = Napi::ThreadSafeFunction::New(env, info[doneArg].As<Napi::Function>(),
+                                            "kiln.buildPlan", 0, 1);
+  globalThreadPool().submit([network, options, tsfn, tuned]() mutable {
     auto* outcome = new BuildOutcome();
     try {
       auto core = std::make_shared<const EngineCore>(*network);
       checkProfiles(core);
+      outcome->tactics = tuneNetwork(*core, network.get(), options);
       outcome->plan = writePlan(*network, PlanInfo{});
     } catch (const Error& e) {
       outcome->status = Status::failure(e.code(), e.what());
@@ -99,21 +146,25 @@ Napi::Value BuildPlan(const Napi::CallbackInfo& info) {
     } catch (const std::exception& e) {
       outcome->status = Status::failure(ErrorCode::kInternal, e.what());
     }
-    const napi_status queued =
-        tsfn.BlockingCall(outcome, [](Napi::Env env, Napi::Function cb, BuildOutcome* o) {
-          std::unique_ptr<BuildOutcome> owned(o);
-          if (!o->status.ok) {
-            cb.Call({makeError(env, o->status)});
-            return;
-          }
-          auto bytes = Napi::Buffer<uint8_t>::Copy(env, o->plan.data(), o->plan.size());
-          cb.Call({env.Null(), bytes});
-        });
+    const auto deliver = tuned ? [](Napi::Env env, Napi::Function cb, BuildOutcome* o) {
+      std::unique_ptr<BuildOutcome> owned(o);
+      if (!o->status.ok) return void(cb.Call({makeError(env, o->status)}));
+      cb.Call({env.Null(), buildResultToJs(env, *o)});
+    }
+                               : [](Napi::Env env, Napi::Function cb, BuildOutcome* o) {
+      std::unique_ptr<BuildOutcome> owned(o);
+      if (!o->status.ok) return void(cb.Call({makeError(env, o->status)}));
+      cb.Call({env.Null(), Napi::Buffer<uint8_t>::Copy(env, o->plan.data(), o->plan.size())});
+    };
+    const napi_status queued = tsfn.BlockingCall(outcome, deliver);
     if (queued != napi_ok) delete outcome;
     tsfn.Release();
   });
   return env.Undefined();
 }
+
+Napi::Value BuildPlan(const Napi::CallbackInfo& info) { return StartBuild(info, false); }
+Napi::Value BuildTunedPlan(const Napi::CallbackInfo& info) { return StartBuild(info, true); }
 
 Napi::Value SupportedOps(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
@@ -134,6 +185,7 @@ void EngineWrap::init(Napi::Env env, Napi::Object exports) {
   env.GetInstanceData<AddonData>()->engine = Napi::Persistent(ctor);
   exports.Set("Engine", ctor);
   exports.Set("buildPlan", Napi::Function::New(env, BuildPlan));
+  exports.Set("buildTunedPlan", Napi::Function::New(env, BuildTunedPlan));
   exports.Set("supportedOps", Napi::Function::New(env, SupportedOps));
 }
 

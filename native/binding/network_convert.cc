@@ -237,6 +237,7 @@ Napi::Object networkToJs(Napi::Env env, const Network& n) {
     Napi::Object attrs = Napi::Object::New(env);
     for (const auto& [key, value] : l.attrs) attrs.Set(key, attrToJs(env, value));
     o.Set("attrs", attrs);
+    if (!l.tactic.empty()) o.Set("tactic", l.tactic);
     if (!l.guards.empty()) {
       Napi::Array guards = Napi::Array::New(env);
       for (const auto& [tensor, value] : l.guards) {

@@ -58,6 +58,23 @@ TEST(round_trips_everything) {
   CHECK(writePlan(back, info) == bytes);  // deterministic
 }
 
+TEST(layer_tactics_round_trip_and_version_1_plans_still_load) {
+  Network n = sampleNetwork();
+  n.layers[0].tactic = "matmul.test";
+  const auto bytes = writePlan(n, PlanInfo{});
+  CHECK_EQ(readPlan(bytes.data(), bytes.size()).layers[0].tactic, std::string("matmul.test"));
+  // A version 1 file (written before tactics existed) loads with no tactics.
+  PlanInfo v1;
+  v1.formatVersion = 1;
+  const auto old = writePlan(n, v1);
+  CHECK(old.size() < bytes.size());
+  PlanInfo info;
+  const Network back = readPlan(old.data(), old.size(), &info);
+  CHECK_EQ(info.formatVersion, 1u);
+  CHECK(back.layers[0].tactic.empty());
+  CHECK_EQ(back.layers[0].attrInts("perm")[1], -2);
+}
+
 TEST(every_truncation_is_refused_cleanly) {
   const auto bytes = writePlan(sampleNetwork(), PlanInfo{});
   int wrong = 0;
@@ -88,10 +105,13 @@ TEST(altered_bytes_fail_the_checksum) {
 
 TEST(refuses_other_versions_backends_and_features) {
   std::string message;
-  PlanInfo v2;
-  v2.formatVersion = 2;
-  CHECK(codeOf(writePlan(sampleNetwork(), v2), &message) == ErrorCode::kInvalidPlan);
-  CHECK(message.find("format version 2") != std::string::npos);
+  PlanInfo v3;
+  v3.formatVersion = 3;
+  CHECK(codeOf(writePlan(sampleNetwork(), v3), &message) == ErrorCode::kInvalidPlan);
+  CHECK(message.find("format version 3") != std::string::npos);
+  PlanInfo v0;
+  v0.formatVersion = 0;
+  CHECK(codeOf(writePlan(sampleNetwork(), v0), &message) == ErrorCode::kInvalidPlan);
   PlanInfo cuda;
   cuda.backend = "cuda";
   codeOf(writePlan(sampleNetwork(), cuda), &message);

@@ -63,6 +63,10 @@ struct OpImpl {
   // Optional: work done once when an engine loads, shared by every context (e.g. packing
   // constant weights into the GEMM's panel layout). Returns null when there is nothing to do.
   std::shared_ptr<const void> (*prepare)(const LayerDesc& layer, const Network& network) = nullptr;
+  // Optional: the tactics (implementations) that can run the layer at ctx's input shapes, the
+  // heuristic's choice first; empty when there is no choice to make. prepare() honours
+  // layer.tactic (see src/tactics). Input data may be absent (only constants are known).
+  std::vector<std::string> (*tactics)(const OpContext& ctx) = nullptr;
 };
 
 // nullptr when the op is not implemented.

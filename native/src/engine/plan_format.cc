@@ -198,6 +198,7 @@ std::vector<uint8_t> writePlan(const Network& n, const PlanInfo& info) {
       body.str(key);
       writeAttr(body, value);
     }
+    if (info.formatVersion >= 2) body.str(l.tactic);
   }
   body.ints(n.inputs);
   body.ints(n.outputs);
@@ -243,10 +244,11 @@ Network readPlan(const uint8_t* data, size_t size, PlanInfo* infoOut) {
   r.take(sizeof(kMagic), "magic");
   PlanInfo info;
   info.formatVersion = r.pod<uint32_t>("format version");
-  if (info.formatVersion != kPlanFormatVersion) {
+  if (info.formatVersion < kPlanFormatOldestReadable || info.formatVersion > kPlanFormatVersion) {
     throw Error(ErrorCode::kInvalidPlan,
                 "engine file has format version " + std::to_string(info.formatVersion) +
-                    " but this kiln core (" + kCoreVersion + ") reads version " +
+                    " but this kiln core (" + kCoreVersion + ") reads versions " +
+                    std::to_string(kPlanFormatOldestReadable) + " to " +
                     std::to_string(kPlanFormatVersion) + ": rebuild the engine");
   }
   info.coreVersion = r.str("core version");
@@ -301,6 +303,7 @@ Network readPlan(const uint8_t* data, size_t size, PlanInfo* infoOut) {
       std::string key = b.str("attribute name");
       l.attrs[key] = readAttr(b);
     }
+    if (info.formatVersion >= 2) l.tactic = b.str("layer tactic");
   }
   n.inputs = b.ints("inputs");
   n.outputs = b.ints("outputs");

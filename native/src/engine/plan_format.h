@@ -5,6 +5,8 @@
 //
 // The payload is the Network (tensors, layers, IO, profiles, weights), little-endian, every
 // string and array prefixed by its length. Reading checks everything before trusting it.
+// Version 2 adds each layer's tactic (a string after its attributes); version 1 plans, which
+// have none, still load and their layers pick implementations by heuristic.
 #pragma once
 
 #include <cstdint>
@@ -15,7 +17,9 @@
 
 namespace kiln {
 
-inline constexpr uint32_t kPlanFormatVersion = 1;
+inline constexpr uint32_t kPlanFormatVersion = 2;
+// The oldest version readPlan still reads.
+inline constexpr uint32_t kPlanFormatOldestReadable = 1;
 
 // Bits of the required-features field.
 enum PlanFeature : uint64_t {
@@ -32,6 +36,7 @@ struct PlanInfo {
   uint64_t requiredFeatures = 0;
 };
 
+// Writes info.formatVersion's layout (kPlanFormatVersion, or 1 without tactics).
 std::vector<uint8_t> writePlan(const Network& network, const PlanInfo& info);
 
 // Throws kInvalidPlan saying what is wrong: not a plan, another format version, another

@@ -41,6 +41,9 @@ struct LayerDesc {
   // The layer runs only when every guard's bool tensor holds the given value: the branches of
   // an ONNX If, flattened into the network (like TensorRT's IIfConditional).
   std::vector<std::pair<int32_t, bool>> guards;
+  // The implementation the builder chose for this layer by timing (e.g. "conv.winograd"), or
+  // empty: the op then picks by its heuristic when the engine loads.
+  std::string tactic = {};
 
   int64_t attrInt(const std::string& key, int64_t fallback) const;
   double attrFloat(const std::string& key, double fallback) const;

@@ -70,8 +70,8 @@ int run(double seconds, const char* filter) {
       {"mv2 1x1 96->576 @14", 96, 14, 14, 576, 1, 1, 0, 1, false},
       {"mv2 1x1 16->96 @112", 16, 112, 112, 96, 1, 1, 0, 1, false},
   };
-  std::printf("%-28s %10s %10s %10s\n", "layer", "median ms", "best ms", "GFLOP/s");
-  double total = 0;
+  std::printf("%-28s %-8s %10s %10s %10s\n", "layer", "algo", "median ms", "best ms", "GFLOP/s");
+  double total = 0, totalFastest = 0;
   for (const ConvShape& s : shapes) {
     if (*filter && !std::strstr(s.what, filter)) continue;
     kiln::kernels::Conv2dParams p;
@@ -87,24 +87,35 @@ int run(double seconds, const char* filter) {
     std::vector<float> w(static_cast<size_t>(s.m * (s.c / s.group) * s.k * s.k), 0.01f);
     std::vector<float> bias(static_cast<size_t>(s.m), 0.1f);
     std::vector<float> y(static_cast<size_t>(s.m * oh * ow)), res(y.size(), 1.0f);
-    // BENCH_COLD_WEIGHTS=1 rotates through copies of the weights that together exceed the
-    // caches, as in a whole network where every layer's weights come from memory.
-    const std::vector<uint8_t> blob0 = kiln::kernels::packConv2dWeights(p, w.data());
-    const size_t copies =
-        std::getenv("BENCH_COLD_WEIGHTS") ? std::max<size_t>(2, (256u << 20) / blob0.size()) : 1;
-    std::vector<std::vector<uint8_t>> blobs(std::min<size_t>(copies, 512), blob0);
-    size_t next = 0;
-    const Timing t = secondsPerCall(
-        [&] {
-          const std::vector<uint8_t>& blob = blobs[next++ % blobs.size()];
-          kiln::kernels::conv2dPacked(p, x.data(), blob.data(), blob.size(), bias.data(),
-                                      s.residual ? res.data() : nullptr, y.data());
-        },
-        seconds);
-    const double flops = 2.0 * s.m * oh * ow * (s.c / s.group) * s.k * s.k;
-    total += t.best;
-    std::printf("%-28s %10.4f %10.4f %10.1f\n", s.what, t.median * 1e3, t.best * 1e3,
-                flops / t.best / 1e9);
+    // Every algorithm that applies, timed in turn on the same buffers; "sum" counts the
+    // default (im2col + GEMM) and the fastest of them separately.
+    double fastest = 0;
+    for (const kiln::kernels::ConvAlgo algo :
+         {kiln::kernels::ConvAlgo::kGemm, kiln::kernels::ConvAlgo::kWinograd}) {
+      if (!kiln::kernels::conv2dAlgoApplies(p, algo)) continue;
+      // BENCH_COLD_WEIGHTS=1 rotates through copies of the weights that together exceed the
+      // caches, as in a whole network where every layer's weights come from memory.
+      const std::vector<uint8_t> blob0 = kiln::kernels::packConv2dWeights(p, w.data(), algo);
+      const size_t copies =
+          std::getenv("BENCH_COLD_WEIGHTS") ? std::max<size_t>(2, (256u << 20) / blob0.size()) : 1;
+      std::vector<std::vector<uint8_t>> blobs(std::min<size_t>(copies, 512), blob0);
+      size_t next = 0;
+      const Timing t = secondsPerCall(
+          [&] {
+            const std::vector<uint8_t>& blob = blobs[next++ % blobs.size()];
+            kiln::kernels::conv2dPacked(p, x.data(), blob.data(), blob.size(), bias.data(),
+                                        s.residual ? res.data() : nullptr, y.data());
+          },
+          seconds);
+      // GFLOP/s of the direct convolution's count, so algorithms compare by time.
+      const double flops = 2.0 * s.m * oh * ow * (s.c / s.group) * s.k * s.k;
+      if (algo == kiln::kernels::ConvAlgo::kGemm) total += t.best;
+      fastest = fastest == 0 ? t.best : std::min(fastest, t.best);
+      std::printf("%-28s %-8s %10.4f %10.4f %10.1f\n", s.what,
+                  algo == kiln::kernels::ConvAlgo::kGemm ? "gemm" : "winograd", t.median * 1e3,
+                  t.best * 1e3, flops / t.best / 1e9);
+    }
+    totalFastest += fastest;
   }
   if (!*filter || std::strstr("r50 maxpool 3x3 s2", filter)) {
     kiln::kernels::Pool2dParams pp;
@@ -116,9 +127,12 @@ int run(double seconds, const char* filter) {
     const Timing t =
         secondsPerCall([&] { kiln::kernels::pool2d(pp, x.data(), y.data()); }, seconds);
     total += t.best;
-    std::printf("%-28s %10.4f %10.4f\n", "r50 maxpool 3x3 s2", t.median * 1e3, t.best * 1e3);
+    totalFastest += t.best;
+    std::printf("%-28s %-8s %10.4f %10.4f\n", "r50 maxpool 3x3 s2", "", t.median * 1e3,
+                t.best * 1e3);
   }
-  std::printf("%-28s %10s %10.4f\n", "sum", "", total * 1e3);
+  std::printf("%-28s %-8s %10s %10.4f\n", "sum", "gemm", "", total * 1e3);
+  std::printf("%-28s %-8s %10s %10.4f\n", "sum", "fastest", "", totalFastest * 1e3);
   return 0;
 }
 }  // namespace

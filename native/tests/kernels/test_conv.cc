@@ -12,9 +12,20 @@
 using kiln::kernels::Activation;
 using kiln::kernels::ActivationKind;
 using kiln::kernels::Conv2dParams;
+using kiln::kernels::ConvAlgo;
 using kiln::kernels::ConvTranspose2dParams;
 
 namespace {
+
+// Winograd F(4x4, 3x3) rounds in its transforms, whose coefficients reach 5 (B^T d B) and 8
+// (A^T m A), so its error grows by roughly the transforms' norms over direct summation; the
+// literature puts F(4, 3) about an order of magnitude above direct convolution (F(6, 3) two).
+// Measured over the shapes below: worst |error| / sum |x * w| = 2.0e-6 for Winograd against
+// 1.3e-7 for im2col + GEMM (10-18x), and relative to this test's scale (sqrt(K + 1) times
+// sum |x * w|, the bound for the direct path) 2.8e-7: the direct path's 1e-6 still holds with a
+// 3.5x margin, so Winograd gets the same bound, not a looser one.
+constexpr double kWinogradRtol = 1e-6;
+double worstWinogradRatio = 0;
 
 std::string describe(const Conv2dParams& p) {
   char buf[256];
@@ -80,6 +91,16 @@ void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuI
   kt::expectClose(kt::isaTag(isa) + "packed conv " + describe(p) + (withBias ? " bias" : "") +
                       (withResidual ? " res" : ""),
                   yp.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
+  if (!kiln::kernels::conv2dAlgoApplies(p, ConvAlgo::kWinograd)) return;
+  const auto wino = kiln::kernels::packConv2dWeights(p, w.data(), ConvAlgo::kWinograd);
+  std::vector<float> yw(static_cast<size_t>(ys), std::nanf(""));
+  kiln::kernels::conv2dPacked(p, x.data(), wino.data(), wino.size(), withBias ? b.data() : nullptr,
+                              withResidual ? res.data() : nullptr, yw.data());
+  for (size_t i = 0; i < ys; ++i)
+    worstWinogradRatio = std::max(worstWinogradRatio, std::fabs(yw[i] - want[i]) / scale[i]);
+  kt::expectClose(kt::isaTag(isa) + "winograd conv " + describe(p) + (withBias ? " bias" : "") +
+                      (withResidual ? " res" : ""),
+                  yw.data(), want.data(), ys, 1e-6, kWinogradRtol, scale.data());
 }
 
 Conv2dParams conv(int64_t n, int64_t c, int64_t h, int64_t w, int64_t m, int64_t kh, int64_t kw,
@@ -113,6 +134,30 @@ TEST(conv_dense_shapes) {
     runConv(conv(1, 3, 8, 8, 4, 1, 1, 1, 1), true, false, isa);       // padded 1x1
     runConv(conv(1, 1, 4, 4, 1, 3, 3, 3, 1), true, false, isa);       // single channel, stride 3
   });
+}
+
+TEST(conv_winograd_shapes) {
+  // Odd sizes (partial tiles on the right and bottom), pads 0-2 and asymmetric, channel counts
+  // that are not multiples of 16, more tiles than one block, a tile count past one 16-lane
+  // vector and past one 32-column panel, batch 2, residual and bias.
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConv(conv(1, 3, 5, 5, 2, 3, 3, 1, 1), true, false, isa);
+    runConv(conv(1, 17, 13, 11, 19, 3, 3, 1, 1), true, true, isa);
+    runConv(conv(2, 8, 9, 23, 5, 3, 3, 1, 0), false, true, isa);
+    runConv(conv(1, 33, 14, 14, 40, 3, 3, 1, 1), true, false, isa);
+    runConv(conv(1, 20, 7, 7, 70, 3, 3, 1, 1), true, true, isa);
+    runConv(conv(1, 5, 3, 3, 4, 3, 3, 1, 2), true, false, isa);  // pads larger than the image
+    runConv(conv(1, 64, 56, 56, 32, 3, 3, 1, 1), true, true, isa);
+    runConv(conv(1, 300, 6, 6, 24, 3, 3, 1, 1), true, false, isa);  // K above one GEMM block
+    Conv2dParams p = conv(1, 6, 19, 26, 9, 3, 3, 1, 0);
+    p.padLeft = 2;
+    p.padBottom = 1;
+    runConv(p, true, true, isa);
+    p.activation = kiln::kernels::makeActivation(ActivationKind::kLeakyRelu);
+    runConv(p, true, true, isa);
+  });
+  std::printf("winograd: largest error / direct scale = %.3g (tolerance %.3g)\n",
+              worstWinogradRatio, kWinogradRtol);
 }
 
 TEST(conv_pointwise_gemm_path) {
@@ -231,6 +276,15 @@ TEST(conv_packed_weights_rejected_for_other_layers) {
   other.group = 2;  // same weights count, other grouping
   CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(other, blob.data(), blob.size()),
                kiln::Error);
+  // Winograd weights are refused for a layer it cannot run, and by another tier.
+  const auto wino = kiln::kernels::packConv2dWeights(p, w.data(), ConvAlgo::kWinograd);
+  CHECK(kiln::kernels::validatePackedConv2dWeights(p, wino.data(), wino.size()) ==
+        ConvAlgo::kWinograd);
+  other = p;
+  other.strideH = other.strideW = 2;
+  CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(other, wino.data(), wino.size()),
+               kiln::Error);
+  CHECK_THROWS(kiln::kernels::packConv2dWeights(other, w.data(), ConvAlgo::kWinograd), kiln::Error);
   const auto gemmBlob = kiln::kernels::packGemmA(16, 72, false, w.data());
   CHECK_THROWS(kiln::kernels::validatePackedConv2dWeights(p, gemmBlob.data(), gemmBlob.size()),
                kiln::Error);

@@ -1,4 +1,11 @@
-import { KilnError, type Logger, features, getLogger, nativeAddon } from '@kiln/core';
+import {
+  KilnError,
+  type Logger,
+  type NativeBuildResult,
+  features,
+  getLogger,
+  nativeAddon,
+} from '@kiln/core';
 
 import { type NetworkPass, runPasses } from './build-log';
 import { BuilderConfig } from './config';
@@ -18,6 +25,7 @@ import { removeNoOps } from './passes/remove-no-ops';
 import { applyIOFormats } from './passes/apply-io-formats';
 import { OptimizationProfile, type ShapeRange } from './profile';
 import { describeNetwork } from './serialize';
+import { finishTactics, readTimingCache } from './tactics';
 
 /** The passes the builder applies, in order; each is exported for use on its own. */
 export const DEFAULT_PASSES: readonly NetworkPass[] = [
@@ -152,11 +160,20 @@ export class Builder {
     const profiles = resolveProfiles(network, config);
     const desc = describeNetwork(network, profiles);
     report({ stage: 'build', done: 0, total: 1 });
-    const plan = await new Promise<Uint8Array>((resolve, reject) => {
-      nativeAddon().buildPlan(desc, (error, bytes) =>
-        error ? reject(error) : resolve(new Uint8Array(bytes!)),
+    // The native build also picks each layer's tactic: the fastest at the first profile's opt
+    // shapes (timed, or from the timing cache), or the heuristic's at level 0.
+    const level = config.builderOptimizationLevel;
+    const started = performance.now();
+    const result = await new Promise<NativeBuildResult>((resolve, reject) => {
+      nativeAddon().buildTunedPlan(
+        desc,
+        level,
+        readTimingCache(config.timingCachePath, this.logger),
+        (error, r) => (error ? reject(error) : resolve(r!)),
       );
     });
+    finishTactics(result, config.timingCachePath, level, performance.now() - started, this.logger);
+    const plan = new Uint8Array(result.plan);
     report({ stage: 'build', done: 1, total: 1 });
     const memory = Math.max(0, ...new (nativeAddon().Engine)(plan).info().deviceMemorySize);
     if (memory > config.memoryPoolLimit) {

@@ -24,9 +24,17 @@ export class BuilderConfig {
   readonly profiles: OptimizationProfile[] = [];
   /** Activation memory an execution context may use, in bytes (default: unlimited). */
   memoryPoolLimit = Number.POSITIVE_INFINITY;
-  /** 0..5; higher tries more tactics (used by tactic selection). Default 3, as TensorRT. */
+  /**
+   * 0..5 (default 3, as TensorRT). 0 picks each layer's tactic by heuristic without timing;
+   * 1..5 time every candidate tactic at the first profile's opt shapes, over more runs (2 + 2 x
+   * level) as it rises.
+   */
   builderOptimizationLevel = 3;
-  /** Where tactic timings are cached between builds (used by tactic selection). */
+  /**
+   * A timing cache file: read when it exists, so layers timed before (same op, shapes,
+   * attributes, on this CPU and thread count) are not timed again, and written back with this
+   * build's timings. A corrupt or foreign cache is reported as a warning and replaced.
+   */
   timingCachePath: string | undefined;
   /** Implicit-batch compatibility: a profile of 1..maxBatchSize over every input's leading dim. */
   maxBatchSize: number | undefined;

@@ -18,9 +18,17 @@ export interface NativeAddon {
   Stream: new (device: string) => NativeStream;
   Event: new (device: string) => NativeEvent;
   supportedOps(): string[];
+  /** Builds with each layer's tactic chosen by heuristic (optimization level 0). */
   buildPlan(
     desc: NativeNetworkDesc,
     done: (error: KilnError | null, plan?: Uint8Array) => void,
+  ): void;
+  /** level: 0..5 (tactic selection); timingCache: a previous build's, or null. */
+  buildTunedPlan(
+    desc: NativeNetworkDesc,
+    level: number,
+    timingCache: ArrayBufferView | null,
+    done: (error: KilnError | null, result?: NativeBuildResult) => void,
   ): void;
   Engine: new (plan: ArrayBufferView) => NativeEngine;
   ExecutionContext: new (engine: NativeEngine) => NativeExecutionContext;
@@ -62,6 +70,24 @@ export interface NativeNetworkDesc {
   weights: ArrayBufferView[];
 }
 
+/** @internal What buildPlan returns: the plan, the updated timing cache, each layer's tactic. */
+export interface NativeBuildResult {
+  plan: Uint8Array;
+  timingCache: Uint8Array;
+  layers: {
+    name: string;
+    op: string;
+    tactic: string;
+    /** 'timed', 'cache', 'heuristic' (level 0) or 'only' (a single candidate). */
+    source: string;
+    timings: { tactic: string; ms: number }[];
+  }[];
+  /** Why a given timing cache was not used. */
+  warnings: string[];
+  /** Milliseconds spent timing candidates (what a timing cache saves). */
+  timingMs: number;
+}
+
 /** @internal What a loaded engine reports about itself. */
 export interface NativeEngineInfo {
   inputs: { name: string; dtype: number; shape: number[] }[];
@@ -74,6 +100,8 @@ export interface NativeEngineInfo {
     outputs: string[];
     attrs: Record<string, unknown>;
     guards?: { tensor: string; value: boolean }[];
+    /** The implementation chosen at build time, when the layer had a choice. */
+    tactic?: string;
   }[];
   deviceMemorySize: number[];
   coreVersion: string;

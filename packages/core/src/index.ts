@@ -49,4 +49,5 @@ export {
   type NativeEngine,
   type NativeEngineInfo,
   type NativeExecutionContext,
+  type NativeBuildResult,
 } from './addon';

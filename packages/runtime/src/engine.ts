@@ -35,6 +35,8 @@ export interface LayerInfo {
   attrs: Record<string, unknown>;
   /** Conditions the layer runs under (branches of an ONNX If). */
   guards?: { tensor: string; value: boolean }[];
+  /** The implementation the builder chose for the layer (e.g. 'conv.winograd'), if it had a choice. */
+  tactic?: string;
 }
 
 function toDataType(code: number, name: string): DataType {

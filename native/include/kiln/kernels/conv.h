@@ -51,15 +51,33 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
 // Output height and width of conv2d.
 void conv2dOutputShape(const Conv2dParams& p, int64_t* outH, int64_t* outW);
 
+// The ways conv2dPacked can run a layer (the conv tactics the builder times).
+enum class ConvAlgo : uint32_t {
+  kGemm = 0,     // im2col + GEMM (a plain GEMM for unpadded stride-1 1x1, direct for depthwise)
+  kWinograd = 1  // Winograd F(4x4, 3x3): 3x3, stride 1, dilation 1, group 1 only
+};
+
+// Whether `algo` can run the layer p.
+bool conv2dAlgoApplies(const Conv2dParams& p, ConvAlgo algo);
+
+// The algorithm picked without timing: Winograd where it applies and the channel counts keep
+// its GEMMs efficient, im2col + GEMM otherwise.
+ConvAlgo conv2dHeuristicAlgo(const Conv2dParams& p);
+
 // Packs w ([M, C / group, kH, kW]) once for conv2dPacked on the active ISA tier: GEMM panels per
-// group for the im2col and 1x1 paths, the weights as given for depthwise. The blob format and
-// its tier/dims checks are those of gemm.h's packed weights (PackedKind::kConv*).
-std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w);
+// group for the im2col and 1x1 paths, the weights as given for depthwise, the 36 transformed
+// matrices as GEMM panels for Winograd (throws kInvalidArgument where algo does not apply). The
+// blob format and its tier/dims checks are those of gemm.h's packed weights (PackedKind::kConv*).
+// Only the channel counts, kernel size, group and (for 1x1) strides and pads of p matter.
+std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w,
+                                       ConvAlgo algo = ConvAlgo::kGemm);
 
-// Throws kInvalidArgument unless blob is a packConv2dWeights result for p on this tier.
-void validatePackedConv2dWeights(const Conv2dParams& p, const void* blob, size_t bytes);
+// The algorithm a packConv2dWeights blob was made for; throws kInvalidArgument unless blob is
+// a packConv2dWeights result for p on this tier.
+ConvAlgo validatePackedConv2dWeights(const Conv2dParams& p, const void* blob, size_t bytes);
 
-// conv2d with weights from packConv2dWeights (validated on every call; the check is O(1)).
+// conv2d with weights from packConv2dWeights, run by the algorithm they were packed for
+// (validated on every call; the check is O(1)).
 void conv2dPacked(const Conv2dParams& p, const float* x, const void* packedW, size_t bytes,
                   const float* bias, const float* residual, float* y);
 

@@ -52,10 +52,11 @@ void sgemm(const GemmParams& p, const float* a, const float* b, float* c, Thread
 
 // What a packed blob holds.
 enum class PackedKind : uint32_t {
-  kGemmB = 1,         // op(B) (K x N) in NR-column panels: rows = K, cols = N
-  kGemmA = 2,         // op(A) (M x K) in MR-row panels: rows = M, cols = K
-  kConvIm2col = 3,    // conv weights, per group op(A) panels: rows = M / group, cols = C/g*kH*kW
-  kConvDepthwise = 4  // depthwise conv weights as given (no GEMM): rows = M, cols = kH*kW
+  kGemmB = 1,          // op(B) (K x N) in NR-column panels: rows = K, cols = N
+  kGemmA = 2,          // op(A) (M x K) in MR-row panels: rows = M, cols = K
+  kConvIm2col = 3,     // conv weights, per group op(A) panels: rows = M / group, cols = C/g*kH*kW
+  kConvDepthwise = 4,  // depthwise conv weights as given (no GEMM): rows = M, cols = kH*kW
+  kConvWinograd = 5    // Winograd F(4x4, 3x3) weights: 36 op(A) panels, rows = M, cols = C
 };
 
 // The header at the start of every packed blob (exactly 64 bytes).

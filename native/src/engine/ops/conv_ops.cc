@@ -136,12 +136,20 @@ struct PackedConv {
   CpuIsa isa;
 };
 
+// The conv tactics' names in plans and timing caches.
+constexpr const char* kTacticGemm = "conv.gemm";
+constexpr const char* kTacticWinograd = "conv.winograd";
+
+const char* tacticName(kernels::ConvAlgo algo) {
+  return algo == kernels::ConvAlgo::kWinograd ? kTacticWinograd : kTacticGemm;
+}
+
 std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& network) {
   if (layer.inputs.size() < 2 || layer.inputs[1] < 0) return nullptr;
   const TensorDesc& w = network.tensors[layer.inputs[1]];
   if (w.constant < 0 || w.dtype != DataType::kFloat32 || w.shape.size() != 4) return nullptr;
   // Packing depends on channels, groups, kernel size and (for the 1x1 path) strides and pads,
-  // never on the spatial size of the input.
+  // never on the spatial size of the input, which only steers the heuristic.
   kernels::Conv2dParams p;
   p.group = layer.attrInt("group", 1);
   p.outChannels = w.shape[0];
@@ -152,18 +160,51 @@ std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& n
   p.inW = p.kernelW;
   const std::vector<int64_t> strides = layer.attrInts("strides", {1, 1});
   const std::vector<int64_t> pads = layer.attrInts("pads", {0, 0, 0, 0});
-  if (strides.size() != 2 || pads.size() != 4) return nullptr;
+  const std::vector<int64_t> dilations = layer.attrInts("dilations", {1, 1});
+  if (strides.size() != 2 || pads.size() != 4 || dilations.size() != 2) return nullptr;
   p.strideH = strides[0], p.strideW = strides[1];
   p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
+  p.dilationH = dilations[0], p.dilationW = dilations[1];
+  kernels::ConvAlgo algo = kernels::ConvAlgo::kGemm;
+  if (layer.tactic == kTacticWinograd) {
+    algo = kernels::ConvAlgo::kWinograd;
+  } else if (layer.tactic.empty()) {
+    // No timed choice (a level-0 build or an older plan): the heuristic, at the input's
+    // declared spatial size when it is fixed, else at a mid-network size.
+    const Dims& x = network.tensors[layer.inputs[0]].shape;
+    const bool known = x.size() == 4 && x[2] > 0 && x[3] > 0;
+    p.inH = known ? x[2] : 56;
+    p.inW = known ? x[3] : 56;
+    try {
+      algo = kernels::conv2dHeuristicAlgo(p);
+    } catch (const Error&) {
+      algo = kernels::ConvAlgo::kGemm;
+    }
+    p.inH = p.kernelH, p.inW = p.kernelW;
+  }
   try {
     auto packed = std::make_shared<PackedConv>();
-    packed->blob = kernels::packConv2dWeights(
-        p, reinterpret_cast<const float*>(network.weights[w.constant].data()));
+    const float* weights = reinterpret_cast<const float*>(network.weights[w.constant].data());
+    if (!kernels::conv2dAlgoApplies(p, algo)) algo = kernels::ConvAlgo::kGemm;
+    packed->blob = kernels::packConv2dWeights(p, weights, algo);
     packed->isa = activeIsa();
     return packed;
   } catch (const Error&) {
     return nullptr;  // a shape the packer does not take: the plain path runs it
   }
+}
+
+// The heuristic's choice first, then the other algorithms that apply at these shapes; only
+// layers whose weights prepareConv packs have a choice.
+std::vector<std::string> convTactics(const OpContext& ctx) {
+  if (isSpatialNd(ctx) || !ctx.has(1) || ctx.shape(0).size() != 4 || ctx.shape(1).size() != 4)
+    return {};
+  const kernels::Conv2dParams p = convParams(ctx);
+  const kernels::ConvAlgo first = kernels::conv2dHeuristicAlgo(p);
+  std::vector<std::string> names{tacticName(first)};
+  for (kernels::ConvAlgo algo : {kernels::ConvAlgo::kGemm, kernels::ConvAlgo::kWinograd})
+    if (algo != first && kernels::conv2dAlgoApplies(p, algo)) names.push_back(tacticName(algo));
+  return names;
 }
 
 void runConv(OpContext& ctx) {
@@ -260,7 +301,7 @@ void runConvTranspose(OpContext& ctx) {
 }  // namespace
 
 void registerConvOps(OpTable& table) {
-  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv};
+  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv, convTactics};
   table["ConvTranspose"] = OpImpl{inferConvTranspose, runConvTranspose};
 }
 

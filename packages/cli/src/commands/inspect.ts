@@ -41,8 +41,9 @@ export function inspect(file: string | undefined, log: (line: string) => void): 
   });
   for (const l of engine.layers()) {
     const act = l.attrs.activation ? ` +${String(l.attrs.activation)}` : '';
+    const tactic = l.tactic ? ` [${l.tactic}]` : '';
     log(
-      `  layer ${l.name}: ${l.op}${act} (${l.inputs.filter(Boolean).join(', ')}) -> (${l.outputs.join(', ')})`,
+      `  layer ${l.name}: ${l.op}${act}${tactic} (${l.inputs.filter(Boolean).join(', ')}) -> (${l.outputs.join(', ')})`,
     );
   }
 }

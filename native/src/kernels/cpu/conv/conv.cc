@@ -8,6 +8,8 @@
 #include "kernels/cpu/common/scratch.h"
 #include "kernels/cpu/conv/conv_internal.h"
 #include "kernels/cpu/conv/im2col.h"
+#include "kernels/cpu/conv/winograd.h"
+#include "kernels/cpu/conv/winograd_transform.h"
 #include "kernels/cpu/gemm/gemm_internal.h"
 #include "kiln/error.h"
 #include "kiln/kernels/gemm.h"
@@ -166,11 +168,64 @@ void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* 
   conv2dGemm(p, x, w, nullptr, 0, bias, residual, y);
 }
 
-std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w) {
+bool conv2dAlgoApplies(const Conv2dParams& p, ConvAlgo algo) {
+  switch (algo) {
+    case ConvAlgo::kGemm:
+      return true;
+    case ConvAlgo::kWinograd:
+      return winogradApplies(p);
+  }
+  return false;
+}
+
+ConvAlgo conv2dHeuristicAlgo(const Conv2dParams& p) {
+  if (!winogradApplies(p)) return ConvAlgo::kGemm;
+  // Below ~32 channels each GEMM is too thin to pay for the transforms, and below 16 tiles
+  // (outputs under ~13 x 13) most of the GEMMs' columns are padding.
+  int64_t oh, ow;
+  conv2dOutputShape(p, &oh, &ow);
+  const int64_t tiles = ((oh + 3) / 4) * ((ow + 3) / 4);
+  return p.inChannels >= 32 && p.outChannels >= 32 && tiles >= 16 ? ConvAlgo::kWinograd
+                                                                  : ConvAlgo::kGemm;
+}
+
+namespace {
+
+// Packs `count` row-major rows x cols matrices, each `stride` floats apart, behind one header.
+std::vector<uint8_t> packMatrices(int64_t count, int64_t rows, int64_t cols, const float* a,
+                                  int64_t stride, PackedKind kind) {
+  std::vector<uint8_t> out;
+  for (int64_t g = 0; g < count; ++g) {
+    auto one = packGemmA(rows, cols, false, a + g * stride);
+    if (g == 0) {
+      PackedWeightsHeader h;
+      std::memcpy(&h, one.data(), sizeof h);
+      h.kind = static_cast<uint32_t>(kind);
+      h.groups = count;
+      h.payloadBytes *= static_cast<uint64_t>(count);
+      out.reserve(sizeof h + h.payloadBytes);
+      out.resize(sizeof h);
+      std::memcpy(out.data(), &h, sizeof h);
+    }
+    out.insert(out.end(), one.begin() + sizeof(PackedWeightsHeader), one.end());
+  }
+  return out;
+}
+
+}  // namespace
+
+std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w, ConvAlgo algo) {
   checkParams(p);
   const int64_t Mg = p.outChannels / p.group;
   const int64_t Kdim = (p.inChannels / p.group) * p.kernelH * p.kernelW;
   if (!w) invalid("null weights");
+  if (!conv2dAlgoApplies(p, algo))
+    invalid("Winograd takes only 3x3, stride 1, undilated, ungrouped");
+  if (algo == ConvAlgo::kWinograd) {
+    const std::vector<float> u = winogradTransformWeights(p, w);
+    return packMatrices(winograd::kPositions, p.outChannels, p.inChannels, u.data(),
+                        p.outChannels * p.inChannels, PackedKind::kConvWinograd);
+  }
   if (isDepthwise(p)) {
     // The direct kernel reads weights as given; the blob only carries them with a header.
     auto blob = packGemmA(p.outChannels, p.kernelH * p.kernelW, false, w);
@@ -184,57 +239,51 @@ std::vector<uint8_t> packConv2dWeights(const Conv2dParams& p, const float* w) {
     return blob;
   }
   // One packGemmA per group, concatenated behind a single header.
-  std::vector<uint8_t> out;
-  for (int64_t g = 0; g < p.group; ++g) {
-    auto one = packGemmA(Mg, Kdim, false, w + g * Mg * Kdim);
-    if (g == 0) {
-      PackedWeightsHeader h;
-      std::memcpy(&h, one.data(), sizeof h);
-      h.kind = static_cast<uint32_t>(PackedKind::kConvIm2col);
-      h.groups = p.group;
-      h.payloadBytes *= static_cast<uint64_t>(p.group);
-      out.reserve(sizeof h + h.payloadBytes);
-      out.resize(sizeof h);
-      std::memcpy(out.data(), &h, sizeof h);
-    }
-    out.insert(out.end(), one.begin() + sizeof(PackedWeightsHeader), one.end());
-  }
-  return out;
+  return packMatrices(p.group, Mg, Kdim, w, Mg * Kdim, PackedKind::kConvIm2col);
 }
 
-void validatePackedConv2dWeights(const Conv2dParams& p, const void* blob, size_t bytes) {
+ConvAlgo validatePackedConv2dWeights(const Conv2dParams& p, const void* blob, size_t bytes) {
   checkParams(p);
   const PackedWeightsHeader h = readPackedWeightsHeader(blob, bytes);
   const bool dw = isDepthwise(p);
-  const PackedKind kind = dw ? PackedKind::kConvDepthwise : PackedKind::kConvIm2col;
-  const int64_t rows = dw ? p.outChannels : p.outChannels / p.group;
-  const int64_t cols =
-      dw ? p.kernelH * p.kernelW : (p.inChannels / p.group) * p.kernelH * p.kernelW;
-  const int64_t groups = dw ? 1 : p.group;
+  const bool wino = h.kind == static_cast<uint32_t>(PackedKind::kConvWinograd);
+  const PackedKind kind = wino ? PackedKind::kConvWinograd
+                          : dw ? PackedKind::kConvDepthwise
+                               : PackedKind::kConvIm2col;
+  const int64_t rows = wino ? p.outChannels : dw ? p.outChannels : p.outChannels / p.group;
+  const int64_t cols = wino ? p.inChannels
+                       : dw ? p.kernelH * p.kernelW
+                            : (p.inChannels / p.group) * p.kernelH * p.kernelW;
+  const int64_t groups = wino ? winograd::kPositions : dw ? 1 : p.group;
   if (h.kind != static_cast<uint32_t>(kind) || h.rows != rows || h.cols != cols ||
-      h.groups != groups)
+      h.groups != groups || (wino && !winogradApplies(p)))
     invalid("packed weights were made for another convolution (kind " + std::to_string(h.kind) +
             ", " + std::to_string(h.rows) + " x " + std::to_string(h.cols) + ", groups " +
             std::to_string(h.groups) + "; this layer needs kind " +
             std::to_string(static_cast<uint32_t>(kind)) + ", " + std::to_string(rows) + " x " +
             std::to_string(cols) + ", groups " + std::to_string(groups) + ")");
+  return wino ? ConvAlgo::kWinograd : ConvAlgo::kGemm;
 }
 
 void conv2dPacked(const Conv2dParams& p, const float* x, const void* packedW, size_t bytes,
                   const float* bias, const float* residual, float* y) {
-  validatePackedConv2dWeights(p, packedW, bytes);
+  const ConvAlgo algo = validatePackedConv2dWeights(p, packedW, bytes);
   if (p.batch == 0) return;
   const float* panels = reinterpret_cast<const float*>(static_cast<const uint8_t*>(packedW) +
                                                        sizeof(PackedWeightsHeader));
+  const size_t payloadFloats = (bytes - sizeof(PackedWeightsHeader)) / sizeof(float);
+  if (algo == ConvAlgo::kWinograd) {
+    conv2dWinograd(p, x, panels, payloadFloats / winograd::kPositions, bias, residual, y);
+    return;
+  }
   if (isDepthwise(p)) {
     int64_t OH, OW;
     conv2dOutputShape(p, &OH, &OW);
     depthwiseConv2d(p, OH, OW, x, panels, bias, residual, y);
     return;
   }
-  const size_t groupFloats =
-      (bytes - sizeof(PackedWeightsHeader)) / sizeof(float) / static_cast<size_t>(p.group);
-  conv2dGemm(p, x, nullptr, panels, groupFloats, bias, residual, y);
+  conv2dGemm(p, x, nullptr, panels, payloadFloats / static_cast<size_t>(p.group), bias, residual,
+             y);
 }
 
 }  // namespace kiln::kernels

@@ -26,6 +26,8 @@ const char* kindName(uint32_t kind) {
       return "conv (GEMM)";
     case PackedKind::kConvDepthwise:
       return "conv (depthwise)";
+    case PackedKind::kConvWinograd:
+      return "conv (Winograd)";
   }
   return "unknown";
 }
@@ -111,6 +113,7 @@ PackedWeightsHeader readPackedWeightsHeader(const void* blob, size_t bytes) {
       break;
     case PackedKind::kGemmA:
     case PackedKind::kConvIm2col:
+    case PackedKind::kConvWinograd:
       want = panelFloats(h.rows, h.cols, ker.mr) * static_cast<size_t>(h.groups);
       break;
     case PackedKind::kConvDepthwise:

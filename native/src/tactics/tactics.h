@@ -1,0 +1,47 @@
+// Tactic selection (TensorRT's auto-tuning): for each layer whose op offers several
+// implementations, time them at the first profile's opt shapes and record the fastest in the
+// plan (LayerDesc::tactic), which the op's prepare() then honours when the engine loads.
+// Timings are kept in a timing cache keyed by the layer's signature (op, input shapes and
+// types, attributes) within a cache made for one CPU (ISA tier, features, model, threads) and
+// core version, so a rebuild of the same model skips the timing.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace kiln {
+
+class EngineCore;
+struct Network;
+
+struct TuneOptions {
+  // 0: heuristic only (no timing); 1..5: every candidate is timed, over more runs as it rises.
+  int level = 3;
+  std::vector<uint8_t> timingCache;  // a previous result's timingCache, or empty
+};
+
+struct TunedLayer {
+  std::string name, op, tactic;
+  // "timed", "cache" (a timing cache entry), "heuristic" (level 0) or "only" (one candidate).
+  std::string source;
+  std::vector<std::pair<std::string, double>> candidateMs;  // filled when timed
+};
+
+struct TuneResult {
+  std::vector<uint8_t> timingCache;   // the loaded entries plus this build's timings
+  std::vector<TunedLayer> layers;     // the layers that have tactics, in execution order
+  std::vector<std::string> warnings;  // a timing cache that could not be used, and why
+  double timingMs = 0;                // spent timing candidates (what the cache saves)
+};
+
+// Chooses the tactic of every layer of core's network that has a choice and records it in
+// network->layers (network is what core was made from, as it will be written to the plan).
+// Runs while the plan is built, on the engine core made to check it, so tuning costs no extra
+// load of the weights. A bad timing cache only adds a warning (and is replaced).
+TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptions& options);
+
+// The identity of this machine a timing cache is valid for.
+std::string timingCacheCpuId();
+
+}  // namespace kiln
