@@ -97,9 +97,18 @@ void inferPool(OpContext& ctx) {
 template <kernels::PoolKind Kind>
 void runPool(OpContext& ctx) {
   if (needsPoolNd(ctx)) return runPoolNd(ctx, Kind);
-  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx))
-    return kernels::maxPool2d8(poolParams(ctx, Kind), ctx.in[0].data,
-                               ctx.dtype(0) == DataType::kInt8, ctx.out[0]);
+  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx)) {
+    const kernels::Pool2dParams p = poolParams(ctx, Kind);
+    const std::vector<kernels::PoolAxis> axes = kernels::pool2dAxes(p);
+    const int64_t planes = p.batch * p.channels;
+    if (!kernels::poolWindowIsWide(axes))
+      return kernels::maxPool2d8(p, ctx.in[0].data, ctx.dtype(0) == DataType::kInt8, ctx.out[0]);
+    if (ctx.dtype(0) == DataType::kInt8)
+      return kernels::maxPoolSeparable(planes, axes, static_cast<const int8_t*>(ctx.in[0].data),
+                                       static_cast<int8_t*>(ctx.out[0]));
+    return kernels::maxPoolSeparable(planes, axes, static_cast<const uint8_t*>(ctx.in[0].data),
+                                     static_cast<uint8_t*>(ctx.out[0]));
+  }
   kernels::pool2d(poolParams(ctx, Kind), ctx.f32(0), ctx.outF32(0));
 }
 
