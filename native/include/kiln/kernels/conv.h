@@ -48,6 +48,10 @@ void convSamePads(int64_t in, int64_t kernel, int64_t stride, int64_t dilation, 
 void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
             const float* residual, float* y);
 
+struct ScratchNeed;
+// The scratch one thread of conv2d (or conv2dPacked, when packedWeights) asks for at most.
+void conv2dScratch(const Conv2dParams& p, bool packedWeights, ScratchNeed* need);
+
 // Output height and width of conv2d.
 void conv2dOutputShape(const Conv2dParams& p, int64_t* outH, int64_t* outW);
 
@@ -93,5 +97,7 @@ void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, i
 // null; y: [N, M, OH, OW]. GEMM to columns, then col2im.
 void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w,
                      const float* bias, float* y);
+// The scratch one thread of convTranspose2d asks for at most.
+void convTranspose2dScratch(const ConvTranspose2dParams& p, ScratchNeed* need);
 
 }  // namespace kiln::kernels

@@ -186,6 +186,12 @@ void runConv(OpContext& ctx) {
   kernels::conv2d(p, ctx.f32(0), ctx.f32(1), bias, residual, ctx.outF32(0));
 }
 
+void scratchConv(const OpContext& ctx, kernels::ScratchNeed* need) {
+  if (isSpatialNd(ctx)) return;  // direct loops, no scratch
+  const auto* packed = static_cast<const PackedConv*>(ctx.prepared);
+  kernels::conv2dScratch(convParams(ctx), packed != nullptr && packed->isa == activeIsa(), need);
+}
+
 kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const Dims& w = ctx.shape(1);
@@ -257,11 +263,16 @@ void runConvTranspose(OpContext& ctx) {
                            ctx.has(2) ? ctx.f32(2) : nullptr, ctx.outF32(0));
 }
 
+void scratchConvTranspose(const OpContext& ctx, kernels::ScratchNeed* need) {
+  kernels::convTranspose2dScratch(convTransposeParams(ctx), need);
+}
+
 }  // namespace
 
 void registerConvOps(OpTable& table) {
-  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv};
-  table["ConvTranspose"] = OpImpl{inferConvTranspose, runConvTranspose};
+  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv, scratchConv};
+  table["ConvTranspose"] =
+      OpImpl{inferConvTranspose, runConvTranspose, true, nullptr, scratchConvTranspose};
 }
 
 }  // namespace kiln

@@ -112,6 +112,22 @@ void runPool(OpContext& ctx) {
   kernels::pool2d(poolParams(ctx, Kind), ctx.f32(0), ctx.outF32(0));
 }
 
+// The separable kernel's work buffers (the direct kernels' are a row or two).
+template <kernels::PoolKind Kind>
+void scratchPool(const OpContext& ctx, kernels::ScratchNeed* need) {
+  const bool mean = Kind == kernels::PoolKind::kAverage;
+  if (needsPoolNd(ctx)) {
+    need->transientBytes = std::max<int64_t>(
+        need->transientBytes,
+        kernels::poolSeparableScratchBytes(poolNdAxes(ctx), ctx.layer.outputs.size() > 1, mean));
+    return;
+  }
+  const std::vector<kernels::PoolAxis> axes = kernels::pool2dAxes(poolParams(ctx, Kind));
+  if (kernels::poolWindowIsWide(axes))
+    need->transientBytes = std::max<int64_t>(need->transientBytes,
+                                             kernels::poolSeparableScratchBytes(axes, false, mean));
+}
+
 void inferGlobal(OpContext& ctx) {
   ctx.requireFloatInputs({0});
   ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
@@ -135,8 +151,10 @@ using K = kernels::PoolKind;
 }  // namespace
 
 void registerPoolOps(OpTable& table) {
-  table["MaxPool"] = OpImpl{inferPool<K::kMax>, runPool<K::kMax>};
-  table["AveragePool"] = OpImpl{inferPool<K::kAverage>, runPool<K::kAverage>};
+  table["MaxPool"] =
+      OpImpl{inferPool<K::kMax>, runPool<K::kMax>, true, nullptr, scratchPool<K::kMax>};
+  table["AveragePool"] =
+      OpImpl{inferPool<K::kAverage>, runPool<K::kAverage>, true, nullptr, scratchPool<K::kAverage>};
   table["GlobalAveragePool"] = OpImpl{inferGlobal, runGlobal<K::kAverage>};
   table["GlobalMaxPool"] = OpImpl{inferGlobal, runGlobal<K::kMax>};
 }

@@ -217,13 +217,18 @@ void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   }
 }
 
-void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
-  const Dims& x = ctx.shape(0);
+std::vector<kernels::PoolAxis> poolNdAxes(const OpContext& ctx) {
   const Window win = window(ctx, {}, ctx.layer.attrInt("ceil_mode", 0) != 0);
   std::vector<kernels::PoolAxis> axes(win.rank());
   for (size_t d = 0; d < win.rank(); ++d)
     axes[d] = {win.in[d],       win.out[d],      win.kernel[d], win.stride[d],
                win.dilation[d], win.padBegin[d], win.padEnd[d]};
+  return axes;
+}
+
+void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
+  const Dims& x = ctx.shape(0);
+  const std::vector<kernels::PoolAxis> axes = poolNdAxes(ctx);
   const int64_t planes = x[0] * x[1];
   if (ctx.out.size() > 1) {
     // storage_order = 1 numbers the spatial positions column-major (the first dim fastest).
