@@ -284,3 +284,35 @@ TEST(max_pool_with_indices_3d) {
           }
   }
 }
+
+TEST(max_pool_separable_8bit) {
+  // The 8-bit MaxPool of wide windows (pool_ops routes them here): int8 and uint8 against the
+  // direct max over the taps inside the input.
+  const std::vector<kiln::kernels::PoolAxis> axes = {{6, 4, 9, 1, 1, 4, 2},
+                                                     {11, 3, 10, 2, 2, 8, 5}};
+  const int64_t planes = 3, in = 66, out = 12;
+  std::vector<int8_t> xs(static_cast<size_t>(planes * in));
+  for (size_t i = 0; i < xs.size(); ++i) xs[i] = static_cast<int8_t>((i * 37) % 256 - 128);
+  std::vector<uint8_t> xu(xs.size());
+  for (size_t i = 0; i < xs.size(); ++i) xu[i] = static_cast<uint8_t>(xs[i]);
+  std::vector<int8_t> ys(static_cast<size_t>(planes * out));
+  std::vector<uint8_t> yu(ys.size());
+  kiln::kernels::maxPoolSeparable(planes, axes, xs.data(), ys.data());
+  kiln::kernels::maxPoolSeparable(planes, axes, xu.data(), yu.data());
+  for (int64_t p = 0; p < planes; ++p)
+    for (int64_t a = 0; a < 4; ++a)
+      for (int64_t b = 0; b < 3; ++b) {
+        int bestS = -1000, bestU = -1;
+        for (int64_t ky = 0; ky < 9; ++ky)
+          for (int64_t kx = 0; kx < 10; ++kx) {
+            const int64_t h = a - 4 + ky, w = b * 2 - 8 + kx * 2;
+            if (h < 0 || h >= 6 || w < 0 || w >= 11) continue;
+            const size_t i = static_cast<size_t>(p * in + h * 11 + w);
+            bestS = std::max<int>(bestS, xs[i]);
+            bestU = std::max<int>(bestU, xu[i]);
+          }
+        const size_t o = static_cast<size_t>(p * out + a * 3 + b);
+        CHECK_EQ(static_cast<int>(ys[o]), bestS);
+        CHECK_EQ(static_cast<int>(yu[o]), bestU);
+      }
+}
