@@ -11,7 +11,6 @@
 // block answer every window with one combine (van Herk / Gil-Werman), and no window ever visits
 // its padding.
 #include <algorithm>
-#include <cmath>
 #include <limits>
 #include <numeric>
 #include <vector>
@@ -142,34 +141,40 @@ void poolAxis(const PoolAxis& a, bool countIncludePad, const std::vector<int64_t
   }
 }
 
-// Pools every plane through all axes, the ones that shrink the data most first so the
-// intermediate results stay as small as possible.
-template <typename Op, typename T, typename Y, typename Store>
-void poolPlanes(const std::vector<PoolAxis>& axes, bool countIncludePad, int64_t planes, const T* x,
-                Y* y, Store store) {
-  using V = typename Op::V;
-  const size_t rank = axes.size();
-  std::vector<size_t> order(rank);
+// The order the axes are pooled in: the ones that shrink the data most first, so the
+// intermediate results stay as small as possible (ascending out / in minimizes every partial
+// product). Sets the largest intermediate and the longest line, in elements.
+std::vector<size_t> passOrder(const std::vector<PoolAxis>& axes, int64_t* most, int64_t* line) {
+  std::vector<size_t> order(axes.size());
   std::iota(order.begin(), order.end(), size_t{0});
   std::stable_sort(order.begin(), order.end(), [&](size_t p, size_t q) {
     return static_cast<double>(axes[p].out) / static_cast<double>(axes[p].in) <
            static_cast<double>(axes[q].out) / static_cast<double>(axes[q].in);
   });
+  int64_t size = 1;
+  *line = 1;
+  for (const PoolAxis& a : axes) size *= a.in, *line = std::max(*line, a.in);
+  *most = size;
+  for (size_t d : order) {
+    size = size / axes[d].in * axes[d].out;
+    *most = std::max(*most, size);
+  }
+  return order;
+}
+
+// Pools every plane through all axes in passOrder.
+template <typename Op, typename T, typename Y, typename Store>
+void poolPlanes(const std::vector<PoolAxis>& axes, bool countIncludePad, int64_t planes, const T* x,
+                Y* y, Store store) {
+  using V = typename Op::V;
+  const size_t rank = axes.size();
+  int64_t most = 1, line = 1, inSize = 1, outSize = 1;
+  const std::vector<size_t> order = passOrder(axes, &most, &line);
   std::vector<std::vector<AxisTaps>> taps(rank);
-  int64_t inSize = 1, outSize = 1, most = 1, line = 1;
   for (size_t d = 0; d < rank; ++d) {
     for (int64_t o = 0; o < axes[d].out; ++o) taps[d].push_back(axisTaps(axes[d], o));
     inSize *= axes[d].in;
     outSize *= axes[d].out;
-    line = std::max(line, axes[d].in);
-  }
-  {
-    int64_t size = inSize;
-    for (size_t d : order) {
-      size = size / axes[d].in * axes[d].out;
-      most = std::max(most, size);
-    }
-    most = std::max(most, inSize);
   }
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 1, [&](size_t pb, size_t pe) {
     std::vector<V> bufA(static_cast<size_t>(most)), bufB(static_cast<size_t>(most));
@@ -195,7 +200,8 @@ void checkAxes(const std::vector<PoolAxis>& axes) {
   for (const PoolAxis& a : axes) {
     if (a.in <= 0 || a.out <= 0 || a.kernel <= 0 || a.stride <= 0 || a.dilation <= 0 ||
         a.padBegin < 0 || a.padEnd < 0)
-      throw Error(ErrorCode::kInvalidArgument, "pool: sizes, kernel, strides must be positive");
+      throw Error(ErrorCode::kInvalidArgument,
+                  "pool: sizes, kernels, strides and dilations must be positive, pads >= 0");
   }
 }
 
@@ -256,18 +262,8 @@ void maxPoolWithIndices(int64_t planes, const std::vector<PoolAxis>& axes, bool 
 }
 
 size_t poolSeparableScratchBytes(const std::vector<PoolAxis>& axes, bool withIndices, bool mean) {
-  int64_t inSize = 1, line = 1;
-  for (const PoolAxis& a : axes) inSize *= a.in, line = std::max(line, a.in);
-  int64_t size = inSize, most = inSize;
-  std::vector<PoolAxis> sorted(axes);
-  std::stable_sort(sorted.begin(), sorted.end(), [](const PoolAxis& p, const PoolAxis& q) {
-    return static_cast<double>(p.out) / static_cast<double>(p.in) <
-           static_cast<double>(q.out) / static_cast<double>(q.in);
-  });
-  for (const PoolAxis& a : sorted) {
-    size = size / a.in * a.out;
-    most = std::max(most, size);
-  }
+  int64_t most = 1, line = 1;
+  passOrder(axes, &most, &line);
   const size_t value = withIndices ? sizeof(ArgMax) : mean ? sizeof(double) : sizeof(float);
   return static_cast<size_t>(2 * most + 2 * line) * value;
 }
