@@ -183,3 +183,18 @@ TEST(pooling_windows_of_2_to_the_30_run_at_the_cost_of_their_input) {
     CHECK(p3->scratchPerThread.transientBytes > 0);
   }
 }
+
+TEST(pool_scratch_of_an_empty_input) {
+  // A wide window over an input with a 0 dim still has a one-row output (pads 1 + 1 around a
+  // kernel of 2): planning its scratch divided by the empty dim (fuzz_plan, UBSan). Planning
+  // succeeds; running is refused by the kernel.
+  Network n = oneLayer("MaxPool", {1, 1, 0, 4}, {}, {1, 1, 1, 73},
+                       {{"kernel_shape", ints({2, 70})}, {"pads", ints({1, 69, 1, 69})}});
+  auto engine = std::make_shared<EngineCore>(n);
+  ExecutionContext ctx(engine);
+  auto plan = ctx.plan();
+  CHECK(plan->shapes[1] == Dims({1, 1, 1, 73}));
+  std::vector<float> out(73);
+  std::vector<uint8_t> arena(plan->arenaBytes + 64);
+  CHECK_THROWS(ctx.execute(*plan, {nullptr}, {out.data()}, arena.data()), Error);
+}

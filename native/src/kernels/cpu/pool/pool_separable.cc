@@ -145,19 +145,28 @@ void poolAxis(const PoolAxis& a, bool countIncludePad, const std::vector<int64_t
 // intermediate results stay as small as possible (ascending out / in minimizes every partial
 // product). Sets the largest intermediate and the longest line, in elements.
 std::vector<size_t> passOrder(const std::vector<PoolAxis>& axes, int64_t* most, int64_t* line) {
+  // An empty axis (possible when only the scratch is asked for) sorts first and empties the rest.
+  const auto ratio = [&](size_t d) {
+    return axes[d].in > 0 ? static_cast<double>(axes[d].out) / static_cast<double>(axes[d].in)
+                          : 0.0;
+  };
   std::vector<size_t> order(axes.size());
   std::iota(order.begin(), order.end(), size_t{0});
-  std::stable_sort(order.begin(), order.end(), [&](size_t p, size_t q) {
-    return static_cast<double>(axes[p].out) / static_cast<double>(axes[p].in) <
-           static_cast<double>(axes[q].out) / static_cast<double>(axes[q].in);
-  });
-  int64_t size = 1;
+  std::stable_sort(order.begin(), order.end(),
+                   [&](size_t p, size_t q) { return ratio(p) < ratio(q); });
+  std::vector<int64_t> dims(axes.size());
+  for (size_t d = 0; d < axes.size(); ++d) dims[d] = axes[d].in;
+  const auto elements = [&] {
+    int64_t n = 1;
+    for (int64_t v : dims) n *= std::max<int64_t>(v, 0);
+    return n;
+  };
+  *most = elements();
   *line = 1;
-  for (const PoolAxis& a : axes) size *= a.in, *line = std::max(*line, a.in);
-  *most = size;
+  for (const PoolAxis& a : axes) *line = std::max(*line, a.in);
   for (size_t d : order) {
-    size = size / axes[d].in * axes[d].out;
-    *most = std::max(*most, size);
+    dims[d] = axes[d].out;
+    *most = std::max(*most, elements());
   }
   return order;
 }
