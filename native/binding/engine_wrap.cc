@@ -65,9 +65,9 @@ std::vector<size_t> checkProfiles(const std::shared_ptr<const EngineCore>& core)
           }
         }
       }
-      most = std::max(most, ctx.plan()->arenaBytes);
+      most = std::max(most, ctx.plan()->memoryBytes());
     }
-    if (n.profiles.empty()) most = ctx.plan()->arenaBytes;
+    if (n.profiles.empty()) most = ctx.plan()->memoryBytes();
     memory.push_back(most);
   }
   return memory;
@@ -348,6 +348,7 @@ Napi::Value ContextWrap::Enqueue(const Napi::CallbackInfo& info) {
   };
   const std::vector<Region> ins = regions(info[1], n.inputs, "inputs");
   const std::vector<Region> outs = regions(info[2], n.outputs, "outputs");
+  guarded(env, [&] { checkMemoryFits(*plan, device->info().totalMemory); });
   if (!arena_ || arena_->size() < plan->arenaBytes) {
     arena_ = guarded(env, [&] { return device->allocate(plan->arenaBytes); });
   }

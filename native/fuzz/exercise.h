@@ -31,7 +31,9 @@ inline size_t tensorBytes(const ShapePlan& plan, int32_t t) {
 inline void inferAndRun(ExecutionContext& ctx, const ByteSource& bytes) {
   std::shared_ptr<const ShapePlan> plan = ctx.plan();
   const Network& n = ctx.engine().network();
-  size_t total = plan->arenaBytes;
+  // Kernel scratch counts too: a convolution whose im2col columns dwarf its tensors is as large
+  // a run as one with large tensors.
+  size_t total = plan->memoryBytes();
   for (const auto* io : {&n.inputs, &n.outputs}) {
     for (int32_t t : *io) {
       const size_t b = tensorBytes(*plan, t);

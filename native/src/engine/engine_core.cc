@@ -5,9 +5,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
+#include <string>
 
 #include "engine/half_weights.h"
 #include "graph/memory_plan.h"
+#include "kiln/thread_pool.h"
 
 namespace kiln {
 
@@ -184,6 +187,7 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
   // KILN_DEBUG_SHAPES=1 prints every layer's output shapes as they are inferred.
   static const bool traceShapes = std::getenv("KILN_DEBUG_SHAPES") != nullptr;
   std::vector<char> produced(nt, 1);  // false for outputs of layers a guard excluded
+  kernels::ScratchNeed scratch;       // per slot, the most any layer asks of one thread
   const auto dataOf = [&](int32_t t) -> const void* {
     if (n.tensors[t].constant >= 0) return constantData(n, t);
     return plan->values[t].empty() ? nullptr : plan->values[t].data();
@@ -227,6 +231,10 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
     ctx.outShapes.resize(layer.outputs.size());
     for (int32_t t : layer.outputs) ctx.outTypes.push_back(n.tensors[t].dtype);
     impl.infer(ctx);
+    if (impl.scratch) {
+      ctx.prepared = engine_->prepared(li);
+      impl.scratch(ctx, &scratch);
+    }
     int64_t outElements = 0;
     for (size_t o = 0; o < layer.outputs.size(); ++o) {
       const int32_t t = layer.outputs[o];
@@ -273,8 +281,30 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
   for (size_t i = 0; i < arenaTensors.size(); ++i)
     plan->offsets[arenaTensors[i]] = static_cast<int64_t>(mem.offsets[i]);
   plan->arenaBytes = mem.totalBytes;
+  // Every pool worker and the thread that runs the stream may hold a full set of buffers.
+  const int64_t threads = globalThreadPool().size() + 1;
+  const int64_t perThread = scratch.bytesPerThread();
+  plan->scratchPerThread = scratch;
+  plan->scratchBytes = static_cast<size_t>(perThread > std::numeric_limits<int64_t>::max() / threads
+                                               ? std::numeric_limits<int64_t>::max()
+                                               : perThread * threads);
   plan_ = plan;
   return plan_;
+}
+
+size_t ShapePlan::memoryBytes() const {
+  return arenaBytes > std::numeric_limits<size_t>::max() - scratchBytes
+             ? std::numeric_limits<size_t>::max()
+             : arenaBytes + scratchBytes;
+}
+
+void checkMemoryFits(const ShapePlan& plan, uint64_t available) {
+  if (available == 0 || plan.memoryBytes() <= available) return;
+  throw Error(ErrorCode::kOutOfMemory,
+              "running at these shapes needs " + std::to_string(plan.memoryBytes()) +
+                  " bytes (activations " + std::to_string(plan.arenaBytes) + ", kernel scratch " +
+                  std::to_string(plan.scratchBytes) + ") but the device has " +
+                  std::to_string(available));
 }
 
 void ExecutionContext::execute(const ShapePlan& plan, const std::vector<const void*>& inputs,

@@ -41,7 +41,17 @@ struct ShapePlan {
   std::vector<int64_t> offsets;              // per tensor: arena offset, -1 if not in the arena
   std::vector<char> active;                  // per layer: false when a guard excludes it
   size_t arenaBytes = 0;
+  // Kernel scratch (im2col, GEMM packing, pooling work) the layers may ask for at these shapes:
+  // per thread that can run a kernel, the largest need of each scratch slot.
+  size_t scratchBytes = 0;
+  kernels::ScratchNeed scratchPerThread;  // what scratchBytes counts for one thread
+  // All the memory running at these shapes takes besides the IO tensors (saturating).
+  size_t memoryBytes() const;
 };
+
+// Throws kOutOfMemory, saying what it would take, when running `plan` needs more than `available`
+// bytes: called before the arena is allocated, so an impossible shape fails cleanly.
+void checkMemoryFits(const ShapePlan& plan, uint64_t available);
 
 class ExecutionContext {
  public:

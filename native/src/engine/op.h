@@ -10,6 +10,7 @@
 
 #include "graph/network.h"
 #include "kiln/error.h"
+#include "kiln/kernels/scratch.h"
 
 namespace kiln {
 
@@ -63,6 +64,9 @@ struct OpImpl {
   // Optional: work done once when an engine loads, shared by every context (e.g. packing
   // constant weights into the GEMM's panel layout). Returns null when there is nothing to do.
   std::shared_ptr<const void> (*prepare)(const LayerDesc& layer, const Network& network) = nullptr;
+  // Optional: the kernel scratch one thread may ask for while running the layer at ctx's
+  // shapes (ctx.prepared set, no data), so the memory plan counts it. Null: none.
+  void (*scratch)(const OpContext& ctx, kernels::ScratchNeed* need) = nullptr;
   // Optional: the tactics (implementations) that can run the layer at ctx's input shapes, the
   // heuristic's choice first; empty when there is no choice to make. prepare() honours
   // layer.tactic (see src/tactics). Input data may be absent (only constants are known).

@@ -23,6 +23,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/conv/winograd.cc
   ${KILN_KERNEL_DIR}/conv/winograd_avx512.cc
   ${KILN_KERNEL_DIR}/pool/pool.cc
+  ${KILN_KERNEL_DIR}/pool/pool_separable.cc
   ${KILN_KERNEL_DIR}/norm/norm.cc
   ${KILN_KERNEL_DIR}/softmax/softmax.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc

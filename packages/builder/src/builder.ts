@@ -179,13 +179,13 @@ export class Builder {
     if (memory > config.memoryPoolLimit) {
       throw new KilnError(
         'OUT_OF_MEMORY',
-        `the engine needs ${memory} bytes of activation memory at its largest profile shapes but the memory pool limit is ${config.memoryPoolLimit}: raise the limit or lower the max shapes`,
+        `the engine needs ${memory} bytes of memory (activations and kernel scratch) at its largest profile shapes but the memory pool limit is ${config.memoryPoolLimit}: raise the limit or lower the max shapes`,
       );
     }
     report({ stage: 'check', done: 1, total: 1 });
     this.logger.log(
       'info',
-      `built an engine of ${network.layers.length} layers, ${plan.byteLength} bytes, ${memory} bytes of activation memory`,
+      `built an engine of ${network.layers.length} layers, ${plan.byteLength} bytes, ${memory} bytes of activation and kernel scratch memory`,
     );
     return plan;
   }

@@ -110,9 +110,31 @@ describe('BuilderConfig and profiles at build time', () => {
     net.markOutput(net.addUnary(b.output, 'Abs').output);
     config.setMemoryPoolLimit(1000);
     await expect(buildEngine(net, config)).rejects.toThrow(
-      /needs 8192 bytes of activation memory .* limit is 1000/,
+      /needs 8192 bytes of memory \(activations and kernel scratch\) .* limit is 1000/,
     );
     config.setMemoryPoolLimit(8192);
+    await expect(buildEngine(net, config)).resolves.toBeDefined();
+  });
+
+  it('counts kernel scratch against the memory pool limit', async () => {
+    // A 3x3 convolution of 64 channels at 32 x 32: 256 KiB of activations (the conv output, an
+    // inner tensor), but each thread lowers 576 x 1024 im2col columns and packs them for the GEMM.
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [1, 64, 32, 32]);
+    const w = net.addConstant([64, 64, 3, 3], 'float32', new Float32Array(64 * 64 * 9).fill(0.01));
+    const conv = net.addConvolution(x, 64, [3, 3], w, undefined, { padding: [1, 1, 1, 1] });
+    net.markOutput(net.addUnary(conv.output, 'Exp').output);
+    const activations = 64 * 32 * 32 * 4;
+    const unlimited = builder.createBuilderConfig();
+    const { engine } = await buildEngine(net, unlimited);
+    const needed = engine.deviceMemorySize;
+    expect(needed).toBeGreaterThan(activations + 576 * 1024 * 4);
+    const config = builder.createBuilderConfig();
+    config.setMemoryPoolLimit(needed - 1);
+    const error = await buildEngine(net, config).catch((e: unknown) => e);
+    expect(error).toMatchObject({ code: 'OUT_OF_MEMORY' });
+    expect(String(error)).toMatch(new RegExp(`needs ${needed} bytes of memory`));
+    config.setMemoryPoolLimit(needed);
     await expect(buildEngine(net, config)).resolves.toBeDefined();
   });
 

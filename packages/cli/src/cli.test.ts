@@ -107,7 +107,7 @@ describe.skipIf(missing !== undefined)('kiln on a real model (PP-OCR direction c
   it('a memory pool too small fails the build saying how much it needs', async () => {
     const r = await kiln('build', `--onnx=${model}`, '--shapes=x:1x3x48x192', '--memPoolSize=0.01');
     expect(r.code).toBe(1);
-    expect(r.err).toMatch(/needs \d+ bytes of activation memory/);
+    expect(r.err).toMatch(/needs \d+ bytes of memory \(activations and kernel scratch\)/);
   });
 });
 

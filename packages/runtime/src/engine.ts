@@ -95,7 +95,10 @@ export class Engine {
     return Math.max(this.profiles.length, 1);
   }
 
-  /** Activation memory one context needs at the largest shapes of any profile, in bytes. */
+  /**
+   * Memory one context needs at the largest shapes of any profile, in bytes: its activations plus
+   * the kernels' scratch (im2col columns, GEMM packing) on every thread that runs them.
+   */
   get deviceMemorySize(): number {
     return Math.max(0, ...this.#info.deviceMemorySize);
   }

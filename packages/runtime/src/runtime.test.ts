@@ -1,3 +1,5 @@
+import { availableParallelism } from 'node:os';
+
 import {
   DeviceBuffer,
   KilnError,
@@ -60,7 +62,10 @@ describe('Runtime and Engine', () => {
     ]);
     expect(engine.profiles).toEqual([[{ name: 'x', min: [1, 3], opt: [2, 3], max: [4, 3] }]]);
     expect(engine.layers().map((l) => `${l.name}:${l.op}`)).toEqual(['fc:Gemm', 'relu:Relu']);
-    expect(engine.deviceMemorySize).toBe(64); // z at batch 4 (32 bytes) in a 64-byte aligned slot
+    // z at batch 4 (32 bytes) in a 64-byte aligned slot, plus per thread the few hundred bytes the
+    // GEMM packs its 4 x 3 A into.
+    expect(engine.deviceMemorySize).toBeGreaterThan(64);
+    expect(engine.deviceMemorySize).toBeLessThan(64 + 1024 * (availableParallelism() + 2));
     expect(() => engine.getTensorInfo('nope')).toThrow(
       "the engine has no tensor 'nope'; its IO tensors are 'x', 'y'",
     );

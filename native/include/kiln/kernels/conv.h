@@ -64,6 +64,12 @@ bool conv2dAlgoApplies(const Conv2dParams& p, ConvAlgo algo);
 // its GEMMs efficient, im2col + GEMM otherwise.
 ConvAlgo conv2dHeuristicAlgo(const Conv2dParams& p);
 
+struct ScratchNeed;
+// The scratch one thread of conv2d (or of conv2dPacked with weights packed for algo, when
+// packedWeights) asks for at most.
+void conv2dScratch(const Conv2dParams& p, bool packedWeights, ScratchNeed* need,
+                   ConvAlgo algo = ConvAlgo::kGemm);
+
 // Packs w ([M, C / group, kH, kW]) once for conv2dPacked on the active ISA tier: GEMM panels per
 // group for the im2col and 1x1 paths, the weights as given for depthwise, the 36 transformed
 // matrices as GEMM panels for Winograd (throws kInvalidArgument where algo does not apply). The
@@ -111,5 +117,7 @@ void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, i
 // null; y: [N, M, OH, OW]. GEMM to columns, then col2im.
 void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w,
                      const float* bias, float* y);
+// The scratch one thread of convTranspose2d asks for at most.
+void convTranspose2dScratch(const ConvTranspose2dParams& p, ScratchNeed* need);
 
 }  // namespace kiln::kernels

@@ -227,6 +227,22 @@ void runConv(OpContext& ctx) {
   kernels::conv2d(p, ctx.f32(0), ctx.f32(1), bias, residual, ctx.outF32(0));
 }
 
+void scratchConv(const OpContext& ctx, kernels::ScratchNeed* need) {
+  if (isSpatialNd(ctx)) return;  // direct loops, no scratch
+  const kernels::Conv2dParams p = convParams(ctx);
+  const auto* packed = static_cast<const PackedConv*>(ctx.prepared);
+  if (packed == nullptr || packed->isa != activeIsa())
+    return kernels::conv2dScratch(p, false, need);
+  kernels::ConvAlgo algo;
+  try {
+    algo = kernels::validatePackedConv2dWeights(p, packed->blob.data(), packed->blob.size());
+  } catch (const Error& e) {
+    if (e.code() != ErrorCode::kInvalidArgument) throw;
+    return kernels::conv2dScratch(p, false, need);  // runConv falls back to the plain path
+  }
+  kernels::conv2dScratch(p, true, need, algo);
+}
+
 kernels::ConvTranspose2dParams convTransposeParams(const OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const Dims& w = ctx.shape(1);
@@ -298,11 +314,16 @@ void runConvTranspose(OpContext& ctx) {
                            ctx.has(2) ? ctx.f32(2) : nullptr, ctx.outF32(0));
 }
 
+void scratchConvTranspose(const OpContext& ctx, kernels::ScratchNeed* need) {
+  kernels::convTranspose2dScratch(convTransposeParams(ctx), need);
+}
+
 }  // namespace
 
 void registerConvOps(OpTable& table) {
-  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv, convTactics};
-  table["ConvTranspose"] = OpImpl{inferConvTranspose, runConvTranspose};
+  table["Conv"] = OpImpl{inferConv, runConv, true, prepareConv, scratchConv, convTactics};
+  table["ConvTranspose"] =
+      OpImpl{inferConvTranspose, runConvTranspose, true, nullptr, scratchConvTranspose};
 }
 
 }  // namespace kiln

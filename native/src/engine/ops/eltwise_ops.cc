@@ -270,6 +270,9 @@ void runClip(OpContext& ctx) {
 
 template <kernels::CompareOp Op>
 void inferCompare(OpContext& ctx) {
+  // The kernel compares inputs 0 and 1 only: a third would widen the broadcast output shape
+  // past what the kernel writes (and a fuzzed plan declared one).
+  ctx.require(ctx.inputCount() == 2 && ctx.has(0) && ctx.has(1), "expects two inputs");
   ctx.require(ctx.dtype(0) == ctx.dtype(1), "inputs must share one type");
   const DataType t = ctx.dtype(0);
   ctx.require(t == DataType::kFloat32 || t == DataType::kInt32 || t == DataType::kInt64 ||

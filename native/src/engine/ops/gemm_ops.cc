@@ -129,11 +129,25 @@ void runMatMul(OpContext& ctx) {
                   ctx.has(2) ? ctx.f32(2) : nullptr, fusedActivation(ctx));
 }
 
+// Bounds both GEMM paths: every row of A (of all its matrices) at once, B packed unless the
+// engine packed it when it loaded.
+void scratchGemm(const OpContext& ctx, kernels::ScratchNeed* need) {
+  const Dims& a = ctx.shape(0);
+  const Dims& b = ctx.shape(1);
+  const bool gemm = ctx.layer.op == "Gemm";
+  const int64_t k =
+      gemm ? (ctx.layer.attrInt("transA", 0) != 0 ? a[0] : a[1]) : (a.empty() ? 1 : a.back());
+  const int64_t n =
+      gemm ? (ctx.layer.attrInt("transB", 0) != 0 ? b[0] : b[1]) : (b.size() < 2 ? 1 : b.back());
+  const int64_t m = k > 0 ? shapeElements(a) / k : 0;
+  kernels::gemmScratch(m, n, k, false, usablePackedB(ctx, k, n) != nullptr, need);
+}
+
 }  // namespace
 
 void registerGemmOps(OpTable& table) {
-  table["Gemm"] = OpImpl{inferGemm, runGemm, true, prepareGemm};
-  table["MatMul"] = OpImpl{inferMatMul, runMatMul, true, prepareMatMul};
+  table["Gemm"] = OpImpl{inferGemm, runGemm, true, prepareGemm, scratchGemm};
+  table["MatMul"] = OpImpl{inferMatMul, runMatMul, true, prepareMatMul, scratchGemm};
 }
 
 }  // namespace kiln

@@ -97,10 +97,35 @@ void inferPool(OpContext& ctx) {
 template <kernels::PoolKind Kind>
 void runPool(OpContext& ctx) {
   if (needsPoolNd(ctx)) return runPoolNd(ctx, Kind);
-  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx))
-    return kernels::maxPool2d8(poolParams(ctx, Kind), ctx.in[0].data,
-                               ctx.dtype(0) == DataType::kInt8, ctx.out[0]);
+  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx)) {
+    const kernels::Pool2dParams p = poolParams(ctx, Kind);
+    const std::vector<kernels::PoolAxis> axes = kernels::pool2dAxes(p);
+    const int64_t planes = p.batch * p.channels;
+    if (!kernels::poolWindowIsWide(axes))
+      return kernels::maxPool2d8(p, ctx.in[0].data, ctx.dtype(0) == DataType::kInt8, ctx.out[0]);
+    if (ctx.dtype(0) == DataType::kInt8)
+      return kernels::maxPoolSeparable(planes, axes, static_cast<const int8_t*>(ctx.in[0].data),
+                                       static_cast<int8_t*>(ctx.out[0]));
+    return kernels::maxPoolSeparable(planes, axes, static_cast<const uint8_t*>(ctx.in[0].data),
+                                     static_cast<uint8_t*>(ctx.out[0]));
+  }
   kernels::pool2d(poolParams(ctx, Kind), ctx.f32(0), ctx.outF32(0));
+}
+
+// The separable kernel's work buffers (the direct kernels' are a row or two).
+template <kernels::PoolKind Kind>
+void scratchPool(const OpContext& ctx, kernels::ScratchNeed* need) {
+  const bool mean = Kind == kernels::PoolKind::kAverage;
+  if (needsPoolNd(ctx)) {
+    need->transientBytes = std::max<int64_t>(
+        need->transientBytes,
+        kernels::poolSeparableScratchBytes(poolNdAxes(ctx), ctx.layer.outputs.size() > 1, mean));
+    return;
+  }
+  const std::vector<kernels::PoolAxis> axes = kernels::pool2dAxes(poolParams(ctx, Kind));
+  if (kernels::poolWindowIsWide(axes))
+    need->transientBytes = std::max<int64_t>(need->transientBytes,
+                                             kernels::poolSeparableScratchBytes(axes, false, mean));
 }
 
 void inferGlobal(OpContext& ctx) {
@@ -126,8 +151,10 @@ using K = kernels::PoolKind;
 }  // namespace
 
 void registerPoolOps(OpTable& table) {
-  table["MaxPool"] = OpImpl{inferPool<K::kMax>, runPool<K::kMax>};
-  table["AveragePool"] = OpImpl{inferPool<K::kAverage>, runPool<K::kAverage>};
+  table["MaxPool"] =
+      OpImpl{inferPool<K::kMax>, runPool<K::kMax>, true, nullptr, scratchPool<K::kMax>};
+  table["AveragePool"] =
+      OpImpl{inferPool<K::kAverage>, runPool<K::kAverage>, true, nullptr, scratchPool<K::kAverage>};
   table["GlobalAveragePool"] = OpImpl{inferGlobal, runGlobal<K::kAverage>};
   table["GlobalMaxPool"] = OpImpl{inferGlobal, runGlobal<K::kMax>};
 }

@@ -38,8 +38,14 @@ Window window(const OpContext& ctx, const std::vector<int64_t>& kernelDefault, b
   w.padEnd.assign(pads.begin() + static_cast<int64_t>(n), pads.end());
   const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
   for (size_t d = 0; d < n; ++d) {
-    ctx.require(w.stride[d] >= 1 && w.dilation[d] >= 1 && w.kernel[d] >= 1,
-                "kernel, strides and dilations must be >= 1");
+    // Bounds that keep the window arithmetic far from 64-bit overflow.
+    constexpr int64_t kMaxSize = int64_t{1} << 31;
+    ctx.require(w.stride[d] >= 1 && w.dilation[d] >= 1 && w.kernel[d] >= 1 &&
+                    w.stride[d] <= kMaxSize && w.dilation[d] <= kMaxSize && w.kernel[d] <= kMaxSize,
+                "kernel, strides and dilations must be in [1, 2^31]");
+    ctx.require(w.padBegin[d] >= 0 && w.padEnd[d] >= 0 && w.padBegin[d] <= kMaxSize &&
+                    w.padEnd[d] <= kMaxSize && w.in[d] <= kMaxSize,
+                "pads must be in [0, 2^31] and spatial sizes at most 2^31");
     const int64_t span = (w.kernel[d] - 1) * w.dilation[d] + 1;
     if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
       const int64_t out = (w.in[d] + w.stride[d] - 1) / w.stride[d];
@@ -211,67 +217,27 @@ void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   }
 }
 
+std::vector<kernels::PoolAxis> poolNdAxes(const OpContext& ctx) {
+  const Window win = window(ctx, {}, ctx.layer.attrInt("ceil_mode", 0) != 0);
+  std::vector<kernels::PoolAxis> axes(win.rank());
+  for (size_t d = 0; d < win.rank(); ++d)
+    axes[d] = {win.in[d],       win.out[d],      win.kernel[d], win.stride[d],
+               win.dilation[d], win.padBegin[d], win.padEnd[d]};
+  return axes;
+}
+
 void runPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   const Dims& x = ctx.shape(0);
-  const Window win = window(ctx, {}, ctx.layer.attrInt("ceil_mode", 0) != 0);
-  const size_t n = win.rank();
-  const bool includePad = ctx.layer.attrInt("count_include_pad", 0) != 0;
+  const std::vector<kernels::PoolAxis> axes = poolNdAxes(ctx);
   const int64_t planes = x[0] * x[1];
-  const int64_t inSize = product(win.in), outSize = product(win.out);
-  const float* src = ctx.f32(0);
-  float* dst = ctx.outF32(0);
-  // MaxPool's Indices: the flat (row-major, N and C included) index of each maximum.
-  auto* indices = ctx.out.size() > 1 ? static_cast<int64_t*>(ctx.out[1]) : nullptr;
-  // storage_order = 1 numbers the spatial positions column-major (the first dim fastest).
-  const bool columnMajor = ctx.layer.attrInt("storage_order", 0) != 0;
-  std::vector<int64_t> o(n, 0);
-  for (int64_t op = 0; op < outSize; ++op) {
-    // The taps inside the input, and how many count for an average.
-    std::vector<int64_t> offsets, columnOffsets;
-    int64_t padded = 0;
-    std::vector<int64_t> k(n, 0);
-    do {
-      int64_t offset = 0, column = 0, columnStride = 1;
-      bool inside = true, insidePad = true;
-      for (size_t d = 0; d < n; ++d) {
-        const int64_t i = o[d] * win.stride[d] - win.padBegin[d] + k[d] * win.dilation[d];
-        if (i < 0 || i >= win.in[d]) inside = false;
-        if (i < -win.padBegin[d] || i >= win.in[d] + win.padEnd[d]) insidePad = false;
-        offset = offset * win.in[d] + i;
-        column += i * columnStride;
-        columnStride *= win.in[d];
-      }
-      if (inside) {
-        offsets.push_back(offset);
-        columnOffsets.push_back(column);
-      }
-      if (insidePad) ++padded;
-    } while (next(k, win.kernel));
-    for (int64_t p = 0; p < planes; ++p) {
-      const float* plane = src + p * inSize;
-      float value;
-      if (kind == kernels::PoolKind::kMax) {
-        value = -std::numeric_limits<float>::infinity();
-        size_t best = 0;
-        for (size_t t = 0; t < offsets.size(); ++t) {
-          if (plane[offsets[t]] > value) {
-            value = plane[offsets[t]];
-            best = t;
-          }
-        }
-        if (indices && !offsets.empty())
-          indices[p * outSize + op] =
-              p * inSize + (columnMajor ? columnOffsets[best] : offsets[best]);
-      } else {
-        double sum = 0;
-        for (int64_t off : offsets) sum += plane[off];
-        const int64_t count = includePad ? padded : static_cast<int64_t>(offsets.size());
-        value = count > 0 ? static_cast<float>(sum / static_cast<double>(count)) : 0.0f;
-      }
-      dst[p * outSize + op] = value;
-    }
-    next(o, win.out);
+  if (ctx.out.size() > 1) {
+    // storage_order = 1 numbers the spatial positions column-major (the first dim fastest).
+    return kernels::maxPoolWithIndices(planes, axes, ctx.layer.attrInt("storage_order", 0) != 0,
+                                       ctx.f32(0), ctx.outF32(0),
+                                       static_cast<int64_t*>(ctx.out[1]));
   }
+  kernels::poolSeparable(kind, ctx.layer.attrInt("count_include_pad", 0) != 0, planes, axes,
+                         ctx.f32(0), ctx.outF32(0));
 }
 
 namespace {

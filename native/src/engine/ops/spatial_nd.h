@@ -21,6 +21,8 @@ void inferConvNd(OpContext& ctx);
 void runConvNd(OpContext& ctx);
 void inferPoolNd(OpContext& ctx, kernels::PoolKind kind);
 void runPoolNd(OpContext& ctx, kernels::PoolKind kind);
+// The window of runPoolNd, axis by axis.
+std::vector<kernels::PoolAxis> poolNdAxes(const OpContext& ctx);
 
 // The integer convolutions (any spatial rank) and MaxUnpool, by the same direct loops.
 void inferConvInteger(OpContext& ctx);

@@ -31,7 +31,7 @@ export function inspect(file: string | undefined, log: (line: string) => void): 
   }
   const engine = new Runtime().deserializeEngine(fs.readFileSync(file));
   log(
-    `kiln engine ${file} (core ${engine.coreVersion}), activation memory ${engine.deviceMemorySize} bytes`,
+    `kiln engine ${file} (core ${engine.coreVersion}), memory ${engine.deviceMemorySize} bytes (activations and kernel scratch)`,
   );
   for (const t of engine.ioTensors)
     log(`  ${t.mode.padEnd(6)} ${t.name}: ${t.dtype} [${t.shape.join(', ')}]`);

@@ -11,8 +11,10 @@
 #include "kernels/cpu/conv/winograd.h"
 #include "kernels/cpu/conv/winograd_transform.h"
 #include "kernels/cpu/gemm/gemm_internal.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/kernels/gemm.h"
+#include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -154,6 +156,31 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
 }
 
 }  // namespace
+
+void conv2dScratch(const Conv2dParams& p, bool packedWeights, ScratchNeed* need, ConvAlgo algo) {
+  checkParams(p);
+  if (packedWeights && algo == ConvAlgo::kWinograd) return winogradScratch(p, need);
+  int64_t OH, OW;
+  conv2dOutputShape(p, &OH, &OW);
+  if (isDepthwise(p)) {
+    if (activeIsa() == CpuIsa::kAvx512)
+      need->atLeast(static_cast<size_t>(ScratchSlot::kWork),
+                    isa_avx512::depthwisePlaneScratch(p, OH, OW));
+    return;
+  }
+  // Bounds both chunkings of conv2dGemm: a chunk holds at most all P pixels rounded up to 32,
+  // and at most max(256, kIm2colBudget / Kdim) of them (the L2 chunks are smaller still).
+  const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
+  const int64_t P = scratchProduct(OH, OW);
+  const int64_t Kdim = scratchProduct(Cg, scratchProduct(p.kernelH, p.kernelW));
+  const bool pointwise = p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 &&
+                         p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0;
+  const int64_t widest = pointwise ? P : std::min(P, std::max<int64_t>(256, kIm2colBudget / Kdim));
+  const int64_t chunk = (widest + 31) / 32 * 32;
+  if (!pointwise)
+    need->atLeast(static_cast<size_t>(ScratchSlot::kIm2col), scratchProduct(Kdim, chunk));
+  gemmScratch(Mg, chunk, Kdim, packedWeights, false, need);
+}
 
 void conv2d(const Conv2dParams& p, const float* x, const float* w, const float* bias,
             const float* residual, float* y) {

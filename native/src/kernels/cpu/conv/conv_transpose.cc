@@ -7,6 +7,7 @@
 #include "kiln/error.h"
 #include "kiln/kernels/conv.h"
 #include "kiln/kernels/gemm.h"
+#include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -22,6 +23,16 @@ void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, i
           p.padTop - p.padBottom;
   *outW = p.strideW * (p.inW - 1) + p.outputPaddingW + p.dilationW * (p.kernelW - 1) + 1 -
           p.padLeft - p.padRight;
+}
+
+void convTranspose2dScratch(const ConvTranspose2dParams& p, ScratchNeed* need) {
+  // What convTranspose2d below asks for: the columns of one group, then its GEMM's packing.
+  const int64_t Cg = p.inChannels / std::max<int64_t>(1, p.group);
+  const int64_t Mg = p.outChannels / std::max<int64_t>(1, p.group);
+  const int64_t rows = scratchProduct(Mg, scratchProduct(p.kernelH, p.kernelW));
+  const int64_t HW = scratchProduct(p.inH, p.inW);
+  need->atLeast(static_cast<size_t>(ScratchSlot::kIm2col), scratchProduct(rows, HW));
+  gemmScratch(rows, HW, Cg, false, false, need);
 }
 
 void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float* w,

@@ -117,6 +117,36 @@ void winogradOutputGeneric(const WinogradOutputArgs& a) {
   }
 }
 
+WinogradBlocking winogradBlocking(int64_t C, int64_t M, int64_t tiles, int64_t T, int NR) {
+  // Tiles per block: V and the GEMM results of a block stay in L2. With enough blocks each
+  // thread runs whole blocks (transform, GEMMs, output on one core, no barrier); otherwise one
+  // block at a time is split across the threads stage by stage.
+  WinogradBlocking b;
+  const int64_t maxTiles = std::max<int64_t>(NR, kBlockBudget / (kPositions * (C + M)) / NR * NR);
+  int64_t blocks = (tiles + maxTiles - 1) / maxTiles;
+  b.blockParallel = T > 1 && blocks >= T;
+  if (b.blockParallel) blocks = (blocks + T - 1) / T * T;
+  b.blockTiles = ((tiles + blocks - 1) / blocks + 15) / 16 * 16;
+  b.blocks = (tiles + b.blockTiles - 1) / b.blockTiles;
+  b.ldm = (b.blockTiles + NR - 1) / NR * NR;
+  b.vStride = b.ldm * C;
+  b.mStride = M * b.ldm;
+  return b;
+}
+
+void winogradScratch(const Conv2dParams& p, ScratchNeed* need) {
+  int64_t OH, OW;
+  conv2dOutputShape(p, &OH, &OW);
+  const int64_t tiles = ((OW + kTile - 1) / kTile) * ((OH + kTile - 1) / kTile);
+  const WinogradBlocking b = winogradBlocking(p.inChannels, p.outChannels, tiles,
+                                              globalThreadPool().size(), selectGemmKernel().nr);
+  need->atLeast(static_cast<size_t>(ScratchSlot::kWork), scratchProduct(kPositions, b.vStride));
+  need->atLeast(static_cast<size_t>(ScratchSlot::kWork2),
+                scratchProduct(kPositions, b.mStride) + 16);
+  // The 36 GEMMs take both operands packed.
+  gemmScratch(p.outChannels, b.blockTiles, p.inChannels, true, true, need);
+}
+
 void conv2dWinograd(const Conv2dParams& p, const float* x, const float* u, size_t posFloats,
                     const float* bias, const float* residual, float* y) {
   int64_t OH, OW;
@@ -133,21 +163,12 @@ void conv2dWinograd(const Conv2dParams& p, const float* x, const float* u, size_
   const auto input = vector ? isa_avx512::winogradInput : winogradInputGeneric;
   const auto output = vector ? isa_avx512::winogradOutput : winogradOutputGeneric;
 
-  // Tiles per block: V and the GEMM results of a block stay in L2. With enough blocks each
-  // thread runs whole blocks (transform, GEMMs, output on one core, no barrier); otherwise one
-  // block at a time is split across the threads stage by stage.
   ThreadPool& threads = globalThreadPool();
   const int64_t T = threads.size();
-  const int64_t maxTiles = std::max<int64_t>(NR, kBlockBudget / (kPositions * (C + M)) / NR * NR);
-  int64_t blocks = (g.tiles + maxTiles - 1) / maxTiles;
-  const bool blockParallel = T > 1 && blocks >= T;
-  if (blockParallel) blocks = (blocks + T - 1) / T * T;
-  int64_t blockTiles = (g.tiles + blocks - 1) / blocks;
-  blockTiles = (blockTiles + 15) / 16 * 16;
-  blocks = (g.tiles + blockTiles - 1) / blockTiles;
-  const int64_t panels = (blockTiles + NR - 1) / NR;
-  const int64_t ldm = panels * NR;
-  const int64_t vStride = panels * NR * C, mStride = M * ldm;
+  const WinogradBlocking b = winogradBlocking(C, M, g.tiles, T, NR);
+  const int64_t blockTiles = b.blockTiles, blocks = b.blocks, ldm = b.ldm;
+  const int64_t vStride = b.vStride, mStride = b.mStride;
+  const bool blockParallel = b.blockParallel;
 
   const auto runBlock = [&](const float* xn, const float* rn, float* yn, int64_t t0,
                             ThreadPool* pool) {

@@ -61,6 +61,16 @@ bool winogradApplies(const Conv2dParams& p);
 // precision rounded once to float.
 std::vector<float> winogradTransformWeights(const Conv2dParams& p, const float* w);
 
+// How conv2dWinograd splits an image's tiles into blocks (shared with its scratch bound).
+struct WinogradBlocking {
+  int64_t blockTiles, blocks, ldm, vStride, mStride;
+  bool blockParallel;
+};
+WinogradBlocking winogradBlocking(int64_t C, int64_t M, int64_t tiles, int64_t T, int NR);
+
+// The scratch one thread of conv2dWinograd asks for at most.
+void winogradScratch(const Conv2dParams& p, ScratchNeed* need);
+
 // y = act(conv(x, w) + bias + residual) with u = the 36 packGemmA panels of the transformed
 // weights, posFloats floats apart.
 void conv2dWinograd(const Conv2dParams& p, const float* x, const float* u, size_t posFloats,

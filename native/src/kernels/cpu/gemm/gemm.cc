@@ -185,6 +185,18 @@ GemmKernelInfo selectGemmKernel() {
   }
 }
 
+void gemmScratch(int64_t m, int64_t n, int64_t k, bool prePackedA, bool prePackedB,
+                 ScratchNeed* need) {
+  // What gemmDriver below asks for: whole MR-row panels of A and NR-column panels of B.
+  const GemmKernelInfo ker = selectGemmKernel();
+  if (!prePackedA)
+    need->atLeast(static_cast<size_t>(ScratchSlot::kPackA),
+                  scratchProduct((m + ker.mr - 1) / ker.mr * ker.mr, k));
+  if (!prePackedB)
+    need->atLeast(static_cast<size_t>(ScratchSlot::kPackB),
+                  scratchProduct((n + ker.nr - 1) / ker.nr * ker.nr, k));
+}
+
 void sgemm(const GemmParams& p, const float* a, const float* b, float* c) {
   gemmDriver(p, a, nullptr, b, nullptr, c, &globalThreadPool());
 }

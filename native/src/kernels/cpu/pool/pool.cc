@@ -76,6 +76,13 @@ void pool2dOutputShape(const Pool2dParams& p, int64_t* outH, int64_t* outW) {
       poolOutputSize(p.inW, p.kernelW, p.strideW, p.padLeft, p.padRight, p.dilationW, p.ceilMode);
 }
 
+std::vector<PoolAxis> pool2dAxes(const Pool2dParams& p) {
+  int64_t OH, OW;
+  pool2dOutputShape(p, &OH, &OW);
+  return {PoolAxis{p.inH, OH, p.kernelH, p.strideH, p.dilationH, p.padTop, p.padBottom},
+          PoolAxis{p.inW, OW, p.kernelW, p.strideW, p.dilationW, p.padLeft, p.padRight}};
+}
+
 void pool2d(const Pool2dParams& p, const float* x, float* y) {
   if (p.batch < 0 || p.channels <= 0 || p.inH <= 0 || p.inW <= 0) invalid("sizes must be positive");
   if (p.kernelH <= 0 || p.kernelW <= 0 || p.strideH <= 0 || p.strideW <= 0 || p.dilationH <= 0 ||
@@ -92,6 +99,8 @@ void pool2d(const Pool2dParams& p, const float* x, float* y) {
   pool2dOutputShape(p, &OH, &OW);
   if (OH <= 0 || OW <= 0) invalid("the kernel is larger than the padded input");
   const int64_t planes = p.batch * p.channels;
+  const std::vector<PoolAxis> axes = pool2dAxes(p);
+  if (poolWindowIsWide(axes)) return poolSeparable(p.kind, p.countIncludePad, planes, axes, x, y);
   const bool isMax = p.kind == PoolKind::kMax;
   const bool separable = isMax && p.dilationH == 1 && p.dilationW == 1;
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 1, [&](size_t b, size_t e) {
