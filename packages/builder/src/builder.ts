@@ -5,6 +5,8 @@ import { BuilderConfig } from './config';
 import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
+import { foldConvScale } from './passes/fold-conv-scale';
+import { fuseHardSwish } from './passes/fuse-hard-swish';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
@@ -22,6 +24,8 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
   removeNoOps,
   fuseQdq,
   foldBatchNorm,
+  foldConvScale,
+  fuseHardSwish,
   fuseResidualAdd,
   fuseActivations,
   fuseHorizontal,

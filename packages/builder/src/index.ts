@@ -17,6 +17,8 @@ export { type NetworkPass, runPasses } from './build-log';
 export { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 export { removeNoOps } from './passes/remove-no-ops';
 export { foldBatchNorm } from './passes/fold-batch-norm';
+export { foldConvScale } from './passes/fold-conv-scale';
+export { fuseHardSwish } from './passes/fuse-hard-swish';
 export { fuseActivations } from './passes/fuse-activation';
 export { fuseResidualAdd } from './passes/fuse-residual-add';
 export { fuseHorizontal } from './passes/fuse-horizontal';

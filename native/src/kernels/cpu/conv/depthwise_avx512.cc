@@ -89,6 +89,23 @@ int64_t depthwisePlaneScratch(const Conv2dParams& p, int64_t OH, int64_t OW) {
   return needsPadding(p, rows, cols) ? rows * cols : 0;
 }
 
+void depthwiseZeroBorders(const Conv2dParams& p, int64_t OH, int64_t OW, float* scratch) {
+  int64_t rows, cols;
+  paddedExtent(p, OH, OW, &rows, &cols);
+  if (!needsPadding(p, rows, cols)) return;
+  const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* d = scratch + r * cols;
+    const int64_t ih = r - p.padTop;
+    if (ih < 0 || ih >= p.inH) {
+      std::fill(d, d + cols, 0.0f);
+    } else {
+      std::fill(d, d + lo, 0.0f);
+      std::fill(d + hi, d + cols, 0.0f);
+    }
+  }
+}
+
 void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin,
                     const float* wk, float bias, const float* residual, float* out,
                     float* scratch) {
@@ -97,19 +114,18 @@ void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* 
   const float* base = xin;
   int64_t ld = p.inW;
   if (needsPadding(p, rows, cols)) {
-    for (int64_t r = 0; r < rows; ++r) {
-      float* d = scratch + r * cols;
-      const int64_t ih = r - p.padTop;
-      if (ih < 0 || ih >= p.inH) {
-        std::memset(d, 0, sizeof(float) * static_cast<size_t>(cols));
-        continue;
-      }
-      // Columns [padLeft, padLeft + inW) of the padded row hold the input row, clipped to cols.
-      const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
-      std::memset(d, 0, sizeof(float) * static_cast<size_t>(lo));
-      std::memcpy(d + lo, xin + ih * p.inW + (lo - p.padLeft),
-                  sizeof(float) * static_cast<size_t>(hi - lo));
-      std::memset(d + hi, 0, sizeof(float) * static_cast<size_t>(cols - hi));
+    // Only the input rows are copied: the zero borders around them stay from
+    // depthwiseZeroBorders. Vector copies: a libc call per short row cost more than the taps of
+    // a 14 x 14 plane.
+    const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
+    const int64_t r0 = std::max<int64_t>(0, p.padTop), r1 = std::min(rows, p.padTop + p.inH);
+    for (int64_t r = r0; r < r1; ++r) {
+      float* d = scratch + r * cols + lo;
+      const float* src = xin + (r - p.padTop) * p.inW + (lo - p.padLeft);
+      int64_t c = 0;
+      for (; c + 16 <= hi - lo; c += 16) _mm512_storeu_ps(d + c, _mm512_loadu_ps(src + c));
+      const __mmask16 tail = firstLanes(hi - lo - c);
+      _mm512_mask_storeu_ps(d + c, tail, _mm512_maskz_loadu_ps(tail, src + c));
     }
     base = scratch;
     ld = cols;
