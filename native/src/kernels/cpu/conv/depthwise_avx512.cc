@@ -135,20 +135,23 @@ void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* 
   for (int64_t ky = 0; ky < p.kernelH; ++ky)
     for (int64_t kx = 0; kx < p.kernelW; ++kx)
       tapOffset[ky * p.kernelW + kx] = ky * p.dilationH * ld + kx * p.dilationW;
-  const int64_t perRow = (OW + 15) / 16;
-  const int64_t total = OH * perRow;
+  const int64_t total = OH * ((OW + 15) / 16);
   const float* src[kItems];
   float* dst[kItems];
   const float* res[kItems];
   int64_t cnt[kItems];
+  // The next item's row and first column, stepped instead of divided out of the item index
+  // (two 64-bit divisions per item cost as much as its taps).
+  int64_t oh = 0, ow = 0;
   for (int64_t item = 0; item < total; item += kItems) {
     const int n = static_cast<int>(std::min<int64_t>(kItems, total - item));
     for (int i = 0; i < n; ++i) {
-      const int64_t oh = (item + i) / perRow, ow = (item + i) % perRow * 16;
       src[i] = base + oh * p.strideH * ld + ow * p.strideW;
       dst[i] = out + oh * OW + ow;
       res[i] = residual ? residual + oh * OW + ow : nullptr;
       cnt[i] = std::min<int64_t>(16, OW - ow);
+      ow += 16;
+      if (ow >= OW) ow = 0, ++oh;
     }
     if (p.strideW == 1)
       items<1>(n, src, dst, cnt, res, tapOffset, wk, taps, bias);
