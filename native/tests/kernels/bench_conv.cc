@@ -74,6 +74,10 @@ int run(double seconds, const char* filter) {
       {"mv2 dw 3x3 960 @7", 960, 7, 7, 960, 3, 1, 1, 960, false},
       {"mv2 1x1 960->160 @7", 960, 7, 7, 160, 1, 1, 0, 1, false},
       {"mv2 dw 3x3 96 s2 @112", 96, 112, 112, 96, 3, 2, 1, 96, false},
+      {"cls 1x1 32->200 @3x24", 32, 3, 24, 200, 1, 1, 0, 1, false},
+      {"cls 1x1 32->200 @6x24", 32, 6, 24, 200, 1, 1, 0, 1, false},
+      {"cls dw 5x5 88 @6x24", 88, 6, 24, 88, 5, 1, 2, 88, false},
+      {"cls dw 5x5 88 @12x48", 88, 12, 48, 88, 5, 1, 2, 88, false},
   };
   std::printf("%-28s %10s %10s %10s\n", "layer", "median ms", "best ms", "GFLOP/s");
   double total = 0;

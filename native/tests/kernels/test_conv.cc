@@ -328,6 +328,15 @@ ConvTranspose2dParams convT(int64_t c, int64_t h, int64_t w, int64_t m, int64_t 
 TEST(conv_transpose_shapes) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConvTranspose(convT(4, 5, 6, 3, 2, 2, 0), isa);  // DBNet-style 2x upsample
+    // kernel == stride: the banded path, several bands (the last one short), groups, batch.
+    ConvTranspose2dParams t = convT(16, 25, 64, 24, 2, 2, 0);
+    t.group = 2;
+    t.batch = 2;
+    t.activation = {ActivationKind::kRelu, 0, 0};
+    runConvTranspose(t, isa);
+    ConvTranspose2dParams r = convT(5, 9, 7, 3, 2, 2, 0);
+    r.kernelW = r.strideW = 3;
+    runConvTranspose(r, isa);
     runConvTranspose(convT(3, 7, 7, 5, 3, 2, 1), isa);
     runConvTranspose(convT(2, 4, 3, 2, 3, 1, 0), isa);
     ConvTranspose2dParams p = convT(6, 5, 4, 4, 3, 2, 1);

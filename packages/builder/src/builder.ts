@@ -7,6 +7,8 @@ import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
 import { foldConvScale } from './passes/fold-conv-scale';
 import { fuseHardSwish } from './passes/fuse-hard-swish';
+import { fuseGelu } from './passes/fuse-gelu';
+import { fuseMatMulBias } from './passes/fuse-matmul-bias';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
@@ -26,6 +28,8 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
   foldBatchNorm,
   foldConvScale,
   fuseHardSwish,
+  fuseMatMulBias,
+  fuseGelu,
   fuseResidualAdd,
   fuseActivations,
   fuseHorizontal,

@@ -19,6 +19,8 @@ export { removeNoOps } from './passes/remove-no-ops';
 export { foldBatchNorm } from './passes/fold-batch-norm';
 export { foldConvScale } from './passes/fold-conv-scale';
 export { fuseHardSwish } from './passes/fuse-hard-swish';
+export { fuseMatMulBias } from './passes/fuse-matmul-bias';
+export { fuseGelu } from './passes/fuse-gelu';
 export { fuseActivations } from './passes/fuse-activation';
 export { fuseResidualAdd } from './passes/fuse-residual-add';
 export { fuseHorizontal } from './passes/fuse-horizontal';

@@ -7,6 +7,8 @@ import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
 import { foldConvScale } from './passes/fold-conv-scale';
 import { fuseHardSwish } from './passes/fuse-hard-swish';
+import { fuseGelu } from './passes/fuse-gelu';
+import { fuseMatMulBias } from './passes/fuse-matmul-bias';
 import { fuseActivations } from './passes/fuse-activation';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
@@ -300,6 +302,57 @@ describe('conv scale folding and hard-swish fusion', () => {
     const b = (await fused.engine.createExecutionContext().infer({ x }))[name]!
       .data as Float32Array;
     // Folding reassociates the float math: a few ulps relative, not a fixed number of digits.
+    a.forEach((v, i) =>
+      expect(Math.abs(b[i]! - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))),
+    );
+  });
+});
+
+describe('Linear + GELU fusion', () => {
+  // A transformer MLP's first half as PyTorch exports it: MatMul, Add(bias), then
+  // (x * (1 + erf(x / sqrt(2)))) * 0.5.
+  function mlpNet(biasShape = [6]): NetworkDefinition {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [2, 3, 4]);
+    const k = (v: number) => net.addConstant([], 'float32', new Float32Array([v]));
+    const shaped = (l: ReturnType<NetworkDefinition['addLayer']>) => (
+      (l.output.shape = [2, 3, 6]),
+      l
+    );
+    const w = net.addConstant([4, 6], 'float32', sweep(24, 0.7, 1));
+    const mm = shaped(net.addLayer('MatMul', [x, w]));
+    const bias = net.addConstant(biasShape, 'float32', sweep(6, 0.4, 2));
+    const y = shaped(net.addLayer('Add', [bias, mm.output])).output;
+    const div = shaped(net.addLayer('Div', [y, k(Math.SQRT2)]));
+    const erf = shaped(net.addLayer('Erf', [div.output]));
+    const one = shaped(net.addLayer('Add', [erf.output, k(1)]));
+    const prod = shaped(net.addLayer('Mul', [y, one.output]));
+    const half = shaped(net.addLayer('Mul', [prod.output, k(0.5)]));
+    net.markOutput(half.output);
+    return net;
+  }
+
+  it('makes one MatMul with a bias input and a Gelu after it', () => {
+    const net = fuseGelu(fuseMatMulBias(mlpNet()));
+    expect(net.layers.map((l) => l.op)).toEqual(['MatMul', 'Gelu']);
+    expect(net.layers[0]!.inputs).toHaveLength(3);
+  });
+
+  it('leaves a bias that is not one value per column', () => {
+    const net = fuseMatMulBias(mlpNet([1, 6]));
+    expect(net.layers.map((l) => l.op)).toContain('Add');
+  });
+
+  it('computes what the separate layers compute, as one layer', async () => {
+    const plain = await buildEngine(mlpNet(), undefined, { passes: [] });
+    const fused = await buildEngine(mlpNet());
+    expect(fused.engine.layers().map((l) => l.op)).toEqual(['MatMul']);
+    const x = new Tensor('float32', [2, 3, 4], sweep(24, 3, 5));
+    const name = plain.engine.outputNames[0]!;
+    const a = (await plain.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    const b = (await fused.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
     a.forEach((v, i) =>
       expect(Math.abs(b[i]! - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))),
     );
