@@ -167,6 +167,11 @@ TEST(conv_depthwise_wide_rows) {
       runConv(conv(1, 2, 9, 40, 2, 3, 3, s, 2, 2, 2), true, false, isa);  // dilated
     }
     runConv(conv(1, 2, 12, 33, 2, 9, 9, 1, 4, 1, 2), true, true, isa);  // 81 taps
+    // Narrow stride-1 planes, whose items span rows: 7 x 7 with a residual, unpadded, and one
+    // too tall for that path.
+    runConv(conv(2, 6, 7, 7, 6, 3, 3, 1, 1, 1, 6), true, true, isa);
+    runConv(conv(1, 3, 5, 9, 3, 3, 3, 1, 0, 1, 3), true, true, isa);
+    runConv(conv(1, 2, 100, 10, 2, 3, 3, 1, 1, 1, 2), true, true, isa);
     Conv2dParams p = conv(1, 3, 8, 37, 3, 3, 3, 2, 0, 1, 3);
     p.padLeft = 2;  // asymmetric: the interior starts at a different column
     runConv(p, true, false, isa);

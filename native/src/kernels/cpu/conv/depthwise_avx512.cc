@@ -16,6 +16,9 @@ namespace kiln::kernels::isa_avx512 {
 namespace {
 
 constexpr int kItems = 4;
+// Largest plane (rows x padded width, floats) the flat path takes; its results go through a
+// stack buffer this size.
+constexpr int64_t kFlatMax = 1024;
 
 // Mask of the first n lanes (n clamped to 0..16).
 inline __mmask16 firstLanes(int64_t n) {
@@ -135,11 +138,41 @@ void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* 
   for (int64_t ky = 0; ky < p.kernelH; ++ky)
     for (int64_t kx = 0; kx < p.kernelW; ++kx)
       tapOffset[ky * p.kernelW + kx] = ky * p.dilationH * ld + kx * p.dilationW;
-  const int64_t total = OH * ((OW + 15) / 16);
   const float* src[kItems];
   float* dst[kItems];
   const float* res[kItems];
   int64_t cnt[kItems];
+  if (p.strideH == 1 && p.strideW == 1 && OW < 16 && OH * ld <= kFlatMax) {
+    // Narrow planes (7 x 7 deep in MobileNet): with stride 1 an output at flat position
+    // oh * ld + ow has its window origin at the same flat position of the (padded) input, so
+    // 16 consecutive flat outputs are one item that spans rows. The ld - OW outputs per row
+    // that fall on padding columns are computed and dropped; a 7-wide row needed a whole item.
+    // Every tap read stays inside the buffer: rows before the last end at ld - 1 + the
+    // largest tap offset < rows * ld, and the last row is cut at OW.
+    alignas(64) float flat[kFlatMax + 16];
+    const int64_t span = (OH - 1) * ld + OW;
+    const float* none[kItems] = {};
+    for (int64_t f = 0; f < span; f += 16 * kItems) {
+      const int n = static_cast<int>(std::min<int64_t>(kItems, (span - f + 15) / 16));
+      for (int i = 0; i < n; ++i) {
+        src[i] = base + f + 16 * i;
+        dst[i] = flat + f + 16 * i;
+        cnt[i] = std::min<int64_t>(16, span - f - 16 * i);
+      }
+      items<1>(n, src, dst, cnt, none, tapOffset, wk, taps, 0.0f);
+    }
+    // Back to dense rows, with residual + bias in the order of the other paths.
+    const __mmask16 m = firstLanes(OW);
+    const __m512 bv = _mm512_set1_ps(bias);
+    for (int64_t r = 0; r < OH; ++r) {
+      const __m512 acc = _mm512_maskz_loadu_ps(m, flat + r * ld);
+      const __m512 add =
+          residual ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + r * OW), bv) : bv;
+      _mm512_mask_storeu_ps(out + r * OW, m, _mm512_add_ps(acc, add));
+    }
+    return;
+  }
+  const int64_t total = OH * ((OW + 15) / 16);
   // The next item's row and first column, stepped instead of divided out of the item index
   // (two 64-bit divisions per item cost as much as its taps).
   int64_t oh = 0, ow = 0;
