@@ -101,6 +101,8 @@ TEST(planned_scratch_bounds_what_kernels_ask) {
                              {{"group", integer(8)}, {"pads", ints({1, 1, 1, 1})}})},
       {"conv transpose", oneLayer("ConvTranspose", {1, 4, 9, 9}, {4, 6, 3, 3}, {1, 6, 19, 19},
                                   {{"strides", ints({2, 2})}})},
+      {"conv transpose 2x2/2", oneLayer("ConvTranspose", {1, 16, 40, 40}, {16, 8, 2, 2},
+                                        {1, 8, 80, 80}, {{"strides", ints({2, 2})}})},
       {"gemm", oneLayer("Gemm", {37, 50}, {50, 29}, {37, 29}, {})},
       {"matmul", oneLayer("MatMul", {3, 17, 40}, {40, 23}, {3, 17, 23}, {})},
   };

@@ -212,6 +212,11 @@ TEST(conv_depthwise_wide_rows) {
       runConv(conv(1, 2, 9, 40, 2, 3, 3, s, 2, 2, 2), true, false, isa);  // dilated
     }
     runConv(conv(1, 2, 12, 33, 2, 9, 9, 1, 4, 1, 2), true, true, isa);  // 81 taps
+    // Narrow stride-1 planes, whose items span rows: 7 x 7 with a residual, unpadded, and one
+    // too tall for that path.
+    runConv(conv(2, 6, 7, 7, 6, 3, 3, 1, 1, 1, 6), true, true, isa);
+    runConv(conv(1, 3, 5, 9, 3, 3, 3, 1, 0, 1, 3), true, true, isa);
+    runConv(conv(1, 2, 100, 10, 2, 3, 3, 1, 1, 1, 2), true, true, isa);
     Conv2dParams p = conv(1, 3, 8, 37, 3, 3, 3, 2, 0, 1, 3);
     p.padLeft = 2;  // asymmetric: the interior starts at a different column
     runConv(p, true, false, isa);
@@ -382,6 +387,15 @@ ConvTranspose2dParams convT(int64_t c, int64_t h, int64_t w, int64_t m, int64_t 
 TEST(conv_transpose_shapes) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConvTranspose(convT(4, 5, 6, 3, 2, 2, 0), isa);  // DBNet-style 2x upsample
+    // kernel == stride: the banded path, several bands (the last one short), groups, batch.
+    ConvTranspose2dParams t = convT(16, 25, 64, 24, 2, 2, 0);
+    t.group = 2;
+    t.batch = 2;
+    t.activation = {ActivationKind::kRelu, 0, 0};
+    runConvTranspose(t, isa);
+    ConvTranspose2dParams r = convT(5, 9, 7, 3, 2, 2, 0);
+    r.kernelW = r.strideW = 3;
+    runConvTranspose(r, isa);
     runConvTranspose(convT(3, 7, 7, 5, 3, 2, 1), isa);
     runConvTranspose(convT(2, 4, 3, 2, 3, 1, 0), isa);
     ConvTranspose2dParams p = convT(6, 5, 4, 4, 3, 2, 1);

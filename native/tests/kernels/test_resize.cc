@@ -136,6 +136,31 @@ TEST(resize_modes_table) {
           }
 }
 
+TEST(resize_many_rows) {
+  // Enough rows that the row pass splits across threads (chunk edges must not reuse a row from
+  // another chunk), integer upsamples whose rows repeat, and one changed axis alone.
+  struct Sz {
+    int64_t c, h, w, oh, ow;
+  };
+  const Sz sizes[] = {
+      {16, 12, 10, 48, 40}, {8, 10, 12, 30, 12}, {8, 10, 12, 10, 37}, {6, 20, 9, 7, 27}};
+  for (ResizeMode mode : {ResizeMode::kNearest, ResizeMode::kLinear, ResizeMode::kCubic})
+    for (ResizeCoordMode cm : {ResizeCoordMode::kAsymmetric, ResizeCoordMode::kHalfPixel,
+                               ResizeCoordMode::kTfCropAndResize})
+      for (const Sz& s : sizes) {
+        ResizeParams p;
+        p.mode = mode;
+        p.coordMode = cm;
+        p.nearestMode = ResizeNearestMode::kFloor;
+        p.extrapolationValue = 5.0f;
+        p.scales = std::vector<float>{1.0f, 1.0f, static_cast<float>(s.oh) / s.h,
+                                      static_cast<float>(s.ow) / s.w};
+        if (cm == ResizeCoordMode::kTfCropAndResize)
+          p.roi = std::vector<float>{0, 0, -0.1f, 0.1f, 1, 1, 1.1f, 0.8f};
+        runResize(p, {1, s.c, s.h, s.w}, {1, s.c, s.oh, s.ow});
+      }
+}
+
 TEST(resize_known_values) {
   // Nearest 2x upsample (PP-OCR det FPN): each pixel repeated.
   std::vector<float> x = {1, 2, 3, 4}, y(16);

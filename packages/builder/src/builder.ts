@@ -12,6 +12,10 @@ import { BuilderConfig } from './config';
 import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
+import { foldConvScale } from './passes/fold-conv-scale';
+import { fuseHardSwish } from './passes/fuse-hard-swish';
+import { fuseGelu } from './passes/fuse-gelu';
+import { fuseMatMulBias } from './passes/fuse-matmul-bias';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
 import { fuseElementwiseChains } from './passes/fuse-elementwise-chains';
@@ -32,6 +36,10 @@ export const DEFAULT_PASSES: readonly NetworkPass[] = [
   removeNoOps,
   fuseQdq,
   foldBatchNorm,
+  foldConvScale,
+  fuseHardSwish,
+  fuseMatMulBias,
+  fuseGelu,
   fuseResidualAdd,
   fuseActivations,
   fuseHorizontal,

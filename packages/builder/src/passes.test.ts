@@ -1,9 +1,14 @@
 import { Tensor } from '@kiln/core';
 import { describe, expect, it } from 'vitest';
 
+import { Builder } from './builder';
 import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
+import { foldConvScale } from './passes/fold-conv-scale';
+import { fuseHardSwish } from './passes/fuse-hard-swish';
+import { fuseGelu } from './passes/fuse-gelu';
+import { fuseMatMulBias } from './passes/fuse-matmul-bias';
 import { fuseActivations } from './passes/fuse-activation';
 import { fuseResidualAdd } from './passes/fuse-residual-add';
 import { fuseHorizontal } from './passes/fuse-horizontal';
@@ -223,6 +228,134 @@ describe('elementwise-chain fusion', () => {
     net.layers[3]!.inputs[1] = net.addConstant([1, 8], 'float32', sweep(8)); // Div by a row: broadcast
     const fused = fuseElementwiseChains(net);
     expect(fused.layers.map((l) => l.op)).toEqual(['ElementwiseChain', 'Div', 'Sub']);
+  });
+});
+
+describe('conv scale folding and hard-swish fusion', () => {
+  // PP-OCR det's block, written out: Conv -> Mul(s) -> Add(c) -> x * clip(x + 3, 0, 6) / 6
+  // -> Mul(w) -> Add(b), with dynamic H and W as the model declares them.
+  function mobileOneNet(convReaders = 1): NetworkDefinition {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [1, 3, -1, -1]);
+    const k = (v: number, rank = 0) =>
+      net.addConstant(new Array<number>(rank).fill(1), 'float32', new Float32Array([v]));
+    const dyn = (l: ReturnType<NetworkDefinition['addLayer']>) => (
+      (l.output.shape = [1, 4, -1, -1]),
+      l
+    );
+    const w = net.addConstant([4, 3, 3, 3], 'float32', sweep(108, 0.5, 1));
+    const conv = dyn(
+      net.addConvolution(x, 4, [3, 3], w, net.addConstant([4], 'float32', sweep(4, 0.3, 2)), {
+        padding: [1, 1, 1, 1],
+      }),
+    );
+    const scaled = dyn(net.addLayer('Mul', [k(1.7, 1), conv.output]));
+    const shifted = dyn(net.addLayer('Add', [scaled.output, k(-0.4, 1)]));
+    const add3 = dyn(net.addLayer('Add', [shifted.output, k(3)]));
+    const clip = dyn(net.addLayer('Clip', [add3.output, k(0), k(6)]));
+    const mul = dyn(net.addLayer('Mul', [shifted.output, clip.output]));
+    const div = dyn(net.addLayer('Div', [mul.output, k(6)]));
+    const post = dyn(net.addLayer('Mul', [k(0.9, 1), div.output]));
+    const out = dyn(net.addLayer('Add', [post.output, k(0.25, 1)]));
+    net.markOutput(out.output);
+    if (convReaders > 1) net.markOutput(net.addUnary(conv.output, 'Neg').output);
+    return net;
+  }
+
+  it('folds the scale and shift into the conv and finds the hard-swish', () => {
+    const net = fuseHardSwish(foldConvScale(mobileOneNet()));
+    expect(net.layers.map((l) => l.op)).toEqual(['Conv', 'HardSwish', 'Mul', 'Add']);
+    expect(net.layers[1]!.inputs[0]).toBe(net.layers[0]!.output);
+  });
+
+  it('leaves a conv whose output has another reader', () => {
+    const net = fuseHardSwish(foldConvScale(mobileOneNet(2)));
+    expect(net.layers.map((l) => l.op)).toEqual([
+      'Conv',
+      'Mul',
+      'Add',
+      'HardSwish',
+      'Mul',
+      'Add',
+      'Neg',
+    ]);
+  });
+
+  it('computes what the separate layers compute, as one conv and one chain', async () => {
+    const shape = [1, 3, 6, 7];
+    const configFor = (builder: Builder) => {
+      const config = builder.createBuilderConfig();
+      const profile = builder.createOptimizationProfile();
+      profile.setDimensions('x', { min: shape, opt: shape, max: shape });
+      config.addOptimizationProfile(profile);
+      return config;
+    };
+    const b1 = new Builder(),
+      b2 = new Builder();
+    const plain = await buildEngine(mobileOneNet(), configFor(b1), { passes: [] }, b1);
+    const fused = await buildEngine(mobileOneNet(), configFor(b2), undefined, b2);
+    expect(fused.engine.layers().map((l) => l.op)).toEqual(['Conv', 'ElementwiseChain']);
+    const x = new Tensor('float32', shape, sweep(126, 4, 3));
+    const name = plain.engine.outputNames[0]!;
+    const a = (await plain.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    const b = (await fused.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    // Folding reassociates the float math: a few ulps relative, not a fixed number of digits.
+    a.forEach((v, i) =>
+      expect(Math.abs(b[i]! - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))),
+    );
+  });
+});
+
+describe('Linear + GELU fusion', () => {
+  // A transformer MLP's first half as PyTorch exports it: MatMul, Add(bias), then
+  // (x * (1 + erf(x / sqrt(2)))) * 0.5.
+  function mlpNet(biasShape = [6]): NetworkDefinition {
+    const net = new NetworkDefinition();
+    const x = net.addInput('x', 'float32', [2, 3, 4]);
+    const k = (v: number) => net.addConstant([], 'float32', new Float32Array([v]));
+    const shaped = (l: ReturnType<NetworkDefinition['addLayer']>) => (
+      (l.output.shape = [2, 3, 6]),
+      l
+    );
+    const w = net.addConstant([4, 6], 'float32', sweep(24, 0.7, 1));
+    const mm = shaped(net.addLayer('MatMul', [x, w]));
+    const bias = net.addConstant(biasShape, 'float32', sweep(6, 0.4, 2));
+    const y = shaped(net.addLayer('Add', [bias, mm.output])).output;
+    const div = shaped(net.addLayer('Div', [y, k(Math.SQRT2)]));
+    const erf = shaped(net.addLayer('Erf', [div.output]));
+    const one = shaped(net.addLayer('Add', [erf.output, k(1)]));
+    const prod = shaped(net.addLayer('Mul', [y, one.output]));
+    const half = shaped(net.addLayer('Mul', [prod.output, k(0.5)]));
+    net.markOutput(half.output);
+    return net;
+  }
+
+  it('makes one MatMul with a bias input and a Gelu after it', () => {
+    const net = fuseGelu(fuseMatMulBias(mlpNet()));
+    expect(net.layers.map((l) => l.op)).toEqual(['MatMul', 'Gelu']);
+    expect(net.layers[0]!.inputs).toHaveLength(3);
+  });
+
+  it('leaves a bias that is not one value per column', () => {
+    const net = fuseMatMulBias(mlpNet([1, 6]));
+    expect(net.layers.map((l) => l.op)).toContain('Add');
+  });
+
+  it('computes what the separate layers compute, as one layer', async () => {
+    const plain = await buildEngine(mlpNet(), undefined, { passes: [] });
+    const fused = await buildEngine(mlpNet());
+    expect(fused.engine.layers().map((l) => l.op)).toEqual(['MatMul']);
+    const x = new Tensor('float32', [2, 3, 4], sweep(24, 3, 5));
+    const name = plain.engine.outputNames[0]!;
+    const a = (await plain.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    const b = (await fused.engine.createExecutionContext().infer({ x }))[name]!
+      .data as Float32Array;
+    a.forEach((v, i) =>
+      expect(Math.abs(b[i]! - v)).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(v))),
+    );
   });
 });
 

@@ -34,6 +34,7 @@ enum Opcode : int64_t {
   kReciprocal = 19,
   kFloor = 20,
   kCeil = 21,
+  kHardSwish = 22,
 };
 
 struct Step {
@@ -51,7 +52,7 @@ std::vector<Step> steps(const OpContext& ctx) {
   for (size_t i = 0; i < raw.size(); i += 3) {
     const Step s{raw[i], raw[i + 1], raw[i + 2] != 0};
     const bool binary = s.op <= kPow;
-    ctx.require(binary || (s.op >= kRelu && s.op <= kCeil),
+    ctx.require(binary || (s.op >= kRelu && s.op <= kHardSwish),
                 "unknown opcode " + std::to_string(s.op));
     if (binary) {
       const bool input = s.operand >= 0 && s.operand < static_cast<int64_t>(ctx.inputCount());
@@ -74,22 +75,79 @@ void infer(OpContext& ctx) {
   ctx.outShapes[0] = ctx.shape(0);
 }
 
-float binaryOp(int64_t op, float a, float b) {
+// v[i] = f(v[i]) over a block: one tight loop per step, so the compiler vectorizes each op
+// (a switch per element cost more than the arithmetic).
+template <typename F>
+void unaryLoop(float* v, int64_t len, F f) {
+  for (int64_t i = 0; i < len; ++i) v[i] = f(v[i]);
+}
+
+// One binary step, op(v, operand) or op(operand, v) when reversed; the operand is the block of
+// another input (o) or an immediate (c).
+template <typename F>
+void binaryLoop(float* v, const float* o, float c, bool reversed, int64_t len, F f) {
+  if (o && reversed) {
+    for (int64_t i = 0; i < len; ++i) v[i] = f(o[i], v[i]);
+  } else if (o) {
+    for (int64_t i = 0; i < len; ++i) v[i] = f(v[i], o[i]);
+  } else if (reversed) {
+    for (int64_t i = 0; i < len; ++i) v[i] = f(c, v[i]);
+  } else {
+    for (int64_t i = 0; i < len; ++i) v[i] = f(v[i], c);
+  }
+}
+
+void binaryStep(int64_t op, float* v, const float* o, float c, bool reversed, int64_t len) {
   switch (op) {
     case kAdd:
-      return a + b;
+      return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a + b; });
     case kSub:
-      return a - b;
+      return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a - b; });
     case kMul:
-      return a * b;
+      return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a * b; });
     case kDiv:
-      return a / b;
+      return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a / b; });
     case kMax:
-      return std::isnan(a) || std::isnan(b) ? NAN : std::max(a, b);
+      return binaryLoop(v, o, c, reversed, len, [](float a, float b) {
+        return a != a || b != b ? NAN : std::max(a, b);  // NaN in, NaN out
+      });
     case kMin:
-      return std::isnan(a) || std::isnan(b) ? NAN : std::min(a, b);
+      return binaryLoop(v, o, c, reversed, len,
+                        [](float a, float b) { return a != a || b != b ? NAN : std::min(a, b); });
     default:
-      return std::pow(a, b);
+      return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return std::pow(a, b); });
+  }
+}
+
+void unaryStep(int64_t op, float* v, int64_t len) {
+  switch (op) {
+    case kRelu:
+      return unaryLoop(v, len, [](float a) { return a > 0 ? a : 0.0f; });
+    case kSigmoid:
+      return unaryLoop(v, len, [](float a) { return 1.0f / (1.0f + std::exp(-a)); });
+    case kTanh:
+      return unaryLoop(v, len, [](float a) { return std::tanh(a); });
+    case kExp:
+      return unaryLoop(v, len, [](float a) { return std::exp(a); });
+    case kLog:
+      return unaryLoop(v, len, [](float a) { return std::log(a); });
+    case kSqrt:
+      return unaryLoop(v, len, [](float a) { return std::sqrt(a); });
+    case kAbs:
+      return unaryLoop(v, len, [](float a) { return std::fabs(a); });
+    case kNeg:
+      return unaryLoop(v, len, [](float a) { return -a; });
+    case kErf:
+      return unaryLoop(v, len, [](float a) { return std::erf(a); });
+    case kReciprocal:
+      return unaryLoop(v, len, [](float a) { return 1.0f / a; });
+    case kFloor:
+      return unaryLoop(v, len, [](float a) { return std::floor(a); });
+    case kCeil:
+      return unaryLoop(v, len, [](float a) { return std::ceil(a); });
+    default:
+      return unaryLoop(v, len,
+                       [](float a) { return a * std::max(0.0f, std::min(1.0f, a / 6.0f + 0.5f)); });
   }
 }
 
@@ -110,58 +168,14 @@ void run(OpContext& ctx) {
           const float* x = ctx.f32(0) + begin;
           std::copy(x, x + len, v);  // y may alias nothing; the chain works in the output
           for (const Step& s : program) {
-            if (s.op <= kPow) {
-              if (s.operand >= 0) {
-                const float* o = ctx.f32(static_cast<size_t>(s.operand)) + begin;
-                for (int64_t i = 0; i < len; ++i)
-                  v[i] = s.reversed ? binaryOp(s.op, o[i], v[i]) : binaryOp(s.op, v[i], o[i]);
-              } else {
-                const float c = static_cast<float>(immediates[static_cast<size_t>(-2 - s.operand)]);
-                for (int64_t i = 0; i < len; ++i)
-                  v[i] = s.reversed ? binaryOp(s.op, c, v[i]) : binaryOp(s.op, v[i], c);
-              }
-              continue;
-            }
-            for (int64_t i = 0; i < len; ++i) {
-              const float a = v[i];
-              switch (s.op) {
-                case kRelu:
-                  v[i] = a > 0 ? a : 0.0f;
-                  break;
-                case kSigmoid:
-                  v[i] = 1.0f / (1.0f + std::exp(-a));
-                  break;
-                case kTanh:
-                  v[i] = std::tanh(a);
-                  break;
-                case kExp:
-                  v[i] = std::exp(a);
-                  break;
-                case kLog:
-                  v[i] = std::log(a);
-                  break;
-                case kSqrt:
-                  v[i] = std::sqrt(a);
-                  break;
-                case kAbs:
-                  v[i] = std::fabs(a);
-                  break;
-                case kNeg:
-                  v[i] = -a;
-                  break;
-                case kErf:
-                  v[i] = std::erf(a);
-                  break;
-                case kReciprocal:
-                  v[i] = 1.0f / a;
-                  break;
-                case kFloor:
-                  v[i] = std::floor(a);
-                  break;
-                default:
-                  v[i] = std::ceil(a);
-                  break;
-              }
+            if (s.op > kPow) {
+              unaryStep(s.op, v, len);
+            } else if (s.operand >= 0) {
+              binaryStep(s.op, v, ctx.f32(static_cast<size_t>(s.operand)) + begin, 0.0f, s.reversed,
+                         len);
+            } else {
+              const float c = static_cast<float>(immediates[static_cast<size_t>(-2 - s.operand)]);
+              binaryStep(s.op, v, nullptr, c, s.reversed, len);
             }
           }
         }

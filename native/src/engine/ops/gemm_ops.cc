@@ -105,6 +105,13 @@ void inferMatMul(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2});
   ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   ctx.outShapes[0] = kernels::matmulOutputShape(ctx.shape(0), ctx.shape(1));
+  if (ctx.has(2)) {
+    // The builder's fused bias: one value per output column.
+    const Dims& out = ctx.outShapes[0];
+    ctx.require(
+        ctx.shape(2).size() == 1 && !out.empty() && ctx.shape(2)[0] == out.back(),
+        "a MatMul bias must be [N], one value per output column; got " + formatDims(ctx.shape(2)));
+  }
 }
 
 void runMatMul(OpContext& ctx) {

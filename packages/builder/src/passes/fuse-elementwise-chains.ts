@@ -26,6 +26,7 @@ const unaryOps: Record<string, number> = {
   Reciprocal: 19,
   Floor: 20,
   Ceil: 21,
+  HardSwish: 22,
 };
 
 const known = (t: NetworkTensor) => t.shape.length > 0 && t.shape.every((d) => d >= 0);
@@ -42,12 +43,15 @@ interface Chain {
 function append(chain: Chain, l: Layer, value: NetworkTensor): boolean {
   if (l.output.dtype !== 'float32' || l.outputs.length !== 1) return false;
   const operand = (t: NetworkTensor): number | undefined => {
-    if (scalar(t)) {
+    // A scalar of higher rank than the value would broadcast the shape up.
+    if (scalar(t) && t.shape.length <= value.shape.length) {
       chain.immediates.push(t.values()[0]!);
       return -1 - chain.immediates.length; // -2 - index
     }
-    if (t.dtype !== 'float32' || !known(t) || t.shape.join() !== value.shape.join())
-      return undefined;
+    // Another tensor must have the chain's shape: known and equal, or the chain's start itself
+    // (every step keeps the start's shape, even where its dims are known only at run time).
+    const sameShape = t === chain.inputs[0] || (known(t) && t.shape.join() === value.shape.join());
+    if (t.dtype !== 'float32' || !sameShape) return undefined;
     const i = chain.inputs.indexOf(t);
     if (i >= 0) return i;
     chain.inputs.push(t);
@@ -95,7 +99,8 @@ function append(chain: Chain, l: Layer, value: NetworkTensor): boolean {
  * Elementwise-chain fusion: a run of elementwise layers where each feeds only the next
  * (e.g. x * clip(x + 3, 0, 6) / 6, a hard-swish written out) becomes one ElementwiseChain
  * layer that streams the data through every step while it is in cache. Other operands must
- * be scalars or tensors of the chain's own (known) shape, so no broadcast is lost.
+ * be scalars (of no higher rank) or tensors of the chain's own shape (the start, or a known
+ * equal shape), so no broadcast is lost.
  */
 export function fuseElementwiseChains(network: NetworkDefinition): NetworkDefinition {
   const uses = consumersOf(network);
@@ -103,12 +108,13 @@ export function fuseElementwiseChains(network: NetworkDefinition): NetworkDefini
   const replacement = new Map<Layer, Layer>(); // last member -> the fused layer
   for (const first of network.layers) {
     if (absorbed.has(first)) continue;
+    // The start fixes the chain's shape: append() then admits only operands that keep it
+    // (scalars, the start, tensors of the same known shape), so its dims may be dynamic.
     const start = first.inputs.find(
       (t) =>
         t &&
         t.dtype === 'float32' &&
-        known(t) &&
-        known(first.output) &&
+        t.shape.length > 0 &&
         t.shape.join() === first.output.shape.join(),
     );
     if (!start) continue;

@@ -16,9 +16,14 @@ namespace isa_avx512 {
 // Floats of scratch depthwisePlane needs (a zero-padded copy of one input plane).
 int64_t depthwisePlaneScratch(const Conv2dParams& p, int64_t outH, int64_t outW);
 
+// Zeroes the padding of a depthwisePlane scratch buffer; the planes of one layer share its
+// geometry, so a thread does this once before its first plane.
+void depthwiseZeroBorders(const Conv2dParams& p, int64_t outH, int64_t outW, float* scratch);
+
 // One plane of depthwiseConv2d (before the activation) for strideW 1 or 2 and at most
 // kDepthwiseMaxTaps taps: out = taps of xin
-// (one input plane) with the kH x kW weights wk, + residual plane (or null) + bias.
+// (one input plane) with the kH x kW weights wk, + residual plane (or null) + bias; scratch has
+// been through depthwiseZeroBorders for this geometry.
 void depthwisePlane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
                     const float* wk, float bias, const float* residual, float* out, float* scratch);
 }  // namespace isa_avx512

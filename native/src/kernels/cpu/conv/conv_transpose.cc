@@ -25,11 +25,78 @@ void convTranspose2dOutputShape(const ConvTranspose2dParams& p, int64_t* outH, i
           p.padLeft - p.padRight;
 }
 
+namespace {
+// kernel == stride, no pads, dilation 1 (the 2x2 stride-2 upsampling of PP-OCR det's head):
+// every output pixel gets exactly one tap, so bands of input rows fill disjoint bands of output
+// rows. Each thread runs a band's GEMM into an L2-sized column block and writes every output of
+// the band once (tap, bias, activation), where the general path zero-fills a full-size
+// column matrix's worth of output and adds every tap into it.
+bool tilesOutput(const ConvTranspose2dParams& p) {
+  return p.kernelH == p.strideH && p.kernelW == p.strideW && p.dilationH == 1 && p.dilationW == 1 &&
+         p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0 &&
+         p.outputPaddingH == 0 && p.outputPaddingW == 0;
+}
+
+void convTransposeTiles(const ConvTranspose2dParams& p, const float* x, const float* w,
+                        const float* bias, float* y) {
+  const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
+  const int64_t kH = p.kernelH, kW = p.kernelW, taps = kH * kW, rows = Mg * taps;
+  const int64_t HW = p.inH * p.inW, OW = p.inW * kW, OHW = p.inH * kH * OW;
+  const int64_t band = std::max<int64_t>(1, (int64_t{64} << 10) / (rows * p.inW));
+  const int64_t bands = (p.inH + band - 1) / band;
+  const int64_t units = p.batch * p.group * bands;
+  globalThreadPool().parallelFor(static_cast<size_t>(units), 1, [&](size_t ub, size_t ue) {
+    for (int64_t u = static_cast<int64_t>(ub); u < static_cast<int64_t>(ue); ++u) {
+      const int64_t n = u / (p.group * bands), g = u / bands % p.group, r0 = u % bands * band;
+      const int64_t r1 = std::min(p.inH, r0 + band), cols = (r1 - r0) * p.inW;
+      float* c = threadScratch(ScratchSlot::kIm2col, static_cast<size_t>(rows * cols));
+      GemmParams gp;
+      gp.m = rows;
+      gp.n = cols;
+      gp.k = Cg;
+      gp.transA = true;
+      gp.lda = rows;
+      gp.ldb = HW;
+      sgemm(gp, w + g * Cg * rows, x + (n * p.inChannels + g * Cg) * HW + r0 * p.inW, c, nullptr);
+      for (int64_t m = 0; m < Mg; ++m) {
+        const int64_t oc = g * Mg + m;
+        float* out = y + (n * p.outChannels + oc) * OHW;
+        for (int64_t t = 0; t < taps; ++t) {
+          const int64_t ky = t / kW, kx = t % kW;
+          const float* col = c + (m * taps + t) * cols;
+          for (int64_t ih = r0; ih < r1; ++ih) {
+            float* orow = out + (ih * kH + ky) * OW + kx;
+            const float* crow = col + (ih - r0) * p.inW;
+            for (int64_t iw = 0; iw < p.inW; ++iw) orow[iw * kW] = crow[iw];
+          }
+        }
+        float* first = out + r0 * kH * OW;
+        const size_t count = static_cast<size_t>((r1 - r0) * kH * OW);
+        if (bias) {
+          const float bv = bias[oc];
+          for (size_t i = 0; i < count; ++i) first[i] += bv;
+        }
+        applyActivation(p.activation, first, count);
+      }
+    }
+  });
+}
+}  // namespace
+
 void convTranspose2dScratch(const ConvTranspose2dParams& p, ScratchNeed* need) {
-  // What convTranspose2d below asks for: the columns of one group, then its GEMM's packing.
   const int64_t Cg = p.inChannels / std::max<int64_t>(1, p.group);
   const int64_t Mg = p.outChannels / std::max<int64_t>(1, p.group);
   const int64_t rows = scratchProduct(Mg, scratchProduct(p.kernelH, p.kernelW));
+  if (tilesOutput(p)) {
+    // convTransposeTiles: one band's columns, then its GEMM's packing.
+    const int64_t band = std::max<int64_t>(
+        1, (int64_t{64} << 10) / std::max<int64_t>(1, scratchProduct(rows, p.inW)));
+    const int64_t cols = scratchProduct(std::min(p.inH, band), p.inW);
+    need->atLeast(static_cast<size_t>(ScratchSlot::kIm2col), scratchProduct(rows, cols));
+    gemmScratch(rows, cols, Cg, false, false, need);
+    return;
+  }
+  // The general path: the columns of one group, then its GEMM's packing.
   const int64_t HW = scratchProduct(p.inH, p.inW);
   need->atLeast(static_cast<size_t>(ScratchSlot::kIm2col), scratchProduct(rows, HW));
   gemmScratch(rows, HW, Cg, false, false, need);
@@ -51,6 +118,10 @@ void convTranspose2d(const ConvTranspose2dParams& p, const float* x, const float
   convTranspose2dOutputShape(p, &OH, &OW);
   if (OH <= 0 || OW <= 0) invalid("pads leave an empty output");
   if (p.batch == 0) return;
+  if (tilesOutput(p)) {
+    convTransposeTiles(p, x, w, bias, y);
+    return;
+  }
 
   const int64_t Cg = p.inChannels / p.group, Mg = p.outChannels / p.group;
   const int64_t HW = p.inH * p.inW, OHW = OH * OW;

@@ -37,6 +37,7 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
         vector ? threadScratch(ScratchSlot::kWork,
                                static_cast<size_t>(isa_avx512::depthwisePlaneScratch(p, OH, OW)))
                : nullptr;
+    if (vector) isa_avx512::depthwiseZeroBorders(p, OH, OW, scratch);
     for (int64_t plane = static_cast<int64_t>(b); plane < static_cast<int64_t>(e); ++plane) {
       const int64_t n = plane / p.outChannels, oc = plane % p.outChannels;
       const int64_t ic = oc / mult;

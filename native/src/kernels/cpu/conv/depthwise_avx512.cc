@@ -16,6 +16,9 @@ namespace kiln::kernels::isa_avx512 {
 namespace {
 
 constexpr int kItems = 4;
+// Largest plane (rows x padded width, floats) the flat path takes; its results go through a
+// stack buffer this size.
+constexpr int64_t kFlatMax = 1024;
 
 // Mask of the first n lanes (n clamped to 0..16).
 inline __mmask16 firstLanes(int64_t n) {
@@ -89,6 +92,23 @@ int64_t depthwisePlaneScratch(const Conv2dParams& p, int64_t OH, int64_t OW) {
   return needsPadding(p, rows, cols) ? rows * cols : 0;
 }
 
+void depthwiseZeroBorders(const Conv2dParams& p, int64_t OH, int64_t OW, float* scratch) {
+  int64_t rows, cols;
+  paddedExtent(p, OH, OW, &rows, &cols);
+  if (!needsPadding(p, rows, cols)) return;
+  const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
+  for (int64_t r = 0; r < rows; ++r) {
+    float* d = scratch + r * cols;
+    const int64_t ih = r - p.padTop;
+    if (ih < 0 || ih >= p.inH) {
+      std::fill(d, d + cols, 0.0f);
+    } else {
+      std::fill(d, d + lo, 0.0f);
+      std::fill(d + hi, d + cols, 0.0f);
+    }
+  }
+}
+
 void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin,
                     const float* wk, float bias, const float* residual, float* out,
                     float* scratch) {
@@ -97,19 +117,18 @@ void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* 
   const float* base = xin;
   int64_t ld = p.inW;
   if (needsPadding(p, rows, cols)) {
-    for (int64_t r = 0; r < rows; ++r) {
-      float* d = scratch + r * cols;
-      const int64_t ih = r - p.padTop;
-      if (ih < 0 || ih >= p.inH) {
-        std::memset(d, 0, sizeof(float) * static_cast<size_t>(cols));
-        continue;
-      }
-      // Columns [padLeft, padLeft + inW) of the padded row hold the input row, clipped to cols.
-      const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
-      std::memset(d, 0, sizeof(float) * static_cast<size_t>(lo));
-      std::memcpy(d + lo, xin + ih * p.inW + (lo - p.padLeft),
-                  sizeof(float) * static_cast<size_t>(hi - lo));
-      std::memset(d + hi, 0, sizeof(float) * static_cast<size_t>(cols - hi));
+    // Only the input rows are copied: the zero borders around them stay from
+    // depthwiseZeroBorders. Vector copies: a libc call per short row cost more than the taps of
+    // a 14 x 14 plane.
+    const int64_t lo = std::min(p.padLeft, cols), hi = std::min(cols, p.padLeft + p.inW);
+    const int64_t r0 = std::max<int64_t>(0, p.padTop), r1 = std::min(rows, p.padTop + p.inH);
+    for (int64_t r = r0; r < r1; ++r) {
+      float* d = scratch + r * cols + lo;
+      const float* src = xin + (r - p.padTop) * p.inW + (lo - p.padLeft);
+      int64_t c = 0;
+      for (; c + 16 <= hi - lo; c += 16) _mm512_storeu_ps(d + c, _mm512_loadu_ps(src + c));
+      const __mmask16 tail = firstLanes(hi - lo - c);
+      _mm512_mask_storeu_ps(d + c, tail, _mm512_maskz_loadu_ps(tail, src + c));
     }
     base = scratch;
     ld = cols;
@@ -119,20 +138,53 @@ void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* 
   for (int64_t ky = 0; ky < p.kernelH; ++ky)
     for (int64_t kx = 0; kx < p.kernelW; ++kx)
       tapOffset[ky * p.kernelW + kx] = ky * p.dilationH * ld + kx * p.dilationW;
-  const int64_t perRow = (OW + 15) / 16;
-  const int64_t total = OH * perRow;
   const float* src[kItems];
   float* dst[kItems];
   const float* res[kItems];
   int64_t cnt[kItems];
+  if (p.strideH == 1 && p.strideW == 1 && OW < 16 && OH * ld <= kFlatMax) {
+    // Narrow planes (7 x 7 deep in MobileNet): with stride 1 an output at flat position
+    // oh * ld + ow has its window origin at the same flat position of the (padded) input, so
+    // 16 consecutive flat outputs are one item that spans rows. The ld - OW outputs per row
+    // that fall on padding columns are computed and dropped; a 7-wide row needed a whole item.
+    // Every tap read stays inside the buffer: rows before the last end at ld - 1 + the
+    // largest tap offset < rows * ld, and the last row is cut at OW.
+    alignas(64) float flat[kFlatMax + 16];
+    const int64_t span = (OH - 1) * ld + OW;
+    const float* none[kItems] = {};
+    for (int64_t f = 0; f < span; f += 16 * kItems) {
+      const int n = static_cast<int>(std::min<int64_t>(kItems, (span - f + 15) / 16));
+      for (int i = 0; i < n; ++i) {
+        src[i] = base + f + 16 * i;
+        dst[i] = flat + f + 16 * i;
+        cnt[i] = std::min<int64_t>(16, span - f - 16 * i);
+      }
+      items<1>(n, src, dst, cnt, none, tapOffset, wk, taps, 0.0f);
+    }
+    // Back to dense rows, with residual + bias in the order of the other paths.
+    const __mmask16 m = firstLanes(OW);
+    const __m512 bv = _mm512_set1_ps(bias);
+    for (int64_t r = 0; r < OH; ++r) {
+      const __m512 acc = _mm512_maskz_loadu_ps(m, flat + r * ld);
+      const __m512 add =
+          residual ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + r * OW), bv) : bv;
+      _mm512_mask_storeu_ps(out + r * OW, m, _mm512_add_ps(acc, add));
+    }
+    return;
+  }
+  const int64_t total = OH * ((OW + 15) / 16);
+  // The next item's row and first column, stepped instead of divided out of the item index
+  // (two 64-bit divisions per item cost as much as its taps).
+  int64_t oh = 0, ow = 0;
   for (int64_t item = 0; item < total; item += kItems) {
     const int n = static_cast<int>(std::min<int64_t>(kItems, total - item));
     for (int i = 0; i < n; ++i) {
-      const int64_t oh = (item + i) / perRow, ow = (item + i) % perRow * 16;
       src[i] = base + oh * p.strideH * ld + ow * p.strideW;
       dst[i] = out + oh * OW + ow;
       res[i] = residual ? residual + oh * OW + ow : nullptr;
       cnt[i] = std::min<int64_t>(16, OW - ow);
+      ow += 16;
+      if (ow >= OW) ow = 0, ++oh;
     }
     if (p.strideW == 1)
       items<1>(n, src, dst, cnt, res, tapOffset, wk, taps, bias);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <string>
+#include <vector>
 
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
@@ -143,6 +144,85 @@ void resizeAxis(const std::vector<Taps>& taps, float extrapolation, const float*
       });
 }
 
+// The last two axes in one pass: x viewed as [outer, inH, inW] -> y [outer, outH, outW], with
+// tapsH null when H is unchanged. The per-element passes of resizeAxis would run the W axis with
+// inner = 1, one call per output float, and the H pass would write a whole intermediate tensor;
+// here each output row blends its source rows once (nearest: reads the row in place) and
+// gathers along W, and a row whose H taps equal the previous row's (every row of an integer
+// upsample after the first) is a copy of it. Same arithmetic, in the same order, as the two
+// separate passes.
+void resizeLastTwo(const std::vector<Taps>* tapsH, const std::vector<Taps>& tapsW,
+                   float extrapolation, const float* x, float* y, int64_t outer, int64_t inH,
+                   int64_t outH, int64_t inW, int64_t outW) {
+  // Nearest along W with no extrapolation: a plain index table.
+  bool gatherW = true;
+  for (const Taps& t : tapsW) gatherW = gatherW && !t.outside && t.count == 1;
+  std::vector<int64_t> indexW;
+  if (gatherW)
+    for (const Taps& t : tapsW) indexW.push_back(t.index[0]);
+  const auto sameTaps = [](const Taps& a, const Taps& b) {
+    if (a.outside != b.outside || a.count != b.count) return false;
+    for (int k = 0; k < a.count; ++k)
+      if (a.index[k] != b.index[k] || a.weight[k] != b.weight[k]) return false;
+    return true;
+  };
+  globalThreadPool().parallelFor(
+      static_cast<size_t>(outer * outH),
+      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(outW, 1))),
+      [&](size_t b, size_t e) {
+        std::vector<float> blend;
+        for (size_t t = b; t < e; ++t) {
+          const int64_t o = static_cast<int64_t>(t) / outH, j = static_cast<int64_t>(t) % outH;
+          float* out = y + t * outW;
+          const float* base = x + o * inH * inW;
+          const float* row = base + j * inW;  // H unchanged
+          if (tapsH) {
+            const Taps& th = (*tapsH)[j];
+            if (th.outside) {
+              std::fill(out, out + outW, extrapolation);
+              continue;
+            }
+            if (t > b && j > 0 && sameTaps(th, (*tapsH)[j - 1])) {
+              std::copy(out - outW, out, out);
+              continue;
+            }
+            row = base + th.index[0] * inW;
+            if (th.count > 1) {
+              blend.resize(static_cast<size_t>(inW));
+              float* d = blend.data();
+              const float w0 = th.weight[0];
+              for (int64_t i = 0; i < inW; ++i) d[i] = w0 * row[i];
+              for (int k = 1; k < th.count; ++k) {
+                const float* sk = base + th.index[k] * inW;
+                const float wk = th.weight[k];
+                for (int64_t i = 0; i < inW; ++i) d[i] += wk * sk[i];
+              }
+              row = d;
+            }
+          }
+          if (gatherW) {
+            const int64_t* idx = indexW.data();
+            for (int64_t i = 0; i < outW; ++i) out[i] = row[idx[i]];
+            continue;
+          }
+          for (int64_t i = 0; i < outW; ++i) {
+            const Taps& tw = tapsW[i];
+            if (tw.outside) {
+              out[i] = extrapolation;
+              continue;
+            }
+            if (tw.count == 1) {
+              out[i] = row[tw.index[0]];
+              continue;
+            }
+            float v = tw.weight[0] * row[tw.index[0]];
+            for (int k = 1; k < tw.count; ++k) v += tw.weight[k] * row[tw.index[k]];
+            out[i] = v;
+          }
+        }
+      });
+}
+
 }  // namespace
 
 void resize(const ResizeParams& p, const float* x, const Shape& xs, const Shape& outShape,
@@ -180,10 +260,15 @@ void resize(const ResizeParams& p, const float* x, const Shape& xs, const Shape&
     std::copy(x, x + shapeSize(xs), y);
     return;
   }
+  // W resized (with or without H): the last one or two passes run as one.
+  size_t generic = axes.size();
+  const bool lastW = axes.back() == rank - 1;
+  const bool withH = lastW && axes.size() >= 2 && axes[axes.size() - 2] == rank - 2;
+  if (lastW) generic -= withH ? 2 : 1;
   Shape cur = xs;
   std::vector<float> bufA, bufB;
   const float* src = x;
-  for (size_t a = 0; a < axes.size(); ++a) {
+  for (size_t a = 0; a < generic; ++a) {
     const int64_t d = axes[a];
     int64_t outer = 1, inner = 1;
     for (int64_t k = 0; k < d; ++k) outer *= cur[k];
@@ -201,6 +286,13 @@ void resize(const ResizeParams& p, const float* x, const Shape& xs, const Shape&
     resizeAxis(allTaps[a], p.extrapolationValue, src, dst, outer, cur[d], outShape[d], inner);
     src = dst;
     cur = next;
+  }
+  if (lastW) {
+    const int64_t inH = rank >= 2 ? cur[rank - 2] : 1;
+    const int64_t outH = withH ? outShape[rank - 2] : inH;
+    resizeLastTwo(withH ? &allTaps[generic] : nullptr, allTaps.back(), p.extrapolationValue, src, y,
+                  shapeSize(cur) / (inH * cur[rank - 1]), inH, outH, cur[rank - 1],
+                  outShape[rank - 1]);
   }
 }
 
