@@ -206,8 +206,20 @@ TEST(qconv2d_matches_reference) {
       convCase(2, 24, 15, 14, 24, 3, 2, 1, 24),  // depthwise stride 2
       convCase(1, 5, 9, 9, 5, 3, 1, 2, 5, 2),    // depthwise dilated
       convCase(1, 6, 9, 9, 7, 3, 1, 2, 1, 2),    // dilated
+      convCase(1, 12, 15, 13, 20, 3, 2, 1, 1),   // 3x3 stride 2: four stride phases
+      convCase(2, 6, 14, 17, 9, 3, 2, 1, 1),     // channels not a multiple of 4
+      convCase(1, 8, 16, 19, 8, 3, 3, 1, 1),     // stride 3: nine phases
+      convCase(1, 8, 17, 15, 8, 3, 2, 2, 1, 2),  // stride 2, dilation 2: one phase per tap row
+      convCase(1, 16, 7, 7, 24, 1, 1, 1, 1),     // 1x1 with padding
+      convCase(1, 8, 7, 70, 16, 5, 2, 2, 1),     // 5x5 stride 2, wide rows
+      convCase(1, 34, 9, 11, 8, 3, 2, 1, 1),     // 34 channels: padded to 36 in groups of 4
   };
-  for (const QConv2dParams& p : cases) {
+  std::vector<QConv2dParams> all(std::begin(cases), std::end(cases));
+  QConv2dParams mixed = convCase(1, 8, 13, 18, 12, 3, 1, 1, 1);
+  mixed.strideW = 2;  // different strides per axis
+  mixed.padRight = 0;
+  all.push_back(mixed);
+  for (const QConv2dParams& p : all) {
     const int64_t kArea = p.kernelH * p.kernelW;
     std::vector<int8_t> w = randomInts<int8_t>(
         static_cast<size_t>(p.outChannels * p.inChannels / p.group * kArea), 4, -128, 127);

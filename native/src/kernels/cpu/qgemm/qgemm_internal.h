@@ -44,6 +44,10 @@ void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const 
 void interleave4Exact(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3,
                       int64_t n, uint8_t* dst);
 
+// Splits a row into its s stride phases: dst[r * len + j] = src[j * s + r] for r < s, j < len
+// (src holds at least len * s bytes).
+void splitPhases(const uint8_t* src, int64_t s, int64_t len, uint8_t* dst);
+
 // depthwiseChannel (qdepthwise_impl.h) compiled with AVX-512 flags.
 void depthwiseChannelAvx512(const QConv2dParams& p, const uint8_t* plane, int64_t pw,
                             const int8_t* filter, int32_t bias, float scale, const QRequant& rq,

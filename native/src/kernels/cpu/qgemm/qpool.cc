@@ -1,44 +1,18 @@
 // Max pooling of 8-bit planes in two passes that the compiler vectorizes: the max over each
 // input row's horizontal windows (the row split into its stride phases first, so every tap is a
 // contiguous run), then the max over the window's rows of those row maxima.
-#include <emmintrin.h>
-
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/qgemm/qgemm_internal.h"
 #include "kiln/error.h"
 #include "kiln/kernels/quantize.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
 namespace {
-
-// Splits a padded row into its s phases: dst[r * len + j] = src[j * s + r] for j < len.
-// src holds at least len * s bytes.
-void splitPhases(const uint8_t* src, int64_t s, int64_t len, uint8_t* dst) {
-  if (s == 1) {
-    std::memcpy(dst, src, static_cast<size_t>(len));
-    return;
-  }
-  int64_t j = 0;
-  if (s == 2) {
-    // Even bytes: each 16-bit pair masked to its low byte; odd bytes: shifted down. Both pack
-    // exactly, every word being <= 255.
-    const __m128i low = _mm_set1_epi16(0x00FF);
-    for (; j + 16 <= len; j += 16) {
-      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * j));
-      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * j + 16));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j),
-                       _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
-      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + len + j),
-                       _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
-    }
-  }
-  for (; j < len; ++j)
-    for (int64_t r = 0; r < s; ++r) dst[r * len + j] = src[j * s + r];
-}
 
 // Row buffers of one worker: the padded input row, its phases and the row maxima of a plane.
 struct PoolScratch {
@@ -67,7 +41,8 @@ void maxPlane(const Pool2dParams& p, const T* x, T* y, int64_t oh, int64_t ow, P
   std::fill(row, row + s.padded, lowest);
   for (int64_t iy = 0; iy < p.inH; ++iy) {
     std::memcpy(row + p.padLeft, x + iy * p.inW, static_cast<size_t>(p.inW) * sizeof(T));
-    splitPhases(reinterpret_cast<const uint8_t*>(row), p.strideW, s.phaseLen, s.phases.data());
+    qgemm::splitPhases(reinterpret_cast<const uint8_t*>(row), p.strideW, s.phaseLen,
+                       s.phases.data());
     T* __restrict out = rowMax + iy * ow;
     std::fill(out, out + ow, lowest);
     for (int64_t kx = 0; kx < p.kernelW; ++kx) {
