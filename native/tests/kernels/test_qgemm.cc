@@ -213,6 +213,10 @@ TEST(qconv2d_matches_reference) {
       convCase(1, 16, 7, 7, 24, 1, 1, 1, 1),     // 1x1 with padding
       convCase(1, 8, 7, 70, 16, 5, 2, 2, 1),     // 5x5 stride 2, wide rows
       convCase(1, 34, 9, 11, 8, 3, 2, 1, 1),     // 34 channels: padded to 36 in groups of 4
+      convCase(1, 8, 6, 150, 8, 3, 1, 1, 8),     // depthwise, wide rows: 64 columns at once
+      convCase(1, 8, 7, 141, 8, 3, 2, 1, 8),     // depthwise stride 2, wide rows
+      convCase(1, 4, 9, 70, 4, 5, 1, 2, 4),      // depthwise 5x5: two tap groups per row
+      convCase(1, 4, 9, 40, 4, 3, 3, 1, 4),      // depthwise stride 3
   };
   std::vector<QConv2dParams> all(std::begin(cases), std::end(cases));
   QConv2dParams mixed = convCase(1, 8, 13, 18, 12, 3, 1, 1, 1);

@@ -114,6 +114,7 @@ void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, 
   const int64_t ph = p.inH + p.padTop + p.padBottom, pw = p.inW + p.padLeft + p.padRight;
   const int64_t kArea = p.kernelH * p.kernelW;
   const bool avx512 = activeIsa() == CpuIsa::kAvx512;
+  const qgemm::DepthwiseTaps taps = avx512 ? qgemm::depthwiseTapsAvx512(p) : qgemm::DepthwiseTaps{};
   std::vector<int32_t> bias(static_cast<size_t>(c));
   for (int64_t ch = 0; ch < c; ++ch)
     bias[ch] = (rq.bias ? rq.bias[ch] : 0) - p.inZeroPoint * w.depthwiseSums[ch];
@@ -132,8 +133,8 @@ void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, 
           const int8_t* f = w.depthwiseFilters.data() + ch * kArea;
           uint8_t* dst = out + static_cast<int64_t>(job) * oh * ow;
           if (avx512)
-            qgemm::depthwiseChannelAvx512(p, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow, acc,
-                                          dst);
+            qgemm::depthwiseChannelAvx512(p, taps, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow,
+                                          acc, dst);
           else
             qgemm::depthwiseChannel(p, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow, acc, dst);
         }
