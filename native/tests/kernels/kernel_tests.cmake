@@ -17,3 +17,8 @@ target_include_directories(bench_gemm PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)
 add_executable(bench_conv ${KILN_KERNEL_TEST_DIR}/bench_conv.cc)
 target_link_libraries(bench_conv PRIVATE kiln_core)
 target_include_directories(bench_conv PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)
+
+# Not a test: prints 8-bit convolution / max pooling time at ResNet-50 and MobileNet-v2 shapes.
+add_executable(bench_qconv ${KILN_KERNEL_TEST_DIR}/bench_qconv.cc)
+target_link_libraries(bench_qconv PRIVATE kiln_core)
+target_include_directories(bench_qconv PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)

@@ -206,8 +206,24 @@ TEST(qconv2d_matches_reference) {
       convCase(2, 24, 15, 14, 24, 3, 2, 1, 24),  // depthwise stride 2
       convCase(1, 5, 9, 9, 5, 3, 1, 2, 5, 2),    // depthwise dilated
       convCase(1, 6, 9, 9, 7, 3, 1, 2, 1, 2),    // dilated
+      convCase(1, 12, 15, 13, 20, 3, 2, 1, 1),   // 3x3 stride 2: four stride phases
+      convCase(2, 6, 14, 17, 9, 3, 2, 1, 1),     // channels not a multiple of 4
+      convCase(1, 8, 16, 19, 8, 3, 3, 1, 1),     // stride 3: nine phases
+      convCase(1, 8, 17, 15, 8, 3, 2, 2, 1, 2),  // stride 2, dilation 2: one phase per tap row
+      convCase(1, 16, 7, 7, 24, 1, 1, 1, 1),     // 1x1 with padding
+      convCase(1, 8, 7, 70, 16, 5, 2, 2, 1),     // 5x5 stride 2, wide rows
+      convCase(1, 34, 9, 11, 8, 3, 2, 1, 1),     // 34 channels: padded to 36 in groups of 4
+      convCase(1, 8, 6, 150, 8, 3, 1, 1, 8),     // depthwise, wide rows: 64 columns at once
+      convCase(1, 8, 7, 141, 8, 3, 2, 1, 8),     // depthwise stride 2, wide rows
+      convCase(1, 4, 9, 70, 4, 5, 1, 2, 4),      // depthwise 5x5: two tap groups per row
+      convCase(1, 4, 9, 40, 4, 3, 3, 1, 4),      // depthwise stride 3
   };
-  for (const QConv2dParams& p : cases) {
+  std::vector<QConv2dParams> all(std::begin(cases), std::end(cases));
+  QConv2dParams mixed = convCase(1, 8, 13, 18, 12, 3, 1, 1, 1);
+  mixed.strideW = 2;  // different strides per axis
+  mixed.padRight = 0;
+  all.push_back(mixed);
+  for (const QConv2dParams& p : all) {
     const int64_t kArea = p.kernelH * p.kernelW;
     std::vector<int8_t> w = randomInts<int8_t>(
         static_cast<size_t>(p.outChannels * p.inChannels / p.group * kArea), 4, -128, 127);
@@ -314,31 +330,48 @@ TEST(qlinear_add_matches_reference_on_every_tier) {
 }
 
 TEST(max_pool_8bit_matches_reference) {
-  kiln::kernels::Pool2dParams p;
-  p.kind = kiln::kernels::PoolKind::kMax;
-  p.batch = 2, p.channels = 3, p.inH = 13, p.inW = 11;
-  p.kernelH = p.kernelW = 3, p.strideH = p.strideW = 2;
-  p.padTop = p.padLeft = p.padBottom = p.padRight = 1;
-  std::vector<uint8_t> x = randomInts<uint8_t>(static_cast<size_t>(2 * 3 * 13 * 11), 10, 0, 255);
-  int64_t oh = 0, ow = 0;
-  kiln::kernels::pool2dOutputShape(p, &oh, &ow);
-  for (bool isSigned : {false, true}) {
-    std::vector<uint8_t> want(static_cast<size_t>(6 * oh * ow)), got(want.size());
-    for (int64_t pl = 0; pl < 6; ++pl)
-      for (int64_t y = 0; y < oh; ++y)
-        for (int64_t xx = 0; xx < ow; ++xx) {
-          int m = -1000;
-          for (int64_t ky = 0; ky < 3; ++ky)
-            for (int64_t kx = 0; kx < 3; ++kx) {
-              const int64_t iy = y * 2 - 1 + ky, ix = xx * 2 - 1 + kx;
-              if (iy < 0 || iy >= 13 || ix < 0 || ix >= 11) continue;
-              const uint8_t v = x[(pl * 13 + iy) * 11 + ix];
-              m = std::max(m, isSigned ? static_cast<int>(static_cast<int8_t>(v)) : v);
-            }
-          want[(pl * oh + y) * ow + xx] = static_cast<uint8_t>(m);
-        }
-    kiln::kernels::maxPool2d8(p, x.data(), isSigned, got.data());
-    sameBytes(isSigned ? "maxPool2d8 int8" : "maxPool2d8 uint8", got.data(), want.data(),
-              want.size());
+  struct PoolCase {
+    int64_t h, w, kh, kw, sh, sw, pad, dh, dw;
+    bool ceil;
+  };
+  // ResNet's 3x3/2 stem pool, wide rows (the vector paths), strides 1 and 3, dilation, ceil
+  // mode and asymmetric windows.
+  const PoolCase cases[] = {
+      {13, 11, 3, 3, 2, 2, 1, 1, 1, false}, {9, 70, 3, 3, 2, 2, 1, 1, 1, false},
+      {7, 40, 2, 2, 1, 1, 0, 1, 1, false},  {10, 35, 3, 3, 3, 3, 1, 1, 1, true},
+      {12, 45, 3, 2, 2, 2, 1, 2, 2, false}, {6, 33, 1, 4, 1, 3, 0, 1, 1, true},
+  };
+  uint32_t seed = 10;
+  for (const PoolCase& c : cases) {
+    kiln::kernels::Pool2dParams p;
+    p.kind = kiln::kernels::PoolKind::kMax;
+    p.batch = 2, p.channels = 3, p.inH = c.h, p.inW = c.w;
+    p.kernelH = c.kh, p.kernelW = c.kw, p.strideH = c.sh, p.strideW = c.sw;
+    p.padTop = p.padLeft = p.padBottom = p.padRight = c.pad;
+    p.dilationH = c.dh, p.dilationW = c.dw, p.ceilMode = c.ceil;
+    std::vector<uint8_t> x =
+        randomInts<uint8_t>(static_cast<size_t>(6 * c.h * c.w), ++seed, 0, 255);
+    int64_t oh = 0, ow = 0;
+    kiln::kernels::pool2dOutputShape(p, &oh, &ow);
+    for (bool isSigned : {false, true}) {
+      std::vector<uint8_t> want(static_cast<size_t>(6 * oh * ow)), got(want.size());
+      for (int64_t pl = 0; pl < 6; ++pl)
+        for (int64_t y = 0; y < oh; ++y)
+          for (int64_t xx = 0; xx < ow; ++xx) {
+            int m = isSigned ? -128 : 0;
+            for (int64_t ky = 0; ky < c.kh; ++ky)
+              for (int64_t kx = 0; kx < c.kw; ++kx) {
+                const int64_t iy = y * c.sh - c.pad + ky * c.dh, ix = xx * c.sw - c.pad + kx * c.dw;
+                if (iy < 0 || iy >= c.h || ix < 0 || ix >= c.w) continue;
+                const uint8_t v = x[(pl * c.h + iy) * c.w + ix];
+                m = std::max(m, isSigned ? static_cast<int>(static_cast<int8_t>(v)) : v);
+              }
+            want[(pl * oh + y) * ow + xx] = static_cast<uint8_t>(m);
+          }
+      kiln::kernels::maxPool2d8(p, x.data(), isSigned, got.data());
+      sameBytes(std::string(isSigned ? "maxPool2d8 int8 " : "maxPool2d8 uint8 ") +
+                    std::to_string(c.h) + "x" + std::to_string(c.w),
+                got.data(), want.data(), want.size());
+    }
   }
 }

@@ -63,9 +63,10 @@ void qconv2dOutputShape(const QConv2dParams& p, int64_t* outH, int64_t* outW);
 struct QConvWeights {
   bool depthwise = false;
   std::vector<QPackedA> groups;
-  // Group-1 k x k filters with K ordered (ky, kx, channel) in groups of 4 channels: stride-1
-  // convolutions read their windows straight from a padded, 4-channel-interleaved copy of the
-  // input instead of an im2col matrix (AVX512-VNNI only; m == 0 when not packed).
+  // Group-1 k x k filters with K ordered (ky, kx, channel) in groups of 4 channels: the
+  // convolution reads its windows straight from padded, 4-channel-interleaved copies of the
+  // input's stride phases instead of an im2col matrix (AVX512-VNNI only, channels a multiple of
+  // 4 or at least 32; m == 0 when not packed).
   QPackedA implicit;
   std::vector<int8_t> depthwiseFilters;  // [channels][kh * kw]
   std::vector<int32_t> depthwiseSums;    // per channel

@@ -1,4 +1,5 @@
-// 8-bit 2-D convolution: im2col straight into the packed-B layout of qgemmU8S8 (a 1x1
+// 8-bit 2-D convolution: implicit GEMM over the input's stride phases for k x k filters, im2col
+// straight into the packed-B layout of qgemmU8S8 otherwise (a 1x1
 // stride-1 convolution packs its input as is), and a direct depthwise path.
 #include <emmintrin.h>
 
@@ -82,8 +83,9 @@ void packInput(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, 
   const int64_t n = oh * ow, k4 = (k + 3) / 4, rowBytes = qgemmPaddedN(n) * 4;
   const bool direct = p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 &&
                       p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0;
+  // About 16 KB of B per task, so even a short K splits over the workers.
   const size_t grain =
-      static_cast<size_t>(std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(n, 1)));
+      static_cast<size_t>(std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)));
   globalThreadPool().parallelFor(static_cast<size_t>(k4), grain, [&](size_t begin, size_t end) {
     uint8_t* rows = direct ? nullptr : scratchBytes(ScratchSlot::kWork, 4 * n);
     std::vector<uint8_t> fill;
@@ -112,6 +114,7 @@ void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, 
   const int64_t ph = p.inH + p.padTop + p.padBottom, pw = p.inW + p.padLeft + p.padRight;
   const int64_t kArea = p.kernelH * p.kernelW;
   const bool avx512 = activeIsa() == CpuIsa::kAvx512;
+  const qgemm::DepthwiseTaps taps = avx512 ? qgemm::depthwiseTapsAvx512(p) : qgemm::DepthwiseTaps{};
   std::vector<int32_t> bias(static_cast<size_t>(c));
   for (int64_t ch = 0; ch < c; ++ch)
     bias[ch] = (rq.bias ? rq.bias[ch] : 0) - p.inZeroPoint * w.depthwiseSums[ch];
@@ -130,12 +133,18 @@ void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, 
           const int8_t* f = w.depthwiseFilters.data() + ch * kArea;
           uint8_t* dst = out + static_cast<int64_t>(job) * oh * ow;
           if (avx512)
-            qgemm::depthwiseChannelAvx512(p, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow, acc,
-                                          dst);
+            qgemm::depthwiseChannelAvx512(p, taps, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow,
+                                          acc, dst);
           else
             qgemm::depthwiseChannel(p, plane, pw, f, bias[ch], rq.scale[ch], rq, oh, ow, acc, dst);
         }
       });
+}
+
+// Channels pad to a multiple of 4 in the implicit layout: a 3-channel stem would do a third more
+// work there than in im2col, which packs K = channels * taps densely.
+bool implicitChannels(const QConv2dParams& p) {
+  return p.inChannels % 4 == 0 || p.inChannels >= 32;
 }
 
 // Group-1 weights reordered to K = (ky, kx, channel) with channels padded to 4.
@@ -150,51 +159,95 @@ QPackedA packImplicit(const QConv2dParams& p, const int8_t* weights) {
   return packQGemmA(w.data(), p.outChannels, k);
 }
 
-bool implicitApplies(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v) {
-  return w.implicit.m > 0 && p.strideH == 1 && p.strideW == 1 &&
-         v.ukernel == qgemm::avx512VnniVariant().ukernel;
+// Whether the implicit path runs: k x k filters reordered at packing time (a 1x1 convolution,
+// strided or not, measured faster through its dense packing).
+bool implicitApplies(const QConvWeights& w, const qgemm::Variant& v) {
+  return w.implicit.m > 0 && v.ukernel == qgemm::avx512VnniVariant().ukernel;
 }
 
-// Stride-1 convolution of one image as a GEMM over the flat positions of the padded image
-// (oh rows of the padded width, the last pw - ow of each row discarded): the window of tap
-// (ky, kx) is the padded image shifted by ky * dh rows and kx * dw columns, so B's rows are
-// read in place from a [channels / 4][padded H * W][4] copy of the input.
-void implicitConv(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v,
+// Convolution of one image as a GEMM over the flat positions of the padded image's stride
+// phases: with stride s, tap (ky, kx) of output (r, c) reads padded (r * sh + ky * dh,
+// c * sw + kx * dw), which is element (r + ky * dh / sh, c + kx * dw / sw) of phase
+// (ky * dh % sh, kx * dw % sw). So every tap's window is one phase shifted by whole rows and
+// columns, and B's rows are read in place from [phase][channels / 4][hq * wq][4] copies of the
+// input (oh rows of wq positions; the last wq - ow of each row are discarded). Only the phases
+// some tap reads are packed.
+void implicitConv(const QConv2dParams& p, const QPackedA& a, const qgemm::Variant& v,
                   const uint8_t* x, const QRequant& rq, uint8_t* y, int64_t oh, int64_t ow) {
-  const int64_t c4 = (p.inChannels + 3) / 4;
+  const int64_t c4 = (p.inChannels + 3) / 4, sh = p.strideH, sw = p.strideW;
   const int64_t hp = p.inH + p.padTop + p.padBottom, wp = p.inW + p.padLeft + p.padRight;
-  // Slack past each plane: the last column block and the widest tap read beyond hp * wp.
-  const int64_t plane = hp * wp + wp + 64;
+  const int64_t hq = (hp + sh - 1) / sh, wq = (wp + sw - 1) / sw;
+  // Slack past each plane: the last column block and the widest tap read beyond hq * wq.
+  const int64_t plane = hq * wq + wq + 64;
   const uint8_t zero = p.inZeroPoint;
-  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, c4 * plane * 4);
+  std::vector<int64_t> slot(static_cast<size_t>(sh * sw), -1);
+  std::vector<int64_t> phases;  // py * sw + px of each packed phase
+  for (int64_t ky = 0; ky < p.kernelH; ++ky)
+    for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+      const int64_t ph = (ky * p.dilationH % sh) * sw + kx * p.dilationW % sw;
+      if (slot[ph] < 0) {
+        slot[ph] = static_cast<int64_t>(phases.size());
+        phases.push_back(ph);
+      }
+    }
+  const int64_t used = static_cast<int64_t>(phases.size());
+  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, used * c4 * plane * 4);
+  // One job per group of 4 channels: each of its padded rows is split into phases once.
   globalThreadPool().parallelFor(static_cast<size_t>(c4), 1, [&](size_t begin, size_t end) {
     std::vector<uint8_t> zeros(static_cast<size_t>(p.inW), zero);
-    for (size_t g = begin; g < end; ++g) {
-      uint8_t* dst = packed + static_cast<int64_t>(g) * plane * 4;
-      std::memset(dst, zero, static_cast<size_t>(plane * 4));
+    std::vector<uint8_t> padded(static_cast<size_t>(wq * sw));
+    std::vector<uint8_t> split(static_cast<size_t>(4 * wq * sw));
+    for (size_t gi = begin; gi < end; ++gi) {
+      const int64_t g = static_cast<int64_t>(gi);
+      for (int64_t u = 0; u < used; ++u)
+        std::memset(packed + (u * c4 + g) * plane * 4, zero, static_cast<size_t>(plane * 4));
       for (int64_t iy = 0; iy < p.inH; ++iy) {
+        // Padded row iy + padTop is row (iy + padTop) / sh of the phases (py, *).
+        const int64_t py = (iy + p.padTop) % sh, row = (iy + p.padTop) / sh;
         const uint8_t* rows[4];
         for (int t = 0; t < 4; ++t) {
-          const int64_t c = static_cast<int64_t>(g) * 4 + t;
+          const int64_t c = g * 4 + t;
           rows[t] = c < p.inChannels ? x + (c * p.inH + iy) * p.inW : zeros.data();
         }
-        qgemm::interleave4Exact(rows[0], rows[1], rows[2], rows[3], p.inW,
-                                dst + ((iy + p.padTop) * wp + p.padLeft) * 4);
+        if (sw == 1) {
+          if (slot[py] < 0) continue;
+          uint8_t* out = packed + ((slot[py] * c4 + g) * plane + row * wq + p.padLeft) * 4;
+          qgemm::interleave4Exact(rows[0], rows[1], rows[2], rows[3], p.inW, out);
+          continue;
+        }
+        bool needed = false;
+        for (int64_t px = 0; px < sw; ++px) needed = needed || slot[py * sw + px] >= 0;
+        if (!needed) continue;
+        for (int t = 0; t < 4; ++t) {
+          std::memset(padded.data(), zero, padded.size());
+          std::memcpy(padded.data() + p.padLeft, rows[t], static_cast<size_t>(p.inW));
+          qgemm::splitPhases(padded.data(), sw, wq, split.data() + t * wq * sw);
+        }
+        for (int64_t px = 0; px < sw; ++px) {
+          const int64_t u = slot[py * sw + px];
+          if (u < 0) continue;
+          const uint8_t* s = split.data() + px * wq;
+          const int64_t ts = wq * sw;  // from one channel's phases to the next's
+          qgemm::interleave4Exact(s, s + ts, s + 2 * ts, s + 3 * ts, wq,
+                                  packed + ((u * c4 + g) * plane + row * wq) * 4);
+        }
       }
     }
   });
   const int64_t kArea = p.kernelH * p.kernelW;
   std::vector<int64_t> offsets(static_cast<size_t>(kArea * c4));
-  for (int64_t t = 0; t < kArea; ++t)
+  for (int64_t t = 0; t < kArea; ++t) {
+    const int64_t dy = t / p.kernelW * p.dilationH, dx = t % p.kernelW * p.dilationW;
+    const int64_t ph = slot[(dy % sh) * sw + dx % sw];
     for (int64_t g = 0; g < c4; ++g)
-      offsets[t * c4 + g] =
-          (g * plane + (t / p.kernelW) * p.dilationH * wp + (t % p.kernelW) * p.dilationW) * 4;
-  const int64_t n = oh * wp;
+      offsets[t * c4 + g] = ((ph * c4 + g) * plane + dy / sh * wq + dx / sw) * 4;
+  }
+  const int64_t n = oh * wq;
   uint8_t* flat = scratchBytes(ScratchSlot::kWork2, p.outChannels * n);
-  qgemm::drive(v, w.implicit, packed, offsets.data(), n, zero, rq, flat, n);
+  qgemm::drive(v, a, packed, offsets.data(), n, zero, rq, flat, n);
   for (int64_t m = 0; m < p.outChannels; ++m)
     for (int64_t r = 0; r < oh; ++r)
-      std::memcpy(y + (m * oh + r) * ow, flat + m * n + r * wp, static_cast<size_t>(ow));
+      std::memcpy(y + (m * oh + r) * ow, flat + m * n + r * wq, static_cast<size_t>(ow));
 }
 
 }  // namespace
@@ -219,7 +272,8 @@ QConvWeights packQConvWeights(const QConv2dParams& p, const int8_t* weights) {
   const int64_t mg = p.outChannels / p.group, kg = p.inChannels / p.group * kArea;
   for (int64_t g = 0; g < p.group; ++g)
     w.groups.push_back(packQGemmA(weights + g * mg * kg, mg, kg));
-  if (p.group == 1 && kArea > 1 && cpuFeatures().avx512vnni) w.implicit = packImplicit(p, weights);
+  if (p.group == 1 && kArea > 1 && implicitChannels(p) && cpuFeatures().avx512vnni)
+    w.implicit = packImplicit(p, weights);
   return w;
 }
 
@@ -239,10 +293,10 @@ void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, co
   if (w.groups[0].m != mg || w.groups[0].k != kg)
     throw Error(ErrorCode::kInvalidArgument, "qconv2d: weights packed for other parameters");
   const qgemm::Variant v = qgemm::activeVariant();
-  if (implicitApplies(p, w, v)) {
+  if (implicitApplies(w, v)) {
     for (int64_t b = 0; b < p.batch; ++b)
-      implicitConv(p, w, v, x + b * p.inChannels * p.inH * p.inW, rq, y + b * p.outChannels * n, oh,
-                   ow);
+      implicitConv(p, w.implicit, v, x + b * p.inChannels * p.inH * p.inW, rq,
+                   y + b * p.outChannels * n, oh, ow);
     return;
   }
   uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, qgemmPackedBSize(kg, n));

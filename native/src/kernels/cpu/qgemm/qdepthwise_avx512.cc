@@ -1,9 +1,13 @@
-// Depthwise 8-bit convolution of one channel with AVX-512: 16 output columns per vector, each
+// Depthwise 8-bit convolution of one channel with AVX-512. With VNNI, up to 4 taps of a filter
+// row per vpdpbusd over 16 output columns; otherwise (or for windows too wide for one load) each
 // tap a widening load and one vpmaddwd (weight in the low 16 bits, so the product is exact),
 // strides 1 and 2 loaded directly, other strides through the portable loops.
 #include <immintrin.h>
 
+#include <cstring>
+
 #include "kernels/cpu/qgemm/qdepthwise_impl.h"
+#include "kiln/cpu_features.h"
 
 namespace kiln::kernels::qgemm {
 namespace {
@@ -54,11 +58,101 @@ void channel(const QConv2dParams& p, const uint8_t* plane, int64_t pw, const int
   }
 }
 
+// Unused tap bytes of a group meet a zero weight.
+void channelVnni(const QConv2dParams& p, const DepthwiseTaps& taps, const uint8_t* plane,
+                 int64_t pw, const int8_t* filter, int32_t bias, float scale, const QRequant& rq,
+                 int64_t oh, int64_t ow, uint8_t* out) {
+  struct Group {
+    int64_t offset;  // bytes from an output row's first input byte
+    __m512i dwords, bytes, weights;
+  };
+  Group groups[16];
+  const int64_t s = p.strideW, count = taps.count;
+  for (int64_t t = 0; t < count; ++t) {
+    int8_t w[4] = {0, 0, 0, 0};
+    for (int64_t j = 0; j < 4 && taps.kx0[t] + j < p.kernelW; ++j)
+      w[j] = filter[taps.row[t] * p.kernelW + taps.kx0[t] + j];
+    int32_t packed = 0;
+    std::memcpy(&packed, w, 4);
+    groups[t] = {taps.row[t] * p.dilationH * pw, _mm512_load_si512(taps.dwords[t]),
+                 _mm512_load_si512(taps.bytes[t]), _mm512_set1_epi32(packed)};
+  }
+  const __m512 vscale = _mm512_set1_ps(scale);
+  const __m512i lo = _mm512_set1_epi32(rq.lo), hi = _mm512_set1_epi32(rq.hi);
+  const __m512i zero = _mm512_set1_epi32(rq.zeroPoint), vbias = _mm512_set1_epi32(bias);
+  const __m512 bound = _mm512_set1_ps(kRequantBound);
+  const auto store = [&](__m512i acc, uint8_t* dst, int64_t n) {
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), vscale);
+    f = _mm512_max_ps(_mm512_min_ps(f, bound), _mm512_sub_ps(_mm512_setzero_ps(), bound));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zero);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+    _mm_mask_storeu_epi8(dst, tailMask(n), _mm512_cvtepi32_epi8(q));
+  };
+  for (int64_t y = 0; y < oh; ++y) {
+    const uint8_t* row = plane + y * p.strideH * pw;
+    int64_t x = 0;
+    // Four blocks of 16 columns at once: independent accumulators hide vpdpbusd's latency.
+    for (; x + 64 <= ow; x += 64) {
+      __m512i acc[4] = {vbias, vbias, vbias, vbias};
+      for (int64_t t = 0; t < count; ++t) {
+        const uint8_t* r = row + groups[t].offset + x * s;
+        for (int b = 0; b < 4; ++b) {
+          const __m512i v = _mm512_loadu_si512(r + b * 16 * s);
+          const __m512i taps =
+              _mm512_shuffle_epi8(_mm512_permutexvar_epi32(groups[t].dwords, v), groups[t].bytes);
+          acc[b] = _mm512_dpbusd_epi32(acc[b], taps, groups[t].weights);
+        }
+      }
+      for (int b = 0; b < 4; ++b) store(acc[b], out + y * ow + x + b * 16, 16);
+    }
+    for (; x < ow; x += 16) {
+      __m512i acc = vbias;
+      for (int64_t t = 0; t < count; ++t) {
+        const __m512i v = _mm512_loadu_si512(row + groups[t].offset + x * s);
+        const __m512i taps =
+            _mm512_shuffle_epi8(_mm512_permutexvar_epi32(groups[t].dwords, v), groups[t].bytes);
+        acc = _mm512_dpbusd_epi32(acc, taps, groups[t].weights);
+      }
+      store(acc, out + y * ow + x, ow - x);
+    }
+  }
+}
+
 }  // namespace
 
-void depthwiseChannelAvx512(const QConv2dParams& p, const uint8_t* plane, int64_t pw,
-                            const int8_t* filter, int32_t bias, float scale, const QRequant& rq,
-                            int64_t oh, int64_t ow, int32_t* acc, uint8_t* out) {
+DepthwiseTaps depthwiseTapsAvx512(const QConv2dParams& p) {
+  DepthwiseTaps taps;
+  const int64_t s = p.strideW, d = p.dilationW;
+  if (!cpuFeatures().avx512vnni || 15 * s + (p.kernelW - 1) * d >= 64 ||
+      p.kernelH * ((p.kernelW + 3) / 4) > 16)
+    return taps;
+  int64_t count = 0;
+  for (int64_t ky = 0; ky < p.kernelH; ++ky)
+    for (int64_t kx0 = 0; kx0 < p.kernelW; kx0 += 4, ++count) {
+      taps.row[count] = ky;
+      taps.kx0[count] = kx0;
+      for (int lane = 0; lane < 4; ++lane) {
+        // 128-bit lane L holds outputs 4L .. 4L + 3, whose first tap is byte 4L * s + kx0 * d;
+        // it gets the 4 dwords from the one holding that byte, so every tap must lie in them.
+        const int64_t base = 4 * lane * s + kx0 * d, first = base / 4 * 4;
+        if (base + 3 * s + 3 * d - first >= 16) return DepthwiseTaps{};
+        for (int q = 0; q < 4; ++q)
+          taps.dwords[count][lane * 4 + q] = static_cast<int32_t>(first / 4 + q);
+        for (int o = 0; o < 4; ++o)
+          for (int j = 0; j < 4; ++j)
+            taps.bytes[count][lane * 16 + o * 4 + j] =
+                static_cast<int8_t>(base - first + o * s + j * d);
+      }
+    }
+  taps.count = count;
+  return taps;
+}
+
+void depthwiseChannelAvx512(const QConv2dParams& p, const DepthwiseTaps& taps, const uint8_t* plane,
+                            int64_t pw, const int8_t* filter, int32_t bias, float scale,
+                            const QRequant& rq, int64_t oh, int64_t ow, int32_t* acc,
+                            uint8_t* out) {
+  if (taps.count > 0) return channelVnni(p, taps, plane, pw, filter, bias, scale, rq, oh, ow, out);
   if (p.kernelH * p.kernelW <= 64 && p.strideW == 1)
     return channel<1>(p, plane, pw, filter, bias, scale, rq, oh, ow, out);
   if (p.kernelH * p.kernelW <= 64 && p.strideW == 2)

@@ -108,6 +108,29 @@ void interleave4Exact(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, c
   }
 }
 
+void splitPhases(const uint8_t* src, int64_t s, int64_t len, uint8_t* dst) {
+  if (s == 1) {
+    std::memcpy(dst, src, static_cast<size_t>(len));
+    return;
+  }
+  int64_t j = 0;
+  if (s == 2) {
+    // Even bytes: each 16-bit pair masked to its low byte; odd bytes: shifted down. Both pack
+    // exactly, every word being <= 255.
+    const __m128i low = _mm_set1_epi16(0x00FF);
+    for (; j + 16 <= len; j += 16) {
+      const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * j));
+      const __m128i b = _mm_loadu_si128(reinterpret_cast<const __m128i*>(src + 2 * j + 16));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + j),
+                       _mm_packus_epi16(_mm_and_si128(a, low), _mm_and_si128(b, low)));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + len + j),
+                       _mm_packus_epi16(_mm_srli_epi16(a, 8), _mm_srli_epi16(b, 8)));
+    }
+  }
+  for (; j < len; ++j)
+    for (int64_t r = 0; r < s; ++r) dst[r * len + j] = src[j * s + r];
+}
+
 }  // namespace qgemm
 
 void packQGemmB(const uint8_t* b, int64_t k, int64_t n, int64_t ldb, uint8_t* dst, uint8_t fill) {

@@ -44,10 +44,27 @@ void interleave4(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const 
 void interleave4Exact(const uint8_t* r0, const uint8_t* r1, const uint8_t* r2, const uint8_t* r3,
                       int64_t n, uint8_t* dst);
 
-// depthwiseChannel (qdepthwise_impl.h) compiled with AVX-512 flags.
-void depthwiseChannelAvx512(const QConv2dParams& p, const uint8_t* plane, int64_t pw,
-                            const int8_t* filter, int32_t bias, float scale, const QRequant& rq,
-                            int64_t oh, int64_t ow, int32_t* acc, uint8_t* out);
+// Splits a row into its s stride phases: dst[r * len + j] = src[j * s + r] for r < s, j < len
+// (src holds at least len * s bytes).
+void splitPhases(const uint8_t* src, int64_t s, int64_t len, uint8_t* dst);
+
+// How the AVX512-VNNI depthwise kernel gathers a filter's taps, the same for every channel:
+// up to 4 taps of one filter row (from column kx0) per group, int32 lane i of 16 holding output
+// column i's tap bytes, picked from a 64-byte load by a vpermd (dwords) and a vpshufb (bytes).
+// count == 0 where the geometry does not fit (or the CPU lacks VNNI).
+struct DepthwiseTaps {
+  int64_t count = 0;
+  int64_t row[16], kx0[16];
+  alignas(64) int32_t dwords[16][16];
+  alignas(64) int8_t bytes[16][64];
+};
+DepthwiseTaps depthwiseTapsAvx512(const QConv2dParams& p);
+
+// depthwiseChannel (qdepthwise_impl.h) compiled with AVX-512 flags, or the VNNI kernel where
+// taps.count > 0.
+void depthwiseChannelAvx512(const QConv2dParams& p, const DepthwiseTaps& taps, const uint8_t* plane,
+                            int64_t pw, const int8_t* filter, int32_t bias, float scale,
+                            const QRequant& rq, int64_t oh, int64_t ow, int32_t* acc, uint8_t* out);
 
 // One output byte from an int32 sum: the epilogue every variant must match bit for bit.
 inline uint8_t requantizeOne(int32_t acc, float scale, const QRequant& rq) {

@@ -1,9 +1,12 @@
-// Max pooling of 8-bit planes: per output row, the max over the window's rows of each tap
-// column, in loops over output columns the compiler vectorizes for stride 1.
+// Max pooling of 8-bit planes in two passes that the compiler vectorizes: the max over each
+// input row's horizontal windows (the row split into its stride phases first, so every tap is a
+// contiguous run), then the max over the window's rows of those row maxima.
 #include <algorithm>
+#include <cstring>
 #include <limits>
 #include <vector>
 
+#include "kernels/cpu/qgemm/qgemm_internal.h"
 #include "kiln/error.h"
 #include "kiln/kernels/quantize.h"
 #include "kiln/thread_pool.h"
@@ -11,24 +14,52 @@
 namespace kiln::kernels {
 namespace {
 
+// Row buffers of one worker: the padded input row, its phases and the row maxima of a plane.
+struct PoolScratch {
+  int64_t padded = 0, phaseLen = 0;
+  std::vector<uint8_t> row, phases, rowMax;
+};
+
+PoolScratch makeScratch(const Pool2dParams& p, int64_t ow) {
+  PoolScratch s;
+  // Phase j of tap kx starts at (kx * dw) / stride; the last output reads phaseLen - 1.
+  s.phaseLen = ow + (p.kernelW - 1) * p.dilationW / p.strideW;
+  s.padded = std::max(s.phaseLen * p.strideW, p.padLeft + p.inW);
+  s.row.resize(static_cast<size_t>(s.padded));
+  s.phases.resize(static_cast<size_t>(s.phaseLen * p.strideW));
+  s.rowMax.resize(static_cast<size_t>(p.inH * ow));
+  return s;
+}
+
 template <typename T>
-void maxPlane(const Pool2dParams& p, const T* x, T* y, int64_t oh, int64_t ow, T* row) {
+void maxPlane(const Pool2dParams& p, const T* x, T* y, int64_t oh, int64_t ow, PoolScratch& s) {
+  const T lowest = std::numeric_limits<T>::lowest();
+  T* row = reinterpret_cast<T*>(s.row.data());
+  const T* phases = reinterpret_cast<const T*>(s.phases.data());
+  T* rowMax = reinterpret_cast<T*>(s.rowMax.data());
+  // Padding never wins a max: it holds the type's lowest value.
+  std::fill(row, row + s.padded, lowest);
+  for (int64_t iy = 0; iy < p.inH; ++iy) {
+    std::memcpy(row + p.padLeft, x + iy * p.inW, static_cast<size_t>(p.inW) * sizeof(T));
+    qgemm::splitPhases(reinterpret_cast<const uint8_t*>(row), p.strideW, s.phaseLen,
+                       s.phases.data());
+    T* __restrict out = rowMax + iy * ow;
+    std::fill(out, out + ow, lowest);
+    for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+      const int64_t at = kx * p.dilationW;
+      const T* __restrict tap = phases + (at % p.strideW) * s.phaseLen + at / p.strideW;
+      for (int64_t ox = 0; ox < ow; ++ox) out[ox] = std::max(out[ox], tap[ox]);
+    }
+  }
   for (int64_t oy = 0; oy < oh; ++oy) {
-    std::fill(row, row + ow, std::numeric_limits<T>::lowest());
+    T* __restrict out = y + oy * ow;
+    std::fill(out, out + ow, lowest);
     for (int64_t ky = 0; ky < p.kernelH; ++ky) {
       const int64_t iy = oy * p.strideH - p.padTop + ky * p.dilationH;
       if (iy < 0 || iy >= p.inH) continue;
-      const T* src = x + iy * p.inW;
-      for (int64_t kx = 0; kx < p.kernelW; ++kx) {
-        const int64_t off = kx * p.dilationW - p.padLeft;
-        // Output columns whose tap lies inside the row.
-        const int64_t x0 = off >= 0 ? 0 : (-off + p.strideW - 1) / p.strideW;
-        const int64_t x1 =
-            std::min(ow, p.inW - off <= 0 ? 0 : (p.inW - off + p.strideW - 1) / p.strideW);
-        for (int64_t ox = x0; ox < x1; ++ox) row[ox] = std::max(row[ox], src[ox * p.strideW + off]);
-      }
+      const T* __restrict src = rowMax + iy * ow;
+      for (int64_t ox = 0; ox < ow; ++ox) out[ox] = std::max(out[ox], src[ox]);
     }
-    std::copy(row, row + ow, y + oy * ow);
   }
 }
 
@@ -40,15 +71,15 @@ void maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y) {
   pool2dOutputShape(p, &oh, &ow);
   const int64_t planes = p.batch * p.channels, in = p.inH * p.inW, out = oh * ow;
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 8, [&](size_t b, size_t e) {
-    std::vector<uint8_t> row(static_cast<size_t>(ow));
+    PoolScratch s = makeScratch(p, ow);
     for (size_t i = b; i < e; ++i) {
       const int64_t k = static_cast<int64_t>(i);
       if (isSigned)
         maxPlane(p, static_cast<const int8_t*>(x) + k * in, static_cast<int8_t*>(y) + k * out, oh,
-                 ow, reinterpret_cast<int8_t*>(row.data()));
+                 ow, s);
       else
         maxPlane(p, static_cast<const uint8_t*>(x) + k * in, static_cast<uint8_t*>(y) + k * out, oh,
-                 ow, row.data());
+                 ow, s);
     }
   });
 }
