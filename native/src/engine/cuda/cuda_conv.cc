@@ -133,22 +133,25 @@ ConvState& setUp(OpContext& ctx, Launch& launch) {
            "output size");
   ctx.require(outN == g.n && outC == g.m && outH == g.outH && outW == g.outW,
               "cuDNN computes another output size than the plan");
-  constexpr int kCandidates = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
-  cudnnConvolutionFwdAlgoPerf_t perf[kCandidates];
-  int found = 0;
-  // Times every candidate on scratch buffers cuDNN allocates itself (blocking, once per shape).
-  checkDnn(ctx, cudnnFindConvolutionForwardAlgorithm(handle, s.x, s.w, s.conv, s.y, kCandidates,
-                                                     &found, perf),
-           "algorithm search");
-  bool chosen = false;
-  for (int k = 0; k < found && !chosen; ++k) {
-    if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
-    if (perf[k].mathType != CUDNN_FMA_MATH && perf[k].mathType != CUDNN_DEFAULT_MATH) continue;
-    s.algo = perf[k].algo;
-    s.workspace = perf[k].memory;
-    chosen = true;
-  }
-  ctx.require(chosen, "cuDNN offers no FP32 algorithm for this convolution");
+  const TacticCache::Tactic tactic = launch.tactics->get(launch.layer, s.input, [&] {
+    constexpr int kCandidates = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+    cudnnConvolutionFwdAlgoPerf_t perf[kCandidates];
+    int found = 0;
+    // Times every candidate on scratch buffers cuDNN allocates itself (blocking, once per
+    // shape and engine).
+    checkDnn(ctx,
+             cudnnFindConvolutionForwardAlgorithm(handle, s.x, s.w, s.conv, s.y, kCandidates,
+                                                  &found, perf),
+             "algorithm search");
+    for (int k = 0; k < found; ++k) {
+      if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
+      if (perf[k].mathType != CUDNN_FMA_MATH && perf[k].mathType != CUDNN_DEFAULT_MATH) continue;
+      return TacticCache::Tactic{static_cast<int>(perf[k].algo), perf[k].memory};
+    }
+    ctx.fail("cuDNN offers no FP32 algorithm for this convolution");
+  });
+  s.algo = static_cast<cudnnConvolutionFwdAlgo_t>(tactic.algorithm);
+  s.workspace = tactic.workspace;
   launch.state->reset(fresh.release());
   return s;
 }

@@ -7,8 +7,11 @@
 #include <cuda_runtime_api.h>
 
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <utility>
 
 #include "engine/op.h"
 
@@ -27,9 +30,36 @@ struct LayerState {
   virtual ~LayerState() = default;
 };
 
+// Tactics (e.g. the cuDNN algorithm) chosen by timing, per layer and input shape, shared by
+// every context of one engine on one GPU: each shape is timed once, and all those contexts
+// compute the same bits.
+class TacticCache {
+ public:
+  struct Tactic {
+    int algorithm = 0;
+    size_t workspace = 0;
+  };
+  // The tactic for (layer, input shape); `choose` times the candidates the first time.
+  Tactic get(size_t layer, const Dims& shape, const std::function<Tactic()>& choose) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto key = std::make_pair(layer, shape);
+    auto it = chosen_.find(key);
+    if (it != chosen_.end()) return it->second;
+    const Tactic t = choose();
+    chosen_.emplace(std::move(key), t);
+    return t;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<size_t, Dims>, Tactic> chosen_;
+};
+
 struct Launch {
   cudaStream_t stream = nullptr;
   Libraries* libs = nullptr;
+  TacticCache* tactics = nullptr;
+  size_t layer = 0;  // the layer's index in the network
   std::unique_ptr<LayerState>* state = nullptr;  // this layer's slot
   // Device scratch of at least `bytes`, valid for work enqueued on `stream` from now on.
   std::function<void*(size_t bytes)> workspace;

@@ -23,9 +23,11 @@ void check(cudaError_t status, const std::string& what) {
   throw Error(ErrorCode::kDeviceError, what + ": " + cudaGetErrorString(status));
 }
 
-// An engine's constant tensors on one GPU, indexed like network().weights.
+// What an engine keeps on one GPU: its constant tensors (indexed like network().weights) and
+// the tactics timed there.
 struct GpuWeights {
   std::vector<std::shared_ptr<DeviceAllocation>> weights;
+  mutable cuda::TacticCache tactics;
 };
 
 // Uploads the weights of `engine` to `device` once: contexts made while another context of
@@ -112,6 +114,7 @@ class CudaRunner : public Runner {
     cuda::Launch launch;
     launch.stream = cs;
     launch.libs = &libs_;
+    launch.tactics = &weights_->tactics;
     launch.workspace = [&](size_t bytes) {
       if (!workspace_ || workspace_->size() < bytes) {
         if (workspace_) stream.keepAlive(workspace_);  // queued work may still use the old one
@@ -161,6 +164,7 @@ class CudaRunner : public Runner {
         ctx.out.push_back(const_cast<void*>(address[t]));
       }
       launch.state = &states_[li];
+      launch.layer = li;
       ops_[li]->run(ctx, launch);
     }
     // The buffers, the plan (its host values) and the weights stay alive until the GPU is done.
