@@ -7,6 +7,7 @@
 #include "convert_args.h"
 #include "engine/engine_core.h"
 #include "engine/plan_format.h"
+#include "engine/runner.h"
 #include "errors.h"
 #include "kiln/thread_pool.h"
 #include "kiln/version.h"
@@ -228,15 +229,19 @@ void ContextWrap::init(Napi::Env env, Napi::Object exports) {
   exports.Set("ExecutionContext", ctor);
 }
 
-// new ExecutionContext(engine)
+// new ExecutionContext(engine, deviceName): fails listing the layers the device cannot run.
 ContextWrap::ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() ||
       !info[0].As<Napi::Object>().InstanceOf(env.GetInstanceData<AddonData>()->engine.Value())) {
     throwError(env, ErrorCode::kInvalidArgument, "ExecutionContext expects an Engine");
   }
-  context_ =
-      std::make_shared<ExecutionContext>(EngineWrap::Unwrap(info[0].As<Napi::Object>())->core());
+  if (!info[1].IsString())
+    throwError(env, ErrorCode::kInvalidArgument, "ExecutionContext expects a device name");
+  auto core = EngineWrap::Unwrap(info[0].As<Napi::Object>())->core();
+  device_ = guarded(env, [&] { return &deviceByName(info[1].As<Napi::String>().Utf8Value()); });
+  runner_ = guarded(env, [&] { return makeRunner(core, *device_); });
+  context_ = std::make_shared<ExecutionContext>(core);
 }
 
 Napi::Value ContextWrap::SetProfile(const Napi::CallbackInfo& info) {
@@ -312,10 +317,10 @@ Napi::Value ContextWrap::Enqueue(const Napi::CallbackInfo& info) {
     throwError(env, ErrorCode::kInvalidArgument, "enqueue expects a Stream");
   }
   Stream& stream = StreamWrap::Unwrap(info[0].As<Napi::Object>())->stream(env);
-  Device* device = StreamWrap::Unwrap(info[0].As<Napi::Object>())->device();
-  if (device->info().kind != DeviceKind::kCpu) {
-    throwError(env, ErrorCode::kUnsupported,
-               "engines run on the cpu device for now; use a cpu stream");
+  Device* device = device_;
+  if (StreamWrap::Unwrap(info[0].As<Napi::Object>())->device() != device) {
+    throwError(env, ErrorCode::kInvalidArgument,
+               "this context runs on " + device->info().name + ": enqueue it on a stream there");
   }
   auto plan = guarded(env, [&] { return context_->plan(); });
   const Network& n = context_->engine().network();
@@ -352,18 +357,10 @@ Napi::Value ContextWrap::Enqueue(const Napi::CallbackInfo& info) {
   if (!arena_ || arena_->size() < plan->arenaBytes) {
     arena_ = guarded(env, [&] { return device->allocate(plan->arenaBytes); });
   }
-  std::vector<const void*> inPtrs;
-  std::vector<void*> outPtrs;
-  std::vector<std::shared_ptr<const void>> owners{arena_};
-  for (const Region& r : ins) inPtrs.push_back(r.data), owners.push_back(r.owner);
-  for (const Region& r : outs) outPtrs.push_back(r.data), owners.push_back(r.owner);
-  auto context = context_;
-  auto arena = arena_;
-  guarded(env, [&] {
-    stream.hostTask([context, plan, arena, inPtrs, outPtrs, owners] {
-      context->execute(*plan, inPtrs, outPtrs, arena->data());
-    });
-  });
+  EnqueueArgs args{plan, {}, {}, arena_, {}};
+  for (const Region& r : ins) args.inputs.push_back(r.data), args.owners.push_back(r.owner);
+  for (const Region& r : outs) args.outputs.push_back(r.data), args.owners.push_back(r.owner);
+  guarded(env, [&] { runner_->enqueue(context_, stream, std::move(args)); });
   return env.Undefined();
 }
 

@@ -36,6 +36,7 @@ export {
   devices,
   features,
   threadCount,
+  resolveDevice,
 } from './device';
 export { type AllocationOptions, DeviceBuffer, HostBuffer } from './buffers';
 export { type HostMemory, type CopyOptions, type MemsetOptions, Stream, Event } from './stream';

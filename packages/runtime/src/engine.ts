@@ -1,14 +1,22 @@
 import {
   type DataType,
+  type DeviceName,
   KilnError,
   type NativeEngine,
   type NativeEngineInfo,
   dataTypeFromCode,
   invalidParameterError,
   nativeAddon,
+  resolveDevice,
 } from '@kiln/core';
 
 import { ExecutionContext } from './execution-context';
+
+/** Options of Engine.createExecutionContext. */
+export interface ExecutionContextOptions {
+  /** Where the context runs: 'cpu' (default) or 'cuda:N'. Its streams and buffers live there. */
+  device?: DeviceName;
+}
 
 /** An input or output of an engine; -1 marks a dim fixed per execution by the input shapes. */
 export interface TensorInfo {
@@ -145,9 +153,17 @@ export class Engine {
     return new Uint8Array(this.native.serialize());
   }
 
-  /** A new context with its own shapes, bindings and activation memory. */
-  createExecutionContext(): ExecutionContext {
-    return new ExecutionContext(this);
+  /**
+   * A new context with its own shapes, bindings and activation memory, running on
+   * `options.device` ('cpu' by default, or 'cuda:N'): the engine file is the same for every
+   * device, and only this choice changes. Its weights are copied to a GPU once and shared by
+   * the contexts there. A device that cannot run some layer is refused here, with an
+   * UNSUPPORTED KilnError listing those layers: there is no silent fallback to the cpu.
+   */
+  createExecutionContext(options: ExecutionContextOptions = {}): ExecutionContext {
+    if (options === null || typeof options !== 'object')
+      throw invalidParameterError('options', 'an object', options);
+    return new ExecutionContext(this, resolveDevice(options.device));
   }
 }
 

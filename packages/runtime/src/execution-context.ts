@@ -1,5 +1,6 @@
 import {
   DeviceBuffer,
+  type DeviceName,
   KilnError,
   type NativeExecutionContext,
   type Shape,
@@ -34,6 +35,8 @@ export interface LayerProfile {
 export class ExecutionContext {
   /** The engine this context runs. */
   readonly engine: Engine;
+  /** The device its layers run on; streams and buffers given to it must be there too. */
+  readonly device: DeviceName;
   readonly #native: NativeExecutionContext;
   readonly #addresses = new Map<string, DeviceBuffer>();
   readonly #inputShapes = new Map<string, number[]>();
@@ -44,9 +47,10 @@ export class ExecutionContext {
   #stream: Stream | undefined;
 
   /** @internal Use Engine.createExecutionContext. */
-  constructor(engine: Engine) {
+  constructor(engine: Engine, device: DeviceName) {
     this.engine = engine;
-    this.#native = new (nativeAddon().ExecutionContext)(engine.native);
+    this.device = device;
+    this.#native = new (nativeAddon().ExecutionContext)(engine.native, device);
   }
 
   /** The active optimization profile. */
@@ -68,6 +72,11 @@ export class ExecutionContext {
    */
   set profiling(on: boolean) {
     if (typeof on !== 'boolean') throw invalidParameterError('profiling', 'a boolean', on);
+    if (on && this.device !== 'cpu')
+      throw new KilnError(
+        'UNSUPPORTED',
+        `per-layer profiling runs on the cpu device only for now (this context runs on ${this.device})`,
+      );
     this.#native.setProfiling(on);
     this.#profiling = on;
   }
@@ -133,11 +142,16 @@ export class ExecutionContext {
     return this.#native.outputShapes()[this.engine.outputNames.indexOf(name)]!;
   }
 
-  /** Binds a DeviceBuffer to an input or output for the next enqueue. */
+  /** Binds a DeviceBuffer (on the context's device) to an input or output for the next enqueue. */
   setTensorAddress(name: string, buffer: DeviceBuffer): void {
     this.engine.getTensorInfo(name);
     if (!(buffer instanceof DeviceBuffer))
       throw invalidParameterError('buffer', 'a DeviceBuffer', buffer);
+    if (buffer.device !== this.device)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `'${name}' needs a DeviceBuffer on ${this.device}, not on ${buffer.device}`,
+      );
     this.#addresses.set(name, buffer);
   }
 
@@ -147,6 +161,7 @@ export class ExecutionContext {
    */
   enqueue(stream: Stream): void {
     if (!(stream instanceof Stream)) throw invalidParameterError('stream', 'a Stream', stream);
+    this.#checkStream(stream);
     const bound = (names: string[]) =>
       names.map((n) => {
         const b = this.#addresses.get(n);
@@ -182,7 +197,12 @@ export class ExecutionContext {
         );
       }
     }
-    const stream = options.stream ?? (this.#stream ??= new Stream());
+    if (options.stream !== undefined) {
+      if (!(options.stream instanceof Stream))
+        throw invalidParameterError('stream', 'a Stream', options.stream);
+      this.#checkStream(options.stream);
+    }
+    const stream = options.stream ?? (this.#stream ??= new Stream({ device: this.device }));
     for (const name of this.engine.inputNames) {
       const tensor = feeds[name];
       if (!(tensor instanceof Tensor))
@@ -218,6 +238,14 @@ export class ExecutionContext {
     return outputs;
   }
 
+  #checkStream(stream: Stream): void {
+    if (stream.device !== this.device)
+      throw new KilnError(
+        'INVALID_ARGUMENT',
+        `this context runs on ${this.device}: enqueue it on a stream there, not on ${stream.device}`,
+      );
+  }
+
   private ioInfo(name: string, mode: 'input' | 'output'): TensorInfo {
     if (typeof name !== 'string') throw invalidParameterError('name', 'a tensor name', name);
     const info = this.engine.getTensorInfo(name);
@@ -229,7 +257,7 @@ export class ExecutionContext {
   private scratch(name: string, bytes: number): DeviceBuffer {
     let buffer = this.#scratch.get(name);
     if (!buffer || buffer.byteLength < bytes) {
-      buffer = new DeviceBuffer(Math.max(bytes, 1));
+      buffer = new DeviceBuffer(Math.max(bytes, 1), { device: this.device });
       this.#scratch.set(name, buffer);
     }
     return buffer;

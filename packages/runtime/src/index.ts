@@ -1,6 +1,13 @@
 // @kiln/runtime: load engine files and run them (Runtime, Engine, ExecutionContext), and cache
 // engines built per input shape (EngineCache).
-export { Runtime, Engine, type TensorInfo, type ProfileRange, type LayerInfo } from './engine';
+export {
+  Runtime,
+  Engine,
+  type ExecutionContextOptions,
+  type TensorInfo,
+  type ProfileRange,
+  type LayerInfo,
+} from './engine';
 export { ExecutionContext, type LayerProfile } from './execution-context';
 export {
   EngineCache,

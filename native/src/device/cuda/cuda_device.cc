@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "device/cuda/cuda_device.h"
 #include "kiln/device.h"
 #include "kiln/fault_injection.h"
 
@@ -162,6 +163,9 @@ class CudaStream : public Stream {
     const Status status = failure_->take();
     if (!status.ok) throw Error(status.code, status.message);
   }
+  cudaStream_t handle() const { return stream_; }
+  int device() const { return device_; }
+
   void record(Event& event) override {
     auto* cudaEvent = dynamic_cast<CudaEvent*>(&event);
     if (cudaEvent == nullptr)
@@ -257,6 +261,15 @@ class CudaDevice : public Device {
 };
 
 }  // namespace
+
+cudaStream_t cudaStreamOf(Stream& stream, int device) {
+  auto* cuda = dynamic_cast<CudaStream*>(&stream);
+  if (cuda == nullptr || cuda->device() != device) {
+    throw Error(ErrorCode::kInvalidArgument,
+                "this stream belongs to another device than cuda:" + std::to_string(device));
+  }
+  return cuda->handle();
+}
 
 void appendCudaDevices(std::vector<Device*>& out) {
   int count = 0;

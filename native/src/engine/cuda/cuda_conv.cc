@@ -1,0 +1,232 @@
+// Conv on cuda through cuDNN (1-D as 2-D with height 1, groups, dilations), with the fused
+// bias / residual / activation the builder attaches. Relu runs inside cuDNN's fused
+// convolution-bias-activation call; other activations run in the project's epilogue kernel.
+// The algorithm is chosen by timing cuDNN's candidates once per input shape (a tactic).
+#include <map>
+#include <vector>
+
+#include "engine/cuda/cuda_ops.h"
+#include "engine/ops/fused_activation.h"
+#include "kernels/cuda/cuda_kernels.h"
+#include "kiln/kernels/conv.h"
+
+#ifdef KILN_WITH_CUDNN
+#include <cudnn.h>
+#endif
+
+namespace kiln::cuda {
+
+#ifdef KILN_WITH_CUDNN
+namespace {
+
+void checkDnn(const OpContext& ctx, cudnnStatus_t status, const char* what) {
+  if (status == CUDNN_STATUS_SUCCESS) return;
+  throw Error(ErrorCode::kDeviceError, "layer '" + ctx.layer.name + "' (Conv) on cuda: " + what +
+                                           ": " + cudnnGetErrorString(status));
+}
+
+// Scratch larger than this is not worth an algorithm's speed-up.
+constexpr size_t kMaxWorkspace = size_t{512} << 20;
+
+struct ConvState : LayerState {
+  Dims input;  // the shape the descriptors describe
+  cudnnTensorDescriptor_t x = nullptr, y = nullptr, bias = nullptr;
+  cudnnFilterDescriptor_t w = nullptr;
+  cudnnConvolutionDescriptor_t conv = nullptr;
+  cudnnActivationDescriptor_t relu = nullptr;
+  cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
+  size_t workspace = 0;
+  bool fused = true;  // false once cuDNN refused the fused call for this shape
+  std::shared_ptr<void> zeroBias;  // for a Relu conv without bias (the fused call needs one)
+
+  ~ConvState() override {
+    if (x) cudnnDestroyTensorDescriptor(x);
+    if (y) cudnnDestroyTensorDescriptor(y);
+    if (bias) cudnnDestroyTensorDescriptor(bias);
+    if (w) cudnnDestroyFilterDescriptor(w);
+    if (conv) cudnnDestroyConvolutionDescriptor(conv);
+    if (relu) cudnnDestroyActivationDescriptor(relu);
+  }
+};
+
+struct Geometry {
+  int n, c, h, w, m, kh, kw, outH, outW;
+  int padH, padW, strideH, strideW, dilationH, dilationW, group;
+};
+
+// The 2-D geometry of the layer for its current shapes; pads must be symmetric (cuDNN's).
+Geometry geometry(const OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const Dims& wt = ctx.shape(1);
+  const Dims& y = ctx.outShapes[0];
+  ctx.require(x.size() == 3 || x.size() == 4, "the cuda device runs 1-D and 2-D convolutions");
+  const bool oneD = x.size() == 3;
+  const size_t spatial = x.size() - 2;
+  const std::vector<int64_t> strides =
+      ctx.layer.attrInts("strides", std::vector<int64_t>(spatial, 1));
+  const std::vector<int64_t> dilations =
+      ctx.layer.attrInts("dilations", std::vector<int64_t>(spatial, 1));
+  std::vector<int64_t> pads = ctx.layer.attrInts("pads", std::vector<int64_t>(2 * spatial, 0));
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  for (size_t d = 0; d < spatial; ++d) {
+    if (autoPad == "VALID") pads[d] = pads[d + spatial] = 0;
+    if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER")
+      kernels::convSamePads(x[2 + d], wt[2 + d], strides[d], dilations[d],
+                            autoPad == "SAME_UPPER", &pads[d], &pads[d + spatial]);
+  }
+  for (size_t d = 0; d < spatial; ++d) {
+    if (pads[d] != pads[d + spatial]) {
+      throw Error(ErrorCode::kUnsupported,
+                  "layer '" + ctx.layer.name +
+                      "' (Conv): asymmetric padding does not run on the cuda device yet");
+    }
+  }
+  const auto i = [](int64_t v) { return static_cast<int>(v); };
+  Geometry g{};
+  g.n = i(x[0]), g.c = i(x[1]), g.h = oneD ? 1 : i(x[2]), g.w = i(x.back());
+  g.m = i(wt[0]), g.kh = oneD ? 1 : i(wt[2]), g.kw = i(wt.back());
+  g.outH = oneD ? 1 : i(y[2]), g.outW = i(y.back());
+  g.padH = oneD ? 0 : i(pads[0]), g.padW = i(pads[spatial - 1]);
+  g.strideH = oneD ? 1 : i(strides[0]), g.strideW = i(strides.back());
+  g.dilationH = oneD ? 1 : i(dilations[0]), g.dilationW = i(dilations.back());
+  g.group = i(ctx.layer.attrInt("group", 1));
+  return g;
+}
+
+// Descriptors for the current input shape, and the fastest FP32 (FMA, no TF32) algorithm
+// that fits the workspace limit, timed by cuDNN on this GPU.
+ConvState& setUp(OpContext& ctx, Launch& launch) {
+  auto* state = static_cast<ConvState*>(launch.state->get());
+  if (state != nullptr && state->input == ctx.shape(0)) return *state;
+  auto fresh = std::make_unique<ConvState>();
+  ConvState& s = *fresh;
+  s.input = ctx.shape(0);
+  const Geometry g = geometry(ctx);
+  const auto T = CUDNN_TENSOR_NCHW;
+  const auto F = CUDNN_DATA_FLOAT;
+  checkDnn(ctx, cudnnCreateTensorDescriptor(&s.x), "descriptor");
+  checkDnn(ctx, cudnnCreateTensorDescriptor(&s.y), "descriptor");
+  checkDnn(ctx, cudnnCreateTensorDescriptor(&s.bias), "descriptor");
+  checkDnn(ctx, cudnnCreateFilterDescriptor(&s.w), "descriptor");
+  checkDnn(ctx, cudnnCreateConvolutionDescriptor(&s.conv), "descriptor");
+  checkDnn(ctx, cudnnCreateActivationDescriptor(&s.relu), "descriptor");
+  checkDnn(ctx, cudnnSetTensor4dDescriptor(s.x, T, F, g.n, g.c, g.h, g.w), "input descriptor");
+  checkDnn(ctx, cudnnSetTensor4dDescriptor(s.y, T, F, g.n, g.m, g.outH, g.outW),
+           "output descriptor");
+  checkDnn(ctx, cudnnSetTensor4dDescriptor(s.bias, T, F, 1, g.m, 1, 1), "bias descriptor");
+  checkDnn(ctx, cudnnSetFilter4dDescriptor(s.w, F, T, g.m, g.c / g.group, g.kh, g.kw),
+           "filter descriptor");
+  checkDnn(ctx,
+           cudnnSetConvolution2dDescriptor(s.conv, g.padH, g.padW, g.strideH, g.strideW,
+                                           g.dilationH, g.dilationW, CUDNN_CROSS_CORRELATION, F),
+           "convolution descriptor");
+  checkDnn(ctx, cudnnSetConvolutionGroupCount(s.conv, g.group), "group count");
+  // FP32 means FP32: no TF32 tensor-op rounding of the inputs.
+  checkDnn(ctx, cudnnSetConvolutionMathType(s.conv, CUDNN_FMA_MATH), "math type");
+  checkDnn(ctx,
+           cudnnSetActivationDescriptor(s.relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN,
+                                        0.0),
+           "activation descriptor");
+  auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
+  int outN = 0, outC = 0, outH = 0, outW = 0;
+  checkDnn(ctx, cudnnGetConvolution2dForwardOutputDim(s.conv, s.x, s.w, &outN, &outC, &outH, &outW),
+           "output size");
+  ctx.require(outN == g.n && outC == g.m && outH == g.outH && outW == g.outW,
+              "cuDNN computes another output size than the plan");
+  const TacticCache::Tactic tactic = launch.tactics->get(launch.layer, s.input, [&] {
+    constexpr int kCandidates = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
+    cudnnConvolutionFwdAlgoPerf_t perf[kCandidates];
+    int found = 0;
+    // Times every candidate on scratch buffers cuDNN allocates itself (blocking, once per
+    // shape and engine).
+    checkDnn(ctx,
+             cudnnFindConvolutionForwardAlgorithm(handle, s.x, s.w, s.conv, s.y, kCandidates,
+                                                  &found, perf),
+             "algorithm search");
+    for (int k = 0; k < found; ++k) {
+      if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
+      if (perf[k].mathType != CUDNN_FMA_MATH && perf[k].mathType != CUDNN_DEFAULT_MATH) continue;
+      return TacticCache::Tactic{static_cast<int>(perf[k].algo), perf[k].memory};
+    }
+    ctx.fail("cuDNN offers no FP32 algorithm for this convolution");
+  });
+  s.algo = static_cast<cudnnConvolutionFwdAlgo_t>(tactic.algorithm);
+  s.workspace = tactic.workspace;
+  launch.state->reset(fresh.release());
+  return s;
+}
+
+void runConv(OpContext& ctx, Launch& launch) {
+  for (size_t i : {0, 1, 2, 3}) {
+    if (ctx.has(i) && ctx.dtype(i) != DataType::kFloat32) {
+      throw Error(ErrorCode::kUnsupported,
+                  "layer '" + ctx.layer.name + "' (Conv): the cuda device runs it on float32 only");
+    }
+  }
+  ConvState& s = setUp(ctx, launch);
+  auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
+  void* workspace = s.workspace > 0 ? launch.workspace(s.workspace) : nullptr;
+  const kernels::Activation act = fusedActivation(ctx);
+  const float* bias = ctx.has(2) ? ctx.f32(2) : nullptr;
+  const float* residual = ctx.has(3) ? ctx.f32(3) : nullptr;
+  float* y = ctx.outF32(0);
+  const float one = 1.0f, zero = 0.0f;
+  if (act.kind == kernels::ActivationKind::kRelu && s.fused) {
+    if (bias == nullptr) {
+      if (!s.zeroBias) {
+        void* zeros = nullptr;
+        checkCuda(ctx, cudaMalloc(&zeros, sizeof(float) * ctx.outShapes[0][1]), "bias memory");
+        s.zeroBias.reset(zeros, [](void* p) { cudaFree(p); });
+        checkCuda(ctx, cudaMemsetAsync(zeros, 0, sizeof(float) * ctx.outShapes[0][1],
+                                       launch.stream),
+                  "bias memory");
+      }
+      bias = static_cast<const float*>(s.zeroBias.get());
+    }
+    // y = relu(conv(x, w) + alpha2 * z + bias), z the residual (or y itself, weighted 0).
+    const float alpha2 = residual != nullptr ? 1.0f : 0.0f;
+    const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
+        handle, &one, s.x, ctx.f32(0), s.w, ctx.f32(1), s.conv, s.algo, workspace, s.workspace,
+        &alpha2, s.y, residual != nullptr ? residual : y, s.bias, bias, s.relu, s.y, y);
+    if (status == CUDNN_STATUS_SUCCESS) return;
+    if (status != CUDNN_STATUS_NOT_SUPPORTED) checkDnn(ctx, status, "fused convolution");
+    s.fused = false;  // this algorithm has no fused form: convolve, then the epilogue kernel
+    bias = ctx.has(2) ? ctx.f32(2) : nullptr;
+  }
+  checkDnn(ctx,
+           cudnnConvolutionForward(handle, &one, s.x, ctx.f32(0), s.w, ctx.f32(1), s.conv, s.algo,
+                                   workspace, s.workspace, &zero, s.y, y),
+           "convolution");
+  if (bias == nullptr && residual == nullptr && act.kind == kernels::ActivationKind::kNone)
+    return;
+  const Dims& out = ctx.outShapes[0];
+  const int64_t inner = out[1] == 0 ? 0 : shapeElements(out) / (out[0] * out[1]);
+  checkCuda(ctx, biasActivation(y, y, out[0], out[1], inner, bias, residual, act, launch.stream),
+            "epilogue kernel");
+}
+
+std::string convUnsupported(const LayerDesc& layer, const Network& network) {
+  if (layer.inputs.size() < 2 || layer.inputs[1] < 0) return "Conv without weights";
+  const size_t rank = network.tensors[layer.inputs[1]].shape.size();
+  if (rank != 3 && rank != 4) return "only 1-D and 2-D convolutions run on cuda";
+  const std::string autoPad = layer.attrString("auto_pad", "NOTSET");
+  const std::vector<int64_t> pads = layer.attrInts("pads");
+  if (autoPad == "NOTSET" && !pads.empty()) {
+    const size_t half = pads.size() / 2;
+    for (size_t d = 0; d < half; ++d)
+      if (pads[d] != pads[d + half]) return "asymmetric padding";
+  }
+  return {};
+}
+
+}  // namespace
+
+void registerConvOps(std::map<std::string, CudaOp>& table) {
+  table["Conv"] = CudaOp{runConv, convUnsupported};
+}
+#else
+// Built without cuDNN: Conv has no cuda implementation, and a cuda context says so.
+void registerConvOps(std::map<std::string, CudaOp>&) {}
+#endif
+
+}  // namespace kiln::cuda

@@ -1,0 +1,208 @@
+// The cuda op table, and the layers that need only the project's own kernels: activations,
+// broadcast arithmetic, pooling and the layers that only move bytes (Reshape, Flatten...).
+#include "engine/cuda/cuda_ops.h"
+
+#include <map>
+
+#include "engine/ops/fused_activation.h"
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace kiln::cuda {
+
+void registerConvOps(std::map<std::string, CudaOp>& table);  // cuda_conv.cc
+void registerGemmOps(std::map<std::string, CudaOp>& table);  // cuda_gemm.cc
+
+void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
+  if (status == cudaSuccess) return;
+  cudaGetLastError();
+  throw Error(ErrorCode::kDeviceError, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
+                                           ") on cuda: " + what + ": " +
+                                           cudaGetErrorString(status));
+}
+
+namespace {
+
+void requireFloat(const OpContext& ctx, size_t input) {
+  if (ctx.dtype(input) != DataType::kFloat32 || ctx.outTypes[0] != DataType::kFloat32) {
+    throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
+                                             "): the cuda device runs it on float32 only");
+  }
+}
+
+// Reshape, Flatten, Squeeze, Unsqueeze, Identity: the output holds the input's bytes.
+void runCopy(OpContext& ctx, Launch& launch) {
+  const size_t bytes = static_cast<size_t>(shapeBytes(ctx.outShapes[0], ctx.outTypes[0]));
+  if (ctx.out[0] == ctx.in[0].data || bytes == 0) return;
+  checkCuda(ctx,
+            cudaMemcpyAsync(ctx.out[0], ctx.in[0].data, bytes, cudaMemcpyDeviceToDevice,
+                            launch.stream),
+            "copy");
+}
+
+// Relu, Sigmoid, ... : the activation with the op's own attributes.
+void runActivation(OpContext& ctx, Launch& launch) {
+  requireFloat(ctx, 0);
+  kernels::Activation act = kernels::makeActivation(activationKindOf(ctx.layer.op));
+  act.alpha = static_cast<float>(ctx.layer.attrFloat("alpha", act.alpha));
+  act.beta = static_cast<float>(ctx.layer.attrFloat("beta", act.beta));
+  if (ctx.layer.op == "Gelu" && ctx.layer.attrString("approximate", "none") == "tanh")
+    act.kind = kernels::ActivationKind::kGeluTanh;
+  checkCuda(ctx,
+            biasActivation(ctx.f32(0), ctx.outF32(0), 1, 1, shapeElements(ctx.outShapes[0]),
+                           nullptr, nullptr, act, launch.stream),
+            "activation kernel");
+}
+
+// The strides that broadcast `in` (right-aligned) to `out`.
+void broadcastStrides(const OpContext& ctx, const Dims& in, const Dims& out, int64_t* strides) {
+  const int offset = static_cast<int>(out.size() - in.size());
+  int64_t stride = 1;
+  for (int d = static_cast<int>(out.size()) - 1; d >= 0; --d) {
+    const int k = d - offset;
+    if (k < 0) {
+      strides[d] = 0;
+      continue;
+    }
+    ctx.require(in[k] == out[d] || in[k] == 1, "input dims do not broadcast to the output");
+    strides[d] = in[k] == 1 ? 0 : stride;
+    stride *= in[k];
+  }
+}
+
+BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b,
+                              const Dims& out) {
+  if (out.size() > static_cast<size_t>(kMaxRank)) {
+    throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name +
+                                             "': the cuda device broadcasts up to rank " +
+                                             std::to_string(kMaxRank));
+  }
+  BroadcastShape s;
+  s.rank = static_cast<int>(out.size());
+  for (size_t d = 0; d < out.size(); ++d) s.dims[d] = out[d];
+  broadcastStrides(ctx, a, out, s.strideA);
+  if (b != nullptr) broadcastStrides(ctx, *b, out, s.strideB);
+  return s;
+}
+
+template <BinaryOp kOp>
+void runBinary(OpContext& ctx, Launch& launch) {
+  requireFloat(ctx, 0);
+  requireFloat(ctx, 1);
+  const Dims& out = ctx.outShapes[0];
+  const BroadcastShape s = broadcastShape(ctx, ctx.shape(0), &ctx.shape(1), out);
+  checkCuda(ctx,
+            binary(kOp, ctx.f32(0), ctx.f32(1), ctx.outF32(0), s, shapeElements(out),
+                   launch.stream),
+            "binary kernel");
+}
+
+int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
+  return i < v.size() ? v[i] : fallback;
+}
+
+// MaxPool / AveragePool over 1-D (as 2-D with height 1) or 2-D NCHW inputs.
+void runPool(OpContext& ctx, Launch& launch) {
+  requireFloat(ctx, 0);
+  const Dims& x = ctx.shape(0);
+  const Dims& y = ctx.outShapes[0];
+  ctx.require(x.size() == 3 || x.size() == 4, "the cuda device pools 1-D and 2-D inputs");
+  const bool oneD = x.size() == 3;
+  const size_t spatial = x.size() - 2;
+  const std::vector<int64_t> kernel = ctx.layer.attrInts("kernel_shape");
+  const std::vector<int64_t> strides = ctx.layer.attrInts("strides");
+  const std::vector<int64_t> dilations = ctx.layer.attrInts("dilations");
+  std::vector<int64_t> pads = ctx.layer.attrInts("pads", std::vector<int64_t>(2 * spatial, 0));
+  ctx.require(kernel.size() == spatial && pads.size() == 2 * spatial,
+              "kernel_shape/pads do not match the spatial rank");
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  for (size_t d = 0; d < spatial; ++d) {
+    const int64_t s = attrAt(strides, d, 1), dil = attrAt(dilations, d, 1);
+    if (autoPad == "VALID") {
+      pads[d] = pads[d + spatial] = 0;
+    } else if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+      // The total padding that gives the output size the plan inferred.
+      int64_t total = (y[2 + d] - 1) * s + (kernel[d] - 1) * dil + 1 - x[2 + d];
+      if (total < 0) total = 0;
+      const int64_t small = total / 2;
+      pads[d] = autoPad == "SAME_UPPER" ? small : total - small;
+      pads[d + spatial] = total - pads[d];
+    }
+  }
+  Pool2dParams p;
+  p.batch = x[0];
+  p.channels = x[1];
+  p.inH = oneD ? 1 : x[2];
+  p.inW = x.back();
+  p.outH = oneD ? 1 : y[2];
+  p.outW = y.back();
+  const size_t w = spatial - 1;  // the last spatial dim
+  p.kernelH = oneD ? 1 : kernel[0];
+  p.kernelW = kernel[w];
+  p.strideH = oneD ? 1 : attrAt(strides, 0, 1);
+  p.strideW = attrAt(strides, w, 1);
+  p.dilationH = oneD ? 1 : attrAt(dilations, 0, 1);
+  p.dilationW = attrAt(dilations, w, 1);
+  p.padTop = oneD ? 0 : pads[0];
+  p.padBottom = oneD ? 0 : pads[spatial];
+  p.padLeft = pads[w];
+  p.padRight = pads[spatial + w];
+  p.max = ctx.layer.op == "MaxPool";
+  p.countIncludePad = ctx.layer.attrInt("count_include_pad", 0) != 0;
+  checkCuda(ctx, pool2d(p, ctx.f32(0), ctx.outF32(0), launch.stream), "pool kernel");
+}
+
+std::string poolUnsupported(const LayerDesc& layer, const Network&) {
+  if (layer.outputs.size() > 1) return "MaxPool's Indices output";
+  if (layer.attrInts("kernel_shape").size() > 2) return "3-D pooling";
+  return {};
+}
+
+void runGlobalPool(OpContext& ctx, Launch& launch) {
+  requireFloat(ctx, 0);
+  const Dims& x = ctx.shape(0);
+  ctx.require(x.size() >= 2, "the input needs a batch and a channel dim");
+  const int64_t rows = x[0] * x[1];
+  const int64_t spatial = rows == 0 ? 0 : shapeElements(x) / rows;
+  checkCuda(ctx,
+            globalPool(ctx.f32(0), ctx.outF32(0), rows, spatial, ctx.layer.op == "GlobalMaxPool",
+                       launch.stream),
+            "global pool kernel");
+}
+
+const std::map<std::string, CudaOp>& table() {
+  static const std::map<std::string, CudaOp> ops = [] {
+    std::map<std::string, CudaOp> t;
+    for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
+      t[op] = CudaOp{runCopy};
+    for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
+                           "Elu", "Softplus", "Gelu"})
+      t[op] = CudaOp{runActivation};
+    t["Add"] = CudaOp{runBinary<BinaryOp::kAdd>};
+    t["Sub"] = CudaOp{runBinary<BinaryOp::kSub>};
+    t["Mul"] = CudaOp{runBinary<BinaryOp::kMul>};
+    t["Div"] = CudaOp{runBinary<BinaryOp::kDiv>};
+    t["MaxPool"] = CudaOp{runPool, poolUnsupported};
+    t["AveragePool"] = CudaOp{runPool, poolUnsupported};
+    t["GlobalAveragePool"] = CudaOp{runGlobalPool};
+    t["GlobalMaxPool"] = CudaOp{runGlobalPool};
+    registerConvOps(t);
+    registerGemmOps(t);
+    return t;
+  }();
+  return ops;
+}
+
+}  // namespace
+
+const CudaOp* findCudaOp(const std::string& op) {
+  auto it = table().find(op);
+  return it == table().end() ? nullptr : &it->second;
+}
+
+std::string cudaUnsupportedReason(const LayerDesc& layer, const Network& network) {
+  const CudaOp* op = findCudaOp(layer.op);
+  if (op == nullptr) return "no cuda kernel";
+  return op->unsupported ? op->unsupported(layer, network) : std::string();
+}
+
+}  // namespace kiln::cuda

@@ -1,0 +1,84 @@
+// The cuda implementations of engine layers: one table from ONNX op name to a launcher, the
+// cuda counterpart of the cpu op registry (engine/op.h). A launcher sees the same OpContext as
+// a cpu op (shapes from the context's ShapePlan), but every data pointer in it is a device
+// address, so it must not read tensor data on the host.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <utility>
+
+#include "engine/op.h"
+
+namespace kiln::cuda {
+
+// The cuBLAS and cuDNN handles of one execution context (null when the build has no such
+// library), bound to the context's stream before each enqueue.
+struct Libraries {
+  void* cublas = nullptr;  // cublasHandle_t
+  void* cudnn = nullptr;   // cudnnHandle_t
+};
+
+// What a layer keeps between runs of one context (cuDNN descriptors and the algorithm chosen
+// for the input shape it saw last).
+struct LayerState {
+  virtual ~LayerState() = default;
+};
+
+// Tactics (e.g. the cuDNN algorithm) chosen by timing, per layer and input shape, shared by
+// every context of one engine on one GPU: each shape is timed once, and all those contexts
+// compute the same bits.
+class TacticCache {
+ public:
+  struct Tactic {
+    int algorithm = 0;
+    size_t workspace = 0;
+  };
+  // The tactic for (layer, input shape); `choose` times the candidates the first time.
+  Tactic get(size_t layer, const Dims& shape, const std::function<Tactic()>& choose) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    auto key = std::make_pair(layer, shape);
+    auto it = chosen_.find(key);
+    if (it != chosen_.end()) return it->second;
+    const Tactic t = choose();
+    chosen_.emplace(std::move(key), t);
+    return t;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::map<std::pair<size_t, Dims>, Tactic> chosen_;
+};
+
+struct Launch {
+  cudaStream_t stream = nullptr;
+  Libraries* libs = nullptr;
+  TacticCache* tactics = nullptr;
+  size_t layer = 0;  // the layer's index in the network
+  std::unique_ptr<LayerState>* state = nullptr;  // this layer's slot
+  // Device scratch of at least `bytes`, valid for work enqueued on `stream` from now on.
+  std::function<void*(size_t bytes)> workspace;
+};
+
+struct CudaOp {
+  void (*run)(OpContext& ctx, Launch& launch);
+  // Optional: why this layer cannot run on cuda although its op is listed (an attribute or
+  // a weight layout the kernels lack), judged from the network alone; empty when it can.
+  std::string (*unsupported)(const LayerDesc& layer, const Network& network) = nullptr;
+};
+
+// nullptr when the op has no cuda implementation in this build.
+const CudaOp* findCudaOp(const std::string& op);
+
+// Why `layer` cannot run on cuda; empty when it can.
+std::string cudaUnsupportedReason(const LayerDesc& layer, const Network& network);
+
+// Throws kDeviceError naming the layer when a CUDA call or launch failed.
+void checkCuda(const OpContext& ctx, cudaError_t status, const char* what);
+
+}  // namespace kiln::cuda

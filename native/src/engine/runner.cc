@@ -1,0 +1,34 @@
+#include "engine/runner.h"
+
+#ifdef KILN_WITH_CUDA
+#include "engine/cuda/cuda_runner.h"
+#endif
+
+namespace kiln {
+namespace {
+
+// The whole network runs as one task on the cpu stream's worker threads.
+class CpuRunner : public Runner {
+ public:
+  void enqueue(const std::shared_ptr<ExecutionContext>& context, Stream& stream,
+               EnqueueArgs args) override {
+    auto shared = std::make_shared<EnqueueArgs>(std::move(args));
+    stream.hostTask([context, shared] {
+      context->execute(*shared->plan, shared->inputs, shared->outputs, shared->arena->data());
+    });
+  }
+};
+
+}  // namespace
+
+std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine,
+                                   Device& device) {
+  if (device.info().kind == DeviceKind::kCpu) return std::make_unique<CpuRunner>();
+#ifdef KILN_WITH_CUDA
+  return makeCudaRunner(engine, device);
+#else
+  throw Error(ErrorCode::kUnsupported, "kiln was built without the cuda device");
+#endif
+}
+
+}  // namespace kiln
