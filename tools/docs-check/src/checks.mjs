@@ -38,7 +38,7 @@ export const CHECKS = [
     package: 'builder',
     contains: "parse('ch_PP-OCRv4_det_infer.onnx')",
     check({ stdout, dir }) {
-      expect(stdout).toContain("{ stage: 'passes', done: 0, total: 8 }");
+      expect(stdout).toContain("{ stage: 'passes', done: 0, total: 12 }");
       expect(stdout).toContain("{ stage: 'check', done: 1, total: 1 }");
       const engine = new Runtime().deserializeEngine(readFileSync(join(dir, 'ocr-det.kiln')));
       expect(engine.inspect().profiles[0]).toEqual([
