@@ -102,8 +102,8 @@ class ContextWrap : public Napi::ObjectWrap<ContextWrap> {
   Napi::Value SetProfiling(const Napi::CallbackInfo& info);
   Napi::Value LayerTimes(const Napi::CallbackInfo& info);
   std::shared_ptr<ExecutionContext> context_;
-  Device* device_ = nullptr;        // the device the context runs on
-  std::unique_ptr<Runner> runner_;  // how its layers run there
+  Device* device_ = nullptr;                 // the device the context runs on
+  std::unique_ptr<Runner> runner_;           // how its layers run there
   std::shared_ptr<DeviceAllocation> arena_;  // grown on demand; queued work keeps old ones
 };
 

@@ -25,13 +25,11 @@ bool listed(const std::vector<std::string>& list, const std::string& layer) {
 // x -> Conv(pads) -> Relu -> MaxPool -> Softmax
 Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
   Network n;
-  n.tensors = {{"x", DataType::kFloat32, {1, 1, 5, 5}, -1},
-               {"w", DataType::kFloat32, {2, 1, 3, 3}, 0},
-               {"c", DataType::kFloat32, {1, 2, 5, 5}, -1},
-               {"r", DataType::kFloat32, {1, 2, 5, 5}, -1},
-               {"p", DataType::kFloat32, {1, 2, 2, 2}, -1},
-               {"i", DataType::kInt64, {1, 2, 2, 2}, -1},
-               {"y", DataType::kFloat32, {1, 2, 2, 2}, -1}};
+  n.tensors = {
+      {"x", DataType::kFloat32, {1, 1, 5, 5}, -1}, {"w", DataType::kFloat32, {2, 1, 3, 3}, 0},
+      {"c", DataType::kFloat32, {1, 2, 5, 5}, -1}, {"r", DataType::kFloat32, {1, 2, 5, 5}, -1},
+      {"p", DataType::kFloat32, {1, 2, 2, 2}, -1}, {"i", DataType::kInt64, {1, 2, 2, 2}, -1},
+      {"y", DataType::kFloat32, {1, 2, 2, 2}, -1}};
   n.weights = {std::vector<uint8_t>(2 * 9 * 4, 0)};
   LayerDesc conv{"conv", "Conv", {0, 1}, {2}, {{"pads", ints(pads)}}, {}};
   LayerDesc relu{"relu", "Relu", {2}, {3}, {}, {}};

@@ -107,35 +107,56 @@ for (const name of ['fashion_mnist_cnn', 'resnet50', 'mobilenet_v2']) {
     };
     results.models[name] = r;
     check(`${name}: every output element written and finite on cuda`, r.allWritten);
-    check(`${name}: cuda vs onnxruntime rel L2 < ${FP32_TOLERANCE}`, r.cudaVsOrt < FP32_TOLERANCE,
-      r.cudaVsOrt.toExponential(2));
-    check(`${name}: cuda vs cpu engine rel L2 < ${FP32_TOLERANCE}`, r.cudaVsCpu < FP32_TOLERANCE,
-      r.cudaVsCpu.toExponential(2));
-    check(`${name}: cpu vs onnxruntime rel L2 < ${FP32_TOLERANCE}`, r.cpuVsOrt < FP32_TOLERANCE,
-      r.cpuVsOrt.toExponential(2));
-    check(`${name}: infer() on cuda equals enqueue()`, r.inferVsEnqueue === 0,
-      String(r.inferVsEnqueue));
+    check(
+      `${name}: cuda vs onnxruntime rel L2 < ${FP32_TOLERANCE}`,
+      r.cudaVsOrt < FP32_TOLERANCE,
+      r.cudaVsOrt.toExponential(2),
+    );
+    check(
+      `${name}: cuda vs cpu engine rel L2 < ${FP32_TOLERANCE}`,
+      r.cudaVsCpu < FP32_TOLERANCE,
+      r.cudaVsCpu.toExponential(2),
+    );
+    check(
+      `${name}: cpu vs onnxruntime rel L2 < ${FP32_TOLERANCE}`,
+      r.cpuVsOrt < FP32_TOLERANCE,
+      r.cpuVsOrt.toExponential(2),
+    );
+    check(
+      `${name}: infer() on cuda equals enqueue()`,
+      r.inferVsEnqueue === 0,
+      String(r.inferVsEnqueue),
+    );
   });
 }
 
-await attempt('an engine with layers cuda lacks is refused at context creation, listing them', async () => {
-  const engine = await build(meta.deit_tiny, 1);
-  let error;
-  try {
-    engine.createExecutionContext({ device });
-  } catch (e) {
-    error = e;
-  }
-  check('deit_tiny on cuda: UNSUPPORTED KilnError naming the layers', error?.code === 'UNSUPPORTED' &&
-    /cannot run on cuda:0/.test(error.message), String(error?.message).slice(0, 300));
-  // the cpu context of the same engine still works
-  const cpuOut = await engine.createExecutionContext().infer({
-    [meta.deit_tiny.input]: new Tensor('float32', meta.deit_tiny.shape,
-      readF32(`${refDir}/deit_tiny.input.bin`)),
-  });
-  const r = relL2(cpuOut[meta.deit_tiny.output].data, readF32(`${refDir}/deit_tiny.ort.bin`));
-  check('deit_tiny on cpu still runs', r < FP32_TOLERANCE, r.toExponential(2));
-});
+await attempt(
+  'an engine with layers cuda lacks is refused at context creation, listing them',
+  async () => {
+    const engine = await build(meta.deit_tiny, 1);
+    let error;
+    try {
+      engine.createExecutionContext({ device });
+    } catch (e) {
+      error = e;
+    }
+    check(
+      'deit_tiny on cuda: UNSUPPORTED KilnError naming the layers',
+      error?.code === 'UNSUPPORTED' && /cannot run on cuda:0/.test(error.message),
+      String(error?.message).slice(0, 300),
+    );
+    // the cpu context of the same engine still works
+    const cpuOut = await engine.createExecutionContext().infer({
+      [meta.deit_tiny.input]: new Tensor(
+        'float32',
+        meta.deit_tiny.shape,
+        readF32(`${refDir}/deit_tiny.input.bin`),
+      ),
+    });
+    const r = relL2(cpuOut[meta.deit_tiny.output].data, readF32(`${refDir}/deit_tiny.ort.bin`));
+    check('deit_tiny on cpu still runs', r < FP32_TOLERANCE, r.toExponential(2));
+  },
+);
 
 await attempt('a cpu stream for a cuda context is refused', async () => {
   const ctx = engines.fashion_mnist_cnn.createExecutionContext({ device });
@@ -145,8 +166,11 @@ await attempt('a cpu stream for a cuda context is refused', async () => {
   } catch (e) {
     error = e;
   }
-  check('a cpu stream for a cuda context is refused', error?.code === 'INVALID_ARGUMENT',
-    String(error?.message));
+  check(
+    'a cpu stream for a cuda context is refused',
+    error?.code === 'INVALID_ARGUMENT',
+    String(error?.message),
+  );
 });
 
 // ---- benchmark: resnet50 FP32 on cuda, batch 1 latency and batch 64 throughput -------------

@@ -33,7 +33,6 @@ class Runner {
 
 // The runner for `engine` on `device`. Throws kUnsupported listing every layer the device has
 // no implementation for: a context never falls back to another device silently.
-std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine,
-                                   Device& device);
+std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine, Device& device);
 
 }  // namespace kiln

@@ -1,5 +1,7 @@
 // The cuda device: cudaMalloc'd memory, pinned host memory, CUDA streams and events behind
 // the same interface as the cpu device. Built only when CMake finds nvcc and the toolkit.
+#include "device/cuda/cuda_device.h"
+
 #include <cuda_runtime_api.h>
 
 #include <chrono>
@@ -7,7 +9,6 @@
 #include <string>
 #include <vector>
 
-#include "device/cuda/cuda_device.h"
 #include "kiln/device.h"
 #include "kiln/fault_injection.h"
 

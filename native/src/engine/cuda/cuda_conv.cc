@@ -36,7 +36,7 @@ struct ConvState : LayerState {
   cudnnActivationDescriptor_t relu = nullptr;
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   size_t workspace = 0;
-  bool fused = true;  // false once cuDNN refused the fused call for this shape
+  bool fused = true;               // false once cuDNN refused the fused call for this shape
   std::shared_ptr<void> zeroBias;  // for a Relu conv without bias (the fused call needs one)
 
   ~ConvState() override {
@@ -71,8 +71,8 @@ Geometry geometry(const OpContext& ctx) {
   for (size_t d = 0; d < spatial; ++d) {
     if (autoPad == "VALID") pads[d] = pads[d + spatial] = 0;
     if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER")
-      kernels::convSamePads(x[2 + d], wt[2 + d], strides[d], dilations[d],
-                            autoPad == "SAME_UPPER", &pads[d], &pads[d + spatial]);
+      kernels::convSamePads(x[2 + d], wt[2 + d], strides[d], dilations[d], autoPad == "SAME_UPPER",
+                            &pads[d], &pads[d + spatial]);
   }
   for (size_t d = 0; d < spatial; ++d) {
     if (pads[d] != pads[d + spatial]) {
@@ -123,10 +123,10 @@ ConvState& setUp(OpContext& ctx, Launch& launch) {
   checkDnn(ctx, cudnnSetConvolutionGroupCount(s.conv, g.group), "group count");
   // FP32 means FP32: no TF32 tensor-op rounding of the inputs.
   checkDnn(ctx, cudnnSetConvolutionMathType(s.conv, CUDNN_FMA_MATH), "math type");
-  checkDnn(ctx,
-           cudnnSetActivationDescriptor(s.relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN,
-                                        0.0),
-           "activation descriptor");
+  checkDnn(
+      ctx,
+      cudnnSetActivationDescriptor(s.relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0),
+      "activation descriptor");
   auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
   int outN = 0, outC = 0, outH = 0, outW = 0;
   checkDnn(ctx, cudnnGetConvolution2dForwardOutputDim(s.conv, s.x, s.w, &outN, &outC, &outH, &outW),
@@ -177,8 +177,8 @@ void runConv(OpContext& ctx, Launch& launch) {
         void* zeros = nullptr;
         checkCuda(ctx, cudaMalloc(&zeros, sizeof(float) * ctx.outShapes[0][1]), "bias memory");
         s.zeroBias.reset(zeros, [](void* p) { cudaFree(p); });
-        checkCuda(ctx, cudaMemsetAsync(zeros, 0, sizeof(float) * ctx.outShapes[0][1],
-                                       launch.stream),
+        checkCuda(ctx,
+                  cudaMemsetAsync(zeros, 0, sizeof(float) * ctx.outShapes[0][1], launch.stream),
                   "bias memory");
       }
       bias = static_cast<const float*>(s.zeroBias.get());
@@ -197,8 +197,7 @@ void runConv(OpContext& ctx, Launch& launch) {
            cudnnConvolutionForward(handle, &one, s.x, ctx.f32(0), s.w, ctx.f32(1), s.conv, s.algo,
                                    workspace, s.workspace, &zero, s.y, y),
            "convolution");
-  if (bias == nullptr && residual == nullptr && act.kind == kernels::ActivationKind::kNone)
-    return;
+  if (bias == nullptr && residual == nullptr && act.kind == kernels::ActivationKind::kNone) return;
   const Dims& out = ctx.outShapes[0];
   const int64_t inner = out[1] == 0 ? 0 : shapeElements(out) / (out[0] * out[1]);
   checkCuda(ctx, biasActivation(y, y, out[0], out[1], inner, bias, residual, act, launch.stream),

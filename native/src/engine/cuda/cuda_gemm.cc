@@ -80,11 +80,12 @@ void runGemm(OpContext& ctx, Launch& launch) {
   const float alpha = static_cast<float>(ctx.layer.attrFloat("alpha", 1.0));
   float beta = static_cast<float>(ctx.layer.attrFloat("beta", 1.0));
   if (beta == 0.0f || !expandBias(ctx, launch)) beta = 0.0f;
-  checkBlas(ctx,
-            cublasSgemm(blas(launch), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N,
-                        n, m, k, &alpha, ctx.f32(1), static_cast<int>(b[1]), ctx.f32(0),
-                        static_cast<int>(a[1]), &beta, ctx.outF32(0), n),
-            "sgemm");
+  checkBlas(
+      ctx,
+      cublasSgemm(blas(launch), tb ? CUBLAS_OP_T : CUBLAS_OP_N, ta ? CUBLAS_OP_T : CUBLAS_OP_N, n,
+                  m, k, &alpha, ctx.f32(1), static_cast<int>(b[1]), ctx.f32(0),
+                  static_cast<int>(a[1]), &beta, ctx.outF32(0), n),
+      "sgemm");
   epilogue(ctx, launch);
 }
 
@@ -114,9 +115,9 @@ void runMatMul(OpContext& ctx, Launch& launch) {
     checkBlas(ctx,
               cublasSgemmStridedBatched(blas(launch), CUBLAS_OP_N, CUBLAS_OP_N, static_cast<int>(n),
                                         static_cast<int>(m), static_cast<int>(k), &one, ctx.f32(1),
-                                        static_cast<int>(n), k * n, ctx.f32(0),
-                                        static_cast<int>(k), m * k, &beta, ctx.outF32(0),
-                                        static_cast<int>(n), m * n, static_cast<int>(batchA)),
+                                        static_cast<int>(n), k * n, ctx.f32(0), static_cast<int>(k),
+                                        m * k, &beta, ctx.outF32(0), static_cast<int>(n), m * n,
+                                        static_cast<int>(batchA)),
               "batched sgemm");
   } else {
     throw Error(ErrorCode::kUnsupported,

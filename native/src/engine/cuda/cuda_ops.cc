@@ -33,10 +33,10 @@ void requireFloat(const OpContext& ctx, size_t input) {
 void runCopy(OpContext& ctx, Launch& launch) {
   const size_t bytes = static_cast<size_t>(shapeBytes(ctx.outShapes[0], ctx.outTypes[0]));
   if (ctx.out[0] == ctx.in[0].data || bytes == 0) return;
-  checkCuda(ctx,
-            cudaMemcpyAsync(ctx.out[0], ctx.in[0].data, bytes, cudaMemcpyDeviceToDevice,
-                            launch.stream),
-            "copy");
+  checkCuda(
+      ctx,
+      cudaMemcpyAsync(ctx.out[0], ctx.in[0].data, bytes, cudaMemcpyDeviceToDevice, launch.stream),
+      "copy");
 }
 
 // Relu, Sigmoid, ... : the activation with the op's own attributes.
@@ -69,8 +69,7 @@ void broadcastStrides(const OpContext& ctx, const Dims& in, const Dims& out, int
   }
 }
 
-BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b,
-                              const Dims& out) {
+BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b, const Dims& out) {
   if (out.size() > static_cast<size_t>(kMaxRank)) {
     throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name +
                                              "': the cuda device broadcasts up to rank " +
@@ -90,10 +89,9 @@ void runBinary(OpContext& ctx, Launch& launch) {
   requireFloat(ctx, 1);
   const Dims& out = ctx.outShapes[0];
   const BroadcastShape s = broadcastShape(ctx, ctx.shape(0), &ctx.shape(1), out);
-  checkCuda(ctx,
-            binary(kOp, ctx.f32(0), ctx.f32(1), ctx.outF32(0), s, shapeElements(out),
-                   launch.stream),
-            "binary kernel");
+  checkCuda(
+      ctx, binary(kOp, ctx.f32(0), ctx.f32(1), ctx.outF32(0), s, shapeElements(out), launch.stream),
+      "binary kernel");
 }
 
 int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {

@@ -59,7 +59,7 @@ struct Launch {
   cudaStream_t stream = nullptr;
   Libraries* libs = nullptr;
   TacticCache* tactics = nullptr;
-  size_t layer = 0;  // the layer's index in the network
+  size_t layer = 0;                              // the layer's index in the network
   std::unique_ptr<LayerState>* state = nullptr;  // this layer's slot
   // Device scratch of at least `bytes`, valid for work enqueued on `stream` from now on.
   std::function<void*(size_t bytes)> workspace;

@@ -105,7 +105,8 @@ class CudaRunner : public Runner {
     std::vector<const void*> address(n.tensors.size(), nullptr);
     for (size_t t = 0; t < n.tensors.size(); ++t) {
       if (n.tensors[t].constant >= 0) address[t] = weights_->weights[n.tensors[t].constant]->data();
-      if (plan.offsets[t] >= 0) address[t] = static_cast<uint8_t*>(args.arena->data()) + plan.offsets[t];
+      if (plan.offsets[t] >= 0)
+        address[t] = static_cast<uint8_t*>(args.arena->data()) + plan.offsets[t];
     }
     for (size_t i = 0; i < n.inputs.size(); ++i) address[n.inputs[i]] = args.inputs.at(i);
     for (size_t i = 0; i < n.outputs.size(); ++i)
@@ -143,8 +144,8 @@ class CudaRunner : public Runner {
         continue;
       }
       if (ops_[li] == nullptr) {
-        throw Error(ErrorCode::kUnsupported, "layer '" + layer.name + "' (" + layer.op +
-                                                 ") has no cuda implementation");
+        throw Error(ErrorCode::kUnsupported,
+                    "layer '" + layer.name + "' (" + layer.op + ") has no cuda implementation");
       }
       OpContext ctx(layer);
       for (int32_t t : layer.inputs) {

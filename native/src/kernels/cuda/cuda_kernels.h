@@ -15,9 +15,9 @@ constexpr int kMaxRank = 8;
 // y[i] = act(y[i] + bias[channel of i] + residual[i]) over an [outer, channels, inner] tensor;
 // bias and residual may be null. Conv and Gemm epilogues and standalone activations
 // (channels = 1, no bias) all use it. In place is allowed (x == y).
-cudaError_t biasActivation(const float* x, float* y, int64_t outer, int64_t channels,
-                           int64_t inner, const float* bias, const float* residual,
-                           kernels::Activation act, cudaStream_t stream);
+cudaError_t biasActivation(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
+                           const float* bias, const float* residual, kernels::Activation act,
+                           cudaStream_t stream);
 
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 

@@ -109,9 +109,9 @@ __global__ void expandKernel(const float* a, float* out, BroadcastShape shape, i
 
 }  // namespace
 
-cudaError_t biasActivation(const float* x, float* y, int64_t outer, int64_t channels,
-                           int64_t inner, const float* bias, const float* residual,
-                           kernels::Activation act, cudaStream_t stream) {
+cudaError_t biasActivation(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
+                           const float* bias, const float* residual, kernels::Activation act,
+                           cudaStream_t stream) {
   const int64_t count = outer * channels * inner;
   if (count == 0) return cudaSuccess;
   biasActivationKernel<<<blocksFor(count), kThreads, 0, stream>>>(x, y, count, channels, inner,
