@@ -232,8 +232,19 @@ Napi::Object networkToJs(Napi::Env env, const Network& n) {
               t >= 0 ? Napi::Value(Napi::String::New(env, n.tensors[t].name)) : env.Null());
     Napi::Array outs = Napi::Array::New(env);
     for (int32_t t : l.outputs) outs.Set(outs.Length(), n.tensors[t].name);
+    Napi::Array inTypes = Napi::Array::New(env);
+    for (int32_t t : l.inputs)
+      inTypes.Set(inTypes.Length(),
+                  t >= 0 ? Napi::Value(Napi::Number::New(
+                               env, static_cast<int32_t>(n.tensors[t].dtype)))
+                         : env.Null());
+    Napi::Array outTypes = Napi::Array::New(env);
+    for (int32_t t : l.outputs)
+      outTypes.Set(outTypes.Length(), static_cast<int32_t>(n.tensors[t].dtype));
     o.Set("inputs", ins);
     o.Set("outputs", outs);
+    o.Set("inputDtypes", inTypes);
+    o.Set("outputDtypes", outTypes);
     Napi::Object attrs = Napi::Object::New(env);
     for (const auto& [key, value] : l.attrs) attrs.Set(key, attrToJs(env, value));
     o.Set("attrs", attrs);

@@ -98,6 +98,9 @@ export interface NativeEngineInfo {
     op: string;
     inputs: (string | null)[];
     outputs: string[];
+    /** Data type codes of the inputs (null for an omitted optional input) and outputs. */
+    inputDtypes: (number | null)[];
+    outputDtypes: number[];
     attrs: Record<string, unknown>;
     guards?: { tensor: string; value: boolean }[];
     /** The implementation chosen at build time, when the layer had a choice. */

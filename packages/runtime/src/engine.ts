@@ -45,6 +45,25 @@ export interface LayerInfo {
   guards?: { tensor: string; value: boolean }[];
   /** The implementation the builder chose for the layer (e.g. 'conv.winograd'), if it had a choice. */
   tactic?: string;
+  /**
+   * The precision the layer computes in, read from its tensors' types: 'int8' when its data input
+   * or output is 8-bit (QLinear* layers, 8-bit pooling), 'fp16' when an input or its output is
+   * float16 (e.g. an fp16 IO format's Cast), else 'fp32'. On the cpu, weights stored as FP16 (the
+   * 'fp16' flag) are expanded when the engine loads, so their layers compute in, and report, 'fp32'.
+   */
+  precision: LayerPrecision;
+  /** Data types of the inputs (null for an omitted optional input) and of the outputs. */
+  inputDtypes: (DataType | null)[];
+  outputDtypes: DataType[];
+}
+
+/** The precision a layer of an engine computes in (see LayerInfo.precision). */
+export type LayerPrecision = 'fp32' | 'fp16' | 'int8';
+
+function layerPrecision(inputs: (DataType | null)[], outputs: DataType[]): LayerPrecision {
+  const eightBit = (t: DataType | null | undefined) => t === 'int8' || t === 'uint8';
+  if (eightBit(inputs[0]) || eightBit(outputs[0])) return 'int8';
+  return inputs.includes('float16') || outputs[0] === 'float16' ? 'fp16' : 'fp32';
 }
 
 function toDataType(code: number, name: string): DataType {
@@ -130,7 +149,18 @@ export class Engine {
 
   /** The layers in execution order, with their attributes. */
   layers(): LayerInfo[] {
-    return this.#info.layers;
+    return this.#info.layers.map((l) => {
+      const inputDtypes = l.inputDtypes.map((c, i) =>
+        c === null ? null : toDataType(c, l.inputs[i] ?? ''),
+      );
+      const outputDtypes = l.outputDtypes.map((c, i) => toDataType(c, l.outputs[i] ?? ''));
+      return {
+        ...l,
+        inputDtypes,
+        outputDtypes,
+        precision: layerPrecision(inputDtypes, outputDtypes),
+      };
+    });
   }
 
   /** A JSON-friendly description: IO, profiles, memory and layers. */

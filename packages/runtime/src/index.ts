@@ -7,6 +7,7 @@ export {
   type TensorInfo,
   type ProfileRange,
   type LayerInfo,
+  type LayerPrecision,
 } from './engine';
 export { ExecutionContext, type LayerProfile } from './execution-context';
 export {

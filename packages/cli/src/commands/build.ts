@@ -84,6 +84,8 @@ export async function buildFromFlags(
   if (flags.fp16 || flags.best) config.setFlag('fp16');
   if (flags.int8 || flags.best) config.setFlag('int8');
   const level = numberFlag('builderOptimizationLevel', flags.builderOptimizationLevel);
+  if (level !== undefined && level > 5)
+    throw new UsageError(`--builderOptimizationLevel: expected 0 to 5, got '${level}'`);
   if (level !== undefined) config.builderOptimizationLevel = level;
   if (flags.timingCacheFile) config.timingCachePath = flags.timingCacheFile;
   if (flags.precisionConstraints !== undefined) {

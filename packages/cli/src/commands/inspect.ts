@@ -43,7 +43,7 @@ export function inspect(file: string | undefined, log: (line: string) => void): 
     const act = l.attrs.activation ? ` +${String(l.attrs.activation)}` : '';
     const tactic = l.tactic ? ` [${l.tactic}]` : '';
     log(
-      `  layer ${l.name}: ${l.op}${act}${tactic} (${l.inputs.filter(Boolean).join(', ')}) -> (${l.outputs.join(', ')})`,
+      `  layer ${l.name}: ${l.op}${act} ${l.precision}${tactic} (${l.inputs.filter(Boolean).join(', ')}) -> (${l.outputs.join(', ')})`,
     );
   }
 }
