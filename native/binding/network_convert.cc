@@ -234,10 +234,9 @@ Napi::Object networkToJs(Napi::Env env, const Network& n) {
     for (int32_t t : l.outputs) outs.Set(outs.Length(), n.tensors[t].name);
     Napi::Array inTypes = Napi::Array::New(env);
     for (int32_t t : l.inputs)
-      inTypes.Set(inTypes.Length(),
-                  t >= 0 ? Napi::Value(Napi::Number::New(
-                               env, static_cast<int32_t>(n.tensors[t].dtype)))
-                         : env.Null());
+      inTypes.Set(inTypes.Length(), t >= 0 ? Napi::Value(Napi::Number::New(
+                                                 env, static_cast<int32_t>(n.tensors[t].dtype)))
+                                           : env.Null());
     Napi::Array outTypes = Napi::Array::New(env);
     for (int32_t t : l.outputs)
       outTypes.Set(outTypes.Length(), static_cast<int32_t>(n.tensors[t].dtype));

@@ -171,7 +171,7 @@ std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& n
   } else if (layer.tactic.empty()) {
     // No timed choice (a level-0 build or an older plan): the heuristic, at the input's
     // declared spatial size when it is fixed, else at a mid-network size.
-    const Dims& x = network.tensors[layer.inputs[0]].shape;
+    const Dims x = layer.inputs[0] >= 0 ? network.tensors[layer.inputs[0]].shape : Dims{};
     const bool known = x.size() == 4 && x[2] > 0 && x[3] > 0;
     p.inH = known ? x[2] : 56;
     p.inW = known ? x[3] : 56;
@@ -303,6 +303,9 @@ void inferConvTranspose(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1, 2});
   ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   const kernels::ConvTranspose2dParams p = convTransposeParams(ctx);
+  if (ctx.has(2))
+    ctx.require(shapeElements(ctx.shape(2)) == p.outChannels,
+                "bias must have one value per output channel");
   int64_t oh = 0, ow = 0;
   kernels::convTranspose2dOutputShape(p, &oh, &ow);
   ctx.outShapes[0] = ctx.shape(0).size() == 3 ? Dims{p.batch, p.outChannels, ow}

@@ -268,6 +268,8 @@ NgramPool ngramPool(const OpContext& ctx) {
   ctx.require(!indexes.empty(), "ngram_indexes must not be empty");
   NgramPool p;
   p.columns = *std::max_element(indexes.begin(), indexes.end()) + 1;
+  for (int64_t v : indexes)  // output columns: a negative one would count before the row
+    ctx.require(v >= 0 && v < (int64_t{1} << 31), "ngram_indexes must be in [0, 2^31)");
   size_t gram = 0;  // position in pool order, which ngram_indexes follows
   for (size_t i = 0; i < counts.size(); ++i) {
     const int64_t size = static_cast<int64_t>(i) + 1;

@@ -89,6 +89,7 @@ void runMeanVarianceNormalization(OpContext& ctx) {
 void runHardmax(OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const int64_t rank = static_cast<int64_t>(x.size());
+  ctx.require(rank >= 1, "the input must have rank >= 1");
   const int64_t axis = normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), rank);
   const int64_t outer = shapeElements(Dims(x.begin(), x.begin() + axis));
   const int64_t dim = x[axis];

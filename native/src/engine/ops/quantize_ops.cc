@@ -45,6 +45,7 @@ QuantParams quantParams(const OpContext& ctx) {
     ctx.require(shapeElements(ctx.shape(2)) == q.count, "zero point and scale need one size");
   if (q.count == 1) return q;
   ctx.require(ctx.shape(1).size() == 1, "scales must be a scalar or 1-D");
+  ctx.require(!x.empty(), "per-axis scales need an input of rank >= 1");
   q.axis = normalizeAxis(ctx, ctx.layer.attrInt("axis", 1), static_cast<int64_t>(x.size()));
   ctx.require(x[q.axis] == q.count, "one scale per element of the quantization axis");
   q.inner = shapeElements(Dims(x.begin() + q.axis + 1, x.end()));
@@ -209,9 +210,11 @@ std::vector<double> centeredMatrix(const OpContext& ctx, size_t in, size_t zp, i
   std::vector<int32_t> z(1, 0);
   if (ctx.has(zp)) {
     z.resize(static_cast<size_t>(shapeElements(ctx.shape(zp))));
+    ctx.require(!z.empty(), "a zero point must not be empty");
     kernels::cast(ctx.in[zp].data, ctx.dtype(zp), z.data(), DataType::kInt32, z.size());
   }
   std::vector<double> out(n);
+  if (cols == 0) return out;  // no elements
   for (size_t i = 0; i < n; ++i) {
     const int64_t col = static_cast<int64_t>(i) % cols;
     const int64_t row = static_cast<int64_t>(i) / cols;

@@ -157,7 +157,11 @@ ResizePlan resizePlan(const OpContext& ctx) {
     ctx.require(p.scales.size() == rank, "scales must have one value per axis");
     for (size_t i = 0; i < rank; ++i) {
       ctx.require(p.scales[i] > 0, "scales must be positive");
-      plan.out[i] = static_cast<int64_t>(std::floor(static_cast<double>(x[i]) * p.scales[i]));
+      const double size = std::floor(static_cast<double>(x[i]) * p.scales[i]);
+      // The dim bound every shape obeys; it also keeps the conversion to int64 defined.
+      ctx.require(size <= static_cast<double>(int64_t{1} << 48),
+                  "scales make an output dim above 2^48");
+      plan.out[i] = static_cast<int64_t>(size);
     }
   } else {
     ctx.fail("needs scales or sizes");

@@ -199,6 +199,7 @@ void runConvNd(OpContext& ctx) {
 
 void inferPoolNd(OpContext& ctx, kernels::PoolKind kind) {
   ctx.requireFloatInputs({0});
+  ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
   ctx.require(ctx.shape(0).size() >= 3, "input must be [N, C, spatial...]");
   ctx.require(ctx.layer.outputs.size() == 1 || kind == kernels::PoolKind::kMax,
               "only MaxPool has an Indices output");
