@@ -116,7 +116,9 @@ describe('FMA peak probe', () => {
       const peak = await measurePeak(probe, 1, 0.2);
       expect(['avx512f', 'avx2+fma']).toContain(peak.isa);
       expect(peak.threads).toBe(1);
-      expect(peak.gflops).toBeGreaterThan(1);
+      // Positive, not a rate: a runner starved by other jobs (a CI machine at load 8) measured
+      // 0.7 GFLOP/s in these 0.2 s, where an idle core gives ~200.
+      expect(peak.gflops).toBeGreaterThan(0);
     } finally {
       probe.dispose();
     }
