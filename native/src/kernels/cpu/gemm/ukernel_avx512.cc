@@ -9,7 +9,7 @@ constexpr int kMr = 12;
 constexpr int kNr = 32;
 
 void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                 float alpha, float beta) {
+                 float alpha, float beta, const GemmTileEpilogue* ep) {
   __m512 acc[kMr][2];
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
@@ -34,6 +34,10 @@ void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
                        : nr > 16 ? static_cast<__mmask16>((1u << (nr - 16)) - 1)
                                  : 0;
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const float* bias = ep ? ep->rowBias : nullptr;
+  const float* res = ep ? ep->residual : nullptr;
+  const bool relu = ep && ep->relu, clip = ep && ep->clip;
+  const __m512 lo = _mm512_set1_ps(clip ? ep->lo : 0.0f), hi = _mm512_set1_ps(clip ? ep->hi : 0.0f);
 #pragma GCC unroll 12
   for (int r = 0; r < kMr; ++r) {
     if (r >= mr) break;
@@ -43,12 +47,35 @@ void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
       o0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), o0);
       o1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), o1);
     }
+    if (ep) {
+      // The order of the separate pass (C, + bias, + residual, clamp), so results do not
+      // depend on which path ran.
+      if (bias) {
+        const __m512 bv = _mm512_set1_ps(bias[r]);
+        o0 = _mm512_add_ps(o0, bv);
+        o1 = _mm512_add_ps(o1, bv);
+      }
+      if (res) {
+        const float* rr = res + r * ep->ldr;
+        o0 = _mm512_add_ps(o0, _mm512_maskz_loadu_ps(m0, rr));
+        o1 = _mm512_add_ps(o1, _mm512_maskz_loadu_ps(m1, rr + 16));
+      }
+      // max/min return their second operand when one is NaN: ReLU maps NaN to 0 and Clip
+      // keeps it, as activate() does.
+      if (relu) {
+        o0 = _mm512_max_ps(o0, _mm512_setzero_ps());
+        o1 = _mm512_max_ps(o1, _mm512_setzero_ps());
+      } else if (clip) {
+        o0 = _mm512_min_ps(hi, _mm512_max_ps(lo, o0));
+        o1 = _mm512_min_ps(hi, _mm512_max_ps(lo, o1));
+      }
+    }
     _mm512_mask_storeu_ps(row, m0, o0);
     _mm512_mask_storeu_ps(row + 16, m1, o1);
   }
 }
 }  // namespace
 
-GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel}; }
+GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel, true}; }
 
 }  // namespace kiln::kernels::isa_avx512
