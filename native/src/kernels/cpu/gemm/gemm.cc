@@ -285,25 +285,34 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
     }
   });
 
-  int64_t mcPanels = std::min<int64_t>(kMcPanels, mPanels);
-  int64_t ncPanels = std::max<int64_t>(1, std::min<int64_t>(kNcTarget / NR, nPanels));
-  // Enough tiles for every thread to take several: with 3 tiles on 2 threads one thread idles a
-  // third of the time (ResNet-50's layer3 convs: M = 256, N = 196). Smaller tiles first along
-  // M (the A block stays cached either way), then along N.
+  // Tiles: at most kMcPanels x kNcTarget / NR panels each, the panels split evenly between
+  // them. Enough tiles for every thread to take several: with 3 tiles on 2 threads one thread
+  // idles a third of the time (ResNet-50's layer3 convs: M = 256, N = 196). More tiles first
+  // along M (the A block stays cached either way), then along N, keeping 2 panels a tile.
+  const int64_t ncMax = std::max<int64_t>(1, kNcTarget / NR);
+  int64_t mTiles = (mPanels + kMcPanels - 1) / kMcPanels;
+  int64_t nTiles = (nPanels + ncMax - 1) / ncMax;
   const int64_t threads = pool ? pool->size() : 1;
-  const auto tilesOf = [&](int64_t mc, int64_t nc) {
-    return ((mPanels + mc - 1) / mc) * ((nPanels + nc - 1) / nc);
-  };
-  while (threads > 1 && tilesOf(mcPanels, ncPanels) < 4 * threads) {
-    if (mcPanels > 2)
-      mcPanels = (mcPanels + 1) / 2;
-    else if (ncPanels > 2)
-      ncPanels = (ncPanels + 1) / 2;
-    else
-      break;
+  if (threads > 1) {
+    const int64_t want = 4 * threads;  // parallelFor's most chunks
+    while (mTiles * nTiles < want) {
+      if (mPanels >= 4 * mTiles)
+        mTiles *= 2;
+      else if (nPanels >= 4 * nTiles)
+        nTiles *= 2;
+      else
+        break;
+    }
+    // A count the chunks divide, so every thread gets the same number of equal tiles: 11
+    // tiles (ResNet's 7 x 7 layers, 43 panels of M) made chunks of 2, 2, 2, 2, 2, 1.
+    const int64_t total = mTiles * nTiles;
+    const int64_t unit = total <= want ? threads : want;
+    const int64_t target = (total + unit - 1) / unit * unit;
+    if (target % nTiles == 0 && target / nTiles <= mPanels)
+      mTiles = target / nTiles;
+    else if (target % mTiles == 0 && target / mTiles <= nPanels)
+      nTiles = target / mTiles;
   }
-  const int64_t mTiles = (mPanels + mcPanels - 1) / mcPanels;
-  const int64_t nTiles = (nPanels + ncPanels - 1) / ncPanels;
   const float alpha = p.alpha, beta = p.beta;
   // The micro-kernel finishes tiles itself (on their last K block) when it can; otherwise a
   // separate pass over each tile does it.
@@ -326,8 +335,8 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
       // Consecutive tiles share a column block, so neighbouring threads read the same B panels.
       const int64_t ti = static_cast<int64_t>(t) % mTiles;
       const int64_t tj = static_cast<int64_t>(t) / mTiles;
-      const int64_t ip0 = ti * mcPanels, ip1 = std::min(mPanels, ip0 + mcPanels);
-      const int64_t jp0 = tj * ncPanels, jp1 = std::min(nPanels, jp0 + ncPanels);
+      const int64_t ip0 = ti * mPanels / mTiles, ip1 = (ti + 1) * mPanels / mTiles;
+      const int64_t jp0 = tj * nPanels / nTiles, jp1 = (tj + 1) * nPanels / nTiles;
       for (int64_t pc = 0; pc < K; pc += kKc) {
         const int64_t kc = std::min(kKc, K - pc);
         const float betaEff = pc == 0 ? beta : 1.0f;
