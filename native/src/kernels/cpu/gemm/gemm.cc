@@ -317,9 +317,9 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
   // The micro-kernel finishes tiles itself (on their last K block) when it can; otherwise a
   // separate pass over each tile does it.
   const ActivationKind act = p.activation.kind;
-  const bool fused = ker.fusesEpilogue && p.biasKind != BiasKind::kPerCol &&
-                     (act == ActivationKind::kNone || act == ActivationKind::kRelu ||
-                      act == ActivationKind::kClip);
+  const bool fused =
+      ker.fusesEpilogue && (act == ActivationKind::kNone || act == ActivationKind::kRelu ||
+                            act == ActivationKind::kClip);
   const bool needsEpilogue =
       p.biasKind != BiasKind::kNone || residual || act != ActivationKind::kNone;
   GemmTileEpilogue tileEp;
@@ -351,6 +351,7 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
             const int mr = static_cast<int>(std::min<int64_t>(MR, M - i0));
             if (finish) {
               ep.rowBias = p.biasKind == BiasKind::kPerRow ? p.bias + i0 : nullptr;
+              ep.colBias = p.biasKind == BiasKind::kPerCol ? p.bias + j0 : nullptr;
               ep.residual = residual ? residual + i0 * ldr + j0 : nullptr;
             }
             ker.fn(kc, ap, bp, c + i0 * ldc + j0, ldc, mr, nr, alpha, betaEff,

@@ -11,6 +11,7 @@ namespace kiln::kernels {
 // of their time there).
 struct GemmTileEpilogue {
   const float* rowBias = nullptr;   // bias of the tile's first row (one per row), or null
+  const float* colBias = nullptr;   // bias of the tile's first column (one per column), or null
   const float* residual = nullptr;  // residual at the tile's first element, or null
   int64_t ldr = 0;                  // row stride of residual
   // After bias and residual: ReLU (relu), or a clamp to [lo, hi] (clip, ONNX Clip), NaN

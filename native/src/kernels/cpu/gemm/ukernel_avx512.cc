@@ -42,6 +42,7 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int
                                  : 0;
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
   const float* bias = ep ? ep->rowBias : nullptr;
+  const float* colBias = ep ? ep->colBias : nullptr;
   const float* res = ep ? ep->residual : nullptr;
   const bool relu = ep && ep->relu, clip = ep && ep->clip;
   const __m512 lo = _mm512_set1_ps(clip ? ep->lo : 0.0f), hi = _mm512_set1_ps(clip ? ep->hi : 0.0f);
@@ -59,6 +60,7 @@ void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int
         // The order of the separate pass (C, + bias, + residual, activation), so results do
         // not depend on which path ran.
         if (bias) o[v] = _mm512_add_ps(o[v], _mm512_set1_ps(bias[r]));
+        if (colBias) o[v] = _mm512_add_ps(o[v], _mm512_maskz_loadu_ps(m, colBias + 16 * v));
         if (res) o[v] = _mm512_add_ps(o[v], _mm512_maskz_loadu_ps(m, res + r * ep->ldr + 16 * v));
         // max/min return their second operand when one is NaN: ReLU maps NaN to 0 and Clip
         // keeps it, as activate() does.
