@@ -131,7 +131,10 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
           q.ldb = q.n;
         }
         // The skip connection goes in with the bias, while each output tile is in registers.
-        const float* r = rg ? rg + p0 : nullptr;
+        // In place (residual == y) it is already in C, and the first K block's store would
+        // overwrite it before the last one reads it: it enters through beta = 1 instead.
+        const float* r = rg && rg != yg ? rg + p0 : nullptr;
+        if (rg == yg) q.beta = 1.0f;
         if (packed)
           gemmDriver(q, nullptr, packed + g * groupFloats, b, nullptr, yg + p0, pool, r, P);
         else
