@@ -25,6 +25,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/pool/pool.cc
   ${KILN_KERNEL_DIR}/pool/pool_separable.cc
   ${KILN_KERNEL_DIR}/norm/norm.cc
+  ${KILN_KERNEL_DIR}/norm/norm_avx512.cc
   ${KILN_KERNEL_DIR}/softmax/softmax.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
   ${KILN_KERNEL_DIR}/common/shape.cc
@@ -74,6 +75,7 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/conv/winograd_avx512.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
+  ${KILN_KERNEL_DIR}/norm/norm_avx512.cc
   ${KILN_KERNEL_DIR}/eltwise/unary_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_AVX2_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")

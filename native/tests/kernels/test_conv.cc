@@ -91,6 +91,16 @@ void runConv(const Conv2dParams& p, bool withBias, bool withResidual, kiln::CpuI
   kt::expectClose(kt::isaTag(isa) + "packed conv " + describe(p) + (withBias ? " bias" : "") +
                       (withResidual ? " res" : ""),
                   yp.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
+  if (withResidual && !(p.group == p.inChannels && p.group > 1)) {
+    // In place, the residual being the output buffer: the GEMM paths (the direct depthwise
+    // kernel does not take its residual in place).
+    std::vector<float> yi = res;
+    kiln::kernels::conv2dPacked(p, x.data(), packed.data(), packed.size(),
+                                withBias ? b.data() : nullptr, yi.data(), yi.data());
+    kt::expectClose(
+        kt::isaTag(isa) + "in-place residual conv " + describe(p) + (withBias ? " bias" : ""),
+        yi.data(), want.data(), ys, 1e-6, 1e-6, scale.data());
+  }
   if (!kiln::kernels::conv2dAlgoApplies(p, ConvAlgo::kWinograd)) return;
   const auto wino = kiln::kernels::packConv2dWeights(p, w.data(), ConvAlgo::kWinograd);
   std::vector<float> yw(static_cast<size_t>(ys), std::nanf(""));
@@ -164,6 +174,8 @@ TEST(conv_pointwise_gemm_path) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConv(conv(2, 64, 7, 9, 33, 1, 1, 1, 0), true, false, isa);
     runConv(conv(1, 17, 14, 14, 40, 1, 1, 1, 0), true, true, isa);
+    // K past one 256-deep block: partial sums pass through C before the residual is added.
+    runConv(conv(1, 300, 6, 7, 30, 1, 1, 1, 0), true, true, isa);
   });
 }
 

@@ -57,36 +57,39 @@ TEST(instance_norm) {
 }
 
 TEST(layer_norm) {
-  for (int64_t cols : {1, 3, 192, 768, 1001}) {
-    for (bool withBias : {true, false}) {
-      const int64_t rows = 7;
-      // Offset inputs: the mean is large next to the spread, as in transformer residual streams.
-      auto x = kt::randomVector(rows * cols, 11, 40, 44), sc = kt::randomVector(cols, 12),
-           bi = kt::randomVector(cols, 13);
-      std::vector<float> y(x.size()), mean(rows), inv(rows);
-      kiln::kernels::layerNorm(rows, cols, x.data(), sc.data(), withBias ? bi.data() : nullptr,
-                               1e-5f, y.data(), mean.data(), inv.data());
-      std::vector<double> want(x.size()), wantMean(rows), wantInv(rows);
-      for (int64_t r = 0; r < rows; ++r) {
-        double m = 0, v = 0;
-        for (int64_t j = 0; j < cols; ++j) m += x[r * cols + j];
-        m /= cols;
-        for (int64_t j = 0; j < cols; ++j) v += (x[r * cols + j] - m) * (x[r * cols + j] - m);
-        v /= cols;
-        const double is = 1 / std::sqrt(v + 1e-5);
-        wantMean[r] = m;
-        wantInv[r] = is;
-        for (int64_t j = 0; j < cols; ++j)
-          want[r * cols + j] = (x[r * cols + j] - m) * is * sc[j] + (withBias ? bi[j] : 0.0);
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    for (int64_t cols : {1, 3, 17, 192, 768, 1001}) {
+      for (bool withBias : {true, false}) {
+        const int64_t rows = 7;
+        // Offset inputs: the mean is large next to the spread, as in transformer residual streams.
+        auto x = kt::randomVector(rows * cols, 11, 40, 44), sc = kt::randomVector(cols, 12),
+             bi = kt::randomVector(cols, 13);
+        std::vector<float> y(x.size()), mean(rows), inv(rows);
+        kiln::kernels::layerNorm(rows, cols, x.data(), sc.data(), withBias ? bi.data() : nullptr,
+                                 1e-5f, y.data(), mean.data(), inv.data());
+        std::vector<double> want(x.size()), wantMean(rows), wantInv(rows);
+        for (int64_t r = 0; r < rows; ++r) {
+          double m = 0, v = 0;
+          for (int64_t j = 0; j < cols; ++j) m += x[r * cols + j];
+          m /= cols;
+          for (int64_t j = 0; j < cols; ++j) v += (x[r * cols + j] - m) * (x[r * cols + j] - m);
+          v /= cols;
+          const double is = 1 / std::sqrt(v + 1e-5);
+          wantMean[r] = m;
+          wantInv[r] = is;
+          for (int64_t j = 0; j < cols; ++j)
+            want[r * cols + j] = (x[r * cols + j] - m) * is * sc[j] + (withBias ? bi[j] : 0.0);
+        }
+        // The normalized value carries the rounding of x - mean relative to the spread
+        // (~1/sqrt(var)).
+        const double atol = 1e-5 * (cols > 1 ? wantInv[0] / 20 + 1 : 1);
+        const std::string tag = kt::isaTag(isa) + "layerNorm cols " + std::to_string(cols);
+        kt::expectClose(tag, y, want, atol, 1e-5);
+        kt::expectClose(tag + " mean", mean, wantMean, 0, 1e-6);
+        kt::expectClose(tag + " invStdDev", inv, wantInv, 0, 1e-6);
       }
-      // The normalized value carries the rounding of x - mean relative to the spread
-      // (~1/sqrt(var)).
-      const double atol = 1e-5 * (cols > 1 ? wantInv[0] / 20 + 1 : 1);
-      kt::expectClose("layerNorm cols " + std::to_string(cols), y, want, atol, 1e-5);
-      kt::expectClose("layerNorm mean", mean, wantMean, 0, 1e-6);
-      kt::expectClose("layerNorm invStdDev", inv, wantInv, 0, 1e-6);
     }
-  }
+  });
 }
 
 TEST(softmax_axes) {

@@ -115,7 +115,6 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
       gp.k = Kdim;
       gp.lda = Kdim;
       gp.ldc = P;
-      gp.beta = residual ? 1.0f : 0.0f;
       gp.bias = bias ? bias + g * Mg : nullptr;
       gp.biasKind = bias ? BiasKind::kPerRow : BiasKind::kNone;
       gp.activation = p.activation;
@@ -123,11 +122,6 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
       const auto runChunk = [&](int64_t p0, int64_t p1, ThreadPool* pool) {
         GemmParams q = gp;
         q.n = p1 - p0;
-        if (rg) {
-          // The skip connection enters through beta = 1, so the GEMM adds it for free.
-          for (int64_t m = 0; m < Mg; ++m)
-            std::memcpy(yg + m * P + p0, rg + m * P + p0, sizeof(float) * static_cast<size_t>(q.n));
-        }
         const float* b = xg + p0;
         q.ldb = P;
         if (!pointwise) {
@@ -136,10 +130,15 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
           b = cols;
           q.ldb = q.n;
         }
+        // The skip connection goes in with the bias, while each output tile is in registers.
+        // In place (residual == y) it is already in C, and the first K block's store would
+        // overwrite it before the last one reads it: it enters through beta = 1 instead.
+        const float* r = rg && rg != yg ? rg + p0 : nullptr;
+        if (rg == yg) q.beta = 1.0f;
         if (packed)
-          gemmDriver(q, nullptr, packed + g * groupFloats, b, nullptr, yg + p0, pool);
+          gemmDriver(q, nullptr, packed + g * groupFloats, b, nullptr, yg + p0, pool, r, P);
         else
-          sgemm(q, w + g * Mg * Kdim, b, yg + p0, pool);
+          gemmDriver(q, w + g * Mg * Kdim, nullptr, b, nullptr, yg + p0, pool, r, P);
       };
       if (chunkParallel) {
         threads.parallelFor(static_cast<size_t>(chunks), 1, [&](size_t cb, size_t ce) {

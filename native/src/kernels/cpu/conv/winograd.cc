@@ -199,7 +199,7 @@ void conv2dWinograd(const Conv2dParams& p, const float* x, const float* u, size_
         gp.k = C;
         gp.ldc = ldm;
         gemmDriver(gp, nullptr, u + q * posFloats, nullptr, v + q * vStride, mo + q * mStride,
-                   nullptr);
+                   nullptr, nullptr, 0);
       }
     });
     const int64_t mTasks = pool ? std::min<int64_t>(M, 4 * T) : 1;

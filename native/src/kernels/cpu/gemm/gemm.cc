@@ -71,7 +71,9 @@ void packAPanel(const GemmParams& p, const float* a, int64_t lda, int64_t i0, in
 void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, int nr, int NR,
                 float* dst) {
   const int64_t K = p.k;
-  if (!p.transB) {
+  if (!p.transB && nr == 32 && NR == 32 && activeIsa() == CpuIsa::kAvx512) {
+    isa_avx512::packBCols32(b + j0, ldb, K, dst);
+  } else if (!p.transB) {
     for (int64_t k = 0; k < K; ++k) {
       const float* src = b + k * ldb + j0;
       float* d = dst + k * NR;
@@ -98,11 +100,12 @@ void packBPanel(const GemmParams& p, const float* b, int64_t ldb, int64_t j0, in
 
 namespace {
 
-// Adds the bias and applies the activation to rows [i0, i1) x columns [j0, j1) of C.
+// Adds the bias and the residual (row stride ldr, or null) and applies the activation to rows
+// [i0, i1) x columns [j0, j1) of C.
 void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1, int64_t j0,
-              int64_t j1) {
+              int64_t j1, const float* residual, int64_t ldr) {
   const bool hasAct = p.activation.kind != ActivationKind::kNone;
-  if (p.biasKind == BiasKind::kNone && !hasAct) return;
+  if (p.biasKind == BiasKind::kNone && !hasAct && !residual) return;
   for (int64_t i = i0; i < i1; ++i) {
     float* row = c + i * ldc + j0;
     const int64_t n = j1 - j0;
@@ -112,6 +115,10 @@ void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1
     } else if (p.biasKind == BiasKind::kPerCol) {
       const float* bv = p.bias + j0;
       for (int64_t j = 0; j < n; ++j) row[j] += bv[j];
+    }
+    if (residual) {
+      const float* rr = residual + i * ldr + j0;
+      for (int64_t j = 0; j < n; ++j) row[j] += rr[j];
     }
     if (hasAct) applyActivation(p.activation, row, static_cast<size_t>(n));
   }
@@ -130,7 +137,7 @@ void runParallel(ThreadPool* pool, size_t n, size_t grain,
 // N into column blocks; a block's results go through alpha/beta and the epilogue right away,
 // while they are still in cache.
 void gemv(const GemmParams& p, const float* a, int64_t lda, const float* b, int64_t ldb,
-          const float* packedB, int NR, float* c, ThreadPool* pool) {
+          const float* packedB, int NR, float* c, const float* residual, ThreadPool* pool) {
   const int64_t N = p.n, K = p.k;
   const GemvKernels kern = selectGemv();
   // op(A) as a contiguous vector; with transA its elements are lda apart.
@@ -167,7 +174,7 @@ void gemv(const GemmParams& p, const float* a, int64_t lda, const float* b, int6
       } else {
         for (int64_t j = 0; j < j1 - j0; ++j) out[j] = __builtin_fmaf(beta, out[j], alpha * acc[j]);
       }
-      epilogue(p, c, N, 0, 1, j0, j1);
+      epilogue(p, c, N, 0, 1, j0, j1, residual, 0);
     }
   });
 }
@@ -198,15 +205,16 @@ void gemmScratch(int64_t m, int64_t n, int64_t k, bool prePackedA, bool prePacke
 }
 
 void sgemm(const GemmParams& p, const float* a, const float* b, float* c) {
-  gemmDriver(p, a, nullptr, b, nullptr, c, &globalThreadPool());
+  gemmDriver(p, a, nullptr, b, nullptr, c, &globalThreadPool(), nullptr, 0);
 }
 
 void sgemm(const GemmParams& p, const float* a, const float* b, float* c, ThreadPool* pool) {
-  gemmDriver(p, a, nullptr, b, nullptr, c, pool);
+  gemmDriver(p, a, nullptr, b, nullptr, c, pool, nullptr, 0);
 }
 
 void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, const float* b,
-                const float* prePackedB, float* c, ThreadPool* pool) {
+                const float* prePackedB, float* c, ThreadPool* pool, const float* residual,
+                int64_t ldr) {
   const int64_t M = p.m, N = p.n, K = p.k;
   if (M < 0 || N < 0 || K < 0) invalid("negative dimension");
   const int64_t lda = p.lda ? p.lda : std::max<int64_t>(1, p.transA ? M : K);
@@ -227,7 +235,7 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
       float* row = c + i * ldc;
       for (int64_t j = 0; j < N; ++j) row[j] = p.beta == 0.0f ? 0.0f : p.beta * row[j];
     }
-    epilogue(p, c, ldc, 0, M, 0, N);
+    epilogue(p, c, ldc, 0, M, 0, N, residual, ldr);
     return;
   }
 
@@ -236,7 +244,7 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
   const GemmKernelInfo ker = selectGemmKernel();
   const int MR = ker.mr, NR = ker.nr;
   if (M == 1 && !prePackedA) {
-    gemv(p, a, lda, b, ldb, prePackedB, NR, c, pool);
+    gemv(p, a, lda, b, ldb, prePackedB, NR, c, residual, pool);
     return;
   }
   const int64_t mPanels = (M + MR - 1) / MR;
@@ -277,37 +285,62 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
     }
   });
 
-  int64_t mcPanels = std::min<int64_t>(kMcPanels, mPanels);
-  int64_t ncPanels = std::max<int64_t>(1, std::min<int64_t>(kNcTarget / NR, nPanels));
-  // Enough tiles for every thread to take several: with 3 tiles on 2 threads one thread idles a
-  // third of the time (ResNet-50's layer3 convs: M = 256, N = 196). Smaller tiles first along
-  // M (the A block stays cached either way), then along N.
+  // Tiles: at most kMcPanels x kNcTarget / NR panels each, the panels split evenly between
+  // them. Enough tiles for every thread to take several: with 3 tiles on 2 threads one thread
+  // idles a third of the time (ResNet-50's layer3 convs: M = 256, N = 196). More tiles first
+  // along M (the A block stays cached either way), then along N, keeping 2 panels a tile.
+  const int64_t ncMax = std::max<int64_t>(1, kNcTarget / NR);
+  int64_t mTiles = (mPanels + kMcPanels - 1) / kMcPanels;
+  int64_t nTiles = (nPanels + ncMax - 1) / ncMax;
   const int64_t threads = pool ? pool->size() : 1;
-  const auto tilesOf = [&](int64_t mc, int64_t nc) {
-    return ((mPanels + mc - 1) / mc) * ((nPanels + nc - 1) / nc);
-  };
-  while (threads > 1 && tilesOf(mcPanels, ncPanels) < 4 * threads) {
-    if (mcPanels > 2)
-      mcPanels = (mcPanels + 1) / 2;
-    else if (ncPanels > 2)
-      ncPanels = (ncPanels + 1) / 2;
-    else
-      break;
+  if (threads > 1) {
+    const int64_t want = 4 * threads;  // parallelFor's most chunks
+    while (mTiles * nTiles < want) {
+      if (mPanels >= 4 * mTiles)
+        mTiles *= 2;
+      else if (nPanels >= 4 * nTiles)
+        nTiles *= 2;
+      else
+        break;
+    }
+    // A count the chunks divide, so every thread gets the same number of equal tiles: 11
+    // tiles (ResNet's 7 x 7 layers, 43 panels of M) made chunks of 2, 2, 2, 2, 2, 1.
+    const int64_t total = mTiles * nTiles;
+    const int64_t unit = total <= want ? threads : want;
+    const int64_t target = (total + unit - 1) / unit * unit;
+    if (target % nTiles == 0 && target / nTiles <= mPanels)
+      mTiles = target / nTiles;
+    else if (target % mTiles == 0 && target / mTiles <= nPanels)
+      nTiles = target / mTiles;
   }
-  const int64_t mTiles = (mPanels + mcPanels - 1) / mcPanels;
-  const int64_t nTiles = (nPanels + ncPanels - 1) / ncPanels;
   const float alpha = p.alpha, beta = p.beta;
+  // The micro-kernel finishes tiles itself (on their last K block) when it can; otherwise a
+  // separate pass over each tile does it.
+  const ActivationKind act = p.activation.kind;
+  const bool fused =
+      ker.fusesEpilogue && (act == ActivationKind::kNone || act == ActivationKind::kRelu ||
+                            act == ActivationKind::kClip);
+  const bool needsEpilogue =
+      p.biasKind != BiasKind::kNone || residual || act != ActivationKind::kNone;
+  GemmTileEpilogue tileEp;
+  tileEp.ldr = ldr;
+  tileEp.relu = act == ActivationKind::kRelu;
+  tileEp.clip = act == ActivationKind::kClip;
+  tileEp.lo = p.activation.alpha;
+  tileEp.hi = p.activation.beta;
 
   runParallel(pool, static_cast<size_t>(mTiles * nTiles), 1, [&](size_t begin, size_t end) {
+    GemmTileEpilogue ep = tileEp;
     for (size_t t = begin; t < end; ++t) {
       // Consecutive tiles share a column block, so neighbouring threads read the same B panels.
       const int64_t ti = static_cast<int64_t>(t) % mTiles;
       const int64_t tj = static_cast<int64_t>(t) / mTiles;
-      const int64_t ip0 = ti * mcPanels, ip1 = std::min(mPanels, ip0 + mcPanels);
-      const int64_t jp0 = tj * ncPanels, jp1 = std::min(nPanels, jp0 + ncPanels);
+      const int64_t ip0 = ti * mPanels / mTiles, ip1 = (ti + 1) * mPanels / mTiles;
+      const int64_t jp0 = tj * nPanels / nTiles, jp1 = (tj + 1) * nPanels / nTiles;
       for (int64_t pc = 0; pc < K; pc += kKc) {
         const int64_t kc = std::min(kKc, K - pc);
         const float betaEff = pc == 0 ? beta : 1.0f;
+        const bool finish = fused && needsEpilogue && pc + kc >= K;
         for (int64_t jp = jp0; jp < jp1; ++jp) {
           const float* bp = packedB + jp * NR * K + pc * NR;
           const int64_t j0 = jp * NR;
@@ -316,11 +349,19 @@ void gemmDriver(const GemmParams& p, const float* a, const float* prePackedA, co
             const float* ap = packedA + ip * MR * K + pc * MR;
             const int64_t i0 = ip * MR;
             const int mr = static_cast<int>(std::min<int64_t>(MR, M - i0));
-            ker.fn(kc, ap, bp, c + i0 * ldc + j0, ldc, mr, nr, alpha, betaEff);
+            if (finish) {
+              ep.rowBias = p.biasKind == BiasKind::kPerRow ? p.bias + i0 : nullptr;
+              ep.colBias = p.biasKind == BiasKind::kPerCol ? p.bias + j0 : nullptr;
+              ep.residual = residual ? residual + i0 * ldr + j0 : nullptr;
+            }
+            ker.fn(kc, ap, bp, c + i0 * ldc + j0, ldc, mr, nr, alpha, betaEff,
+                   finish ? &ep : nullptr);
           }
         }
       }
-      epilogue(p, c, ldc, ip0 * MR, std::min(M, ip1 * MR), jp0 * NR, std::min(N, jp1 * NR));
+      if (!fused)
+        epilogue(p, c, ldc, ip0 * MR, std::min(M, ip1 * MR), jp0 * NR, std::min(N, jp1 * NR),
+                 residual, ldr);
     }
   });
 }

@@ -163,7 +163,7 @@ void sgemmPackedB(const GemmParams& p, const float* a, const void* packedB, size
   GemmParams q = p;
   q.transB = false;
   q.ldb = 0;
-  gemmDriver(q, a, nullptr, nullptr, payload(packedB), c, pool);
+  gemmDriver(q, a, nullptr, nullptr, payload(packedB), c, pool, nullptr, 0);
 }
 
 std::vector<uint8_t> packGemmA(int64_t m, int64_t k, bool transA, const float* a, int64_t lda) {
@@ -198,7 +198,7 @@ void sgemmPackedA(const GemmParams& p, const void* packedA, size_t bytes, const 
   GemmParams q = p;
   q.transA = false;
   q.lda = 0;
-  gemmDriver(q, nullptr, payload(packedA), b, nullptr, c, pool);
+  gemmDriver(q, nullptr, payload(packedA), b, nullptr, c, pool, nullptr, 0);
 }
 
 }  // namespace kiln::kernels

@@ -1,7 +1,9 @@
-// Built with AVX-512 flags: packing a row-major A into the 12-row panels of the AVX-512
-// micro-kernel, dst[k * 12 + r] = a[r * lda + k]. Blocks of 4 rows x 4 columns are loaded and
-// transposed in registers; writing element by element 12 floats apart left activation operands
-// (MatMul of a transformer) as slow to pack as to multiply.
+// Built with AVX-512 flags: packing operands into the panels of the AVX-512 micro-kernel.
+// A: dst[k * 12 + r] = a[r * lda + k]. Blocks of 4 rows x 4 columns are loaded and transposed
+// in registers; writing element by element 12 floats apart left activation operands (MatMul of
+// a transformer) as slow to pack as to multiply.
+// B: dst[k * 32 + j] = b[k * ldb + j], two vectors per row; a memcpy call per 128-byte row
+// cost about as much as the copy (a 1x1 convolution packs all its input this way).
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm/gemm_internal.h"
@@ -29,6 +31,18 @@ void packARows12(const float* a, int64_t lda, int64_t k, int mr, float* dst) {
     }
     for (int64_t kk = k4; kk < k; ++kk)
       for (int i = 0; i < 4; ++i) dst[kk * 12 + r0 + i] = row[i] ? row[i][kk] : 0.0f;
+  }
+}
+
+void packBCols32(const float* b, int64_t ldb, int64_t k, float* dst) {
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const float* src = b + kk * ldb;
+    // Rows lie ldb apart (a whole image plane for a convolution): ask for one a few rows
+    // ahead, which the stride prefetcher alone did not cover for deep K.
+    _mm_prefetch(reinterpret_cast<const char*>(src + 8 * ldb), _MM_HINT_T0);
+    _mm_prefetch(reinterpret_cast<const char*>(src + 8 * ldb + 16), _MM_HINT_T0);
+    _mm512_storeu_ps(dst + kk * 32, _mm512_loadu_ps(src));
+    _mm512_storeu_ps(dst + kk * 32 + 16, _mm512_loadu_ps(src + 16));
   }
 }
 

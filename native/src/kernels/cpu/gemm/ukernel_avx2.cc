@@ -9,7 +9,7 @@ constexpr int kMr = 6;
 constexpr int kNr = 16;
 
 void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                 float alpha, float beta) {
+                 float alpha, float beta, const GemmTileEpilogue* /*ep: not fused on this tier*/) {
   __m256 acc[kMr][2];
   for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm256_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
@@ -53,6 +53,6 @@ void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
 }
 }  // namespace
 
-GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel}; }
+GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel, false}; }
 
 }  // namespace kiln::kernels::isa_avx2

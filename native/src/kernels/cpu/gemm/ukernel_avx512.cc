@@ -1,4 +1,5 @@
-// Built with AVX-512 flags: 12 x 32 tile, 24 zmm accumulators + 2 B vectors + 1 broadcast.
+// Built with AVX-512 flags: 12 x 32 tile, 24 zmm accumulators + 2 B vectors + 1 broadcast;
+// smaller instances for edge tiles.
 #include <immintrin.h>
 
 #include "kernels/cpu/gemm/gemm_ukernel.h"
@@ -8,22 +9,28 @@ namespace {
 constexpr int kMr = 12;
 constexpr int kNr = 32;
 
-void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                 float alpha, float beta) {
-  __m512 acc[kMr][2];
+// One tile of Rows <= kMr rows and Vecs * 16 <= kNr columns from the full-size panels (A
+// steps are kMr apart, B steps kNr). Edge tiles run a smaller instance instead of computing
+// padding: ResNet's 64-channel layers fill 64 of 72 rows, and the 14 x 14 layers' 196 pixels
+// leave 4 columns in their last panel.
+template <int Rows, int Vecs>
+void tile(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+          float alpha, float beta, const GemmTileEpilogue* ep) {
+  __m512 acc[Rows][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   for (int64_t k = 0; k < kc; ++k) {
     // A is usually the weights, streamed from memory once per inference: fetch ~1.5 KB ahead
     // so the loads below find it in L1 (the hardware prefetcher alone left deep layers, whose
     // weights are used on few pixels, waiting on memory).
     _mm_prefetch(reinterpret_cast<const char*>(a + 32 * kMr), _MM_HINT_T0);
-    const __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);
+    const __m512 b0 = _mm512_loadu_ps(b);
+    const __m512 b1 = Vecs == 2 ? _mm512_loadu_ps(b + 16) : b0;
 #pragma GCC unroll 12
-    for (int r = 0; r < kMr; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       const __m512 av = _mm512_set1_ps(a[r]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      if (Vecs == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
     a += kMr;
     b += kNr;
@@ -34,21 +41,52 @@ void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
                        : nr > 16 ? static_cast<__mmask16>((1u << (nr - 16)) - 1)
                                  : 0;
   const __m512 va = _mm512_set1_ps(alpha), vb = _mm512_set1_ps(beta);
+  const float* bias = ep ? ep->rowBias : nullptr;
+  const float* colBias = ep ? ep->colBias : nullptr;
+  const float* res = ep ? ep->residual : nullptr;
+  const bool relu = ep && ep->relu, clip = ep && ep->clip;
+  const __m512 lo = _mm512_set1_ps(clip ? ep->lo : 0.0f), hi = _mm512_set1_ps(clip ? ep->hi : 0.0f);
 #pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     if (r >= mr) break;
     float* row = c + r * ldc;
-    __m512 o0 = _mm512_mul_ps(va, acc[r][0]), o1 = _mm512_mul_ps(va, acc[r][1]);
-    if (beta != 0.0f) {
-      o0 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m0, row), o0);
-      o1 = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m1, row + 16), o1);
+    __m512 o[2];
+#pragma GCC unroll 2
+    for (int v = 0; v < Vecs; ++v) {
+      const __mmask16 m = v == 0 ? m0 : m1;
+      o[v] = _mm512_mul_ps(va, acc[r][v]);
+      if (beta != 0.0f) o[v] = _mm512_fmadd_ps(vb, _mm512_maskz_loadu_ps(m, row + 16 * v), o[v]);
+      if (ep) {
+        // The order of the separate pass (C, + bias, + residual, activation), so results do
+        // not depend on which path ran.
+        if (bias) o[v] = _mm512_add_ps(o[v], _mm512_set1_ps(bias[r]));
+        if (colBias) o[v] = _mm512_add_ps(o[v], _mm512_maskz_loadu_ps(m, colBias + 16 * v));
+        if (res) o[v] = _mm512_add_ps(o[v], _mm512_maskz_loadu_ps(m, res + r * ep->ldr + 16 * v));
+        // max/min return their second operand when one is NaN: ReLU maps NaN to 0 and Clip
+        // keeps it, as activate() does.
+        if (relu)
+          o[v] = _mm512_max_ps(o[v], _mm512_setzero_ps());
+        else if (clip)
+          o[v] = _mm512_min_ps(hi, _mm512_max_ps(lo, o[v]));
+      }
+      _mm512_mask_storeu_ps(row + 16 * v, m, o[v]);
     }
-    _mm512_mask_storeu_ps(row, m0, o0);
-    _mm512_mask_storeu_ps(row + 16, m1, o1);
   }
+}
+
+void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
+                 float alpha, float beta, const GemmTileEpilogue* ep) {
+  if (nr > 16) {
+    if (mr > 8) return tile<12, 2>(kc, a, b, c, ldc, mr, nr, alpha, beta, ep);
+    if (mr > 4) return tile<8, 2>(kc, a, b, c, ldc, mr, nr, alpha, beta, ep);
+    return tile<4, 2>(kc, a, b, c, ldc, mr, nr, alpha, beta, ep);
+  }
+  if (mr > 8) return tile<12, 1>(kc, a, b, c, ldc, mr, nr, alpha, beta, ep);
+  if (mr > 4) return tile<8, 1>(kc, a, b, c, ldc, mr, nr, alpha, beta, ep);
+  return tile<4, 1>(kc, a, b, c, ldc, mr, nr, alpha, beta, ep);
 }
 }  // namespace
 
-GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel}; }
+GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel, true}; }
 
 }  // namespace kiln::kernels::isa_avx512

@@ -7,7 +7,7 @@ constexpr int kMr = 4;
 constexpr int kNr = 8;
 
 void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t ldc, int mr, int nr,
-                 float alpha, float beta) {
+                 float alpha, float beta, const GemmTileEpilogue* /*ep: not fused on this tier*/) {
   float acc[kMr][kNr] = {};
   for (int64_t k = 0; k < kc; ++k) {
     for (int r = 0; r < kMr; ++r) {
@@ -28,6 +28,6 @@ void microKernel(int64_t kc, const float* a, const float* b, float* c, int64_t l
 }
 }  // namespace
 
-GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel}; }
+GemmKernelInfo gemmKernel() { return {kMr, kNr, microKernel, false}; }
 
 }  // namespace kiln::kernels::isa_scalar

@@ -3,6 +3,8 @@
 #include <cmath>
 #include <string>
 
+#include "kernels/cpu/norm/norm_isa.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
 
@@ -87,10 +89,16 @@ void layerNorm(int64_t rows, int64_t cols, const float* x, const float* scale, c
                float epsilon, float* y, float* mean, float* invStdDev) {
   check(rows >= 0 && cols > 0, "layerNorm", "bad shape");
   check(scale != nullptr, "layerNorm", "scale is required");
+  const bool vector = activeIsa() == CpuIsa::kAvx512;
   globalThreadPool().parallelFor(static_cast<size_t>(rows), 4, [&](size_t b, size_t e) {
     for (size_t r = b; r < e; ++r) {
       const float* in = x + r * cols;
       float* out = y + r * cols;
+      if (vector) {
+        isa_avx512::layerNormRow(in, cols, scale, bias, epsilon, out, mean ? mean + r : nullptr,
+                                 invStdDev ? invStdDev + r : nullptr);
+        continue;
+      }
       double m, v;
       meanVar(in, cols, &m, &v);
       const double inv = 1.0 / std::sqrt(v + epsilon);
