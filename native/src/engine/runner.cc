@@ -31,6 +31,7 @@ std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engi
 #ifdef KILN_WITH_CUDA
   return makeCudaRunner(engine, device, options);
 #else
+  (void)engine;
   throw Error(ErrorCode::kUnsupported, "kiln was built without the cuda device");
 #endif
 }

@@ -54,7 +54,6 @@ void runCopy(OpContext& ctx, Launch& launch) {
       "copy");
 }
 
-// Relu, Sigmoid, ... : the activation with the op's own attributes.
 template <typename T>
 void activation(OpContext& ctx, Launch& launch, kernels::Activation act) {
   checkCuda(ctx,
@@ -64,6 +63,7 @@ void activation(OpContext& ctx, Launch& launch, kernels::Activation act) {
             "activation kernel");
 }
 
+// Relu, Sigmoid, ... : the activation with the op's own attributes.
 void runActivation(OpContext& ctx, Launch& launch) {
   const bool half = requireFloat(ctx, {0});
   kernels::Activation act = kernels::makeActivation(activationKindOf(ctx.layer.op));
