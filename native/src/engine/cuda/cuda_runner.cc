@@ -122,6 +122,9 @@ struct Graph {
   }
 };
 
+// The shape and the host values (when the shape pass knows them) of every input.
+using GraphKey = std::vector<std::pair<Dims, std::vector<uint8_t>>>;
+
 class CudaRunner : public Runner {
  public:
   CudaRunner(std::shared_ptr<const EngineCore> engine, Device& device, const RunnerOptions& options)
@@ -189,12 +192,13 @@ class CudaRunner : public Runner {
   // next ones; new buffers at known shapes re-capture and update the graph in place.
   void replay(Stream& stream, cudaStream_t cs, const EnqueueArgs& args) {
     const Network& n = engine_->network();
-    std::vector<Dims> shapes;
-    for (int32_t t : n.inputs) shapes.push_back(args.plan->shapes[t]);
+    // Input values that steer shapes (setInputValues) change the work like shapes do.
+    GraphKey key;
+    for (int32_t t : n.inputs) key.emplace_back(args.plan->shapes[t], args.plan->values[t]);
     std::vector<const void*> buffers(args.inputs.begin(), args.inputs.end());
     buffers.insert(buffers.end(), args.outputs.begin(), args.outputs.end());
     buffers.push_back(args.arena->data());
-    auto it = graphs_.find(shapes);
+    auto it = graphs_.find(key);
     if (it != graphs_.end() && it->second->buffers == buffers) {
       check(cudaGraphLaunch(it->second->exec, cs), "cudaGraphLaunch");
       stream.keepAlive(it->second);
@@ -250,7 +254,7 @@ class CudaRunner : public Runner {
     check(status, "cudaGraphInstantiate");
     graph->exec = exec;
     if (it != graphs_.end()) stream.keepAlive(it->second);  // replays of it may be queued
-    graphs_[shapes] = std::move(graph);
+    graphs_[key] = std::move(graph);
   }
 
   // Enqueues every layer on `cs`; `staged` (for a capture) holds device copies of the values
@@ -404,7 +408,7 @@ class CudaRunner : public Runner {
   cuda::Libraries libs_;
   std::shared_ptr<DeviceAllocation> workspace_;
   std::shared_ptr<DeviceAllocation> convert_;
-  std::map<std::vector<Dims>, std::shared_ptr<Graph>> graphs_;  // by input shapes
+  std::map<GraphKey, std::shared_ptr<Graph>> graphs_;
 };
 
 }  // namespace
