@@ -229,7 +229,8 @@ void ContextWrap::init(Napi::Env env, Napi::Object exports) {
   exports.Set("ExecutionContext", ctor);
 }
 
-// new ExecutionContext(engine, deviceName): fails listing the layers the device cannot run.
+// new ExecutionContext(engine, deviceName, { cudaGraph }): fails listing the layers the device
+// cannot run.
 ContextWrap::ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<ContextWrap>(info) {
   Napi::Env env = info.Env();
   if (!info[0].IsObject() ||
@@ -240,7 +241,10 @@ ContextWrap::ContextWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Cont
     throwError(env, ErrorCode::kInvalidArgument, "ExecutionContext expects a device name");
   auto core = EngineWrap::Unwrap(info[0].As<Napi::Object>())->core();
   device_ = guarded(env, [&] { return &deviceByName(info[1].As<Napi::String>().Utf8Value()); });
-  runner_ = guarded(env, [&] { return makeRunner(core, *device_); });
+  RunnerOptions options;
+  if (info[2].IsObject())
+    options.cudaGraph = info[2].As<Napi::Object>().Get("cudaGraph").ToBoolean();
+  runner_ = guarded(env, [&] { return makeRunner(core, *device_, options); });
   context_ = std::make_shared<ExecutionContext>(core);
 }
 

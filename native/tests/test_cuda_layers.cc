@@ -2,6 +2,8 @@
 // only with the cuda device.
 #include <string>
 
+#include "engine/cuda/cuda_ops.h"
+#include "engine/cuda/cuda_precision.h"
 #include "engine/cuda/cuda_runner.h"
 #include "kiln_test.h"
 
@@ -54,6 +56,57 @@ TEST(lists_attributes_the_cuda_kernels_lack) {
   CHECK(listed(missing, "conv"));  // asymmetric padding (or no cuDNN in this build)
   CHECK(listed(missing, "pool"));  // MaxPool's Indices output
   CHECK(!listed(missing, "relu"));
+}
+
+// x -> Conv(w, b) -> Relu -> MaxPool -> Flatten -> Gemm(w2) -> y, plus Add(pool, constant):
+// the weights stored as float16 by the builder when `half`.
+Network halfSample(bool half) {
+  Network n;
+  n.tensors = {
+      {"x", DataType::kFloat32, {1, 8, 4, 4}, -1}, {"w", DataType::kFloat32, {8, 8, 3, 3}, 0},
+      {"b", DataType::kFloat32, {8}, 1},           {"c", DataType::kFloat32, {1, 8, 4, 4}, -1},
+      {"r", DataType::kFloat32, {1, 8, 4, 4}, -1}, {"p", DataType::kFloat32, {1, 8, 2, 2}, -1},
+      {"f", DataType::kFloat32, {1, 32}, -1},      {"w2", DataType::kFloat32, {32, 4}, 2},
+      {"y", DataType::kFloat32, {1, 4}, -1},       {"k", DataType::kFloat32, {1}, 3},
+      {"s", DataType::kFloat32, {1, 8, 2, 2}, -1}};
+  n.tensors[1].halfStored = n.tensors[2].halfStored = n.tensors[7].halfStored = half;
+  n.weights = {std::vector<uint8_t>(8 * 8 * 9 * 4), std::vector<uint8_t>(8 * 4),
+               std::vector<uint8_t>(32 * 4 * 4), std::vector<uint8_t>(4)};
+  n.layers = {{"conv", "Conv", {0, 1, 2}, {3}, {{"pads", ints({1, 1, 1, 1})}}, {}},
+              {"relu", "Relu", {3}, {4}, {}, {}},
+              {"pool", "MaxPool", {4}, {5}, {{"kernel_shape", ints({2, 2})}}, {}},
+              {"flatten", "Flatten", {5}, {6}, {}, {}},
+              {"gemm", "Gemm", {6, 7}, {8}, {}, {}},
+              {"add", "Add", {5, 9}, {10}, {}, {}}};
+  n.inputs = {0};
+  n.outputs = {8, 10};
+  return n;
+}
+
+TEST(fp16_layers_keep_half_activations_between_them) {
+  if (cuda::findCudaOp("Conv") == nullptr || cuda::findCudaOp("Gemm") == nullptr) return;
+  using cuda::Storage;
+  const cuda::PrecisionPlan p = cuda::planPrecision(halfSample(true));
+  CHECK(p.tensors[0] == Storage::kFloat);     // the input stays as the plan says
+  CHECK(p.tensors[3] == Storage::kHalfNhwc);  // conv, relu, pool: half NHWC
+  CHECK(p.tensors[4] == Storage::kHalfNhwc);
+  CHECK(p.tensors[5] == Storage::kHalfNhwc);
+  CHECK(p.tensors[6] == Storage::kHalf);   // a copy keeps NCHW order
+  CHECK(p.tensors[8] == Storage::kFloat);  // an output: the GEMM writes float32 itself
+  CHECK(p.layers[4].out[0] == Storage::kFloat);
+  CHECK(p.tensors[10] == Storage::kFloat);  // a float32 constant operand keeps Add in FP32
+  CHECK(p.layers[5].in[0] == Storage::kFloat);
+  CHECK(p.layers[0].in[0] == Storage::kHalfNhwc);  // the input converted at the boundary
+  CHECK(p.layers[0].in[1] == Storage::kHalfNhwc);  // weights KRSC
+  CHECK(p.layers[0].in[2] == Storage::kHalf);      // the bias, a vector
+  CHECK(p.layers[0].nhwc && p.layers[2].nhwc && !p.layers[3].nhwc);
+  CHECK(p.layers[3].in[0] == Storage::kHalf);
+}
+
+TEST(fp32_engines_stay_fp32) {
+  const cuda::PrecisionPlan p = cuda::planPrecision(halfSample(false));
+  for (cuda::Storage s : p.tensors) CHECK(s == cuda::Storage::kFloat);
+  for (const cuda::LayerStorage& l : p.layers) CHECK(!l.nhwc);
 }
 
 }  // namespace

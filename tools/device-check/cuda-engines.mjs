@@ -1,5 +1,6 @@
 // Runs kiln engines on a CUDA GPU and checks them against the cpu engine and onnxruntime
-// (reference.py's files), then times resnet50 (run on the GPU machine; see README.md here).
+// (reference.py's files), FP16 engines against FP32 ones, CUDA graph replays against plain
+// enqueues, then times resnet50 FP32 and FP16 (run on the GPU machine; see README.md here).
 // Exits non-zero on any failed check.
 //   node tools/device-check/cuda-engines.mjs REF_DIR OUT.json
 import fs from 'node:fs';
@@ -15,6 +16,9 @@ const device = 'cuda:0';
 // FP32 engines against FP32 references: relative L2 error (||a - b|| / ||b||) must stay under
 // this; float32 arithmetic in another summation order lands far below it.
 const FP32_TOLERANCE = 1e-4;
+// FP16 engines (tensor cores, half activations) against the FP32 engine on cuda: issue 12's
+// criterion.
+const FP16_TOLERANCE = 1e-2;
 const results = { gpu: devices().find((d) => d.name === device), models: {}, checks: [] };
 let failures = 0;
 
@@ -48,11 +52,14 @@ function relL2(a, ref) {
   return Number.isFinite(num) ? Math.sqrt(num / den) : Infinity;
 }
 
-async function build(m, maxBatch) {
+// `keepFp32(layer)`: layers constrained to FP32 (TensorRT's layer precision) in an FP16 build.
+async function build(m, maxBatch, fp16 = false, keepFp32 = () => false) {
   const builder = new Builder();
   const network = builder.createNetwork();
   new OnnxParser(network).parse(m.onnx);
+  for (const layer of network.layers) if (keepFp32(layer)) layer.precision = 'fp32';
   const config = builder.createBuilderConfig();
+  if (fp16) config.setFlag('fp16');
   const profile = builder.createOptimizationProfile();
   const chw = m.shape.slice(1);
   profile.setDimensions(m.input, { min: [1, ...chw], opt: [1, ...chw], max: [maxBatch, ...chw] });
@@ -63,24 +70,27 @@ async function build(m, maxBatch) {
 
 // The explicit path (DeviceBuffers, enqueue), with the output poisoned (NaN bytes) first so an
 // element no kernel wrote cannot pass.
-async function runOnDevice(ctx, m, input, shape) {
+// `bufs` ({ inBuf, outBuf }, large enough) binds the same buffers across calls.
+async function runOnDevice(ctx, m, input, shape, bufs = undefined) {
   const stream = new Stream({ device });
   ctx.setInputShape(m.input, shape);
   const outShape = ctx.getTensorShape(m.output);
   const out = new Float32Array(outShape.reduce((a, b) => a * b, 1));
-  const inBuf = new DeviceBuffer(input.byteLength, { device });
-  const outBuf = new DeviceBuffer(out.byteLength, { device });
+  const inBuf = bufs?.inBuf ?? new DeviceBuffer(input.byteLength, { device });
+  const outBuf = bufs?.outBuf ?? new DeviceBuffer(out.byteLength, { device });
   stream.copyHostToDevice(inBuf, input);
   stream.memset(outBuf, 0xff);
   ctx.setTensorAddress(m.input, inBuf);
   ctx.setTensorAddress(m.output, outBuf);
   ctx.enqueue(stream);
-  stream.copyDeviceToHost(out, outBuf);
+  stream.copyDeviceToHost(out, outBuf, { byteLength: out.byteLength });
   await stream.synchronize();
   return out;
 }
 
 const engines = {};
+const fp16Engines = {};
+const fp32Out = {};
 for (const name of ['fashion_mnist_cnn', 'resnet50', 'mobilenet_v2']) {
   const m = meta[name];
   check(`${name}: regenerated model's sha256 matches the README`, m.shaOk, m.sha256);
@@ -90,6 +100,7 @@ for (const name of ['fashion_mnist_cnn', 'resnet50', 'mobilenet_v2']) {
     const input = readF32(`${refDir}/${name}.input.bin`);
     const ort = readF32(`${refDir}/${name}.ort.bin`);
     const cuda = await runOnDevice(engine.createExecutionContext({ device }), m, input, m.shape);
+    fp32Out[name] = cuda;
     const cpuOut = await engine
       .createExecutionContext()
       .infer({ [m.input]: new Tensor('float32', m.shape, input) });
@@ -129,6 +140,83 @@ for (const name of ['fashion_mnist_cnn', 'resnet50', 'mobilenet_v2']) {
     );
   });
 }
+
+// FP16 engines: the builder's 'fp16' flag; on cuda their Conv/Gemm layers and the activations
+// between them compute in half precision. mobilenet_v2's random weights shrink its activations
+// block after block: from features.7 on they are mostly below FP16's smallest normal number
+// (6.1e-5; the output's L2 norm is about 4e-8), so an all-FP16 engine flushes them to zero
+// (rel L2 1.0, recorded, not checked). The checked engine keeps those layers in FP32 by layer
+// precision constraints, as one would for TensorRT: an FP16 region, then an FP32 one.
+const mobilenetFp16Blocks = (layer) => /^\/features\/features\.[0-6]\//.test(layer.name);
+const fp16Runs = [
+  { name: 'fashion_mnist_cnn', checked: true },
+  { name: 'resnet50', checked: true },
+  { name: 'mobilenet_v2', label: 'mobilenet_v2 all-fp16', checked: false },
+  {
+    name: 'mobilenet_v2',
+    label: 'mobilenet_v2 fp16 (features.0-6)',
+    keepFp32: (l) => !mobilenetFp16Blocks(l),
+    checked: true,
+  },
+];
+for (const { name, label = name, keepFp32, checked } of fp16Runs) {
+  const m = meta[name];
+  await attempt(`${label}: fp16 agreement`, async () => {
+    const engine = await build(m, name === 'resnet50' ? 64 : 8, true, keepFp32);
+    fp16Engines[label] = engine;
+    const input = readF32(`${refDir}/${name}.input.bin`);
+    const half = await runOnDevice(engine.createExecutionContext({ device }), m, input, m.shape);
+    const r = {
+      fp16VsFp32: relL2(half, fp32Out[name]),
+      fp16VsOrt: relL2(half, readF32(`${refDir}/${name}.ort.bin`)),
+      allWritten: half.every(Number.isFinite),
+    };
+    results.models[`${label} fp16`] = r;
+    const detail = `${r.fp16VsFp32.toExponential(2)} (vs onnxruntime ${r.fp16VsOrt.toExponential(2)})`;
+    if (!checked) {
+      console.log(`info ${label} vs fp32 on cuda rel L2: ${detail}`);
+      return;
+    }
+    check(`${label}: every output element written and finite`, r.allWritten);
+    check(
+      `${label} vs fp32 on cuda rel L2 < ${FP16_TOLERANCE}`,
+      r.fp16VsFp32 < FP16_TOLERANCE,
+      detail,
+    );
+  });
+}
+
+// CUDA graphs: the replay computes what the plain enqueue does, at a second shape and after
+// rebinding buffers (re-capture) too.
+await attempt('cudaGraph replays equal plain enqueues', async () => {
+  const m = meta.mobilenet_v2;
+  const input = readF32(`${refDir}/mobilenet_v2.input.bin`);
+  const engine = fp16Engines['mobilenet_v2 fp16 (features.0-6)'];
+  const plain = await runOnDevice(engine.createExecutionContext({ device }), m, input, m.shape);
+  const ctx = engine.createExecutionContext({ device, cudaGraph: true });
+  const bufs = {
+    inBuf: new DeviceBuffer(input.byteLength, { device }),
+    outBuf: new DeviceBuffer(plain.byteLength, { device }),
+  };
+  const runs = [];
+  for (let i = 0; i < 3; i++) runs.push(await runOnDevice(ctx, m, input, m.shape, bufs));
+  const one = [1, ...m.shape.slice(1)];
+  const first = input.slice(
+    0,
+    one.reduce((a, b) => a * b, 1),
+  );
+  const plainOne = await runOnDevice(engine.createExecutionContext({ device }), m, first, one);
+  const graphOne = await runOnDevice(ctx, m, first, one, bufs);
+  const again = await runOnDevice(ctx, m, input, m.shape); // other buffers: re-captured
+  const diffs = [...runs, again].map((r) => relL2(r, plain));
+  check(
+    'cudaGraph: capture, replays, re-capture after rebinding equal the plain enqueue',
+    diffs.every((d) => d === 0),
+    diffs.map((d) => d.toExponential(2)).join(' '),
+  );
+  const d1 = relL2(graphOne, plainOne);
+  check('cudaGraph: a second input shape gets its own graph', d1 === 0, d1.toExponential(2));
+});
 
 await attempt(
   'an engine with layers cuda lacks is refused at context creation, listing them',
@@ -173,10 +261,10 @@ await attempt('a cpu stream for a cuda context is refused', async () => {
   );
 });
 
-// ---- benchmark: resnet50 FP32 on cuda, batch 1 latency and batch 64 throughput -------------
-await attempt('benchmark', async () => {
+// ---- benchmark: resnet50 on cuda, batch 1 latency and batch 64 throughput ---------------
+async function benchmark(label, engine, cudaGraph) {
   const m = meta.resnet50;
-  const ctx = engines.resnet50.createExecutionContext({ device });
+  const ctx = engine.createExecutionContext({ device, cudaGraph });
   const stream = new Stream({ device });
   const bench = {};
   for (const batch of [1, 64]) {
@@ -216,11 +304,18 @@ await attempt('benchmark', async () => {
       bench.throughput_b64_img_s = (batch * iters) / ((performance.now() - t) / 1000);
     }
   }
-  results.bench = bench;
+  results.bench[label] = bench;
   console.log(
-    `kiln fp32 cuda: batch 1 ${bench.latency_b1_ms.toFixed(3)} ms (GPU events ${bench.gpu_b1_ms.toFixed(3)} ms), batch 64 ${bench.throughput_b64_img_s.toFixed(0)} img/s`,
+    `kiln ${label}: batch 1 ${bench.latency_b1_ms.toFixed(3)} ms (GPU events ${bench.gpu_b1_ms.toFixed(3)} ms), batch 64 ${bench.throughput_b64_img_s.toFixed(0)} img/s`,
   );
-});
+}
+
+results.bench = {};
+await attempt('benchmark fp32', () => benchmark('fp32', engines.resnet50, false));
+await attempt('benchmark fp16', () => benchmark('fp16', fp16Engines.resnet50, false));
+await attempt('benchmark fp16 cudaGraph', () =>
+  benchmark('fp16, CUDA graph', fp16Engines.resnet50, true),
+);
 
 fs.writeFileSync(outFile, JSON.stringify(results, null, 1));
 console.log(`${results.checks.length - failures} passed, ${failures} failed`);

@@ -24,6 +24,7 @@ void expandHalfWeights(Network& network) {
         out.constant = static_cast<int32_t>(network.weights.size());
         out.dtype = DataType::kFloat32;
         out.shape = in.shape;
+        out.halfStored = true;
         network.weights.push_back(std::move(full));
         continue;  // the Cast layer is gone: its output is a constant now
       }

@@ -21,12 +21,17 @@ class CpuRunner : public Runner {
 
 }  // namespace
 
-std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine,
-                                   Device& device) {
-  if (device.info().kind == DeviceKind::kCpu) return std::make_unique<CpuRunner>();
+std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine, Device& device,
+                                   const RunnerOptions& options) {
+  if (device.info().kind == DeviceKind::kCpu) {
+    if (options.cudaGraph)
+      throw Error(ErrorCode::kInvalidArgument, "cudaGraph needs a cuda device, not 'cpu'");
+    return std::make_unique<CpuRunner>();
+  }
 #ifdef KILN_WITH_CUDA
-  return makeCudaRunner(engine, device);
+  return makeCudaRunner(engine, device, options);
 #else
+  (void)engine;
   throw Error(ErrorCode::kUnsupported, "kiln was built without the cuda device");
 #endif
 }

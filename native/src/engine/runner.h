@@ -23,6 +23,12 @@ struct EnqueueArgs {
   std::vector<std::shared_ptr<const void>> owners;
 };
 
+struct RunnerOptions {
+  // cuda: capture each enqueue's work into a CUDA graph once per input shape (and bound
+  // buffers) and replay it, like trtexec --useCudaGraph. Refused on cpu.
+  bool cudaGraph = false;
+};
+
 class Runner {
  public:
   virtual ~Runner() = default;
@@ -33,6 +39,8 @@ class Runner {
 
 // The runner for `engine` on `device`. Throws kUnsupported listing every layer the device has
 // no implementation for: a context never falls back to another device silently.
-std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine, Device& device);
+// Throws kInvalidArgument for an option the device lacks.
+std::unique_ptr<Runner> makeRunner(const std::shared_ptr<const EngineCore>& engine, Device& device,
+                                   const RunnerOptions& options = {});
 
 }  // namespace kiln

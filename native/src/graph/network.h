@@ -20,6 +20,9 @@ struct TensorDesc {
   DataType dtype = DataType::kFloat32;
   Dims shape;             // as declared; activations may have -1 dims
   int32_t constant = -1;  // index into Network::weights, or -1 for a computed tensor
+  // Not in plans: set when an engine loads for a float32 constant expanded from the plan's
+  // float16 weights (engine/half_weights.h), the builder's mark of an FP16 layer.
+  bool halfStored = false;
 };
 
 struct AttrValue {

@@ -222,7 +222,7 @@ export class Builder {
     if (config.getFlag('fp16'))
       this.logger.log(
         'info',
-        'fp16: Conv/Gemm/MatMul weights are stored as FP16 in the plan and expanded to FP32 when the engine loads; activations and arithmetic stay FP32',
+        "fp16: Conv/Gemm/MatMul weights are stored as FP16 in the plan; on 'cpu' they are expanded to FP32 when the engine loads (arithmetic stays FP32), on 'cuda' those layers and the activations between them compute in FP16",
       );
     if (config.getFlag('bf16'))
       this.logger.log(

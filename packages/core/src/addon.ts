@@ -31,7 +31,11 @@ export interface NativeAddon {
     done: (error: KilnError | null, result?: NativeBuildResult) => void,
   ): void;
   Engine: new (plan: ArrayBufferView) => NativeEngine;
-  ExecutionContext: new (engine: NativeEngine, device: string) => NativeExecutionContext;
+  ExecutionContext: new (
+    engine: NativeEngine,
+    device: string,
+    options?: { cudaGraph?: boolean },
+  ) => NativeExecutionContext;
 }
 
 /** @internal An attribute as the native core takes it: the kind says how to read the value. */

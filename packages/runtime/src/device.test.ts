@@ -57,6 +57,21 @@ describe('ExecutionContext device', () => {
     if (!features().cudaBuilt) expect(e.message).toContain('no cuda device');
   });
 
+  it('validates cudaGraph, which needs a cuda device', async () => {
+    const engine = new Runtime().deserializeEngine(await plan());
+    expect(thrown(() => engine.createExecutionContext({ cudaGraph: 1 as never })).code).toBe(
+      'INVALID_ARGUMENT',
+    );
+    const e = thrown(() => engine.createExecutionContext({ device: 'cpu', cudaGraph: true }));
+    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.message).toContain('cuda device');
+    expect(engine.createExecutionContext({ cudaGraph: false }).device).toBe('cpu');
+    if (!features().cudaBuilt)
+      expect(
+        thrown(() => engine.createExecutionContext({ device: 'cuda:0', cudaGraph: true })).code,
+      ).toBe('NOT_FOUND');
+  });
+
   it('per-layer profiling stays available on the cpu', async () => {
     const ctx = new Runtime().deserializeEngine(await plan()).createExecutionContext();
     ctx.profiling = true;

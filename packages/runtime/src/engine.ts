@@ -16,6 +16,12 @@ import { ExecutionContext } from './execution-context';
 export interface ExecutionContextOptions {
   /** Where the context runs: 'cpu' (default) or 'cuda:N'. Its streams and buffers live there. */
   device?: DeviceName;
+  /**
+   * cuda only (like trtexec --useCudaGraph): the first enqueue at new input shapes runs
+   * normally and is captured into a CUDA graph, which later enqueues at those shapes with the
+   * same bound buffers replay with one launch. Other buffers re-capture. Default false.
+   */
+  cudaGraph?: boolean;
 }
 
 /** An input or output of an engine; -1 marks a dim fixed per execution by the input shapes. */
@@ -189,11 +195,18 @@ export class Engine {
    * device, and only this choice changes. Its weights are copied to a GPU once and shared by
    * the contexts there. A device that cannot run some layer is refused here, with an
    * UNSUPPORTED KilnError listing those layers: there is no silent fallback to the cpu.
+   * On cuda, `options.cudaGraph` replays each enqueue from a captured CUDA graph.
    */
   createExecutionContext(options: ExecutionContextOptions = {}): ExecutionContext {
     if (options === null || typeof options !== 'object')
       throw invalidParameterError('options', 'an object', options);
-    return new ExecutionContext(this, resolveDevice(options.device));
+    const device = resolveDevice(options.device);
+    const cudaGraph = options.cudaGraph ?? false;
+    if (typeof cudaGraph !== 'boolean')
+      throw invalidParameterError('cudaGraph', 'a boolean', options.cudaGraph);
+    if (cudaGraph && device === 'cpu')
+      throw new KilnError('INVALID_ARGUMENT', "cudaGraph needs a cuda device, not 'cpu'");
+    return new ExecutionContext(this, device, { cudaGraph });
   }
 }
 

@@ -47,10 +47,10 @@ export class ExecutionContext {
   #stream: Stream | undefined;
 
   /** @internal Use Engine.createExecutionContext. */
-  constructor(engine: Engine, device: DeviceName) {
+  constructor(engine: Engine, device: DeviceName, options: { cudaGraph: boolean }) {
     this.engine = engine;
     this.device = device;
-    this.#native = new (nativeAddon().ExecutionContext)(engine.native, device);
+    this.#native = new (nativeAddon().ExecutionContext)(engine.native, device, options);
   }
 
   /** The active optimization profile. */

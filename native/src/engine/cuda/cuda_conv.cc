@@ -2,6 +2,8 @@
 // bias / residual / activation the builder attaches. Relu runs inside cuDNN's fused
 // convolution-bias-activation call; other activations run in the project's epilogue kernel.
 // The algorithm is chosen by timing cuDNN's candidates once per input shape (a tactic).
+// FP32 layers run NCHW with FMA math; FP16 layers (cuda_precision.h) run NHWC half tensors
+// (weights KRSC) with tensor-op math and float32 accumulation (cuDNN's PSEUDO_HALF).
 #include <map>
 #include <vector>
 
@@ -93,17 +95,19 @@ Geometry geometry(const OpContext& ctx) {
   return g;
 }
 
-// Descriptors for the current input shape, and the fastest FP32 (FMA, no TF32) algorithm
-// that fits the workspace limit, timed by cuDNN on this GPU.
-ConvState& setUp(OpContext& ctx, Launch& launch) {
+// Descriptors for the current input shape, and the fastest algorithm that fits the workspace
+// limit, timed by cuDNN on this GPU: FP32 layers take FMA math only (no TF32).
+ConvState& setUp(OpContext& ctx, Launch& launch, bool half) {
   auto* state = static_cast<ConvState*>(launch.state->get());
   if (state != nullptr && state->input == ctx.shape(0)) return *state;
   auto fresh = std::make_unique<ConvState>();
   ConvState& s = *fresh;
   s.input = ctx.shape(0);
+  // The zero bias outlives the shape: CUDA graphs captured at earlier shapes still read it.
+  if (state != nullptr) s.zeroBias = state->zeroBias;
   const Geometry g = geometry(ctx);
-  const auto T = CUDNN_TENSOR_NCHW;
-  const auto F = CUDNN_DATA_FLOAT;
+  const auto T = half ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
+  const auto F = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
   checkDnn(ctx, cudnnCreateTensorDescriptor(&s.x), "descriptor");
   checkDnn(ctx, cudnnCreateTensorDescriptor(&s.y), "descriptor");
   checkDnn(ctx, cudnnCreateTensorDescriptor(&s.bias), "descriptor");
@@ -113,16 +117,19 @@ ConvState& setUp(OpContext& ctx, Launch& launch) {
   checkDnn(ctx, cudnnSetTensor4dDescriptor(s.x, T, F, g.n, g.c, g.h, g.w), "input descriptor");
   checkDnn(ctx, cudnnSetTensor4dDescriptor(s.y, T, F, g.n, g.m, g.outH, g.outW),
            "output descriptor");
-  checkDnn(ctx, cudnnSetTensor4dDescriptor(s.bias, T, F, 1, g.m, 1, 1), "bias descriptor");
+  checkDnn(ctx, cudnnSetTensor4dDescriptor(s.bias, CUDNN_TENSOR_NCHW, F, 1, g.m, 1, 1),
+           "bias descriptor");
   checkDnn(ctx, cudnnSetFilter4dDescriptor(s.w, F, T, g.m, g.c / g.group, g.kh, g.kw),
            "filter descriptor");
-  checkDnn(ctx,
-           cudnnSetConvolution2dDescriptor(s.conv, g.padH, g.padW, g.strideH, g.strideW,
-                                           g.dilationH, g.dilationW, CUDNN_CROSS_CORRELATION, F),
-           "convolution descriptor");
+  checkDnn(
+      ctx,
+      cudnnSetConvolution2dDescriptor(s.conv, g.padH, g.padW, g.strideH, g.strideW, g.dilationH,
+                                      g.dilationW, CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT),
+      "convolution descriptor");
   checkDnn(ctx, cudnnSetConvolutionGroupCount(s.conv, g.group), "group count");
-  // FP32 means FP32: no TF32 tensor-op rounding of the inputs.
-  checkDnn(ctx, cudnnSetConvolutionMathType(s.conv, CUDNN_FMA_MATH), "math type");
+  // FP32 means FP32: no TF32 tensor-op rounding of the inputs. Half inputs: tensor cores.
+  checkDnn(ctx, cudnnSetConvolutionMathType(s.conv, half ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH),
+           "math type");
   checkDnn(
       ctx,
       cudnnSetActivationDescriptor(s.relu, CUDNN_ACTIVATION_RELU, CUDNN_NOT_PROPAGATE_NAN, 0.0),
@@ -145,10 +152,12 @@ ConvState& setUp(OpContext& ctx, Launch& launch) {
              "algorithm search");
     for (int k = 0; k < found; ++k) {
       if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
-      if (perf[k].mathType != CUDNN_FMA_MATH && perf[k].mathType != CUDNN_DEFAULT_MATH) continue;
+      const bool fma = perf[k].mathType == CUDNN_FMA_MATH || perf[k].mathType == CUDNN_DEFAULT_MATH;
+      if (!half && !fma) continue;
       return TacticCache::Tactic{static_cast<int>(perf[k].algo), perf[k].memory};
     }
-    ctx.fail("cuDNN offers no FP32 algorithm for this convolution");
+    ctx.fail(half ? "cuDNN offers no FP16 algorithm for this convolution"
+                  : "cuDNN offers no FP32 algorithm for this convolution");
   });
   s.algo = static_cast<cudnnConvolutionFwdAlgo_t>(tactic.algorithm);
   s.workspace = tactic.workspace;
@@ -156,52 +165,72 @@ ConvState& setUp(OpContext& ctx, Launch& launch) {
   return s;
 }
 
+// The epilogue kernel: bias, residual and activation on the convolution's output.
+template <typename T>
+void epilogue(OpContext& ctx, Launch& launch, const void* bias, const void* residual,
+              const kernels::Activation& act) {
+  const Dims& out = ctx.outShapes[0];
+  const int64_t inner = out[1] == 0 ? 0 : shapeElements(out) / (out[0] * out[1]);
+  auto* y = static_cast<T*>(ctx.out[0]);
+  checkCuda(ctx,
+            biasActivation<T>(y, y, out[0], out[1], inner, static_cast<const T*>(bias),
+                              static_cast<const T*>(residual), act, launch.stream, launch.nhwc),
+            "epilogue kernel");
+}
+
 void runConv(OpContext& ctx, Launch& launch) {
+  const DataType type = ctx.outTypes[0];
   for (size_t i : {0, 1, 2, 3}) {
-    if (ctx.has(i) && ctx.dtype(i) != DataType::kFloat32) {
+    if (ctx.has(i) && ctx.dtype(i) != type) {
       throw Error(ErrorCode::kUnsupported,
-                  "layer '" + ctx.layer.name + "' (Conv): the cuda device runs it on float32 only");
+                  "layer '" + ctx.layer.name + "' (Conv): mixed input types on the cuda device");
     }
   }
-  ConvState& s = setUp(ctx, launch);
+  if (type != DataType::kFloat32 && type != DataType::kFloat16) {
+    throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name +
+                                             "' (Conv): the cuda device runs it on float32 or "
+                                             "float16");
+  }
+  const bool half = type == DataType::kFloat16;
+  ConvState& s = setUp(ctx, launch, half);
   auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
   void* workspace = s.workspace > 0 ? launch.workspace(s.workspace) : nullptr;
   const kernels::Activation act = fusedActivation(ctx);
-  const float* bias = ctx.has(2) ? ctx.f32(2) : nullptr;
-  const float* residual = ctx.has(3) ? ctx.f32(3) : nullptr;
-  float* y = ctx.outF32(0);
+  const void* bias = ctx.has(2) ? ctx.in[2].data : nullptr;
+  const void* residual = ctx.has(3) ? ctx.in[3].data : nullptr;
+  const void* x = ctx.in[0].data;
+  const void* w = ctx.in[1].data;
+  void* y = ctx.out[0];
+  // Scaling factors are float for both configurations (float32 and half with float compute).
   const float one = 1.0f, zero = 0.0f;
   if (act.kind == kernels::ActivationKind::kRelu && s.fused) {
     if (bias == nullptr) {
+      const size_t bytes = (half ? 2 : 4) * static_cast<size_t>(ctx.outShapes[0][1]);
       if (!s.zeroBias) {
         void* zeros = nullptr;
-        checkCuda(ctx, cudaMalloc(&zeros, sizeof(float) * ctx.outShapes[0][1]), "bias memory");
+        checkCuda(ctx, cudaMalloc(&zeros, bytes), "bias memory");
         s.zeroBias.reset(zeros, [](void* p) { cudaFree(p); });
-        checkCuda(ctx,
-                  cudaMemsetAsync(zeros, 0, sizeof(float) * ctx.outShapes[0][1], launch.stream),
-                  "bias memory");
+        checkCuda(ctx, cudaMemsetAsync(zeros, 0, bytes, launch.stream), "bias memory");
       }
-      bias = static_cast<const float*>(s.zeroBias.get());
+      bias = s.zeroBias.get();
     }
     // y = relu(conv(x, w) + alpha2 * z + bias), z the residual (or y itself, weighted 0).
     const float alpha2 = residual != nullptr ? 1.0f : 0.0f;
     const cudnnStatus_t status = cudnnConvolutionBiasActivationForward(
-        handle, &one, s.x, ctx.f32(0), s.w, ctx.f32(1), s.conv, s.algo, workspace, s.workspace,
-        &alpha2, s.y, residual != nullptr ? residual : y, s.bias, bias, s.relu, s.y, y);
+        handle, &one, s.x, x, s.w, w, s.conv, s.algo, workspace, s.workspace, &alpha2, s.y,
+        residual != nullptr ? residual : y, s.bias, bias, s.relu, s.y, y);
     if (status == CUDNN_STATUS_SUCCESS) return;
     if (status != CUDNN_STATUS_NOT_SUPPORTED) checkDnn(ctx, status, "fused convolution");
     s.fused = false;  // this algorithm has no fused form: convolve, then the epilogue kernel
-    bias = ctx.has(2) ? ctx.f32(2) : nullptr;
+    bias = ctx.has(2) ? ctx.in[2].data : nullptr;
   }
   checkDnn(ctx,
-           cudnnConvolutionForward(handle, &one, s.x, ctx.f32(0), s.w, ctx.f32(1), s.conv, s.algo,
-                                   workspace, s.workspace, &zero, s.y, y),
+           cudnnConvolutionForward(handle, &one, s.x, x, s.w, w, s.conv, s.algo, workspace,
+                                   s.workspace, &zero, s.y, y),
            "convolution");
   if (bias == nullptr && residual == nullptr && act.kind == kernels::ActivationKind::kNone) return;
-  const Dims& out = ctx.outShapes[0];
-  const int64_t inner = out[1] == 0 ? 0 : shapeElements(out) / (out[0] * out[1]);
-  checkCuda(ctx, biasActivation(y, y, out[0], out[1], inner, bias, residual, act, launch.stream),
-            "epilogue kernel");
+  half ? epilogue<__half>(ctx, launch, bias, residual, act)
+       : epilogue<float>(ctx, launch, bias, residual, act);
 }
 
 std::string convUnsupported(const LayerDesc& layer, const Network& network) {
@@ -221,7 +250,7 @@ std::string convUnsupported(const LayerDesc& layer, const Network& network) {
 }  // namespace
 
 void registerConvOps(std::map<std::string, CudaOp>& table) {
-  table["Conv"] = CudaOp{runConv, convUnsupported};
+  table["Conv"] = CudaOp{runConv, convUnsupported, Half::kWeights, true};
 }
 #else
 // Built without cuDNN: Conv has no cuda implementation, and a cuda context says so.

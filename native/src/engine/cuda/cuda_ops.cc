@@ -2,10 +2,11 @@
 // broadcast arithmetic, pooling and the layers that only move bytes (Reshape, Flatten...).
 #include "engine/cuda/cuda_ops.h"
 
+#include <algorithm>
+#include <initializer_list>
 #include <map>
 
 #include "engine/ops/fused_activation.h"
-#include "kernels/cuda/cuda_kernels.h"
 
 namespace kiln::cuda {
 
@@ -22,11 +23,25 @@ void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
 
 namespace {
 
-void requireFloat(const OpContext& ctx, size_t input) {
-  if (ctx.dtype(input) != DataType::kFloat32 || ctx.outTypes[0] != DataType::kFloat32) {
+// True when the layer runs in half (its inputs and output are float16), false for float32.
+bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs) {
+  const DataType t = ctx.outTypes[0];
+  bool same = t == DataType::kFloat32 || t == DataType::kFloat16;
+  for (size_t i : inputs) same = same && ctx.dtype(i) == t;
+  if (!same) {
     throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
-                                             "): the cuda device runs it on float32 only");
+                                             "): the cuda device runs it on float32 or float16");
   }
+  return t == DataType::kFloat16;
+}
+
+template <typename T>
+const T* in(const OpContext& ctx, size_t i) {
+  return static_cast<const T*>(ctx.in[i].data);
+}
+template <typename T>
+T* out(const OpContext& ctx) {
+  return static_cast<T*>(ctx.out[0]);
 }
 
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity: the output holds the input's bytes.
@@ -39,18 +54,24 @@ void runCopy(OpContext& ctx, Launch& launch) {
       "copy");
 }
 
+template <typename T>
+void activation(OpContext& ctx, Launch& launch, kernels::Activation act) {
+  checkCuda(ctx,
+            biasActivation(in<T>(ctx, 0), out<T>(ctx), 1, 1, shapeElements(ctx.outShapes[0]),
+                           static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), act,
+                           launch.stream),
+            "activation kernel");
+}
+
 // Relu, Sigmoid, ... : the activation with the op's own attributes.
 void runActivation(OpContext& ctx, Launch& launch) {
-  requireFloat(ctx, 0);
+  const bool half = requireFloat(ctx, {0});
   kernels::Activation act = kernels::makeActivation(activationKindOf(ctx.layer.op));
   act.alpha = static_cast<float>(ctx.layer.attrFloat("alpha", act.alpha));
   act.beta = static_cast<float>(ctx.layer.attrFloat("beta", act.beta));
   if (ctx.layer.op == "Gelu" && ctx.layer.attrString("approximate", "none") == "tanh")
     act.kind = kernels::ActivationKind::kGeluTanh;
-  checkCuda(ctx,
-            biasActivation(ctx.f32(0), ctx.outF32(0), 1, 1, shapeElements(ctx.outShapes[0]),
-                           nullptr, nullptr, act, launch.stream),
-            "activation kernel");
+  half ? activation<__half>(ctx, launch, act) : activation<float>(ctx, launch, act);
 }
 
 // The strides that broadcast `in` (right-aligned) to `out`.
@@ -83,15 +104,32 @@ BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b
   return s;
 }
 
+// The dims of an NHWC-stored tensor in memory order: [N, spatial..., C].
+Dims nhwcOrder(const Dims& d) {
+  Dims m = d;
+  if (d.size() < 3) return m;
+  std::rotate(m.begin() + 1, m.begin() + 2, m.end());
+  return m;
+}
+
 template <BinaryOp kOp>
 void runBinary(OpContext& ctx, Launch& launch) {
-  requireFloat(ctx, 0);
-  requireFloat(ctx, 1);
-  const Dims& out = ctx.outShapes[0];
-  const BroadcastShape s = broadcastShape(ctx, ctx.shape(0), &ctx.shape(1), out);
-  checkCuda(
-      ctx, binary(kOp, ctx.f32(0), ctx.f32(1), ctx.outF32(0), s, shapeElements(out), launch.stream),
-      "binary kernel");
+  const bool half = requireFloat(ctx, {0, 1});
+  Dims a = ctx.shape(0), b = ctx.shape(1), y = ctx.outShapes[0];
+  if (launch.nhwc) {
+    // NHWC operands broadcast like NCHW ones once every dims list is in memory order.
+    ctx.require(a.size() == y.size() && b.size() == y.size(),
+                "NHWC operands of different ranks do not broadcast");
+    a = nhwcOrder(a), b = nhwcOrder(b), y = nhwcOrder(y);
+  }
+  const BroadcastShape s = broadcastShape(ctx, a, &b, y);
+  const int64_t count = shapeElements(y);
+  checkCuda(ctx,
+            half ? binary(kOp, in<__half>(ctx, 0), in<__half>(ctx, 1), out<__half>(ctx), s, count,
+                          launch.stream)
+                 : binary(kOp, in<float>(ctx, 0), in<float>(ctx, 1), out<float>(ctx), s, count,
+                          launch.stream),
+            "binary kernel");
 }
 
 int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
@@ -100,7 +138,7 @@ int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
 
 // MaxPool / AveragePool over 1-D (as 2-D with height 1) or 2-D NCHW inputs.
 void runPool(OpContext& ctx, Launch& launch) {
-  requireFloat(ctx, 0);
+  const bool half = requireFloat(ctx, {0});
   const Dims& x = ctx.shape(0);
   const Dims& y = ctx.outShapes[0];
   ctx.require(x.size() == 3 || x.size() == 4, "the cuda device pools 1-D and 2-D inputs");
@@ -146,7 +184,11 @@ void runPool(OpContext& ctx, Launch& launch) {
   p.padRight = pads[spatial + w];
   p.max = ctx.layer.op == "MaxPool";
   p.countIncludePad = ctx.layer.attrInt("count_include_pad", 0) != 0;
-  checkCuda(ctx, pool2d(p, ctx.f32(0), ctx.outF32(0), launch.stream), "pool kernel");
+  p.nhwc = launch.nhwc;
+  checkCuda(ctx,
+            half ? pool2d(p, in<__half>(ctx, 0), out<__half>(ctx), launch.stream)
+                 : pool2d(p, in<float>(ctx, 0), out<float>(ctx), launch.stream),
+            "pool kernel");
 }
 
 std::string poolUnsupported(const LayerDesc& layer, const Network&) {
@@ -156,33 +198,38 @@ std::string poolUnsupported(const LayerDesc& layer, const Network&) {
 }
 
 void runGlobalPool(OpContext& ctx, Launch& launch) {
-  requireFloat(ctx, 0);
+  const bool half = requireFloat(ctx, {0});
   const Dims& x = ctx.shape(0);
   ctx.require(x.size() >= 2, "the input needs a batch and a channel dim");
   const int64_t rows = x[0] * x[1];
   const int64_t spatial = rows == 0 ? 0 : shapeElements(x) / rows;
+  const bool max = ctx.layer.op == "GlobalMaxPool";
   checkCuda(ctx,
-            globalPool(ctx.f32(0), ctx.outF32(0), rows, spatial, ctx.layer.op == "GlobalMaxPool",
-                       launch.stream),
+            half ? globalPool(in<__half>(ctx, 0), out<__half>(ctx), x[0], x[1], spatial, max,
+                              launch.nhwc, launch.stream)
+                 : globalPool(in<float>(ctx, 0), out<float>(ctx), x[0], x[1], spatial, max,
+                              launch.nhwc, launch.stream),
             "global pool kernel");
 }
 
 const std::map<std::string, CudaOp>& table() {
   static const std::map<std::string, CudaOp> ops = [] {
     std::map<std::string, CudaOp> t;
+    constexpr Half kFollows = Half::kFollows;
+    // Copies keep the element order, which NHWC changes: they read NCHW.
     for (const char* op : {"Reshape", "Flatten", "Squeeze", "Unsqueeze", "Identity"})
-      t[op] = CudaOp{runCopy};
+      t[op] = CudaOp{runCopy, nullptr, kFollows, false};
     for (const char* op : {"Relu", "LeakyRelu", "Sigmoid", "Tanh", "HardSigmoid", "HardSwish",
                            "Elu", "Softplus", "Gelu"})
-      t[op] = CudaOp{runActivation};
-    t["Add"] = CudaOp{runBinary<BinaryOp::kAdd>};
-    t["Sub"] = CudaOp{runBinary<BinaryOp::kSub>};
-    t["Mul"] = CudaOp{runBinary<BinaryOp::kMul>};
-    t["Div"] = CudaOp{runBinary<BinaryOp::kDiv>};
-    t["MaxPool"] = CudaOp{runPool, poolUnsupported};
-    t["AveragePool"] = CudaOp{runPool, poolUnsupported};
-    t["GlobalAveragePool"] = CudaOp{runGlobalPool};
-    t["GlobalMaxPool"] = CudaOp{runGlobalPool};
+      t[op] = CudaOp{runActivation, nullptr, kFollows, true};
+    t["Add"] = CudaOp{runBinary<BinaryOp::kAdd>, nullptr, kFollows, true};
+    t["Sub"] = CudaOp{runBinary<BinaryOp::kSub>, nullptr, kFollows, true};
+    t["Mul"] = CudaOp{runBinary<BinaryOp::kMul>, nullptr, kFollows, true};
+    t["Div"] = CudaOp{runBinary<BinaryOp::kDiv>, nullptr, kFollows, true};
+    t["MaxPool"] = CudaOp{runPool, poolUnsupported, kFollows, true};
+    t["AveragePool"] = CudaOp{runPool, poolUnsupported, kFollows, true};
+    t["GlobalAveragePool"] = CudaOp{runGlobalPool, nullptr, kFollows, true};
+    t["GlobalMaxPool"] = CudaOp{runGlobalPool, nullptr, kFollows, true};
     registerConvOps(t);
     registerGemmOps(t);
     return t;

@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "engine/op.h"
+#include "kernels/cuda/cuda_kernels.h"
 
 namespace kiln::cuda {
 
@@ -61,8 +62,18 @@ struct Launch {
   TacticCache* tactics = nullptr;
   size_t layer = 0;                              // the layer's index in the network
   std::unique_ptr<LayerState>* state = nullptr;  // this layer's slot
+  // The layer's half activations are NHWC (cuda_precision.h); a float16 input or output has
+  // dtype kFloat16 in the OpContext.
+  bool nhwc = false;
   // Device scratch of at least `bytes`, valid for work enqueued on `stream` from now on.
   std::function<void*(size_t bytes)> workspace;
+};
+
+// When a layer runs in half precision (see cuda_precision.h).
+enum class Half : uint8_t {
+  kNever,
+  kWeights,  // Conv, Gemm, MatMul: when the builder stored its weights (input 1) as float16
+  kFollows,  // activations, arithmetic, pooling, copies: when its activation inputs are half
 };
 
 struct CudaOp {
@@ -70,6 +81,9 @@ struct CudaOp {
   // Optional: why this layer cannot run on cuda although its op is listed (an attribute or
   // a weight layout the kernels lack), judged from the network alone; empty when it can.
   std::string (*unsupported)(const LayerDesc& layer, const Network& network) = nullptr;
+  Half half = Half::kNever;
+  bool nhwc = false;         // reads (and writes) half activations in NHWC too
+  bool writesFloat = false;  // a half layer can write a float32 output itself (GEMMs)
 };
 
 // nullptr when the op has no cuda implementation in this build.

@@ -1,7 +1,10 @@
-// The project's own CUDA kernels (elementwise, activation, pooling), callable from plain C++.
-// Every launcher enqueues on `stream` and returns the launch status; callers check it.
+// The project's own CUDA kernels (elementwise, activation, pooling, conversions), callable from
+// plain C++. Every launcher enqueues on `stream` and returns the launch status; callers check
+// it. The templated ones exist for T = float and T = __half (FP16 layers); half kernels compute
+// in float and round once when they store.
 #pragma once
 
+#include <cuda_fp16.h>
 #include <cuda_runtime_api.h>
 
 #include <cstdint>
@@ -15,9 +18,11 @@ constexpr int kMaxRank = 8;
 // y[i] = act(y[i] + bias[channel of i] + residual[i]) over an [outer, channels, inner] tensor;
 // bias and residual may be null. Conv and Gemm epilogues and standalone activations
 // (channels = 1, no bias) all use it. In place is allowed (x == y).
-cudaError_t biasActivation(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
-                           const float* bias, const float* residual, kernels::Activation act,
-                           cudaStream_t stream);
+// `nhwc`: the tensor is [outer, inner, channels] in memory (the channel is the fastest dim).
+template <typename T>
+cudaError_t biasActivation(const T* x, T* y, int64_t outer, int64_t channels, int64_t inner,
+                           const T* bias, const T* residual, kernels::Activation act,
+                           cudaStream_t stream, bool nhwc = false);
 
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 
@@ -30,12 +35,23 @@ struct BroadcastShape {
 };
 
 // out = a (op) b with numpy broadcasting; `count` output elements.
-cudaError_t binary(BinaryOp op, const float* a, const float* b, float* out,
-                   const BroadcastShape& shape, int64_t count, cudaStream_t stream);
+template <typename T>
+cudaError_t binary(BinaryOp op, const T* a, const T* b, T* out, const BroadcastShape& shape,
+                   int64_t count, cudaStream_t stream);
 
 // out = a broadcast to the output's dims (strideA); strideB is ignored.
-cudaError_t expand(const float* a, float* out, const BroadcastShape& shape, int64_t count,
+template <typename T>
+cudaError_t expand(const T* a, T* out, const BroadcastShape& shape, int64_t count,
                    cudaStream_t stream);
+
+// How a float tensor [N, C, spatial...] is stored on the GPU: as the plan says (float32,
+// NCHW), as half in the same order, or as half with the channel fastest ([N, spatial..., C],
+// the layout of cuDNN's tensor-core convolutions).
+enum class Storage : uint8_t { kFloat, kHalf, kHalfNhwc };
+
+// Copies `x` stored as `from` into `y` stored as `to`; the tensor is [n, c, inner].
+cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
+                    int64_t inner, cudaStream_t stream);
 
 struct Pool2dParams {
   int64_t batch = 0, channels = 0, inH = 0, inW = 0, outH = 0, outW = 0;
@@ -43,13 +59,17 @@ struct Pool2dParams {
   int64_t padTop = 0, padLeft = 0, padBottom = 0, padRight = 0;
   bool max = true;
   bool countIncludePad = false;  // AveragePool
+  bool nhwc = false;             // x and y are [N, H, W, C] in memory
 };
 
-// NCHW max or average pooling.
-cudaError_t pool2d(const Pool2dParams& p, const float* x, float* y, cudaStream_t stream);
+// Max or average pooling.
+template <typename T>
+cudaError_t pool2d(const Pool2dParams& p, const T* x, T* y, cudaStream_t stream);
 
-// y[n, c] = mean (or max) of x[n, c, :] over `spatial` elements; rows = N * C.
-cudaError_t globalPool(const float* x, float* y, int64_t rows, int64_t spatial, bool max,
-                       cudaStream_t stream);
+// y[n, c] = mean (or max) of x[n, c, :] over `spatial` elements. `nhwc`: x is
+// [batch, spatial, channels] in memory (y is [batch, channels] either way).
+template <typename T>
+cudaError_t globalPool(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, bool max,
+                       bool nhwc, cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -1,6 +1,6 @@
-// Elementwise kernels: fused bias/residual/activation epilogues and broadcast binary ops.
-// One thread per element with a grid-stride loop; these are memory-bound, so the loads are
-// coalesced along the innermost dim and nothing else is attempted yet.
+// Elementwise kernels: fused bias/residual/activation epilogues, broadcast binary ops and
+// storage conversions. One thread per element with a grid-stride loop; these are memory-bound,
+// so the loads are coalesced along the innermost dim and nothing else is attempted yet.
 #include <cmath>
 
 #include "kernels/cuda/cuda_kernels.h"
@@ -49,15 +49,22 @@ __device__ float activate(kernels::ActivationKind kind, float alpha, float beta,
   return x;
 }
 
-__global__ void biasActivationKernel(const float* x, float* y, int64_t count, int64_t channels,
-                                     int64_t inner, const float* bias, const float* residual,
+__device__ float load(const float* p, int64_t i) { return p[i]; }
+__device__ float load(const __half* p, int64_t i) { return __half2float(p[i]); }
+__device__ void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ void store(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
+
+// `channelStride`: elements between consecutive channels (inner for NCHW, 1 for NHWC).
+template <typename T>
+__global__ void biasActivationKernel(const T* x, T* y, int64_t count, int64_t channels,
+                                     int64_t channelStride, const T* bias, const T* residual,
                                      kernels::Activation act) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
-    float v = x[i];
-    if (bias != nullptr) v += bias[(i / inner) % channels];
-    if (residual != nullptr) v += residual[i];
-    y[i] = activate(act.kind, act.alpha, act.beta, v);
+    float v = load(x, i);
+    if (bias != nullptr) v += load(bias, (i / channelStride) % channels);
+    if (residual != nullptr) v += load(residual, i);
+    store(y, i, activate(act.kind, act.alpha, act.beta, v));
   }
 }
 
@@ -74,31 +81,33 @@ __device__ void offsets(const BroadcastShape& s, int64_t i, int64_t* a, int64_t*
   *b = ob;
 }
 
-__global__ void binaryKernel(BinaryOp op, const float* a, const float* b, float* out,
-                             BroadcastShape shape, int64_t count) {
+template <typename T>
+__global__ void binaryKernel(BinaryOp op, const T* a, const T* b, T* out, BroadcastShape shape,
+                             int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
     int64_t ia, ib;
     offsets(shape, i, &ia, &ib);
-    const float x = a[ia], y = b[ib];
+    const float x = load(a, ia), y = load(b, ib);
     switch (op) {
       case BinaryOp::kAdd:
-        out[i] = x + y;
+        store(out, i, x + y);
         break;
       case BinaryOp::kSub:
-        out[i] = x - y;
+        store(out, i, x - y);
         break;
       case BinaryOp::kMul:
-        out[i] = x * y;
+        store(out, i, x * y);
         break;
       case BinaryOp::kDiv:
-        out[i] = x / y;
+        store(out, i, x / y);
         break;
     }
   }
 }
 
-__global__ void expandKernel(const float* a, float* out, BroadcastShape shape, int64_t count) {
+template <typename T>
+__global__ void expandKernel(const T* a, T* out, BroadcastShape shape, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
     int64_t ia, ib;
@@ -107,30 +116,85 @@ __global__ void expandKernel(const float* a, float* out, BroadcastShape shape, i
   }
 }
 
-}  // namespace
+// One output element per thread: `i` indexes y in its own order, the source index follows.
+template <typename From, typename To>
+__global__ void convertKernel(const From* x, bool fromNhwc, To* y, bool toNhwc, int64_t c,
+                              int64_t inner, int64_t count) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    int64_t src = i;
+    if (fromNhwc != toNhwc) {
+      const int64_t plane = c * inner;
+      const int64_t n = i / plane, rest = i % plane;
+      // (channel, position) of output element i, then its offset in the other layout.
+      const int64_t ch = toNhwc ? rest % c : rest / inner;
+      const int64_t pos = toNhwc ? rest / c : rest % inner;
+      src = n * plane + (fromNhwc ? pos * c + ch : ch * inner + pos);
+    }
+    store(y, i, load(x, src));
+  }
+}
 
-cudaError_t biasActivation(const float* x, float* y, int64_t outer, int64_t channels, int64_t inner,
-                           const float* bias, const float* residual, kernels::Activation act,
-                           cudaStream_t stream) {
-  const int64_t count = outer * channels * inner;
-  if (count == 0) return cudaSuccess;
-  biasActivationKernel<<<blocksFor(count), kThreads, 0, stream>>>(x, y, count, channels, inner,
-                                                                  bias, residual, act);
+template <typename From, typename To>
+cudaError_t launchConvert(const void* x, bool fromNhwc, void* y, bool toNhwc, int64_t c,
+                          int64_t inner, int64_t count, cudaStream_t stream) {
+  convertKernel<<<blocksFor(count), kThreads, 0, stream>>>(
+      static_cast<const From*>(x), fromNhwc, static_cast<To*>(y), toNhwc, c, inner, count);
   return cudaGetLastError();
 }
 
-cudaError_t binary(BinaryOp op, const float* a, const float* b, float* out,
-                   const BroadcastShape& shape, int64_t count, cudaStream_t stream) {
+}  // namespace
+
+template <typename T>
+cudaError_t biasActivation(const T* x, T* y, int64_t outer, int64_t channels, int64_t inner,
+                           const T* bias, const T* residual, kernels::Activation act,
+                           cudaStream_t stream, bool nhwc) {
+  const int64_t count = outer * channels * inner;
+  if (count == 0) return cudaSuccess;
+  biasActivationKernel<<<blocksFor(count), kThreads, 0, stream>>>(
+      x, y, count, channels, nhwc ? 1 : inner, bias, residual, act);
+  return cudaGetLastError();
+}
+
+template <typename T>
+cudaError_t binary(BinaryOp op, const T* a, const T* b, T* out, const BroadcastShape& shape,
+                   int64_t count, cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   binaryKernel<<<blocksFor(count), kThreads, 0, stream>>>(op, a, b, out, shape, count);
   return cudaGetLastError();
 }
 
-cudaError_t expand(const float* a, float* out, const BroadcastShape& shape, int64_t count,
+template <typename T>
+cudaError_t expand(const T* a, T* out, const BroadcastShape& shape, int64_t count,
                    cudaStream_t stream) {
   if (count == 0) return cudaSuccess;
   expandKernel<<<blocksFor(count), kThreads, 0, stream>>>(a, out, shape, count);
   return cudaGetLastError();
 }
+
+cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
+                    int64_t inner, cudaStream_t stream) {
+  const int64_t count = n * c * inner;
+  if (count == 0) return cudaSuccess;
+  const bool fromNhwc = from == Storage::kHalfNhwc, toNhwc = to == Storage::kHalfNhwc;
+  if (from == Storage::kFloat) {
+    if (to == Storage::kFloat)
+      return cudaMemcpyAsync(y, x, count * 4, cudaMemcpyDeviceToDevice, stream);
+    return launchConvert<float, __half>(x, false, y, toNhwc, c, inner, count, stream);
+  }
+  if (to == Storage::kFloat)
+    return launchConvert<__half, float>(x, fromNhwc, y, false, c, inner, count, stream);
+  return launchConvert<__half, __half>(x, fromNhwc, y, toNhwc, c, inner, count, stream);
+}
+
+#define KILN_ELTWISE(T)                                                                            \
+  template cudaError_t biasActivation<T>(const T*, T*, int64_t, int64_t, int64_t, const T*,        \
+                                         const T*, kernels::Activation, cudaStream_t, bool);       \
+  template cudaError_t binary<T>(BinaryOp, const T*, const T*, T*, const BroadcastShape&, int64_t, \
+                                 cudaStream_t);                                                    \
+  template cudaError_t expand<T>(const T*, T*, const BroadcastShape&, int64_t, cudaStream_t);
+KILN_ELTWISE(float)
+KILN_ELTWISE(__half)
+#undef KILN_ELTWISE
 
 }  // namespace kiln::cuda

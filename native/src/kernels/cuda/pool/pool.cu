@@ -1,4 +1,5 @@
-// NCHW pooling: one thread per output element for windows, one warp per row for global pools.
+// Pooling: one thread per output element for windows, one warp per row for NCHW global pools
+// and one thread per channel (coalesced across channels) for NHWC ones.
 #include <cfloat>
 
 #include "kernels/cuda/cuda_kernels.h"
@@ -8,13 +9,37 @@ namespace {
 
 constexpr int kThreads = 256;
 
-__global__ void pool2dKernel(Pool2dParams p, const float* x, float* y, int64_t count) {
+__device__ float load(const float* p, int64_t i) { return p[i]; }
+__device__ float load(const __half* p, int64_t i) { return __half2float(p[i]); }
+__device__ void store(float* p, int64_t i, float v) { p[i] = v; }
+__device__ void store(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
+
+int blocksFor(int64_t count) {
+  const int64_t blocks = (count + kThreads - 1) / kThreads;
+  return static_cast<int>(blocks < 65535 * 16 ? blocks : 65535 * 16);
+}
+
+template <typename T>
+__global__ void pool2dKernel(Pool2dParams p, const T* x, T* y, int64_t count) {
   for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
        i += int64_t{gridDim.x} * blockDim.x) {
-    const int64_t ow = i % p.outW;
-    const int64_t oh = (i / p.outW) % p.outH;
-    const int64_t plane = i / (p.outW * p.outH);  // n * C + c
-    const float* in = x + plane * p.inH * p.inW;
+    // Output coordinates of element i in its layout; `step` is the distance between
+    // neighbouring input positions of one channel.
+    int64_t ow, oh, n, c;
+    if (p.nhwc) {
+      c = i % p.channels;
+      ow = (i / p.channels) % p.outW;
+      oh = (i / (p.channels * p.outW)) % p.outH;
+      n = i / (p.channels * p.outW * p.outH);
+    } else {
+      ow = i % p.outW;
+      oh = (i / p.outW) % p.outH;
+      c = (i / (p.outW * p.outH)) % p.channels;
+      n = i / (p.outW * p.outH * p.channels);
+    }
+    const int64_t plane = p.inH * p.inW;
+    const T* in = p.nhwc ? x + n * plane * p.channels + c : x + (n * p.channels + c) * plane;
+    const int64_t step = p.nhwc ? p.channels : 1;
     const int64_t h0 = oh * p.strideH - p.padTop;
     const int64_t w0 = ow * p.strideW - p.padLeft;
     float best = -FLT_MAX;
@@ -28,54 +53,85 @@ __global__ void pool2dKernel(Pool2dParams p, const float* x, float* y, int64_t c
         // it (ceil_mode's extra window) never do.
         if (h < p.inH + p.padBottom && w < p.inW + p.padRight) ++padded;
         if (h < 0 || h >= p.inH || w < 0 || w >= p.inW) continue;
-        const float v = in[h * p.inW + w];
+        const float v = load(in, (h * p.inW + w) * step);
         best = v > best ? v : best;
         sum += v;
         ++valid;
       }
     }
     if (p.max) {
-      y[i] = best;
+      store(y, i, best);
     } else {
       const int64_t divisor = p.countIncludePad ? padded : valid;
-      y[i] = divisor > 0 ? sum / static_cast<float>(divisor) : 0.0f;
+      store(y, i, divisor > 0 ? sum / static_cast<float>(divisor) : 0.0f);
     }
   }
 }
 
-__global__ void globalPoolKernel(const float* x, float* y, int64_t rows, int64_t spatial,
-                                 bool max) {
+template <typename T>
+__global__ void globalPoolKernel(const T* x, T* y, int64_t rows, int64_t spatial, bool max) {
   const int64_t warp = (blockIdx.x * int64_t{blockDim.x} + threadIdx.x) / 32;
   const int lane = threadIdx.x % 32;
   if (warp >= rows) return;
-  const float* in = x + warp * spatial;
+  const T* in = x + warp * spatial;
   float acc = max ? -FLT_MAX : 0.0f;
-  for (int64_t k = lane; k < spatial; k += 32) acc = max ? fmaxf(acc, in[k]) : acc + in[k];
+  for (int64_t k = lane; k < spatial; k += 32) {
+    const float v = load(in, k);
+    acc = max ? fmaxf(acc, v) : acc + v;
+  }
   for (int offset = 16; offset > 0; offset /= 2) {
     const float other = __shfl_down_sync(0xffffffffu, acc, offset);
     acc = max ? fmaxf(acc, other) : acc + other;
   }
-  if (lane == 0) y[warp] = max ? acc : acc / static_cast<float>(spatial);
+  if (lane == 0) store(y, warp, max ? acc : acc / static_cast<float>(spatial));
+}
+
+template <typename T>
+__global__ void globalPoolNhwcKernel(const T* x, T* y, int64_t batch, int64_t channels,
+                                     int64_t spatial, bool max) {
+  const int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x;  // n * channels + c
+  if (i >= batch * channels) return;
+  const int64_t n = i / channels, c = i % channels;
+  const T* in = x + n * spatial * channels + c;
+  float acc = max ? -FLT_MAX : 0.0f;
+  for (int64_t k = 0; k < spatial; ++k) {
+    const float v = load(in, k * channels);
+    acc = max ? fmaxf(acc, v) : acc + v;
+  }
+  store(y, i, max ? acc : acc / static_cast<float>(spatial));
 }
 
 }  // namespace
 
-cudaError_t pool2d(const Pool2dParams& p, const float* x, float* y, cudaStream_t stream) {
+template <typename T>
+cudaError_t pool2d(const Pool2dParams& p, const T* x, T* y, cudaStream_t stream) {
   const int64_t count = p.batch * p.channels * p.outH * p.outW;
   if (count == 0) return cudaSuccess;
-  int64_t blocks = (count + kThreads - 1) / kThreads;
-  if (blocks > 65535 * 16) blocks = 65535 * 16;
-  pool2dKernel<<<static_cast<int>(blocks), kThreads, 0, stream>>>(p, x, y, count);
+  pool2dKernel<<<blocksFor(count), kThreads, 0, stream>>>(p, x, y, count);
   return cudaGetLastError();
 }
 
-cudaError_t globalPool(const float* x, float* y, int64_t rows, int64_t spatial, bool max,
-                       cudaStream_t stream) {
+template <typename T>
+cudaError_t globalPool(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, bool max,
+                       bool nhwc, cudaStream_t stream) {
+  const int64_t rows = batch * channels;
   if (rows == 0) return cudaSuccess;
-  const int64_t threads = rows * 32;
-  const int64_t blocks = (threads + kThreads - 1) / kThreads;
-  globalPoolKernel<<<static_cast<int>(blocks), kThreads, 0, stream>>>(x, y, rows, spatial, max);
+  if (nhwc) {
+    globalPoolNhwcKernel<<<blocksFor(rows), kThreads, 0, stream>>>(x, y, batch, channels, spatial,
+                                                                   max);
+  } else {
+    const int64_t blocks = (rows * 32 + kThreads - 1) / kThreads;
+    globalPoolKernel<<<static_cast<int>(blocks), kThreads, 0, stream>>>(x, y, rows, spatial, max);
+  }
   return cudaGetLastError();
 }
+
+#define KILN_POOL(T)                                                                      \
+  template cudaError_t pool2d<T>(const Pool2dParams&, const T*, T*, cudaStream_t);        \
+  template cudaError_t globalPool<T>(const T*, T*, int64_t, int64_t, int64_t, bool, bool, \
+                                     cudaStream_t);
+KILN_POOL(float)
+KILN_POOL(__half)
+#undef KILN_POOL
 
 }  // namespace kiln::cuda
