@@ -117,19 +117,23 @@ describe('BuilderConfig and profiles at build time', () => {
   });
 
   it('counts kernel scratch against the memory pool limit', async () => {
-    // A 3x3 convolution of 64 channels at 32 x 32: 256 KiB of activations (the conv output, an
-    // inner tensor), but each thread lowers 576 x 1024 im2col columns and packs them for the GEMM.
+    // A 5x5 convolution of 64 channels at 32 x 32: 256 KiB of activations (the conv output, an
+    // inner tensor), but each thread lowers at least 256 columns of 1600 im2col rows and packs
+    // them for the GEMM. Level 0: the heuristic's tactic (im2col + GEMM: Winograd takes 3x3
+    // only), so every build plans the same scratch; timed tactics may differ between builds.
     const net = new NetworkDefinition();
     const x = net.addInput('x', 'float32', [1, 64, 32, 32]);
-    const w = net.addConstant([64, 64, 3, 3], 'float32', new Float32Array(64 * 64 * 9).fill(0.01));
-    const conv = net.addConvolution(x, 64, [3, 3], w, undefined, { padding: [1, 1, 1, 1] });
+    const w = net.addConstant([64, 64, 5, 5], 'float32', new Float32Array(64 * 64 * 25).fill(0.01));
+    const conv = net.addConvolution(x, 64, [5, 5], w, undefined, { padding: [2, 2, 2, 2] });
     net.markOutput(net.addUnary(conv.output, 'Exp').output);
     const activations = 64 * 32 * 32 * 4;
     const unlimited = builder.createBuilderConfig();
+    unlimited.builderOptimizationLevel = 0;
     const { engine } = await buildEngine(net, unlimited);
     const needed = engine.deviceMemorySize;
-    expect(needed).toBeGreaterThan(activations + 576 * 1024 * 4);
+    expect(needed).toBeGreaterThan(activations + 1600 * 256 * 4);
     const config = builder.createBuilderConfig();
+    config.builderOptimizationLevel = 0;
     config.setMemoryPoolLimit(needed - 1);
     const error = await buildEngine(net, config).catch((e: unknown) => e);
     expect(error).toMatchObject({ code: 'OUT_OF_MEMORY' });
