@@ -245,6 +245,12 @@ TEST(conv_fused_activations) {
       Conv2dParams d = conv(1, 8, 8, 9, 8, 3, 3, 1, 1, 1, 8);
       d.activation = act;
       runConv(d, true, false, isa);
+      // The in-place 3x3 depthwise path (rows of 12+ columns, or stride 2), with a residual.
+      for (int64_t stride : {1, 2}) {
+        Conv2dParams r = conv(1, 4, 6, 20, 4, 3, 3, stride, 1, 1, 4);
+        r.activation = act;
+        runConv(r, true, true, isa);
+      }
     }
   });
 }

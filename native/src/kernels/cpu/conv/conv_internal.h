@@ -26,6 +26,14 @@ void depthwiseZeroBorders(const Conv2dParams& p, int64_t outH, int64_t outW, flo
 // been through depthwiseZeroBorders for this geometry.
 void depthwisePlane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
                     const float* wk, float bias, const float* residual, float* out, float* scratch);
+
+// Whether depthwise3x3Plane takes this geometry: 3x3, undilated, stride 1 or 2 (any pads).
+bool depthwise3x3Applies(const Conv2dParams& p);
+
+// One plane of depthwiseConv2d for depthwise3x3Applies geometry, activation included, read in
+// place (no padded copy): out = taps of xin + residual plane (or null) + bias.
+void depthwise3x3Plane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
+                       const float* wk, float bias, const float* residual, float* out);
 }  // namespace isa_avx512
 
 }  // namespace kiln::kernels

@@ -160,4 +160,81 @@ void depthwiseChannelAvx512(const QConv2dParams& p, const DepthwiseTaps& taps, c
   depthwiseChannel(p, plane, pw, filter, bias, scale, rq, oh, ow, acc, out);
 }
 
+bool depthwiseDirectApplies(const QConv2dParams& p, const DepthwiseTaps& taps) {
+  return taps.count > 0 && taps.count == p.kernelH && p.kernelW <= 4;
+}
+
+namespace {
+
+// Output rows of one 16-column block; kH > 0 fixes the filter height at compile time (so the
+// groups stay in registers), kH == 0 reads it from p.
+template <int kH>
+void directBlock(const QConv2dParams& p, const __m512i* dwords, const __m512i* bytes,
+                 const __m512i* weights, const uint8_t* x, int64_t c0, __mmask64 inside, __m512i zp,
+                 __m512i vbias, float scale, const QRequant& rq, int64_t oh, int64_t ow, int64_t n,
+                 uint8_t* out) {
+  const int64_t kernelH = kH > 0 ? kH : p.kernelH;
+  const __m512 vscale = _mm512_set1_ps(scale);
+  const __m512i lo = _mm512_set1_epi32(rq.lo), hi = _mm512_set1_epi32(rq.hi);
+  const __m512i zero = _mm512_set1_epi32(rq.zeroPoint);
+  const __m512 bound = _mm512_set1_ps(kRequantBound);
+  const __mmask16 m = tailMask(n);
+  for (int64_t y = 0; y < oh; ++y) {
+    __m512i acc = vbias;
+#pragma GCC unroll 8
+    for (int64_t ky = 0; ky < kernelH; ++ky) {
+      const int64_t r = y * p.strideH - p.padTop + ky * p.dilationH;
+      const __m512i v =
+          r < 0 || r >= p.inH ? zp : _mm512_mask_loadu_epi8(zp, inside, x + r * p.inW + c0);
+      const __m512i t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords[ky], v), bytes[ky]);
+      acc = _mm512_dpbusd_epi32(acc, t, weights[ky]);
+    }
+    __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), vscale);
+    f = _mm512_max_ps(_mm512_min_ps(f, bound), _mm512_sub_ps(_mm512_setzero_ps(), bound));
+    __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zero);
+    q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+    __m128i b = _mm512_cvtepi32_epi8(q);
+    // Keeps the narrowing in a register: folded into a (masked) store, vpmovdb is microcoded on
+    // AMD's cores and cost more than the taps.
+    asm("" : "+v"(b));
+    _mm_mask_storeu_epi8(out + y * ow, m, b);
+  }
+}
+
+}  // namespace
+
+void depthwiseChannelDirectAvx512(const QConv2dParams& p, const DepthwiseTaps& taps,
+                                  const uint8_t* x, const int8_t* filter, int32_t bias, float scale,
+                                  const QRequant& rq, int64_t oh, int64_t ow, uint8_t* out) {
+  // Group ky holds filter row ky (taps.kx0[ky] == 0): its taps' bytes and weights.
+  __m512i dwords[16], bytes[16], weights[16];
+  for (int64_t ky = 0; ky < p.kernelH; ++ky) {
+    int8_t w[4] = {0, 0, 0, 0};
+    for (int64_t j = 0; j < p.kernelW; ++j) w[j] = filter[ky * p.kernelW + j];
+    int32_t packed = 0;
+    std::memcpy(&packed, w, 4);
+    dwords[ky] = _mm512_load_si512(taps.dwords[ky]);
+    bytes[ky] = _mm512_load_si512(taps.bytes[ky]);
+    weights[ky] = _mm512_set1_epi32(packed);
+  }
+  const __m512i zp = _mm512_set1_epi8(static_cast<char>(p.inZeroPoint));
+  const __m512i vbias = _mm512_set1_epi32(bias);
+  for (int64_t x0 = 0; x0 < ow; x0 += 16) {
+    // The 64 bytes from padded column x0 * strideW: lanes outside [0, inW) read the zero point.
+    const int64_t c0 = x0 * p.strideW - p.padLeft;
+    const int64_t first = std::max<int64_t>(0, -c0), last = std::min<int64_t>(64, p.inW - c0);
+    const __mmask64 below = first >= 64 ? ~__mmask64{0} : (__mmask64{1} << first) - 1;
+    const __mmask64 upTo = last >= 64  ? ~__mmask64{0}
+                           : last <= 0 ? __mmask64{0}
+                                       : (__mmask64{1} << last) - 1;
+    const int64_t n = std::min<int64_t>(16, ow - x0);
+    if (p.kernelH == 3)
+      directBlock<3>(p, dwords, bytes, weights, x, c0, upTo & ~below, zp, vbias, scale, rq, oh, ow,
+                     n, out + x0);
+    else
+      directBlock<0>(p, dwords, bytes, weights, x, c0, upTo & ~below, zp, vbias, scale, rq, oh, ow,
+                     n, out + x0);
+  }
+}
+
 }  // namespace kiln::kernels::qgemm
