@@ -245,6 +245,10 @@ TEST(conv_fused_activations) {
       Conv2dParams d = conv(1, 8, 8, 9, 8, 3, 3, 1, 1, 1, 8);
       d.activation = act;
       runConv(d, true, false, isa);
+      // 1x1 with a short K (the in-place pointwise path): tail rows and columns, a residual.
+      Conv2dParams pw = conv(1, 6, 5, 9, 14, 1, 1, 1, 0);
+      pw.activation = act;
+      runConv(pw, true, true, isa);
       // The in-place 3x3 depthwise path (rows of 12+ columns, or stride 2), with a residual.
       for (int64_t stride : {1, 2}) {
         Conv2dParams r = conv(1, 4, 6, 20, 4, 3, 3, stride, 1, 1, 4);
@@ -252,6 +256,17 @@ TEST(conv_fused_activations) {
         runConv(r, true, true, isa);
       }
     }
+  });
+}
+
+TEST(conv_pointwise_tasks) {
+  // 1x1 layers split into tasks of row panels by column blocks (9 panels, 12 blocks), K at the
+  // in-place path's limit and past it (the GEMM path).
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConv(conv(1, 8, 12, 30, 100, 1, 1, 1, 0), true, true, isa);
+    runConv(conv(1, 256, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(1, 257, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(2, 12, 7, 7, 24, 1, 1, 1, 0, 1, 2), true, true, isa);  // batch 2, 2 groups
   });
 }
 

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kiln/kernels/conv.h"
+#include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
 
@@ -34,6 +35,17 @@ bool depthwise3x3Applies(const Conv2dParams& p);
 // place (no padded copy): out = taps of xin + residual plane (or null) + bias.
 void depthwise3x3Plane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
                        const float* wk, float bias, const float* residual, float* out);
+
+// Largest K (input channels) pointwiseConv takes: its tiles keep 32 columns of all K input rows
+// in L1; longer K runs the GEMM path, whose K blocking does that.
+constexpr int64_t kPointwiseMaxK = 256;
+
+// One image and group of a 1x1 stride-1 unpadded convolution: y (M x P) = activation(packedA
+// (weights packed as packGemmA does for 12-row panels) x x (K x P) + residual (or null) + bias
+// (or null)), split over pool's threads.
+void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const float* x,
+                   const float* bias, const float* residual, const Activation& act, float* y,
+                   ThreadPool& pool);
 }  // namespace isa_avx512
 
 }  // namespace kiln::kernels
