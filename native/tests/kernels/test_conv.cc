@@ -264,8 +264,8 @@ TEST(conv_pointwise_tasks) {
   // in-place path's limit and past it (the GEMM path).
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConv(conv(1, 8, 12, 30, 100, 1, 1, 1, 0), true, true, isa);
-    runConv(conv(1, 256, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
-    runConv(conv(1, 257, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(1, 1024, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(1, 1025, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
     runConv(conv(2, 12, 7, 7, 24, 1, 1, 1, 0, 1, 2), true, true, isa);  // batch 2, 2 groups
   });
 }

@@ -1,8 +1,8 @@
-// Built with AVX-512 flags: 1x1 stride-1 convolutions with a short K (MobileNet's expansions and
-// projections, K <= kPointwiseMaxK) straight from the NCHW input. The GEMM path packs the input
+// Built with AVX-512 flags: 1x1 stride-1 convolutions with K <= kPointwiseMaxK (MobileNet's
+// expansions and projections) straight from the NCHW input. The GEMM path packs the input
 // into panels and runs bias and activation as a second pass over the output; with K = 16 those
 // two copies cost as much as the multiply-adds. Here each 12 x 32 tile reads its 32 columns of
-// the K input rows in place (they stay in L1 across the tile's row panels) and leaves through
+// the K input rows in place (they stay cached across the task's row panels) and leaves through
 // residual, bias and activation in registers. Sums run in the GEMM path's order, so both give
 // identical results.
 #include <immintrin.h>
