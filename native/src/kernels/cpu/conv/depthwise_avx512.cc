@@ -312,25 +312,18 @@ void depthwise3x3Plane(const Conv2dParams& p, int64_t OH, int64_t OW, const floa
       tapMask[3] = rowLanes(c0 + 18, p.inW, std::max<int64_t>(0, span - 18));
     }
   };
-  // Row blocks outside, column blocks inside: the plane is read front to back, which the
-  // hardware prefetchers follow (column-major blocks ran at a third of the speed at 112 x 112).
+  // Blocks of 4 rows (stride 2: 2) across the plane, row blocks outside; a last partial block
+  // runs as a whole one that stores only its rows inside the plane (cheaper than single rows).
   const int rows = s1 ? 4 : 2;
   for (int64_t oh = 0; oh < OH; oh += rows) {
-    const bool full = oh + rows <= OH;
     for (int64_t x0 = 0; x0 < OW; x0 += 16) {
       const int64_t cnt = std::min<int64_t>(16, OW - x0);
       __mmask16 m[4];
       masks(x0, cnt, m);
-      if (s1 && full) {
+      if (s1)
         rows3x3<1, 4>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
-      } else if (s1) {
-        for (int64_t r = oh; r < OH; ++r)
-          rows3x3<1, 1>(p, OH, OW, xin, w, bias, residual, p.activation, out, r, x0, cnt, m);
-      } else if (full) {
+      else
         rows3x3<2, 2>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
-      } else {
-        rows3x3<2, 1>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
-      }
     }
   }
   const ActivationKind k = p.activation.kind;
