@@ -270,6 +270,25 @@ TEST(conv_pointwise_tasks) {
   });
 }
 
+TEST(conv_stem_3x3_stride2) {
+  // A network's first layer (3x3 stride 2, <= 4 channels) has its own in-place path: channel
+  // counts 1 to 4, output rows wider than a vector with a tail, 20 output channels (a partial
+  // group of 16), unpadded and asymmetric pads, every activation.
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    for (int64_t c : {1, 3, 4}) runConv(conv(1, c, 17, 41, 20, 3, 3, 2, 1), true, true, isa);
+    runConv(conv(2, 3, 9, 9, 8, 3, 3, 2, 0), true, false, isa);
+    Conv2dParams p = conv(1, 3, 12, 35, 16, 3, 3, 2, 1);
+    p.padRight = 0;
+    p.padBottom = 2;
+    runConv(p, false, true, isa);
+    for (const Activation& act : kt::allActivations()) {
+      Conv2dParams a = conv(1, 3, 10, 38, 17, 3, 3, 2, 1);
+      a.activation = act;
+      runConv(a, true, true, isa);
+    }
+  });
+}
+
 TEST(conv_large_image_chunks_im2col) {
   // K = 32 * 9 = 288 and 100 x 100 pixels exceed one im2col chunk, so several bands run.
   kt::forEachIsa(

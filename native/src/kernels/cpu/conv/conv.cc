@@ -320,6 +320,17 @@ void conv2dPacked(const Conv2dParams& p, const float* x, const void* packedW, si
     depthwiseConv2d(p, OH, OW, x, panels, bias, residual, y);
     return;
   }
+  if (activeIsa() == CpuIsa::kAvx512 && selectGemmKernel().mr == 12 &&
+      isa_avx512::stemConvApplies(p)) {
+    int64_t OH, OW;
+    conv2dOutputShape(p, &OH, &OW);
+    const int64_t in = p.inChannels * p.inH * p.inW, out = p.outChannels * OH * OW;
+    for (int64_t n = 0; n < p.batch; ++n)
+      isa_avx512::stemConv(p, OH, OW, x + n * in, panels, bias,
+                           residual ? residual + n * out : nullptr, y + n * out,
+                           globalThreadPool());
+    return;
+  }
   conv2dGemm(p, x, nullptr, panels, payloadFloats / static_cast<size_t>(p.group), bias, residual,
              y);
 }

@@ -48,6 +48,16 @@ constexpr int64_t kPointwiseMaxK = 1024;
 void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const float* x,
                    const float* bias, const float* residual, const Activation& act, float* y,
                    ThreadPool& pool);
+
+// Whether stemConv takes this geometry: ungrouped 3x3 stride 2, undilated, at most 4 input
+// channels (any pads).
+bool stemConvApplies(const Conv2dParams& p);
+
+// One image of a stemConvApplies convolution from weights packed as for the GEMM path (12-row
+// panels, K = channel x 3 x 3): y = activation(conv + residual (or null) + bias (or null)).
+void stemConv(const Conv2dParams& p, int64_t outH, int64_t outW, const float* x,
+              const float* panels, const float* bias, const float* residual, float* y,
+              ThreadPool& pool);
 }  // namespace isa_avx512
 
 }  // namespace kiln::kernels
