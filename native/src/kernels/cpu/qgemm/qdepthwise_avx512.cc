@@ -173,11 +173,7 @@ inline void storeRequantized(__m512i acc, __m512 vscale, __m512 bound, __m512i z
   f = _mm512_max_ps(_mm512_min_ps(f, bound), _mm512_sub_ps(_mm512_setzero_ps(), bound));
   __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zero);
   q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
-  __m128i b = _mm512_cvtepi32_epi8(q);
-  // Keeps the narrowing in a register: folded into a (masked) store, vpmovdb is microcoded on
-  // AMD's cores and cost more than the taps.
-  asm("" : "+v"(b));
-  _mm_mask_storeu_epi8(out, m, b);
+  _mm_mask_storeu_epi8(out, m, _mm512_cvtepi32_epi8(q));
 }
 
 // Output rows of one 16-column block; kH > 0 fixes the filter height at compile time (so the
