@@ -1,7 +1,8 @@
 // Conv2d and pooling time at the layer shapes of ResNet-50 and MobileNet-v2 (batch 1), with
 // weights pre-packed as the engine does; GFLOP/s from the fastest call. Usage: bench_conv
 // [seconds per shape] [filter]; the pool's threads come from KILN_NUM_THREADS, the tier from
-// KILN_CPU_ISA.
+// KILN_CPU_ISA. The filter "mv2net" times MobileNet-v2's whole conv sequence instead, with each
+// layer's fastest time in it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
