@@ -260,7 +260,7 @@ TEST(conv_fused_activations) {
 }
 
 TEST(conv_pointwise_tasks) {
-  // 1x1 layers split into tasks of row panels by column blocks (9 panels, 12 blocks), K at the
+  // 1x1 layers split into tasks over 12-row by 32-column tiles (9 panels, 12 blocks), K at the
   // in-place path's limit and past it (the GEMM path).
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConv(conv(1, 8, 12, 30, 100, 1, 1, 1, 0), true, true, isa);

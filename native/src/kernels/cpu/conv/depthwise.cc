@@ -32,9 +32,10 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
   // 3x3 planes (MobileNet's) read in place: measured faster than the padded copy at every
   // size, 7 x 7 included.
   const bool direct3x3 = vector && isa_avx512::depthwise3x3Applies(p);
-  // Whole planes per task, at least ~16K outputs each so small layers use few tasks.
+  // Whole planes per task, at least ~4K outputs each so small layers use few tasks (~16K left
+  // 7 x 7 layers in 3 tasks, 2 : 1 over two threads).
   const size_t grain =
-      static_cast<size_t>(std::max<int64_t>(1, 16384 / std::max<int64_t>(1, OH * OW)));
+      static_cast<size_t>(std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW)));
   globalThreadPool().parallelFor(static_cast<size_t>(planes), grain, [&](size_t b, size_t e) {
     float* scratch =
         vector && !direct3x3

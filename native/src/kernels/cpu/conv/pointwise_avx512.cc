@@ -18,8 +18,6 @@ namespace {
 
 constexpr int kMr = 12;  // rows per packed weight panel (the AVX-512 GEMM kernel's MR)
 constexpr int64_t kNr = 32;
-constexpr int64_t kColBlocksPerTask = 4;
-constexpr int64_t kPanelsPerTask = 8;
 constexpr int64_t kSerialMacs = int64_t{1} << 16;  // below this a helper thread costs more
 
 inline __mmask16 lanes(int64_t n) {
@@ -80,32 +78,28 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
                    const float* bias, const float* residual, const Activation& act, float* y,
                    ThreadPool& pool) {
   const int64_t panels = (M + kMr - 1) / kMr, colBlocks = (P + kNr - 1) / kNr;
-  const int64_t panelGroups = (panels + kPanelsPerTask - 1) / kPanelsPerTask;
-  const int64_t colGroups = (colBlocks + kColBlocksPerTask - 1) / kColBlocksPerTask;
-  // Tasks take a group of row panels by a group of column blocks, panels varying fastest, so
-  // neighbouring tasks share input columns.
+  const int64_t items = panels * colBlocks;  // tiles, panels varying fastest
+  // Exactly 4 tasks per thread, each an even share of the tiles (parallelFor merges nothing at
+  // that count): with whole panel groups per task, 7 x 7 layers split 8 : 6 panels over two
+  // threads. Neighbouring tiles share input columns.
+  const int64_t tasks =
+      M * K * P < kSerialMacs ? 1 : std::min<int64_t>(items, 4 * static_cast<int64_t>(pool.size()));
   const auto run = [&](size_t begin, size_t end) {
     for (size_t t = begin; t < end; ++t) {
-      const int64_t pg = static_cast<int64_t>(t) % panelGroups;
-      const int64_t cg = static_cast<int64_t>(t) / panelGroups;
-      const int64_t p1 = std::min(panels, (pg + 1) * kPanelsPerTask);
-      const int64_t c1 = std::min(colBlocks, (cg + 1) * kColBlocksPerTask);
-      for (int64_t c = cg * kColBlocksPerTask; c < c1; ++c) {
-        const int64_t j0 = c * kNr, nr = std::min(kNr, P - j0);
-        for (int64_t pi = pg * kPanelsPerTask; pi < p1; ++pi) {
-          const int64_t i0 = pi * kMr;
-          tile(packedA + i0 * K, K, x + j0, P, static_cast<int>(std::min<int64_t>(kMr, M - i0)), nr,
-               bias ? bias + i0 : nullptr, residual ? residual + i0 * P + j0 : nullptr, act,
-               y + i0 * P + j0);
-        }
+      const int64_t i0 = static_cast<int64_t>(t) * items / tasks;
+      const int64_t i1 = (static_cast<int64_t>(t) + 1) * items / tasks;
+      for (int64_t i = i0; i < i1; ++i) {
+        const int64_t r0 = (i % panels) * kMr, j0 = (i / panels) * kNr;
+        tile(packedA + r0 * K, K, x + j0, P, static_cast<int>(std::min<int64_t>(kMr, M - r0)),
+             std::min(kNr, P - j0), bias ? bias + r0 : nullptr,
+             residual ? residual + r0 * P + j0 : nullptr, act, y + r0 * P + j0);
       }
     }
   };
-  const size_t tasks = static_cast<size_t>(panelGroups * colGroups);
-  if (M * K * P < kSerialMacs || tasks == 1)
-    run(0, tasks);
+  if (tasks == 1)
+    run(0, 1);
   else
-    pool.parallelFor(tasks, 1, run);
+    pool.parallelFor(static_cast<size_t>(tasks), 1, run);
 }
 
 }  // namespace kiln::kernels::isa_avx512
