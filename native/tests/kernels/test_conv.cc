@@ -212,6 +212,8 @@ TEST(conv_depthwise_wide_rows) {
       runConv(conv(1, 2, 9, 40, 2, 3, 3, s, 2, 2, 2), true, false, isa);  // dilated
     }
     runConv(conv(1, 2, 12, 33, 2, 9, 9, 1, 4, 1, 2), true, true, isa);  // 81 taps
+    runConv(conv(1, 3, 9, 20, 6, 3, 3, 1, 1, 1, 3), true, true, isa);   // 3x3, multiplier 2
+    runConv(conv(1, 3, 9, 20, 6, 3, 3, 2, 1, 1, 3), true, false, isa);  // and stride 2
     // Narrow stride-1 planes, whose items span rows: 7 x 7 with a residual, unpadded, and one
     // too tall for that path.
     runConv(conv(2, 6, 7, 7, 6, 3, 3, 1, 1, 1, 6), true, true, isa);
