@@ -19,6 +19,8 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/conv/depthwise.cc
   ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/pointwise_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/stem_avx512.cc
   ${KILN_KERNEL_DIR}/conv/conv_transpose.cc
   ${KILN_KERNEL_DIR}/conv/winograd.cc
   ${KILN_KERNEL_DIR}/conv/winograd_avx512.cc
@@ -72,6 +74,8 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/gemm/gemv_avx512.cc
   ${KILN_KERNEL_DIR}/gemm/pack_avx512.cc
   ${KILN_KERNEL_DIR}/conv/depthwise_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/pointwise_avx512.cc
+  ${KILN_KERNEL_DIR}/conv/stem_avx512.cc
   ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/conv/winograd_avx512.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc

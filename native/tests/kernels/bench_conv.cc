@@ -1,7 +1,8 @@
 // Conv2d and pooling time at the layer shapes of ResNet-50 and MobileNet-v2 (batch 1), with
 // weights pre-packed as the engine does; GFLOP/s from the fastest call. Usage: bench_conv
 // [seconds per shape] [filter]; the pool's threads come from KILN_NUM_THREADS, the tier from
-// KILN_CPU_ISA.
+// KILN_CPU_ISA. The filter "mv2net" times MobileNet-v2's whole conv sequence instead, with each
+// layer's fastest time in it.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -44,9 +45,94 @@ struct ConvShape {
   bool residual;
 };
 
+// MobileNet-v2's 52 convolutions in network order (batch 1, 224 x 224), for "bench_conv
+// [seconds] mv2net": the whole sequence per call, each layer on its own buffers as in an engine,
+// so a layer finds in cache only what the one before it left there.
+std::vector<ConvShape> mobilenetV2Sequence() {
+  std::vector<ConvShape> seq{{"mv2 conv0", 3, 224, 224, 32, 3, 2, 1, 1, false}};
+  int64_t c = 32, hw = 112;
+  const auto block = [&](int64_t expand, int64_t out, int64_t stride) {
+    const int64_t mid = c * expand;
+    if (expand != 1) seq.push_back({"pw", c, hw, hw, mid, 1, 1, 0, 1, false});
+    seq.push_back({"dw", mid, hw, hw, mid, 3, stride, 1, mid, false});
+    hw = (hw + 2 - 3) / stride + 1;
+    seq.push_back({"pw", mid, hw, hw, out, 1, 1, 0, 1, stride == 1 && c == out});
+    c = out;
+  };
+  block(1, 16, 1);
+  const int64_t stages[][4] = {{6, 24, 2, 2}, {6, 32, 3, 2},  {6, 64, 4, 2},
+                               {6, 96, 3, 1}, {6, 160, 3, 2}, {6, 320, 1, 1}};
+  for (const auto& st : stages)
+    for (int64_t i = 0; i < st[2]; ++i) block(st[0], st[1], i == 0 ? st[3] : 1);
+  seq.push_back({"pw", c, hw, hw, 1280, 1, 1, 0, 1, false});
+  return seq;
+}
 }  // namespace
 
 namespace {
+// The mobilenetV2Sequence as one timed call, relu6 fused as the engine fuses Clip.
+int runMobileNetV2(double seconds) {
+  struct Layer {
+    kiln::kernels::Conv2dParams p;
+    std::vector<uint8_t> blob;
+    std::vector<float> bias, y;
+    bool residual;
+    double best = 0;  // fastest time of this layer within a sequence
+  };
+  std::vector<Layer> layers;
+  std::vector<float> input(3 * 224 * 224, 0.5f);
+  for (const ConvShape& s : mobilenetV2Sequence()) {
+    Layer l;
+    kiln::kernels::Conv2dParams& p = l.p;
+    p.inChannels = s.c, p.inH = s.h, p.inW = s.w, p.outChannels = s.m;
+    p.kernelH = p.kernelW = s.k;
+    p.strideH = p.strideW = s.stride;
+    p.padTop = p.padLeft = p.padBottom = p.padRight = s.pad;
+    p.group = s.group;
+    p.activation.kind = kiln::kernels::ActivationKind::kClip;
+    p.activation.alpha = 0.0f;
+    p.activation.beta = 6.0f;
+    int64_t oh, ow;
+    kiln::kernels::conv2dOutputShape(p, &oh, &ow);
+    std::vector<float> w(static_cast<size_t>(s.m * (s.c / s.group) * s.k * s.k), 0.01f);
+    l.blob = kiln::kernels::packConv2dWeights(p, w.data(), kiln::kernels::conv2dHeuristicAlgo(p));
+    l.bias.assign(static_cast<size_t>(s.m), 0.1f);
+    l.y.assign(static_cast<size_t>(s.m * oh * ow), 0.0f);
+    l.residual = s.residual;
+    layers.push_back(std::move(l));
+  }
+  const Timing t = secondsPerCall(
+      [&] {
+        const float* x = input.data();
+        const float* blockInput = nullptr;  // what a residual layer adds
+        for (size_t i = 0; i < layers.size(); ++i) {
+          Layer& l = layers[i];
+          const auto t0 = std::chrono::steady_clock::now();
+          // An expansion (a 1x1 before a depthwise) starts a block.
+          if (l.p.group == 1 && i + 1 < layers.size() && layers[i + 1].p.group > 1) blockInput = x;
+          kiln::kernels::conv2dPacked(l.p, x, l.blob.data(), l.blob.size(), l.bias.data(),
+                                      l.residual ? blockInput : nullptr, l.y.data());
+          x = l.y.data();
+          const double dt =
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+          l.best = l.best == 0 ? dt : std::min(l.best, dt);
+        }
+      },
+      seconds);
+  for (const Layer& l : layers) {
+    int64_t oh, ow;
+    kiln::kernels::conv2dOutputShape(l.p, &oh, &ow);
+    std::printf("%-4s %4lld -> %4lld  k%lld s%lld @%3lld%s  best %.4f ms\n",
+                l.p.group > 1 ? "dw" : "conv", static_cast<long long>(l.p.inChannels),
+                static_cast<long long>(l.p.outChannels), static_cast<long long>(l.p.kernelH),
+                static_cast<long long>(l.p.strideH), static_cast<long long>(l.p.inH),
+                l.residual ? " +res" : "     ", l.best * 1e3);
+  }
+  std::printf("mv2 sequence: %zu convs, median %.4f ms, best %.4f ms\n", layers.size(),
+              t.median * 1e3, t.best * 1e3);
+  return 0;
+}
+
 int run(double seconds, const char* filter) {
   std::printf("isa: %s, pool threads: %d\n", kiln::isaName(kiln::activeIsa()),
               kiln::globalThreadPool().size());
@@ -64,6 +150,7 @@ int run(double seconds, const char* filter) {
       {"r50 l4 3x3 512", 512, 7, 7, 512, 3, 1, 1, 1, false},
       {"r50 l4 1x1 512->2048 +res", 512, 7, 7, 2048, 1, 1, 0, 1, true},
       {"r50 l4 1x1 2048->512", 2048, 7, 7, 512, 1, 1, 0, 1, false},
+      {"mv2 conv0 3x3 s2 @224", 3, 224, 224, 32, 3, 2, 1, 1, false},
       {"mv2 dw 3x3 32 @112", 32, 112, 112, 32, 3, 1, 1, 32, false},
       {"mv2 dw 3x3 144 s2 @56", 144, 56, 56, 144, 3, 2, 1, 144, false},
       {"mv2 dw 3x3 576 @14", 576, 14, 14, 576, 3, 1, 1, 576, false},
@@ -152,6 +239,9 @@ int main(int argc, char** argv) {
   // Run on a pool thread, as an engine's stream does: its kernels then recruit pool size - 1
   // helpers, and no extra thread competes for the cores.
   std::promise<int> done;
-  kiln::globalThreadPool().submit([&] { done.set_value(run(seconds, filter)); });
+  kiln::globalThreadPool().submit([&] {
+    done.set_value(std::strcmp(filter, "mv2net") == 0 ? runMobileNetV2(seconds)
+                                                      : run(seconds, filter));
+  });
   return done.get_future().get();
 }

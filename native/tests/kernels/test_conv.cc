@@ -224,6 +224,8 @@ TEST(conv_depthwise_wide_rows) {
       runConv(conv(1, 2, 9, 40, 2, 3, 3, s, 2, 2, 2), true, false, isa);  // dilated
     }
     runConv(conv(1, 2, 12, 33, 2, 9, 9, 1, 4, 1, 2), true, true, isa);  // 81 taps
+    runConv(conv(1, 3, 9, 20, 6, 3, 3, 1, 1, 1, 3), true, true, isa);   // 3x3, multiplier 2
+    runConv(conv(1, 3, 9, 20, 6, 3, 3, 2, 1, 1, 3), true, false, isa);  // and stride 2
     // Narrow stride-1 planes, whose items span rows: 7 x 7 with a residual, unpadded, and one
     // too tall for that path.
     runConv(conv(2, 6, 7, 7, 6, 3, 3, 1, 1, 1, 6), true, true, isa);
@@ -257,6 +259,46 @@ TEST(conv_fused_activations) {
       Conv2dParams d = conv(1, 8, 8, 9, 8, 3, 3, 1, 1, 1, 8);
       d.activation = act;
       runConv(d, true, false, isa);
+      // 1x1 with a short K (the in-place pointwise path): tail rows and columns, a residual.
+      Conv2dParams pw = conv(1, 6, 5, 9, 14, 1, 1, 1, 0);
+      pw.activation = act;
+      runConv(pw, true, true, isa);
+      // The in-place 3x3 depthwise path (rows of 12+ columns, or stride 2), with a residual.
+      for (int64_t stride : {1, 2}) {
+        Conv2dParams r = conv(1, 4, 6, 20, 4, 3, 3, stride, 1, 1, 4);
+        r.activation = act;
+        runConv(r, true, true, isa);
+      }
+    }
+  });
+}
+
+TEST(conv_pointwise_tasks) {
+  // 1x1 layers split into tasks over 12-row by 32-column tiles (9 panels, 12 blocks), K at the
+  // in-place path's limit and past it (the GEMM path).
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    runConv(conv(1, 8, 12, 30, 100, 1, 1, 1, 0), true, true, isa);
+    runConv(conv(1, 1024, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(1, 1025, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(2, 12, 7, 7, 24, 1, 1, 1, 0, 1, 2), true, true, isa);  // batch 2, 2 groups
+  });
+}
+
+TEST(conv_stem_3x3_stride2) {
+  // A network's first layer (3x3 stride 2, <= 4 channels) has its own in-place path: channel
+  // counts 1 to 4, output rows wider than a vector with a tail, 20 output channels (a partial
+  // group of 16), unpadded and asymmetric pads, every activation.
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    for (int64_t c : {1, 3, 4}) runConv(conv(1, c, 17, 41, 20, 3, 3, 2, 1), true, true, isa);
+    runConv(conv(2, 3, 9, 9, 8, 3, 3, 2, 0), true, false, isa);
+    Conv2dParams p = conv(1, 3, 12, 35, 16, 3, 3, 2, 1);
+    p.padRight = 0;
+    p.padBottom = 2;
+    runConv(p, false, true, isa);
+    for (const Activation& act : kt::allActivations()) {
+      Conv2dParams a = conv(1, 3, 10, 38, 17, 3, 3, 2, 1);
+      a.activation = act;
+      runConv(a, true, true, isa);
     }
   });
 }

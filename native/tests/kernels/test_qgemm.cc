@@ -217,6 +217,11 @@ TEST(qconv2d_matches_reference) {
       convCase(1, 8, 7, 141, 8, 3, 2, 1, 8),     // depthwise stride 2, wide rows
       convCase(1, 4, 9, 70, 4, 5, 1, 2, 4),      // depthwise 5x5: two tap groups per row
       convCase(1, 4, 9, 40, 4, 3, 3, 1, 4),      // depthwise stride 3
+      convCase(1, 6, 7, 7, 6, 3, 1, 1, 6),       // depthwise 7 x 7 (MobileNet's last stage)
+      convCase(1, 6, 14, 14, 6, 3, 2, 1, 6),     // depthwise stride 2 to 7 x 7
+      convCase(1, 5, 8, 19, 5, 3, 1, 0, 5),      // depthwise unpadded
+      convCase(1, 3, 9, 17, 3, 2, 2, 0, 3),      // depthwise 2x2: a short group per row
+      convCase(1, 4, 5, 90, 4, 3, 2, 1, 4),      // depthwise stride 2, 45 columns: 3 blocks
   };
   std::vector<QConv2dParams> all(std::begin(cases), std::end(cases));
   QConv2dParams mixed = convCase(1, 8, 13, 18, 12, 3, 1, 1, 1);

@@ -35,6 +35,10 @@ float activate(const Activation& act, float x);
 // Applies `act` in place to n contiguous values, on the active ISA tier.
 void applyActivation(const Activation& act, float* data, size_t n);
 
+// Adds `bias` to n contiguous values and applies `act`: a conv/GEMM epilogue row (one output
+// channel). The cheap kinds (none, Relu, Clip) take a single pass over the row.
+void applyBiasActivation(const Activation& act, float bias, float* data, size_t n);
+
 // Builds the ONNX default for kinds with attributes (LeakyRelu 0.01, HardSigmoid 0.2/0.5,
 // Elu 1.0, Clip -inf/+inf).
 Activation makeActivation(ActivationKind kind);

@@ -88,6 +88,16 @@ void applyActivation(const Activation& act, float* data, size_t n) {
   isa_scalar::applyActivation(act, data, n);
 }
 
+void applyBiasActivation(const Activation& act, float bias, float* data, size_t n) {
+  if (n == 0) return;
+  if (activeIsa() == CpuIsa::kAvx512) {
+    if (!isa_avx512::addBiasActivation(act, bias, data, n)) applyActivation(act, data, n);
+    return;
+  }
+  for (size_t i = 0; i < n; ++i) data[i] += bias;
+  applyActivation(act, data, n);
+}
+
 Activation makeActivation(ActivationKind kind) {
   Activation a;
   a.kind = kind;

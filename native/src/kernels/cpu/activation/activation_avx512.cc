@@ -81,4 +81,25 @@ size_t applyActivation(const Activation& act, float* d, size_t n) {
   }
 }
 
+bool addBiasActivation(const Activation& act, float bias, float* d, size_t n) {
+  const __m512 b = _mm512_set1_ps(bias);
+  switch (act.kind) {
+    case ActivationKind::kRelu: {
+      const __m512 zero = _mm512_setzero_ps();
+      forEach16(d, n, [&](__m512 x) { return _mm512_max_ps(_mm512_add_ps(x, b), zero); });
+      return true;
+    }
+    case ActivationKind::kClip: {
+      const __m512 lo = _mm512_set1_ps(act.alpha), hi = _mm512_set1_ps(act.beta);
+      forEach16(d, n, [&](__m512 x) {
+        return _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(x, b), lo), hi);
+      });
+      return true;
+    }
+    default:
+      forEach16(d, n, [&](__m512 x) { return _mm512_add_ps(x, b); });
+      return act.kind == ActivationKind::kNone;
+  }
+}
+
 }  // namespace kiln::kernels::isa_avx512

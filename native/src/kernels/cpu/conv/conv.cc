@@ -104,6 +104,17 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
     chunkParallel = true;
   }
   const int64_t chunks = (P + chunk - 1) / chunk;
+  if (pointwise && packed && Kdim <= isa_avx512::kPointwiseMaxK && activeIsa() == CpuIsa::kAvx512 &&
+      selectGemmKernel().mr == 12) {
+    for (int64_t n = 0; n < p.batch; ++n)
+      for (int64_t g = 0; g < p.group; ++g)
+        isa_avx512::pointwiseConv(Mg, Kdim, P, packed + g * groupFloats,
+                                  x + (n * p.inChannels + g * Cg) * P,
+                                  bias ? bias + g * Mg : nullptr,
+                                  residual ? residual + (n * p.outChannels + g * Mg) * P : nullptr,
+                                  p.activation, y + (n * p.outChannels + g * Mg) * P, threads);
+    return;
+  }
 
   for (int64_t n = 0; n < p.batch; ++n) {
     for (int64_t g = 0; g < p.group; ++g) {
@@ -306,6 +317,17 @@ void conv2dPacked(const Conv2dParams& p, const float* x, const void* packedW, si
     int64_t OH, OW;
     conv2dOutputShape(p, &OH, &OW);
     depthwiseConv2d(p, OH, OW, x, panels, bias, residual, y);
+    return;
+  }
+  if (activeIsa() == CpuIsa::kAvx512 && selectGemmKernel().mr == 12 &&
+      isa_avx512::stemConvApplies(p)) {
+    int64_t OH, OW;
+    conv2dOutputShape(p, &OH, &OW);
+    const int64_t in = p.inChannels * p.inH * p.inW, out = p.outChannels * OH * OW;
+    for (int64_t n = 0; n < p.batch; ++n)
+      isa_avx512::stemConv(p, OH, OW, x + n * in, panels, bias,
+                           residual ? residual + n * out : nullptr, y + n * out,
+                           globalThreadPool());
     return;
   }
   conv2dGemm(p, x, nullptr, panels, payloadFloats / static_cast<size_t>(p.group), bias, residual,

@@ -2,6 +2,7 @@
 #pragma once
 
 #include "kiln/kernels/conv.h"
+#include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
 
@@ -26,6 +27,37 @@ void depthwiseZeroBorders(const Conv2dParams& p, int64_t outH, int64_t outW, flo
 // been through depthwiseZeroBorders for this geometry.
 void depthwisePlane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
                     const float* wk, float bias, const float* residual, float* out, float* scratch);
+
+// Whether depthwise3x3Plane takes this geometry: 3x3, undilated, stride 1 or 2 (any pads).
+bool depthwise3x3Applies(const Conv2dParams& p);
+
+// One plane of depthwiseConv2d for depthwise3x3Applies geometry, activation included, read in
+// place (no padded copy): out = taps of xin + residual plane (or null) + bias.
+void depthwise3x3Plane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
+                       const float* wk, float bias, const float* residual, float* out);
+
+// Largest K (input channels) pointwiseConv takes: a tile's 32 columns of all K input rows stay
+// in L2 (128 KB at this K) while its row panels pass over them; longer K runs the GEMM path,
+// whose K blocking does that. Measured no slower than the GEMM path up to here (ResNet-50's
+// 1024 -> 256 included).
+constexpr int64_t kPointwiseMaxK = 1024;
+
+// One image and group of a 1x1 stride-1 unpadded convolution: y (M x P) = activation(packedA
+// (weights packed as packGemmA does for 12-row panels) x x (K x P) + residual (or null) + bias
+// (or null)), split over pool's threads.
+void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const float* x,
+                   const float* bias, const float* residual, const Activation& act, float* y,
+                   ThreadPool& pool);
+
+// Whether stemConv takes this geometry: ungrouped 3x3 stride 2, undilated, at most 4 input
+// channels (any pads).
+bool stemConvApplies(const Conv2dParams& p);
+
+// One image of a stemConvApplies convolution from weights packed as for the GEMM path (12-row
+// panels, K = channel x 3 x 3): y = activation(conv + residual (or null) + bias (or null)).
+void stemConv(const Conv2dParams& p, int64_t outH, int64_t outW, const float* x,
+              const float* panels, const float* bias, const float* residual, float* y,
+              ThreadPool& pool);
 }  // namespace isa_avx512
 
 }  // namespace kiln::kernels

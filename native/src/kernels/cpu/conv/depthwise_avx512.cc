@@ -193,4 +193,142 @@ void depthwisePlane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* 
   }
 }
 
+namespace {
+
+// Lanes j of a load at input column c0 that fall inside the row [0, inW), limited to n lanes.
+inline __mmask16 rowLanes(int64_t c0, int64_t inW, int64_t n) {
+  const int64_t lo = std::max<int64_t>(0, -c0), hi = std::min<int64_t>(n, inW - c0);
+  return hi <= lo ? static_cast<__mmask16>(0)
+                  : static_cast<__mmask16>(firstLanes(hi) & ~firstLanes(lo));
+}
+
+// Bias (+ residual) and, for the kinds done in registers, the activation of one output vector.
+inline __m512 finish(__m512 acc, __m512 add, const Activation& act, __m512 lo, __m512 hi) {
+  const __m512 o = _mm512_add_ps(acc, add);
+  switch (act.kind) {
+    case ActivationKind::kRelu:
+      return _mm512_max_ps(o, _mm512_setzero_ps());
+    case ActivationKind::kClip:
+      return _mm512_min_ps(_mm512_max_ps(o, lo), hi);
+    default:
+      return o;
+  }
+}
+
+// kR output rows from oh0 of a 3x3 undilated plane with stride kS, 16 columns from x0 (cnt of
+// them valid). Each input row is loaded once (its three taps as shifted vectors, out-of-row lanes
+// masked to zero, which is the padding) and feeds every output row of the block that reads it.
+template <int kS, int kR>
+void rows3x3(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin, const __m512* w,
+             float bias, const float* residual, const Activation& act, float* out, int64_t oh0,
+             int64_t x0, int64_t cnt, const __mmask16* tapMask) {
+  // One accumulator per output row and filter row: chains of 3 FMAs instead of 9, whose
+  // latency bounded the small planes (14 x 14).
+  __m512 acc[kR][3];
+  for (int j = 0; j < kR; ++j) acc[j][0] = acc[j][1] = acc[j][2] = _mm512_setzero_ps();
+  constexpr int kIn = (kR - 1) * kS + 3;  // input rows the block reads
+  const int64_t r0 = oh0 * kS - p.padTop;
+  const int64_t c0 = x0 * kS - p.padLeft;
+  const __m512i evens = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+  const __m512i odds = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+#pragma GCC unroll 16
+  for (int i = 0; i < kIn; ++i) {
+    const int64_t r = r0 + i;
+    if (r < 0 || r >= p.inH) continue;
+    const float* row = xin + r * p.inW + c0;
+    __m512 t[3];
+    if (kS == 1) {
+      // One vector at the block's own columns and the single columns either side, shifted in:
+      // two of three plain loads would straddle cache lines.
+      const __m512 mid = _mm512_maskz_loadu_ps(tapMask[1], row + 1);
+      const __m512 left = _mm512_maskz_loadu_ps(tapMask[0], row - 15);
+      const __m512 right = _mm512_maskz_loadu_ps(tapMask[2], row + 17);
+      t[0] = _mm512_castsi512_ps(
+          _mm512_alignr_epi32(_mm512_castps_si512(mid), _mm512_castps_si512(left), 15));
+      t[1] = mid;
+      t[2] = _mm512_castsi512_ps(
+          _mm512_alignr_epi32(_mm512_castps_si512(right), _mm512_castps_si512(mid), 1));
+    } else {
+      // Columns c0 + 2j + kx: evens and odds of 32 loaded from c0, evens of 32 from c0 + 2.
+      const __m512 a = _mm512_maskz_loadu_ps(tapMask[0], row);
+      const __m512 b = _mm512_maskz_loadu_ps(tapMask[1], row + 16);
+      const __m512 c = _mm512_maskz_loadu_ps(tapMask[2], row + 2);
+      const __m512 d = _mm512_maskz_loadu_ps(tapMask[3], row + 18);
+      t[0] = _mm512_permutex2var_ps(a, evens, b);
+      t[1] = _mm512_permutex2var_ps(a, odds, b);
+      t[2] = _mm512_permutex2var_ps(c, evens, d);
+    }
+#pragma GCC unroll 8
+    for (int j = 0; j < kR; ++j) {
+      const int ky = i - j * kS;
+      if (ky < 0 || ky > 2) continue;
+      acc[j][ky] = _mm512_fmadd_ps(w[ky * 3], t[0], acc[j][ky]);
+      acc[j][ky] = _mm512_fmadd_ps(w[ky * 3 + 1], t[1], acc[j][ky]);
+      acc[j][ky] = _mm512_fmadd_ps(w[ky * 3 + 2], t[2], acc[j][ky]);
+    }
+  }
+  const __mmask16 m = firstLanes(cnt);
+  const __m512 bv = _mm512_set1_ps(bias);
+  const __m512 lo = _mm512_set1_ps(act.alpha), hi = _mm512_set1_ps(act.beta);
+  for (int j = 0; j < kR; ++j) {
+    const int64_t oh = oh0 + j;
+    if (oh >= OH) break;
+    // Taps first, then residual + bias: the order of the other paths.
+    const __m512 add =
+        residual ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + oh * OW + x0), bv) : bv;
+    const __m512 sum = _mm512_add_ps(_mm512_add_ps(acc[j][0], acc[j][1]), acc[j][2]);
+    _mm512_mask_storeu_ps(out + oh * OW + x0, m, finish(sum, add, act, lo, hi));
+  }
+}
+
+}  // namespace
+
+bool depthwise3x3Applies(const Conv2dParams& p) {
+  return p.kernelH == 3 && p.kernelW == 3 && p.dilationH == 1 && p.dilationW == 1 &&
+         p.strideH == p.strideW && (p.strideW == 1 || p.strideW == 2);
+}
+
+void depthwise3x3Plane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin,
+                       const float* wk, float bias, const float* residual, float* out) {
+  __m512 w[9];
+  for (int t = 0; t < 9; ++t) w[t] = _mm512_set1_ps(wk[t]);
+  const bool s1 = p.strideW == 1;
+  // The loads' lane masks of a column block (lanes outside the row read padding).
+  const auto masks = [&](int64_t x0, int64_t cnt, __mmask16* tapMask) {
+    const int64_t c0 = x0 * p.strideW - p.padLeft;
+    if (s1) {
+      // The block's columns c0 + 1 .. c0 + cnt (one more for the last output's right tap),
+      // column c0 as lane 15 of a load from c0 - 15, and for a full block column c0 + 17 as
+      // lane 0 of a load from there; the shifts place them.
+      tapMask[0] = static_cast<__mmask16>(rowLanes(c0 - 15, p.inW, 16) & 0x8000);
+      tapMask[1] = rowLanes(c0 + 1, p.inW, std::min<int64_t>(16, cnt + 1));
+      tapMask[2] = rowLanes(c0 + 17, p.inW, cnt == 16 ? 1 : 0);
+    } else {
+      // Output j reads columns c0 + 2j .. c0 + 2j + 2: the loads cover 2 * cnt + 1 columns.
+      const int64_t span = 2 * cnt + 1;
+      tapMask[0] = rowLanes(c0, p.inW, std::min<int64_t>(16, span));
+      tapMask[1] = rowLanes(c0 + 16, p.inW, std::max<int64_t>(0, span - 16));
+      tapMask[2] = rowLanes(c0 + 2, p.inW, std::min<int64_t>(16, span - 2));
+      tapMask[3] = rowLanes(c0 + 18, p.inW, std::max<int64_t>(0, span - 18));
+    }
+  };
+  // Blocks of 4 rows (stride 2: 2) across the plane, row blocks outside; a last partial block
+  // runs as a whole one that stores only its rows inside the plane (cheaper than single rows).
+  const int rows = s1 ? 4 : 2;
+  for (int64_t oh = 0; oh < OH; oh += rows) {
+    for (int64_t x0 = 0; x0 < OW; x0 += 16) {
+      const int64_t cnt = std::min<int64_t>(16, OW - x0);
+      __mmask16 m[4];
+      masks(x0, cnt, m);
+      if (s1)
+        rows3x3<1, 4>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
+      else
+        rows3x3<2, 2>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
+    }
+  }
+  const ActivationKind k = p.activation.kind;
+  if (k != ActivationKind::kNone && k != ActivationKind::kRelu && k != ActivationKind::kClip)
+    kernels::applyActivation(p.activation, out, static_cast<size_t>(OH * OW));
+}
+
 }  // namespace kiln::kernels::isa_avx512

@@ -110,9 +110,11 @@ void epilogue(const GemmParams& p, float* c, int64_t ldc, int64_t i0, int64_t i1
     float* row = c + i * ldc + j0;
     const int64_t n = j1 - j0;
     if (p.biasKind == BiasKind::kPerRow) {
-      const float v = p.bias[i];
-      for (int64_t j = 0; j < n; ++j) row[j] += v;
-    } else if (p.biasKind == BiasKind::kPerCol) {
+      // One vector pass for bias and activation (the scalar loop cost a fifth of a K = 16 conv).
+      applyBiasActivation(p.activation, p.bias[i], row, static_cast<size_t>(n));
+      continue;
+    }
+    if (p.biasKind == BiasKind::kPerCol) {
       const float* bv = p.bias + j0;
       for (int64_t j = 0; j < n; ++j) row[j] += bv[j];
     }

@@ -160,4 +160,149 @@ void depthwiseChannelAvx512(const QConv2dParams& p, const DepthwiseTaps& taps, c
   depthwiseChannel(p, plane, pw, filter, bias, scale, rq, oh, ow, acc, out);
 }
 
+bool depthwiseDirectApplies(const QConv2dParams& p, const DepthwiseTaps& taps) {
+  return taps.count > 0 && taps.count == p.kernelH && p.kernelW <= 4;
+}
+
+namespace {
+
+// Requantizes one vector of sums and stores its n bytes.
+inline void storeRequantized(__m512i acc, __m512 vscale, __m512 bound, __m512i zero, __m512i lo,
+                             __m512i hi, __mmask16 m, uint8_t* out) {
+  __m512 f = _mm512_mul_ps(_mm512_cvtepi32_ps(acc), vscale);
+  f = _mm512_max_ps(_mm512_min_ps(f, bound), _mm512_sub_ps(_mm512_setzero_ps(), bound));
+  __m512i q = _mm512_add_epi32(_mm512_cvtps_epi32(f), zero);
+  q = _mm512_min_epi32(_mm512_max_epi32(q, lo), hi);
+  _mm_mask_storeu_epi8(out, m, _mm512_cvtepi32_epi8(q));
+}
+
+// Output rows of one 16-column block; kH > 0 fixes the filter height at compile time (so the
+// groups stay in registers), kH == 0 reads it from p.
+template <int kH>
+void directBlock(const QConv2dParams& p, const __m512i* dwords, const __m512i* bytes,
+                 const __m512i* weights, const uint8_t* x, int64_t c0, __mmask64 inside, __m512i zp,
+                 __m512i vbias, float scale, const QRequant& rq, int64_t oh, int64_t ow, int64_t n,
+                 uint8_t* out) {
+  const int64_t kernelH = kH > 0 ? kH : p.kernelH;
+  const __m512 vscale = _mm512_set1_ps(scale);
+  const __m512i lo = _mm512_set1_epi32(rq.lo), hi = _mm512_set1_epi32(rq.hi);
+  const __m512i zero = _mm512_set1_epi32(rq.zeroPoint);
+  const __m512 bound = _mm512_set1_ps(kRequantBound);
+  const __mmask16 m = tailMask(n);
+  for (int64_t y = 0; y < oh; ++y) {
+    __m512i acc = vbias;
+#pragma GCC unroll 8
+    for (int64_t ky = 0; ky < kernelH; ++ky) {
+      const int64_t r = y * p.strideH - p.padTop + ky * p.dilationH;
+      const __m512i v =
+          r < 0 || r >= p.inH ? zp : _mm512_mask_loadu_epi8(zp, inside, x + r * p.inW + c0);
+      const __m512i t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords[ky], v), bytes[ky]);
+      acc = _mm512_dpbusd_epi32(acc, t, weights[ky]);
+    }
+    storeRequantized(acc, vscale, bound, zero, lo, hi, m, out + y * ow);
+  }
+}
+
+// Requantization constants of one channel.
+struct Requant {
+  __m512 vscale, bound;
+  __m512i zero, lo, hi;
+};
+
+// 3 filter rows, undilated, vertical stride kS: output rows y0 .. y0 + kR - 1. The three groups
+// pick the same bytes (their tables depend on the column only), so each input row is loaded and
+// shuffled once for every output row of the block that reads it.
+template <int kS, int kR>
+inline void rows3(const QConv2dParams& p, __m512i dwords, __m512i bytes, const __m512i* weights,
+                  const uint8_t* x, int64_t c0, __mmask64 inside, __m512i zp, __m512i vbias,
+                  const Requant& q, __mmask16 m, int64_t y0, int64_t ow, uint8_t* out) {
+  __m512i acc[kR];
+  for (int j = 0; j < kR; ++j) acc[j] = vbias;
+  constexpr int kIn = (kR - 1) * kS + 3;
+#pragma GCC unroll 16
+  for (int i = 0; i < kIn; ++i) {
+    const int64_t r = y0 * kS - p.padTop + i;
+    const __m512i v =
+        r < 0 || r >= p.inH ? zp : _mm512_mask_loadu_epi8(zp, inside, x + r * p.inW + c0);
+    const __m512i t = _mm512_shuffle_epi8(_mm512_permutexvar_epi32(dwords, v), bytes);
+#pragma GCC unroll 8
+    for (int j = 0; j < kR; ++j) {
+      const int ky = i - j * kS;
+      if (ky >= 0 && ky < 3) acc[j] = _mm512_dpbusd_epi32(acc[j], t, weights[ky]);
+    }
+  }
+  for (int j = 0; j < kR; ++j)
+    storeRequantized(acc[j], q.vscale, q.bound, q.zero, q.lo, q.hi, m, out + (y0 + j) * ow);
+}
+
+// All output rows of a 16-column block: kR at a time, the last 1 .. kR - 1 rows as one block.
+template <int kS, int kR>
+void directRows3(const QConv2dParams& p, __m512i dwords, __m512i bytes, const __m512i* weights,
+                 const uint8_t* x, int64_t c0, __mmask64 inside, __m512i zp, __m512i vbias,
+                 float scale, const QRequant& rq, int64_t oh, int64_t ow, int64_t n, uint8_t* out) {
+  const Requant q{_mm512_set1_ps(scale), _mm512_set1_ps(kRequantBound),
+                  _mm512_set1_epi32(rq.zeroPoint), _mm512_set1_epi32(rq.lo),
+                  _mm512_set1_epi32(rq.hi)};
+  const __mmask16 m = tailMask(n);
+  int64_t y0 = 0;
+  for (; y0 + kR <= oh; y0 += kR)
+    rows3<kS, kR>(p, dwords, bytes, weights, x, c0, inside, zp, vbias, q, m, y0, ow, out);
+  switch (oh - y0) {
+    case 3:
+      rows3<kS, 3>(p, dwords, bytes, weights, x, c0, inside, zp, vbias, q, m, y0, ow, out);
+      break;
+    case 2:
+      rows3<kS, 2>(p, dwords, bytes, weights, x, c0, inside, zp, vbias, q, m, y0, ow, out);
+      break;
+    case 1:
+      rows3<kS, 1>(p, dwords, bytes, weights, x, c0, inside, zp, vbias, q, m, y0, ow, out);
+      break;
+    default:
+      break;
+  }
+}
+
+}  // namespace
+
+void depthwiseChannelDirectAvx512(const QConv2dParams& p, const DepthwiseTaps& taps,
+                                  const uint8_t* x, const int8_t* filter, int32_t bias, float scale,
+                                  const QRequant& rq, int64_t oh, int64_t ow, uint8_t* out) {
+  // Group ky holds filter row ky (taps.kx0[ky] == 0): its taps' bytes and weights.
+  __m512i dwords[16], bytes[16], weights[16];
+  for (int64_t ky = 0; ky < p.kernelH; ++ky) {
+    int8_t w[4] = {0, 0, 0, 0};
+    for (int64_t j = 0; j < p.kernelW; ++j) w[j] = filter[ky * p.kernelW + j];
+    int32_t packed = 0;
+    std::memcpy(&packed, w, 4);
+    dwords[ky] = _mm512_load_si512(taps.dwords[ky]);
+    bytes[ky] = _mm512_load_si512(taps.bytes[ky]);
+    weights[ky] = _mm512_set1_epi32(packed);
+  }
+  const __m512i zp = _mm512_set1_epi8(static_cast<char>(p.inZeroPoint));
+  const __m512i vbias = _mm512_set1_epi32(bias);
+  for (int64_t x0 = 0; x0 < ow; x0 += 16) {
+    // The 64 bytes from padded column x0 * strideW: lanes outside [0, inW) read the zero point.
+    const int64_t c0 = x0 * p.strideW - p.padLeft;
+    const int64_t first = std::max<int64_t>(0, -c0), last = std::min<int64_t>(64, p.inW - c0);
+    const __mmask64 below = first >= 64 ? ~__mmask64{0} : (__mmask64{1} << first) - 1;
+    const __mmask64 upTo = last >= 64  ? ~__mmask64{0}
+                           : last <= 0 ? __mmask64{0}
+                                       : (__mmask64{1} << last) - 1;
+    const int64_t n = std::min<int64_t>(16, ow - x0);
+    const __mmask64 inside = upTo & ~below;
+    if (p.kernelH == 3 && p.dilationH == 1 && p.strideH == 1)
+      directRows3<1, 4>(p, dwords[0], bytes[0], weights, x, c0, inside, zp, vbias, scale, rq, oh,
+                        ow, n, out + x0);
+    else if (p.kernelH == 3 && p.dilationH == 1 && p.strideH == 2)
+      directRows3<2, 2>(p, dwords[0], bytes[0], weights, x, c0, inside, zp, vbias, scale, rq, oh,
+                        ow, n, out + x0);
+    else if (p.kernelH == 3)
+      directBlock<3>(p, dwords, bytes, weights, x, c0, upTo & ~below, zp, vbias, scale, rq, oh, ow,
+                     n, out + x0);
+    else
+      directBlock<0>(p, dwords, bytes, weights, x, c0, upTo & ~below, zp, vbias, scale, rq, oh, ow,
+                     n, out + x0);
+  }
+}
+
 }  // namespace kiln::kernels::qgemm

@@ -66,6 +66,16 @@ void depthwiseChannelAvx512(const QConv2dParams& p, const DepthwiseTaps& taps, c
                             int64_t pw, const int8_t* filter, int32_t bias, float scale,
                             const QRequant& rq, int64_t oh, int64_t ow, int32_t* acc, uint8_t* out);
 
+// Whether depthwiseChannelDirectAvx512 takes this geometry: VNNI taps with one group per filter
+// row (kernel width <= 4), as MobileNet's 3x3 filters have.
+bool depthwiseDirectApplies(const QConv2dParams& p, const DepthwiseTaps& taps);
+
+// The VNNI kernel reading the channel's unpadded input plane in place: bytes outside the plane
+// come from masked loads as the input zero point, so no padded copy is made.
+void depthwiseChannelDirectAvx512(const QConv2dParams& p, const DepthwiseTaps& taps,
+                                  const uint8_t* x, const int8_t* filter, int32_t bias, float scale,
+                                  const QRequant& rq, int64_t oh, int64_t ow, uint8_t* out);
+
 // One output byte from an int32 sum: the epilogue every variant must match bit for bit.
 inline uint8_t requantizeOne(int32_t acc, float scale, const QRequant& rq) {
   float v = static_cast<float>(acc) * scale;
