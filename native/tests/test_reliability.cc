@@ -93,6 +93,8 @@ TEST(planned_scratch_bounds_what_kernels_ask) {
                             {{"pads", ints({1, 1, 1, 1})}})},
       {"winograd blocks", oneLayer("Conv", {1, 64, 96, 96}, {64, 64, 3, 3}, {1, 64, 96, 96},
                                    {{"pads", ints({1, 1, 1, 1})}})},
+      {"stem 3x3/2", oneLayer("Conv", {1, 3, 64, 64}, {16, 3, 3, 3}, {1, 16, 32, 32},
+                              {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}})},
       {"conv 7x7 wide", oneLayer("Conv", {1, 3, 96, 96}, {8, 3, 7, 7}, {1, 8, 90, 90}, {})},
       {"conv 1x1", oneLayer("Conv", {1, 32, 20, 20}, {24, 32, 1, 1}, {1, 24, 20, 20}, {})},
       {"grouped",
