@@ -37,10 +37,10 @@ void depthwise3x3Plane(const Conv2dParams& p, int64_t outH, int64_t outW, const 
                        const float* wk, float bias, const float* residual, float* out);
 
 // Largest K (input channels) pointwiseConv takes: a tile's 32 columns of all K input rows stay
-// in L2 (128 KB at this K) while its row panels pass over them; longer K runs the GEMM path,
-// whose K blocking does that. Measured no slower than the GEMM path up to here (ResNet-50's
-// 1024 -> 256 included).
-constexpr int64_t kPointwiseMaxK = 1024;
+// in L2 (32 KB at this K) while its row panels pass over them; longer K runs the GEMM path,
+// whose K blocking does that. 1024 was no slower on one thread, but ResNet-50 on two threads
+// ran 4% slower with it than with 256 (bench harness, A/B, kiln/ORT 1.38 vs 1.33).
+constexpr int64_t kPointwiseMaxK = 256;
 
 // One image and group of a 1x1 stride-1 unpadded convolution: y (M x P) = activation(packedA
 // (weights packed as packGemmA does for 12-row panels) x x (K x P) + residual (or null) + bias
