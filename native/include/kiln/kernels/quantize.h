@@ -30,5 +30,7 @@ void qlinearAdd(const void* a, const void* b, int64_t n, const QAddParams& p, vo
 // MaxPool over 8-bit NCHW data (p.kind must be kMax): the max of quantized values is the
 // quantized max, so 8-bit engines pool without dequantizing.
 void maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y);
+// The bytes each worker of maxPool2d8 allocates for one call (its row buffers).
+int64_t maxPool2d8ScratchBytes(const Pool2dParams& p);
 
 }  // namespace kiln::kernels

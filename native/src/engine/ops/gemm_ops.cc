@@ -84,7 +84,7 @@ void runGemm(OpContext& ctx) {
   if (ctx.has(2) && beta != 0.0f) {
     const Dims& c = ctx.shape(2);
     const int64_t cn = shapeElements(c);
-    if (beta == 1.0f && (cn == p.n && (c.size() == 1 || c[0] == 1))) {
+    if (beta == 1.0f && (cn == p.n && (c.size() <= 1 || c[0] == 1))) {
       p.bias = ctx.f32(2);  // the common case: a per-column bias, folded into the epilogue
       p.biasKind = kernels::BiasKind::kPerCol;
     } else {

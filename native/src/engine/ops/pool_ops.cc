@@ -112,7 +112,8 @@ void runPool(OpContext& ctx) {
   kernels::pool2d(poolParams(ctx, Kind), ctx.f32(0), ctx.outF32(0));
 }
 
-// The separable kernel's work buffers (the direct kernels' are a row or two).
+// The separable kernel's work buffers and the 8-bit max kernel's row maxima (the float direct
+// kernels' are a row or two).
 template <kernels::PoolKind Kind>
 void scratchPool(const OpContext& ctx, kernels::ScratchNeed* need) {
   const bool mean = Kind == kernels::PoolKind::kAverage;
@@ -122,7 +123,13 @@ void scratchPool(const OpContext& ctx, kernels::ScratchNeed* need) {
         kernels::poolSeparableScratchBytes(poolNdAxes(ctx), ctx.layer.outputs.size() > 1, mean));
     return;
   }
-  const std::vector<kernels::PoolAxis> axes = kernels::pool2dAxes(poolParams(ctx, Kind));
+  const kernels::Pool2dParams p = poolParams(ctx, Kind);
+  const std::vector<kernels::PoolAxis> axes = kernels::pool2dAxes(p);
+  if (Kind == kernels::PoolKind::kMax && isEightBit(ctx) && !kernels::poolWindowIsWide(axes)) {
+    need->transientBytes =
+        std::max<int64_t>(need->transientBytes, kernels::maxPool2d8ScratchBytes(p));
+    return;
+  }
   if (kernels::poolWindowIsWide(axes))
     need->transientBytes = std::max<int64_t>(need->transientBytes,
                                              kernels::poolSeparableScratchBytes(axes, false, mean));

@@ -222,7 +222,7 @@ std::vector<double> centeredMatrix(const OpContext& ctx, size_t in, size_t zp, i
         z.size() == 1
             ? 0
             : static_cast<size_t>((perColumn ? col : row) % static_cast<int64_t>(z.size()));
-    out[i] = static_cast<double>(v[i] - z[zi]);
+    out[i] = static_cast<double>(int64_t{v[i]} - z[zi]);
   }
   return out;
 }
@@ -250,9 +250,17 @@ void requireEightBit(const OpContext& ctx, size_t in) {
   ctx.require(t == DataType::kUInt8 || t == DataType::kInt8, "operands must be 8-bit integers");
 }
 
+// The spec types a zero point like its operand; a wider one could overflow the exact sums.
+void requireZeroPointType(const OpContext& ctx, size_t zp, size_t operand) {
+  if (ctx.has(zp))
+    ctx.require(ctx.dtype(zp) == ctx.dtype(operand), "a zero point must have its operand's type");
+}
+
 void inferMatMulInteger(OpContext& ctx) {
   requireEightBit(ctx, 0);
   requireEightBit(ctx, 1);
+  requireZeroPointType(ctx, 2, 0);
+  requireZeroPointType(ctx, 3, 1);
   ctx.outShapes[0] = matMulShape(ctx, 0, 1).out;
   ctx.outTypes[0] = DataType::kInt32;
 }
@@ -260,13 +268,18 @@ void inferMatMulInteger(OpContext& ctx) {
 void runMatMulInteger(OpContext& ctx) {
   const std::vector<double> y = integerMatMul(ctx, matMulShape(ctx, 0, 1), 0, 2, 1, 3);
   auto* dst = static_cast<int32_t*>(ctx.out[0]);
-  for (size_t i = 0; i < y.size(); ++i) dst[i] = static_cast<int32_t>(y[i]);
+  // Sums past int32 wrap, as an int32 accumulator would (two's complement, no UB).
+  for (size_t i = 0; i < y.size(); ++i)
+    dst[i] = static_cast<int32_t>(static_cast<uint32_t>(static_cast<int64_t>(y[i])));
 }
 
 // QLinearMatMul(a, a_scale, a_zp, b, b_scale, b_zp, y_scale, y_zp).
 void inferQLinearMatMul(OpContext& ctx) {
   requireEightBit(ctx, 0);
   requireEightBit(ctx, 3);
+  requireEightBit(ctx, 7);
+  requireZeroPointType(ctx, 2, 0);
+  requireZeroPointType(ctx, 5, 3);
   ctx.requireFloatInputs({1, 4, 6});
   ctx.outShapes[0] = matMulShape(ctx, 0, 3).out;
   ctx.outTypes[0] = ctx.dtype(7);

@@ -9,6 +9,7 @@
 #include "kernels/cpu/qgemm/qgemm_internal.h"
 #include "kiln/error.h"
 #include "kiln/kernels/quantize.h"
+#include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -20,14 +21,28 @@ struct PoolScratch {
   std::vector<uint8_t> row, phases, rowMax;
 };
 
-PoolScratch makeScratch(const Pool2dParams& p, int64_t ow) {
-  PoolScratch s;
+// The row lengths makeScratch sizes its buffers by (shared with the memory plan's bound).
+struct PoolRows {
+  int64_t padded = 0, phaseLen = 0, rowMax = 0;
+};
+
+PoolRows poolRows(const Pool2dParams& p, int64_t ow) {
+  PoolRows r;
   // Phase j of tap kx starts at (kx * dw) / stride; the last output reads phaseLen - 1.
-  s.phaseLen = ow + (p.kernelW - 1) * p.dilationW / p.strideW;
-  s.padded = std::max(s.phaseLen * p.strideW, p.padLeft + p.inW);
+  r.phaseLen = ow + (p.kernelW - 1) * p.dilationW / p.strideW;
+  r.padded = std::max(r.phaseLen * p.strideW, p.padLeft + p.inW);
+  r.rowMax = scratchProduct(p.inH, ow);
+  return r;
+}
+
+PoolScratch makeScratch(const Pool2dParams& p, int64_t ow) {
+  const PoolRows r = poolRows(p, ow);
+  PoolScratch s;
+  s.phaseLen = r.phaseLen;
+  s.padded = r.padded;
   s.row.resize(static_cast<size_t>(s.padded));
   s.phases.resize(static_cast<size_t>(s.phaseLen * p.strideW));
-  s.rowMax.resize(static_cast<size_t>(p.inH * ow));
+  s.rowMax.resize(static_cast<size_t>(r.rowMax));
   return s;
 }
 
@@ -64,6 +79,13 @@ void maxPlane(const Pool2dParams& p, const T* x, T* y, int64_t oh, int64_t ow, P
 }
 
 }  // namespace
+
+int64_t maxPool2d8ScratchBytes(const Pool2dParams& p) {
+  int64_t oh = 0, ow = 0;
+  pool2dOutputShape(p, &oh, &ow);
+  const PoolRows r = poolRows(p, ow);
+  return r.padded + scratchProduct(r.phaseLen, p.strideW) + r.rowMax;
+}
 
 void maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y) {
   if (p.kind != PoolKind::kMax) throw Error(ErrorCode::kInvalidArgument, "maxPool2d8: max only");
