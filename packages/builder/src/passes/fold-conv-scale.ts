@@ -1,12 +1,5 @@
 import { NetworkTensor, type Layer, type NetworkDefinition } from '../network';
-import { consumersOf, hasSingleUse, sameGuards } from './uses';
-
-// The single value of a float32 constant with one element, else undefined.
-function scalarValue(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
-}
+import { consumersOf, hasSingleUse, sameGuards, scalarConstant } from './uses';
 
 /**
  * Folds a Mul or Add by a scalar constant that follows a Conv into the conv's weights and bias:
@@ -22,10 +15,10 @@ export function foldConvScale(network: NetworkDefinition): NetworkDefinition {
   for (const op of network.layers) {
     if ((op.op !== 'Mul' && op.op !== 'Add') || op.inputs.length !== 2 || op.attrs.size > 0)
       continue;
-    const side = [0, 1].find((i) => scalarValue(op.inputs[1 - i]) !== undefined);
+    const side = [0, 1].find((i) => scalarConstant(op.inputs[1 - i]) !== undefined);
     if (side === undefined) continue;
     const x = op.inputs[side]!;
-    const k = scalarValue(op.inputs[1 - side])!;
+    const k = scalarConstant(op.inputs[1 - side])!;
     const conv = producers.get(x);
     if (!conv || conv.op !== 'Conv' || conv.attrs.has('activation') || conv.inputs.length > 3)
       continue;

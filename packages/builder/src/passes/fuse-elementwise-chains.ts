@@ -1,7 +1,7 @@
 import type { NativeAttr } from '@kiln/core';
 
 import { Layer, type NetworkDefinition, type NetworkTensor } from '../network';
-import { consumersOf, hasSingleUse, sameGuards } from './uses';
+import { consumersOf, hasSingleUse, replaceFused, sameGuards } from './uses';
 
 // Opcodes of the native ElementwiseChain op (native/src/engine/ops/chain_ops.cc).
 const binaryOps: Record<string, number> = {
@@ -159,9 +159,6 @@ export function fuseElementwiseChains(network: NetworkDefinition): NetworkDefini
     for (const m of members) absorbed.add(m);
     replacement.set(last, fused);
   }
-  // The fused layer runs where the chain's last member ran: every operand is ready there.
-  network.layers = network.layers.flatMap((l) =>
-    replacement.has(l) ? [replacement.get(l)!] : absorbed.has(l) ? [] : [l],
-  );
+  replaceFused(network, replacement, absorbed);
   return network;
 }

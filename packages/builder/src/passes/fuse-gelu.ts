@@ -1,12 +1,5 @@
 import { Layer, type NetworkDefinition, type NetworkTensor } from '../network';
-import { consumersOf, hasSingleUse, sameGuards } from './uses';
-
-// The value of a float32 constant with one element, else undefined.
-function constantValue(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
-}
+import { consumersOf, hasSingleUse, replaceFused, sameGuards, scalarConstant } from './uses';
 
 const close = (a: number | undefined, b: number) => a !== undefined && Math.abs(a - b) < 1e-6;
 
@@ -25,7 +18,7 @@ export function fuseGelu(network: NetworkDefinition): NetworkDefinition {
     t && hasSingleUse(network, uses, t) ? producers.get(t) : undefined;
   // The operand of a two-input layer that is not the constant `c` (which must be on either side).
   const otherThan = (l: Layer, value: number): NetworkTensor | undefined => {
-    const side = [0, 1].find((i) => close(constantValue(l.inputs[i]), value));
+    const side = [0, 1].find((i) => close(scalarConstant(l.inputs[i]), value));
     return side === undefined ? undefined : (l.inputs[1 - side] ?? undefined);
   };
   for (const half of network.layers) {
@@ -41,7 +34,7 @@ export function fuseGelu(network: NetworkDefinition): NetworkDefinition {
     if (!x || x.dtype !== 'float32' || !erf || erf.op !== 'Erf') continue;
     const scale = only(erf.inputs[0]);
     if (!scale || scale.inputs[0] !== x) continue;
-    const k = constantValue(scale.inputs[1]);
+    const k = scalarConstant(scale.inputs[1]);
     const scaled =
       (scale.op === 'Div' && close(k, Math.SQRT2)) ||
       (scale.op === 'Mul' && close(k, Math.SQRT1_2));
@@ -67,8 +60,6 @@ export function fuseGelu(network: NetworkDefinition): NetworkDefinition {
     for (const m of members) removed.add(m);
     replacement.set(half, fused);
   }
-  network.layers = network.layers.flatMap((l) =>
-    replacement.has(l) ? [replacement.get(l)!] : removed.has(l) ? [] : [l],
-  );
+  replaceFused(network, replacement, removed);
   return network;
 }

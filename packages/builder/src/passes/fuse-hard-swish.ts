@@ -1,12 +1,5 @@
 import { Layer, type NetworkDefinition, type NetworkTensor } from '../network';
-import { consumersOf, hasSingleUse, sameGuards } from './uses';
-
-// A float32 constant holding one value (any rank), as exporters write the 3 and 6 of hard-swish.
-function constantValue(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
-}
+import { consumersOf, hasSingleUse, replaceFused, sameGuards, scalarConstant } from './uses';
 
 /**
  * Hard-swish written out, x * clip(x + 3, 0, 6) / 6 (PaddlePaddle's export, MobileNetV3 and
@@ -24,7 +17,7 @@ export function fuseHardSwish(network: NetworkDefinition): NetworkDefinition {
   for (const last of network.layers) {
     // (x * clip) / 6 or (x * clip) * (1/6)
     if (last.outputs.length !== 1 || last.inputs.length !== 2) continue;
-    const k = constantValue(last.inputs[1]);
+    const k = scalarConstant(last.inputs[1]);
     const isDiv = last.op === 'Div' && k === 6;
     const isMul = last.op === 'Mul' && k !== undefined && Math.abs(k - 1 / 6) < 1e-7;
     if (!isDiv && !isMul) continue;
@@ -35,13 +28,13 @@ export function fuseHardSwish(network: NetworkDefinition): NetworkDefinition {
     if (side === undefined) continue;
     const clip = only(mul.inputs[side])!;
     const x = mul.inputs[1 - side];
-    const lo = clip.inputs[1] ? constantValue(clip.inputs[1]) : Number(clip.attr('min', NaN));
-    const hi = clip.inputs[2] ? constantValue(clip.inputs[2]) : Number(clip.attr('max', NaN));
+    const lo = clip.inputs[1] ? scalarConstant(clip.inputs[1]) : Number(clip.attr('min', NaN));
+    const hi = clip.inputs[2] ? scalarConstant(clip.inputs[2]) : Number(clip.attr('max', NaN));
     if (lo !== 0 || hi !== 6) continue;
     const add = only(clip.inputs[0]);
     if (!add || add.op !== 'Add' || add.inputs.length !== 2 || add.attrs.size > 0) continue;
     const addSide = [0, 1].find(
-      (i) => add.inputs[i] === x && constantValue(add.inputs[1 - i]) === 3,
+      (i) => add.inputs[i] === x && scalarConstant(add.inputs[1 - i]) === 3,
     );
     if (!x || addSide === undefined || x.dtype !== 'float32') continue;
     // Scalar constants of rank at most x's leave the shape as it is.
@@ -64,8 +57,6 @@ export function fuseHardSwish(network: NetworkDefinition): NetworkDefinition {
     for (const m of members) removed.add(m);
     replacement.set(last, fused);
   }
-  network.layers = network.layers.flatMap((l) =>
-    replacement.has(l) ? [replacement.get(l)!] : removed.has(l) ? [] : [l],
-  );
+  replaceFused(network, replacement, removed);
   return network;
 }

@@ -36,3 +36,24 @@ export function sameGuards(a: Layer, b: Layer): boolean {
     a.guards.every((g, i) => g.tensor === b.guards[i]!.tensor && g.value === b.guards[i]!.value)
   );
 }
+
+/** The value of a float32 constant holding one element (any rank), else undefined. */
+export function scalarConstant(t: NetworkTensor | null | undefined): number | undefined {
+  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
+  const v = t.values();
+  return v.length === 1 ? v[0] : undefined;
+}
+
+/**
+ * Puts each fused layer where the last member of its group ran (every operand is ready there)
+ * and drops the other members.
+ */
+export function replaceFused(
+  network: NetworkDefinition,
+  replacement: Map<Layer, Layer>,
+  removed: Set<Layer>,
+): void {
+  network.layers = network.layers.flatMap((l) =>
+    replacement.has(l) ? [replacement.get(l)!] : removed.has(l) ? [] : [l],
+  );
+}
