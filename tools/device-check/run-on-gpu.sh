@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # On the GPU machine (no Node, no network): unpacks .devcarry (pack-carry.sh), builds the addon
 # with the cuda device, regenerates the reference models and their onnxruntime outputs, runs
-# cuda-engines.mjs (agreement + benchmark) and PyTorch's benchmark. Logs go to $OUT.
+# cuda-engines.mjs (agreement + benchmark), PyTorch's benchmark and cuda-int8.mjs. Logs go to
+# $OUT. `run-on-gpu.sh int8` builds the addon and runs cuda-int8.mjs alone.
 set -euo pipefail
+what=${1:-all}
 out=${OUT:-/tmp/kiln-out}
 mkdir -p "$out" /tmp/kiln-node /tmp/kiln-ref
 xz -dc .devcarry/node.xz > /tmp/kiln-node/node && chmod +x /tmp/kiln-node/node
 export PATH=/tmp/kiln-node:$PATH
 tar -xJf .devcarry/js.tar.xz
 mkdir -p node_modules/@kiln
-for p in core onnx builder runtime; do ln -sfn ../../packages/$p node_modules/@kiln/$p; done
+for p in core onnx builder runtime calibrator; do ln -sfn ../../packages/$p node_modules/@kiln/$p; done
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
 # cuBLAS and cuDNN: the toolkit's, the system's, or the pip wheels beside PyTorch.
 roots=$(python3 -c 'import nvidia, os; p = list(nvidia.__path__)[0]; print(";".join(os.path.join(p, d) for d in ("cudnn", "cu13", "cublas") if os.path.isdir(os.path.join(p, d))))' 2>/dev/null || true)
@@ -23,9 +25,11 @@ cmake -S native -B packages/core/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 grep 'kiln:' "$out/cmake.log"
 cmake --build packages/core/build -j 16 > "$out/build.log" 2>&1 || { grep -B2 -A8 -m5 'error' "$out/build.log"; exit 1; }
 node tools/device-check/cuda-smoke.mjs > "$out/smoke.log" 2>&1 || true; tail -2 "$out/smoke.log"
+status=0
+node tools/device-check/cuda-int8.mjs .devcarry/int8 "$out/int8.json" 2>&1 | tee "$out/int8.log" || status=1
+[ "$what" = int8 ] && exit $status
 PYTHONUNBUFFERED=1 python3 tools/device-check/reference.py .devcarry/export_reference_models.py \
   .devcarry/fashion_mnist_cnn.onnx /tmp/kiln-ref 2>&1 | grep -v Warning | tee "$out/reference.log"
-status=0
 node tools/device-check/cuda-engines.mjs /tmp/kiln-ref "$out/kiln.json" 2>&1 | tee "$out/kiln.log" || status=1
 PYTHONUNBUFFERED=1 python3 tools/device-check/bench_torch.py "$out/torch.json" 2>&1 | tee "$out/torch.log" || status=1
 exit $status
