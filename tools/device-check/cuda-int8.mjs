@@ -1,18 +1,17 @@
 // INT8 engines on a CUDA GPU against the same plans on the cpu device (run on the GPU machine;
-// see README.md here). fashion_mnist_cnn is calibrated (MinMax, 512 Fashion-MNIST training
-// images, as packages/builder/src/int8.test.ts does) and scored on the 10k test images on cuda
-// and cpu in FP32 and INT8; a probe engine whose extra output is fed by the 8-bit layers alone
-// must agree bit for bit; mobilenet_v2's QDQ model runs on both devices. Exits non-zero on any
-// failed check.
+// see README.md here). fashion_mnist_cnn's INT8 plans (int8-plans.mjs: MinMax calibration on
+// 512 Fashion-MNIST training images, as packages/builder/src/int8.test.ts does) and its FP32
+// engine are scored on the 10k test images on cuda and cpu; the probe plan's extra output, fed
+// by the 8-bit layers alone, must agree bit for bit; mobilenet_v2's QDQ model runs on both
+// devices. Exits non-zero on any failed check.
 //   node tools/device-check/cuda-int8.mjs DATA_DIR OUT.json
-// DATA_DIR: fashion_mnist_cnn.onnx, mobilenet_v2_int8_qdq.onnx, calib-images.u8 (the first 512
-// training images, 784 bytes each), t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.
+// DATA_DIR: fashion_mnist_cnn.onnx, fashion_int8.plan, fashion_int8_probe.plan,
+// mobilenet_v2_int8_qdq.onnx, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.
 import fs from 'node:fs';
 import { gunzipSync } from 'node:zlib';
 
 import { Tensor, devices } from '@kiln/core';
 import { Builder, OnnxParser } from '@kiln/builder';
-import { MinMaxCalibrator } from '@kiln/calibrator';
 import { Runtime } from '@kiln/runtime';
 
 const [dataDir, outFile] = process.argv.slice(2);
@@ -65,20 +64,15 @@ function compare(a, ref) {
   return { count: ref.length, mismatches, maxAbs, relL2: Math.sqrt(num / den) };
 }
 
-const calib = new Uint8Array(fs.readFileSync(`${dataDir}/calib-images.u8`));
 const test = readIdx('t10k-images-idx3-ubyte.gz');
 const labels = readIdx('t10k-labels-idx1-ubyte.gz');
 
-// `probe`: also output /5/MaxPool_output_0, which (in the INT8 engine) only the quantize layer,
-// four QLinearConv+Relu, an 8-bit MaxPool, a DequantizeLinear and a float MaxPool compute:
-// exact operations, so cuda and cpu must give the same bits.
-async function buildFashion(int8, probe = false) {
+const loadPlan = (file) => new Runtime().deserializeEngine(fs.readFileSync(`${dataDir}/${file}`));
+
+async function buildFp32() {
   const builder = new Builder();
   const network = builder.createNetwork();
   new OnnxParser(network).parse(fs.readFileSync(`${dataDir}/fashion_mnist_cnn.onnx`));
-  if (probe)
-    for (const l of network.layers)
-      if (l.outputs[0]?.name === '/5/MaxPool_output_0') network.markOutput(l.outputs[0]);
   const config = builder.createBuilderConfig();
   config.addOptimizationProfile(
     builder.createOptimizationProfile().setDimensions('image', {
@@ -87,13 +81,6 @@ async function buildFashion(int8, probe = false) {
       max: [BATCH, 1, 28, 28],
     }),
   );
-  if (int8) {
-    config.setFlag('int8');
-    config.int8Calibrator = new MinMaxCalibrator({
-      batches: () => Array.from({ length: 16 }, (_, b) => ({ image: images(calib, b * 32, 32) })),
-      batchSize: 32,
-    });
-  }
   return new Runtime().deserializeEngine(await builder.buildSerializedNetwork(network, config));
 }
 
@@ -138,8 +125,8 @@ await attempt('the builder answers for cuda:0', async () => {
 });
 
 await attempt('fashion_mnist_cnn int8 on cuda', async () => {
-  const fp32 = await buildFashion(false);
-  const int8 = await buildFashion(true);
+  const fp32 = await buildFp32();
+  const int8 = loadPlan('fashion_int8.plan');
   const acc = {};
   const logits = {};
   for (const [name, engine] of [
@@ -179,7 +166,7 @@ await attempt('fashion_mnist_cnn int8 on cuda', async () => {
     `int8 ${JSON.stringify(int8Gap)}; fp32 engines ${JSON.stringify(fp32Gap)}`,
   );
 
-  const probe = await buildFashion(true, true);
+  const probe = loadPlan('fashion_int8_probe.plan');
   const cpu = await runAll(probe, { device: 'cpu' });
   const cuda = await runAll(probe, { device });
   const probeGap = compare(cuda['/5/MaxPool_output_0'], cpu['/5/MaxPool_output_0']);

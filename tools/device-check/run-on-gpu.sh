@@ -11,7 +11,7 @@ xz -dc .devcarry/node.xz > /tmp/kiln-node/node && chmod +x /tmp/kiln-node/node
 export PATH=/tmp/kiln-node:$PATH
 tar -xJf .devcarry/js.tar.xz
 mkdir -p node_modules/@kiln
-for p in core onnx builder runtime calibrator; do ln -sfn ../../packages/$p node_modules/@kiln/$p; done
+for p in core onnx builder runtime; do ln -sfn ../../packages/$p node_modules/@kiln/$p; done
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.sm --format=csv
 # cuBLAS and cuDNN: the toolkit's, the system's, or the pip wheels beside PyTorch.
 roots=$(python3 -c 'import nvidia, os; p = list(nvidia.__path__)[0]; print(";".join(os.path.join(p, d) for d in ("cudnn", "cu13", "cublas") if os.path.isdir(os.path.join(p, d))))' 2>/dev/null || true)
