@@ -3,14 +3,17 @@
 // 512 Fashion-MNIST training images, as packages/builder/src/int8.test.ts does) and its FP32
 // engine are scored on the 10k test images on cuda and cpu; the probe plan's extra output, fed
 // by the 8-bit layers alone, must agree bit for bit; mobilenet_v2's QDQ model runs on both
-// devices. Exits non-zero on any failed check.
+// devices; with resnet50.onnx and resnet50_int8_qdq.onnx in DATA_DIR (run-on-gpu.sh makes them
+// there), resnet50's INT8 throughput at batch 64 is timed next to FP16's (reported, not
+// checked). Exits non-zero on any failed check.
 //   node tools/device-check/cuda-int8.mjs DATA_DIR OUT.json
 // DATA_DIR: fashion_mnist_cnn.onnx, fashion_int8.plan, fashion_int8_probe.plan,
 // mobilenet_v2_int8_qdq.onnx, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.
 import fs from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { gunzipSync } from 'node:zlib';
 
-import { Tensor, devices } from '@kiln/core';
+import { DeviceBuffer, Stream, Tensor, devices } from '@kiln/core';
 import { Builder, OnnxParser } from '@kiln/builder';
 import { Runtime } from '@kiln/runtime';
 
@@ -231,6 +234,51 @@ await attempt('mobilenet_v2 QDQ int8 on cuda', async () => {
     JSON.stringify(gap),
   );
 });
+
+// ---- resnet50 throughput at batch 64, INT8 (the QDQ model) next to FP16, both with CUDA
+// graphs: 30 batches back to back after 5 warm-up ones, as cuda-engines.mjs times FP16.
+async function throughput(onnx, flag) {
+  const builder = new Builder();
+  const network = builder.createNetwork();
+  new OnnxParser(network).parse(fs.readFileSync(onnx));
+  const config = builder.createBuilderConfig().setFlag(flag);
+  const shape = [64, 3, 224, 224];
+  config.addOptimizationProfile(
+    builder
+      .createOptimizationProfile()
+      .setDimensions('input', { min: shape, opt: shape, max: shape }),
+  );
+  const engine = new Runtime().deserializeEngine(
+    await builder.buildSerializedNetwork(network, config),
+  );
+  const ctx = engine.createExecutionContext({ device, cudaGraph: true });
+  const stream = new Stream({ device });
+  const input = new Float32Array(shape.reduce((a, b) => a * b, 1)).map(() => Math.random() * 2 - 1);
+  const inBuf = new DeviceBuffer(input.byteLength, { device });
+  const outBuf = new DeviceBuffer(64 * 1000 * 4, { device });
+  stream.copyHostToDevice(inBuf, input);
+  ctx.setInputShape('input', shape);
+  ctx.setTensorAddress('input', inBuf);
+  ctx.setTensorAddress('output', outBuf);
+  for (let i = 0; i < 5; i++) ctx.enqueue(stream);
+  await stream.synchronize();
+  const iters = 30;
+  const t = performance.now();
+  for (let i = 0; i < iters; i++) ctx.enqueue(stream);
+  await stream.synchronize();
+  return (64 * iters) / ((performance.now() - t) / 1000);
+}
+
+if (fs.existsSync(`${dataDir}/resnet50_int8_qdq.onnx`)) {
+  await attempt('resnet50 int8 vs fp16 throughput', async () => {
+    const fp16 = await throughput(`${dataDir}/resnet50.onnx`, 'fp16');
+    const int8 = await throughput(`${dataDir}/resnet50_int8_qdq.onnx`, 'int8');
+    results.resnet50Batch64 = { fp16, int8, ratio: int8 / fp16 };
+    console.log(
+      `info resnet50 batch 64 with CUDA graphs: fp16 ${fp16.toFixed(0)} img/s, int8 (QDQ) ${int8.toFixed(0)} img/s, int8/fp16 ${(int8 / fp16).toFixed(2)} (issue 12's goal: >= 2)`,
+    );
+  });
+}
 
 fs.writeFileSync(outFile, JSON.stringify(results, null, 2));
 console.log(failures === 0 ? 'all int8 checks passed' : `${failures} int8 check(s) FAILED`);

@@ -26,6 +26,10 @@ grep 'kiln:' "$out/cmake.log"
 cmake --build packages/core/build -j 16 > "$out/build.log" 2>&1 || { grep -B2 -A8 -m5 'error' "$out/build.log"; exit 1; }
 node tools/device-check/cuda-smoke.mjs > "$out/smoke.log" 2>&1 || true; tail -2 "$out/smoke.log"
 status=0
+# resnet50 and its QDQ form for cuda-int8.mjs's INT8 vs FP16 timing (100 MB do not travel).
+PYTHONUNBUFFERED=1 python3 .devcarry/export_reference_models.py .devcarry/int8 resnet50 > /dev/null
+PYTHONUNBUFFERED=1 python3 tools/device-check/resnet50_qdq.py .devcarry/int8/resnet50.onnx \
+  .devcarry/int8/resnet50_int8_qdq.onnx 2>&1 | grep -v -i warning || true
 node tools/device-check/cuda-int8.mjs .devcarry/int8 "$out/int8.json" 2>&1 | tee "$out/int8.log" || status=1
 [ "$what" = int8 ] && exit $status
 PYTHONUNBUFFERED=1 python3 tools/device-check/reference.py .devcarry/export_reference_models.py \
