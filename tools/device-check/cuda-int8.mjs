@@ -235,6 +235,146 @@ await attempt('mobilenet_v2 QDQ int8 on cuda', async () => {
   );
 });
 
+// ---- 8-bit layers on geometries the two models lack: a network x -> QuantizeLinear ->
+// QLinearConv -> MaxPool (8-bit) -> QLinearAdd (with itself) -> DequantizeLinear -> y per case,
+// seeded random weights, run on cpu and cuda: the outputs must be equal bit for bit.
+function seeded(seed) {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) / 4294967296;
+  };
+}
+
+const layerCases = [
+  // uint8 in, int8 out, stride 2, asymmetric pads, per-channel scales, bias, fused Relu
+  {
+    name: 'u8 3x3 s2 asym pads relu',
+    x: [3, 5, 13, 11],
+    m: 70,
+    k: [3, 3],
+    xType: 'uint8',
+    yType: 'int8',
+    attrs: { strides: [2, 2], pads: [0, 1, 2, 1] },
+    relu: true,
+    pool: { kernel_shape: [2, 2], pads: [1, 1, 0, 0] },
+  },
+  // int8 in, uint8 out, dilation 2, two groups, one weight scale, no bias
+  {
+    name: 'i8 3x3 dil2 group2',
+    x: [2, 8, 12, 12],
+    m: 6,
+    k: [3, 3],
+    xType: 'int8',
+    yType: 'uint8',
+    attrs: { dilations: [2, 2], group: 2, pads: [2, 2, 2, 2] },
+    perTensorW: true,
+    noBias: true,
+    pool: { kernel_shape: [3, 3], strides: [2, 2] },
+  },
+  // depthwise 5x5 with SAME_UPPER
+  {
+    name: 'u8 depthwise 5x5 same_upper',
+    x: [2, 16, 9, 7],
+    m: 16,
+    k: [5, 5],
+    xType: 'uint8',
+    yType: 'uint8',
+    attrs: { group: 16, auto_pad: 'SAME_UPPER' },
+    relu: true,
+    pool: { kernel_shape: [2, 2], strides: [1, 1] },
+  },
+  // 1x1 with K = 300 (not a multiple of 16) and M = 130 (not a multiple of 64)
+  {
+    name: 'i8 1x1 K300 M130',
+    x: [1, 300, 5, 6],
+    m: 130,
+    k: [1, 1],
+    xType: 'int8',
+    yType: 'int8',
+    attrs: {},
+    pool: { kernel_shape: [1, 2] },
+  },
+];
+
+function layerNetwork(c, rand) {
+  const builder = new Builder();
+  const n = builder.createNetwork();
+  const [batch, ch, h, w] = c.x;
+  const x = n.addInput('x', 'float32', c.x);
+  const f32 = (v, name) => n.addConstant([], 'float32', new Float32Array([v]), name);
+  const zero = (type, v, name) =>
+    n.addConstant([], type, type === 'int8' ? new Int8Array([v]) : new Uint8Array([v]), name);
+  const xs = f32(0.02, 'xs');
+  const xz = zero(c.xType, c.xType === 'uint8' ? 100 : -7, 'xz');
+  const q = n.addLayer('QuantizeLinear', [x, xs, xz]).output;
+  const cg = ch / (c.attrs.group ?? 1);
+  const wCount = c.m * cg * c.k[0] * c.k[1];
+  const wq = n.addConstant(
+    [c.m, cg, ...c.k],
+    'int8',
+    Int8Array.from({ length: wCount }, () => Math.floor(rand() * 255) - 127),
+    'w',
+  );
+  const ws = c.perTensorW
+    ? f32(0.01, 'ws')
+    : n.addConstant(
+        [c.m],
+        'float32',
+        Float32Array.from({ length: c.m }, () => 0.002 + 0.02 * rand()),
+        'ws',
+      );
+  const wz = c.perTensorW
+    ? zero('int8', 0, 'wz')
+    : n.addConstant([c.m], 'int8', new Int8Array(c.m), 'wz');
+  const ys = f32(0.5, 'ys');
+  const yz = zero(c.yType, c.yType === 'uint8' ? 20 : 3, 'yz');
+  const bias = c.noBias
+    ? null
+    : n.addConstant(
+        [c.m],
+        'int32',
+        Int32Array.from({ length: c.m }, () => Math.floor(rand() * 20000) - 10000),
+        'b',
+      );
+  const attrs = { ...c.attrs, kernel_shape: c.k, ...(c.relu ? { activation: 'Relu' } : {}) };
+  const conv = n.addLayer('QLinearConv', [q, xs, xz, wq, ws, wz, ys, yz, bias], attrs).output;
+  const pooled = n.addLayer('MaxPool', [conv], c.pool).output;
+  const sum = n.addLayer('QLinearAdd', [pooled, ys, yz, pooled, ys, yz, f32(0.7, 'cs'), yz], {
+    activation: 'Relu',
+  }).output;
+  n.markOutput(n.addLayer('DequantizeLinear', [sum, f32(0.7, 'ds'), yz]).output);
+  const input = new Float32Array(batch * ch * h * w).map(() => (rand() * 2 - 1) * 3);
+  return { builder, network: n, input };
+}
+
+await attempt('8-bit layer geometries', async () => {
+  for (const c of layerCases) {
+    const rand = seeded(c.name.length * 7919);
+    const { builder, network, input } = layerNetwork(c, rand);
+    const config = builder.createBuilderConfig();
+    config.addOptimizationProfile(
+      builder.createOptimizationProfile().setDimensions('x', { min: c.x, opt: c.x, max: c.x }),
+    );
+    const engine = new Runtime().deserializeEngine(
+      await builder.buildSerializedNetwork(network, config),
+    );
+    const feeds = { x: new Tensor('float32', c.x, input) };
+    const cpu = Object.values(await engine.createExecutionContext().infer(feeds))[0].data;
+    const cuda = Object.values(await engine.createExecutionContext({ device }).infer(feeds))[0]
+      .data;
+    const gap = compare(cuda, cpu);
+    const distinct = new Set(cpu).size;
+    check(
+      `8-bit layers, ${c.name}: cuda equals cpu bit for bit`,
+      gap.mismatches === 0 && distinct > 2,
+      `${JSON.stringify(gap)}, ${distinct} distinct values`,
+    );
+  }
+});
+
 // ---- resnet50 throughput at batch 64, INT8 (the QDQ model) next to FP16, both with CUDA
 // graphs: 30 batches back to back after 5 warm-up ones, as cuda-engines.mjs times FP16.
 async function throughput(onnx, flag) {
