@@ -109,4 +109,48 @@ TEST(fp32_engines_stay_fp32) {
   for (const cuda::LayerStorage& l : p.layers) CHECK(!l.nhwc);
 }
 
+AttrValue text(const std::string& v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kString;
+  a.s = v;
+  return a;
+}
+
+// x -> QuantizeLinear -> QLinearConv(+activation) -> MaxPool (8-bit) -> DequantizeLinear -> y,
+// with the given weight zero point bytes (one per output channel).
+Network int8Sample(std::vector<uint8_t> weightZero, const std::string& activation) {
+  Network n;
+  n.tensors = {{"x", DataType::kFloat32, {1, 2, 4, 4}, -1},
+               {"s", DataType::kFloat32, {}, 0},
+               {"z", DataType::kInt8, {}, 1},
+               {"q", DataType::kInt8, {1, 2, 4, 4}, -1},
+               {"w", DataType::kInt8, {2, 2, 3, 3}, 2},
+               {"ws", DataType::kFloat32, {2}, 3},
+               {"wz", DataType::kInt8, {2}, 4},
+               {"c", DataType::kInt8, {1, 2, 4, 4}, -1},
+               {"p", DataType::kInt8, {1, 2, 2, 2}, -1},
+               {"y", DataType::kFloat32, {1, 2, 2, 2}, -1}};
+  n.weights = {std::vector<uint8_t>(4), std::vector<uint8_t>(1), std::vector<uint8_t>(2 * 2 * 9),
+               std::vector<uint8_t>(8), std::move(weightZero)};
+  LayerDesc conv{
+      "conv", "QLinearConv", {3, 1, 2, 4, 5, 6, 1, 2}, {7}, {{"pads", ints({1, 1, 1, 1})}}, {}};
+  if (!activation.empty()) conv.attrs["activation"] = text(activation);
+  n.layers = {{"quantize", "QuantizeLinear", {0, 1, 2}, {3}, {}, {}},
+              conv,
+              {"pool", "MaxPool", {7}, {8}, {{"kernel_shape", ints({2, 2})}}, {}},
+              {"dequantize", "DequantizeLinear", {8, 1, 2}, {9}, {}, {}}};
+  n.inputs = {0};
+  n.outputs = {9};
+  return n;
+}
+
+TEST(int8_layers_run_on_cuda) { CHECK(cudaUnsupportedLayers(int8Sample({0, 0}, "Relu")).empty()); }
+
+TEST(int8_convolutions_the_kernel_lacks_are_listed) {
+  // A non-zero weight zero point would need a per-pixel correction; the builder fuses only Relu.
+  CHECK(listed(cudaUnsupportedLayers(int8Sample({0, 3}, "")), "conv"));
+  CHECK(listed(cudaUnsupportedLayers(int8Sample({0, 0}, "Clip")), "conv"));
+  CHECK(!listed(cudaUnsupportedLayers(int8Sample({0, 3}, "")), "pool"));
+}
+
 }  // namespace

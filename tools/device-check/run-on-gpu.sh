@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # On the GPU machine (no Node, no network): unpacks .devcarry (pack-carry.sh), builds the addon
 # with the cuda device, regenerates the reference models and their onnxruntime outputs, runs
-# cuda-engines.mjs (agreement + benchmark) and PyTorch's benchmark. Logs go to $OUT.
+# cuda-engines.mjs (agreement + benchmark), PyTorch's benchmark and cuda-int8.mjs. Logs go to
+# $OUT. `run-on-gpu.sh int8` builds the addon and runs cuda-int8.mjs alone.
 set -euo pipefail
+what=${1:-all}
 out=${OUT:-/tmp/kiln-out}
 mkdir -p "$out" /tmp/kiln-node /tmp/kiln-ref
 xz -dc .devcarry/node.xz > /tmp/kiln-node/node && chmod +x /tmp/kiln-node/node
@@ -23,9 +25,15 @@ cmake -S native -B packages/core/build -G Ninja -DCMAKE_BUILD_TYPE=Release \
 grep 'kiln:' "$out/cmake.log"
 cmake --build packages/core/build -j 16 > "$out/build.log" 2>&1 || { grep -B2 -A8 -m5 'error' "$out/build.log"; exit 1; }
 node tools/device-check/cuda-smoke.mjs > "$out/smoke.log" 2>&1 || true; tail -2 "$out/smoke.log"
+status=0
+# resnet50 and its QDQ form for cuda-int8.mjs's INT8 vs FP16 timing (100 MB do not travel).
+PYTHONUNBUFFERED=1 python3 .devcarry/export_reference_models.py .devcarry/int8 resnet50 > /dev/null
+PYTHONUNBUFFERED=1 python3 tools/device-check/resnet50_qdq.py .devcarry/int8/resnet50.onnx \
+  .devcarry/int8/resnet50_int8_qdq.onnx 2>&1 | grep -v -i warning || true
+node tools/device-check/cuda-int8.mjs .devcarry/int8 "$out/int8.json" 2>&1 | tee "$out/int8.log" || status=1
+[ "$what" = int8 ] && exit $status
 PYTHONUNBUFFERED=1 python3 tools/device-check/reference.py .devcarry/export_reference_models.py \
   .devcarry/fashion_mnist_cnn.onnx /tmp/kiln-ref 2>&1 | grep -v Warning | tee "$out/reference.log"
-status=0
 node tools/device-check/cuda-engines.mjs /tmp/kiln-ref "$out/kiln.json" 2>&1 | tee "$out/kiln.log" || status=1
 PYTHONUNBUFFERED=1 python3 tools/device-check/bench_torch.py "$out/torch.json" 2>&1 | tee "$out/torch.log" || status=1
 exit $status

@@ -1,10 +1,14 @@
 import {
+  type DeviceInfo,
+  type DeviceName,
   KilnError,
   type Logger,
   type NativeBuildResult,
+  devices,
   features,
   getLogger,
   nativeAddon,
+  resolveDevice,
 } from '@kiln/core';
 
 import { type NetworkPass, runPasses } from './build-log';
@@ -30,6 +34,7 @@ import { applyIOFormats } from './passes/apply-io-formats';
 import { OptimizationProfile, type ShapeRange } from './profile';
 import { describeNetwork } from './serialize';
 import { finishTactics, readTimingCache } from './tactics';
+import { describeDevice, fastPrecisions } from './platform';
 
 /** The passes the builder applies, in order; each is exported for use on its own. */
 export const DEFAULT_PASSES: readonly NetworkPass[] = [
@@ -62,15 +67,34 @@ export interface BuildOptions {
   passes?: readonly NetworkPass[];
 }
 
+/** Options of the Builder. */
+export interface BuilderOptions {
+  /**
+   * The device the engines are meant for ('cpu' by default, or 'cuda:N'); it answers
+   * platformHasFastFp16 / platformHasFastInt8 and the precision warnings. Plans run on any
+   * device either way.
+   */
+  device?: DeviceName;
+}
+
 /**
  * Builds engines (like TensorRT's IBuilder): create a network and a config, then
  * buildSerializedNetwork returns plan bytes that @kiln/runtime loads.
  */
 export class Builder {
   readonly logger: Logger;
+  /** The device engines are built for (BuilderOptions.device). */
+  readonly device: DeviceName;
 
-  constructor(logger: Logger = getLogger()) {
+  constructor(logger: Logger = getLogger(), options: BuilderOptions = {}) {
     this.logger = logger;
+    if (typeof options !== 'object' || options === null)
+      throw new KilnError('INVALID_ARGUMENT', 'Builder options must be an object');
+    this.device = resolveDevice(options.device);
+  }
+
+  private get deviceInfo(): DeviceInfo {
+    return devices().find((d) => d.name === this.device)!;
   }
 
   /** An empty network (explicit batch: shapes include the batch dim). */
@@ -88,15 +112,20 @@ export class Builder {
     return new OptimizationProfile();
   }
 
-  /** True when the CPU computes in half precision natively (AVX512-FP16). */
+  /**
+   * True when the builder's device computes in half precision natively: on 'cpu' AVX512-FP16,
+   * on 'cuda:N' tensor cores (compute capability 7.0 and up).
+   */
   get platformHasFastFp16(): boolean {
-    return features().cpu.avx512fp16;
+    return fastPrecisions(this.deviceInfo, features().cpu).fp16;
   }
 
-  /** True when the CPU has int8 dot-product instructions (AVX512-VNNI or AVX-VNNI). */
+  /**
+   * True when the builder's device has int8 dot-product instructions: on 'cpu' AVX512-VNNI or
+   * AVX-VNNI, on 'cuda:N' dp4a (compute capability 6.1 and up).
+   */
   get platformHasFastInt8(): boolean {
-    const { cpu } = features();
-    return cpu.avx512vnni || cpu.avxVnni;
+    return fastPrecisions(this.deviceInfo, features().cpu).int8;
   }
 
   /**
@@ -199,15 +228,16 @@ export class Builder {
   }
 
   private warnAboutPrecision(config: BuilderConfig, network: NetworkDefinition): void {
+    const cpu = this.device === 'cpu';
     if (config.getFlag('fp16') && !this.platformHasFastFp16)
       this.logger.log(
         'warning',
-        'fp16 requested but this CPU has no fast native fp16 (AVX512-FP16)',
+        `fp16 requested but ${describeDevice(this.deviceInfo)} has no fast native fp16 (${cpu ? 'AVX512-FP16' : 'tensor cores'})`,
       );
     if (config.getFlag('int8') && !this.platformHasFastInt8)
       this.logger.log(
         'warning',
-        'int8 requested but this CPU has no int8 dot-product instructions (VNNI)',
+        `int8 requested but ${describeDevice(this.deviceInfo)} has no int8 dot-product instructions (${cpu ? 'VNNI' : 'dp4a'})`,
       );
     if (config.getFlag('int8') && !config.int8Calibrator && !hasQdq(network))
       this.logger.log(

@@ -16,7 +16,14 @@ export { OptimizationProfile, type ShapeRange } from './profile';
 export { type Int8AccuracyBudget } from './int8/accuracy-budget';
 export { BuilderConfig, type BuilderFlag, type PrecisionConstraints } from './config';
 export { OnnxParser, type UnsupportedNode, type ParseOptions } from './onnx-parser';
-export { Builder, DEFAULT_PASSES, type BuildProgress, type BuildOptions } from './builder';
+export {
+  Builder,
+  DEFAULT_PASSES,
+  type BuildProgress,
+  type BuildOptions,
+  type BuilderOptions,
+} from './builder';
+export { fastPrecisions, type FastPrecisions } from './platform';
 export { type NetworkPass, runPasses } from './build-log';
 export { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 export { removeNoOps } from './passes/remove-no-ops';

@@ -12,6 +12,7 @@ namespace kiln::cuda {
 
 void registerConvOps(std::map<std::string, CudaOp>& table);  // cuda_conv.cc
 void registerGemmOps(std::map<std::string, CudaOp>& table);  // cuda_gemm.cc
+void registerInt8Ops(std::map<std::string, CudaOp>& table);  // cuda_int8.cc
 
 void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
@@ -136,9 +137,13 @@ int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
   return i < v.size() ? v[i] : fallback;
 }
 
-// MaxPool / AveragePool over 1-D (as 2-D with height 1) or 2-D NCHW inputs.
+// MaxPool / AveragePool over 1-D (as 2-D with height 1) or 2-D NCHW inputs; MaxPool also over
+// the int8 / uint8 tensors of INT8 engines.
 void runPool(OpContext& ctx, Launch& launch) {
-  const bool half = requireFloat(ctx, {0});
+  const DataType type = ctx.dtype(0);
+  const bool eightBit =
+      ctx.layer.op == "MaxPool" && (type == DataType::kInt8 || type == DataType::kUInt8);
+  const bool half = !eightBit && requireFloat(ctx, {0});
   const Dims& x = ctx.shape(0);
   const Dims& y = ctx.outShapes[0];
   ctx.require(x.size() == 3 || x.size() == 4, "the cuda device pools 1-D and 2-D inputs");
@@ -185,6 +190,12 @@ void runPool(OpContext& ctx, Launch& launch) {
   p.max = ctx.layer.op == "MaxPool";
   p.countIncludePad = ctx.layer.attrInt("count_include_pad", 0) != 0;
   p.nhwc = launch.nhwc;
+  if (eightBit) {
+    checkCuda(ctx,
+              maxPool2d8(p, ctx.in[0].data, type == DataType::kInt8, ctx.out[0], launch.stream),
+              "8-bit pool kernel");
+    return;
+  }
   checkCuda(ctx,
             half ? pool2d(p, in<__half>(ctx, 0), out<__half>(ctx), launch.stream)
                  : pool2d(p, in<float>(ctx, 0), out<float>(ctx), launch.stream),
@@ -232,6 +243,7 @@ const std::map<std::string, CudaOp>& table() {
     t["GlobalMaxPool"] = CudaOp{runGlobalPool, nullptr, kFollows, true};
     registerConvOps(t);
     registerGemmOps(t);
+    registerInt8Ops(t);
     return t;
   }();
   return ops;

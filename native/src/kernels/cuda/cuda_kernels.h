@@ -72,4 +72,63 @@ template <typename T>
 cudaError_t globalPool(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial, bool max,
                        bool nhwc, cudaStream_t stream);
 
+// ---- 8-bit kernels of INT8 engines (quant/quant.cu). They compute the cpu kernels' integers
+// exactly; scale and zero-point pointers are device addresses, read by the kernels.
+
+enum class QuantType : uint8_t { kInt8, kUInt8, kInt32 };
+
+// Scales (float32) and zero points of a tensor: per tensor (count 1) or one per slice along an
+// axis, slice c covering `inner` consecutive elements (element i is in slice (i / inner) % count).
+struct QuantAxis {
+  const float* scale = nullptr;
+  const void* zeroPoint = nullptr;  // null: zeros
+  QuantType zeroType = QuantType::kUInt8;
+  int64_t count = 1, inner = 1;
+};
+
+// y = saturate(round_half_even(x / scale) + zero point), as int8 or uint8 bytes.
+cudaError_t quantizeLinear(const float* x, int64_t n, const QuantAxis& q, bool outSigned, void* y,
+                           cudaStream_t stream);
+// y = float(x - zero point) * scale, x int8, uint8 or int32.
+cudaError_t dequantizeLinear(const void* x, QuantType t, int64_t n, const QuantAxis& q, float* y,
+                             cudaStream_t stream);
+
+// QLinearAdd of two same-shape 8-bit tensors (per-tensor scalars on the device).
+struct QAddArgs {
+  const float *aScale = nullptr, *bScale = nullptr, *cScale = nullptr;
+  const void *aZero = nullptr, *bZero = nullptr, *cZero = nullptr;  // null: zero
+  bool isSigned = false;
+  bool relu = false;  // clamp at the output zero point
+};
+cudaError_t qlinearAdd(const void* a, const void* b, int64_t n, const QAddArgs& p, void* c,
+                       cudaStream_t stream);
+
+// Max pooling of NCHW int8 (isSigned) or uint8 data; p.max must be set, p.nhwc clear.
+cudaError_t maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y,
+                       cudaStream_t stream);
+
+// QLinearConv, 2-D NCHW: 8-bit x with a per-tensor scale and zero point, int8 weights
+// [M, C / group, kH, kW] with zero zero points and per-tensor or per-output-channel scales, an
+// optional int32 bias, 8-bit y. Requantized as the cpu does: scale = x_scale * w_scale /
+// y_scale, q = round_half_even(float(sum + bias) * scale) + y zero point, clamped.
+struct QConvArgs {
+  const void* x = nullptr;
+  const void* inZeroPoint = nullptr;  // null: zero
+  const float* inScale = nullptr;
+  bool inSigned = false;
+  const void* w = nullptr;
+  const float* wScale = nullptr;
+  int64_t wScaleCount = 1;
+  const int32_t* bias = nullptr;
+  const float* outScale = nullptr;
+  const void* outZeroPoint = nullptr;
+  bool outSigned = false;
+  bool relu = false;
+  void* y = nullptr;
+  int64_t batch = 0, inChannels = 0, inH = 0, inW = 0, outChannels = 0, outH = 0, outW = 0;
+  int64_t kernelH = 1, kernelW = 1, strideH = 1, strideW = 1, dilationH = 1, dilationW = 1;
+  int64_t padTop = 0, padLeft = 0, group = 1;
+};
+cudaError_t qconv2d(const QConvArgs& a, cudaStream_t stream);
+
 }  // namespace kiln::cuda

@@ -1,0 +1,190 @@
+// The layers of INT8 engines on cuda: QuantizeLinear, DequantizeLinear, QLinearConv (with the
+// builder's fused Relu) and QLinearAdd, on the project's 8-bit kernels (kernels/cuda/quant).
+// They compute the same bytes as the cpu layers (engine/ops/quantize_ops.cc, qlinear_ops.cc);
+// QLinearConv takes what the cpu's packed path takes (2-D, per-tensor input and output
+// quantization, constant int8 weights with zero zero points), and context creation refuses
+// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc).
+#include <algorithm>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "engine/cuda/cuda_ops.h"
+#include "kiln/kernels/conv.h"
+
+namespace kiln::cuda {
+namespace {
+
+QuantType quantType(const OpContext& ctx, DataType t) {
+  switch (t) {
+    case DataType::kInt8:
+      return QuantType::kInt8;
+    case DataType::kUInt8:
+      return QuantType::kUInt8;
+    case DataType::kInt32:
+      return QuantType::kInt32;
+    default:
+      throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
+                                               "): " + dataTypeName(t) +
+                                               " is not a quantized type on cuda");
+  }
+}
+
+bool isEightBit(DataType t) { return t == DataType::kInt8 || t == DataType::kUInt8; }
+
+const float* scaleOf(const OpContext& ctx, size_t i) {
+  ctx.require(ctx.dtype(i) == DataType::kFloat32, "scales must be float32");
+  return static_cast<const float*>(ctx.in[i].data);
+}
+
+const void* zeroOf(const OpContext& ctx, size_t i) { return ctx.has(i) ? ctx.in[i].data : nullptr; }
+
+bool isScalar(const OpContext& ctx, size_t i) { return shapeElements(ctx.shape(i)) == 1; }
+
+// Scales and zero points (inputs 1 and 2) of a QuantizeLinear / DequantizeLinear of input 0.
+QuantAxis quantAxis(const OpContext& ctx) {
+  QuantAxis q;
+  q.scale = scaleOf(ctx, 1);
+  q.zeroPoint = zeroOf(ctx, 2);
+  if (q.zeroPoint) q.zeroType = quantType(ctx, ctx.dtype(2));
+  q.count = shapeElements(ctx.shape(1));
+  ctx.require(ctx.layer.attrInt("block_size", 0) == 0, "blocked quantization is not supported");
+  if (ctx.has(2))
+    ctx.require(shapeElements(ctx.shape(2)) == q.count, "zero point and scale need one size");
+  if (q.count == 1) return q;
+  const Dims& x = ctx.shape(0);
+  ctx.require(ctx.shape(1).size() == 1 && !x.empty(), "per-axis scales must be 1-D");
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", 1), static_cast<int64_t>(x.size()));
+  ctx.require(x[axis] == q.count, "one scale per element of the quantization axis");
+  q.inner = shapeElements(Dims(x.begin() + axis + 1, x.end()));
+  return q;
+}
+
+void runQuantize(OpContext& ctx, Launch& launch) {
+  ctx.require(ctx.dtype(0) == DataType::kFloat32, "the cuda device quantizes float32");
+  const DataType t = ctx.outTypes[0];
+  ctx.require(isEightBit(t), "quantizing to int8 or uint8 only");
+  checkCuda(ctx,
+            quantizeLinear(static_cast<const float*>(ctx.in[0].data), shapeElements(ctx.shape(0)),
+                           quantAxis(ctx), t == DataType::kInt8, ctx.out[0], launch.stream),
+            "quantize kernel");
+}
+
+void runDequantize(OpContext& ctx, Launch& launch) {
+  ctx.require(ctx.outTypes[0] == DataType::kFloat32, "dequantizing to float32 only");
+  checkCuda(
+      ctx,
+      dequantizeLinear(ctx.in[0].data, quantType(ctx, ctx.dtype(0)), shapeElements(ctx.shape(0)),
+                       quantAxis(ctx), static_cast<float*>(ctx.out[0]), launch.stream),
+      "dequantize kernel");
+}
+
+bool fusedRelu(const OpContext& ctx) {
+  const std::string act = ctx.layer.attrString("activation", "");
+  ctx.require(act.empty() || act == "Relu", "only a fused Relu is supported, not '" + act + "'");
+  return act == "Relu";
+}
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias).
+void runQLinearConv(OpContext& ctx, Launch& launch) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(3);
+  const Dims& y = ctx.outShapes[0];
+  ctx.require(x.size() == 4 && w.size() == 4, "the cuda device runs 2-D quantized convolutions");
+  ctx.require(isEightBit(ctx.dtype(0)) && ctx.dtype(3) == DataType::kInt8,
+              "8-bit activations and int8 weights only");
+  ctx.require(isScalar(ctx, 1) && (!ctx.has(2) || isScalar(ctx, 2)) && isScalar(ctx, 6) &&
+                  (!ctx.has(7) || isScalar(ctx, 7)),
+              "input and output quantization must be per tensor");
+  QConvArgs a;
+  a.x = ctx.in[0].data;
+  a.inScale = scaleOf(ctx, 1);
+  a.inZeroPoint = zeroOf(ctx, 2);
+  a.inSigned = ctx.dtype(0) == DataType::kInt8;
+  a.w = ctx.in[3].data;
+  a.wScale = scaleOf(ctx, 4);
+  a.wScaleCount = shapeElements(ctx.shape(4));
+  ctx.require(a.wScaleCount == 1 || a.wScaleCount == w[0],
+              "w_scale must be a scalar or one per output channel");
+  if (ctx.has(8)) {
+    ctx.require(ctx.dtype(8) == DataType::kInt32 && shapeElements(ctx.shape(8)) == w[0],
+                "the bias must be int32 with one value per output channel");
+    a.bias = static_cast<const int32_t*>(ctx.in[8].data);
+  }
+  a.outScale = scaleOf(ctx, 6);
+  a.outZeroPoint = zeroOf(ctx, 7);
+  a.outSigned = ctx.outTypes[0] == DataType::kInt8;
+  ctx.require(isEightBit(ctx.outTypes[0]), "the output must be 8-bit");
+  a.relu = fusedRelu(ctx);
+  a.y = ctx.out[0];
+  a.batch = x[0], a.inChannels = x[1], a.inH = x[2], a.inW = x[3];
+  a.outChannels = w[0], a.outH = y[2], a.outW = y[3];
+  a.kernelH = w[2], a.kernelW = w[3];
+  a.group = ctx.layer.attrInt("group", 1);
+  ctx.require(a.group >= 1 && a.inChannels == w[1] * a.group && a.outChannels % a.group == 0,
+              "channels do not match the groups");
+  const std::vector<int64_t> s = ctx.layer.attrInts("strides", {1, 1});
+  const std::vector<int64_t> d = ctx.layer.attrInts("dilations", {1, 1});
+  std::vector<int64_t> pads = ctx.layer.attrInts("pads", {0, 0, 0, 0});
+  ctx.require(s.size() == 2 && d.size() == 2 && pads.size() == 4,
+              "strides/dilations/pads do not match the spatial rank");
+  a.strideH = s[0], a.strideW = s[1], a.dilationH = d[0], a.dilationW = d[1];
+  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
+  if (autoPad == "VALID") pads = {0, 0, 0, 0};
+  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+    const bool upper = autoPad == "SAME_UPPER";
+    kernels::convSamePads(a.inH, a.kernelH, a.strideH, a.dilationH, upper, &pads[0], &pads[2]);
+    kernels::convSamePads(a.inW, a.kernelW, a.strideW, a.dilationW, upper, &pads[1], &pads[3]);
+  }
+  a.padTop = pads[0], a.padLeft = pads[1];  // the output size already accounts for the others
+  checkCuda(ctx, qconv2d(a, launch.stream), "quantized convolution kernel");
+}
+
+// What the kernel cannot take, judged from the plan: weights must be constant int8 [M, C, kH,
+// kW] with zero zero points (a non-zero one would need a per-pixel correction).
+std::string qconvUnsupported(const LayerDesc& layer, const Network& network) {
+  if (layer.inputs.size() < 8 || layer.inputs[3] < 0) return "QLinearConv without weights";
+  const TensorDesc& w = network.tensors[layer.inputs[3]];
+  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != 4)
+    return "weights must be constant int8 of a 2-D convolution";
+  if (layer.inputs.size() > 5 && layer.inputs[5] >= 0) {
+    const TensorDesc& z = network.tensors[layer.inputs[5]];
+    if (z.constant < 0) return "the weight zero point must be constant";
+    for (uint8_t b : network.weights[z.constant])
+      if (b != 0) return "a non-zero weight zero point";
+  }
+  const std::string act = layer.attrString("activation", "");
+  if (!act.empty() && act != "Relu") return "a fused " + act;
+  return {};
+}
+
+void runQLinearAdd(OpContext& ctx, Launch& launch) {
+  const DataType t = ctx.dtype(0);
+  ctx.require(isEightBit(t) && ctx.dtype(3) == t && ctx.shape(0) == ctx.shape(3),
+              "A and B must be 8-bit of one type and one shape");
+  for (size_t i : {1, 4, 6}) ctx.require(isScalar(ctx, i), "scales must be scalars");
+  for (size_t i : {2, 5, 7})
+    ctx.require(!ctx.has(i) || (isScalar(ctx, i) && ctx.dtype(i) == t),
+                "zero points must be scalars of the data type");
+  QAddArgs p;
+  p.aScale = scaleOf(ctx, 1), p.bScale = scaleOf(ctx, 4), p.cScale = scaleOf(ctx, 6);
+  p.aZero = zeroOf(ctx, 2), p.bZero = zeroOf(ctx, 5), p.cZero = zeroOf(ctx, 7);
+  p.isSigned = t == DataType::kInt8;
+  p.relu = fusedRelu(ctx);
+  checkCuda(ctx,
+            qlinearAdd(ctx.in[0].data, ctx.in[3].data, shapeElements(ctx.shape(0)), p, ctx.out[0],
+                       launch.stream),
+            "quantized add kernel");
+}
+
+}  // namespace
+
+void registerInt8Ops(std::map<std::string, CudaOp>& table) {
+  table["QuantizeLinear"] = CudaOp{runQuantize};
+  table["DequantizeLinear"] = CudaOp{runDequantize};
+  table["QLinearConv"] = CudaOp{runQLinearConv, qconvUnsupported};
+  table["QLinearAdd"] = CudaOp{runQLinearAdd};
+}
+
+}  // namespace kiln::cuda

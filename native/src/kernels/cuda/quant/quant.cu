@@ -1,0 +1,268 @@
+// 8-bit kernels of INT8 engines: quantize, dequantize, quantized add, 8-bit max pooling and the
+// quantized convolution (an implicit GEMM on __dp4a). Each computes the same integers as the cpu
+// kernels (kernels/cpu/qgemm): int32 sums, requantization as float(sum) * scale rounded half to
+// even (__float2int_rn, like cvtps2dq and lrintf), saturation. Float arithmetic uses the _rn
+// intrinsics so nvcc never contracts a multiply and an add into an fma the cpu does not do (or
+// the reverse). Scales and zero points stay on the device: kernels read them where they are.
+#include <cstdint>
+
+#include "kernels/cuda/cuda_kernels.h"
+
+namespace kiln::cuda {
+namespace {
+
+constexpr int kThreads = 256;
+
+int blocksFor(int64_t count) {
+  const int64_t blocks = (count + kThreads - 1) / kThreads;
+  return static_cast<int>(blocks < 65535 * 16 ? blocks : 65535 * 16);
+}
+
+__device__ int32_t load8(const void* p, int64_t i, bool isSigned) {
+  return isSigned ? static_cast<const int8_t*>(p)[i] : static_cast<const uint8_t*>(p)[i];
+}
+
+__device__ int32_t loadInt(const void* p, int64_t i, QuantType t) {
+  switch (t) {
+    case QuantType::kInt8:
+      return static_cast<const int8_t*>(p)[i];
+    case QuantType::kUInt8:
+      return static_cast<const uint8_t*>(p)[i];
+    case QuantType::kInt32:
+      return static_cast<const int32_t*>(p)[i];
+  }
+  return 0;
+}
+
+// The zero point of slice c: zeros when absent.
+__device__ int32_t zeroAt(const QuantAxis& q, int64_t c) {
+  return q.zeroPoint == nullptr ? 0 : loadInt(q.zeroPoint, q.count == 1 ? 0 : c, q.zeroType);
+}
+
+__device__ int64_t sliceOf(const QuantAxis& q, int64_t i) {
+  return q.count == 1 ? 0 : (i / q.inner) % q.count;
+}
+
+// Clamps a rounded float into the 8-bit range (NaN gives 0, as the cpu's saturate).
+__device__ int32_t saturate(float v, bool isSigned) {
+  if (isnan(v)) return 0;
+  const float lo = isSigned ? -128.0f : 0.0f, hi = isSigned ? 127.0f : 255.0f;
+  return static_cast<int32_t>(fminf(fmaxf(v, lo), hi));
+}
+
+__global__ void quantizeKernel(const float* x, int64_t n, QuantAxis q, bool outSigned, uint8_t* y) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = sliceOf(q, i);
+    // x / scale rounded half to even first, then the zero point added, as the spec orders it.
+    const float v = __fadd_rn(rintf(__fdiv_rn(x[i], q.scale[c])), static_cast<float>(zeroAt(q, c)));
+    y[i] = static_cast<uint8_t>(saturate(v, outSigned));
+  }
+}
+
+__global__ void dequantizeKernel(const void* x, QuantType t, int64_t n, QuantAxis q, float* y) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t c = sliceOf(q, i);
+    y[i] = __fmul_rn(static_cast<float>(loadInt(x, i, t) - zeroAt(q, c)), q.scale[c]);
+  }
+}
+
+__global__ void qlinearAddKernel(const void* a, const void* b, int64_t n, QAddArgs p, void* c) {
+  const bool s = p.isSigned;
+  const float ra = __fdiv_rn(*p.aScale, *p.cScale), rb = __fdiv_rn(*p.bScale, *p.cScale);
+  const int32_t az = p.aZero ? load8(p.aZero, 0, s) : 0, bz = p.bZero ? load8(p.bZero, 0, s) : 0;
+  const int32_t cz = p.cZero ? load8(p.cZero, 0, s) : 0;
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < n;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const float va = static_cast<float>(load8(a, i, s) - az);
+    const float vb = static_cast<float>(load8(b, i, s) - bz);
+    const float v = __fmaf_rn(va, ra, __fmul_rn(vb, rb));
+    int32_t q = saturate(__fadd_rn(rintf(v), static_cast<float>(cz)), s);
+    if (p.relu) q = q > cz ? q : cz;
+    static_cast<uint8_t*>(c)[i] = static_cast<uint8_t>(q);
+  }
+}
+
+// Padding never wins: an all-padding window gives the type's lowest value, as on the cpu.
+template <typename T>
+__global__ void maxPool8Kernel(Pool2dParams p, const T* x, T* y, int64_t count, int32_t lowest) {
+  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
+       i += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t ow = i % p.outW, oh = (i / p.outW) % p.outH, plane = i / (p.outW * p.outH);
+    const T* in = x + plane * p.inH * p.inW;
+    int32_t best = lowest;
+    for (int64_t kh = 0; kh < p.kernelH; ++kh) {
+      const int64_t h = oh * p.strideH - p.padTop + kh * p.dilationH;
+      if (h < 0 || h >= p.inH) continue;
+      for (int64_t kw = 0; kw < p.kernelW; ++kw) {
+        const int64_t w = ow * p.strideW - p.padLeft + kw * p.dilationW;
+        if (w < 0 || w >= p.inW) continue;
+        const int32_t v = in[h * p.inW + w];
+        best = v > best ? v : best;
+      }
+    }
+    y[i] = static_cast<T>(best);
+  }
+}
+
+// The implicit GEMM: C[m][col] = sum over k of W[m][k] * X[k][col], per group, where m is an
+// output channel of the group, col = (image, oh, ow) and k = (input channel, kh, kw). A block
+// computes a kTileM x kTileN tile, 16 threads by 16 each holding 4 x 4 sums; k advances 16 at a
+// time (4 int32 words of 4 packed bytes each per row and column), staged in shared memory.
+// Activations enter as int8: uint8 ones flipped to x - 128 (with the zero point moved by 128),
+// which leaves x - zero point unchanged; padding holds that int8 zero point, so it adds
+// nothing once zeroPoint * sum(w) is subtracted. Rows past K have zero weights.
+constexpr int kTileM = 64, kTileN = 64, kWordsK = 4;
+
+__device__ int32_t activation8(const QConvArgs& a, int64_t image, int64_t k, int64_t oh, int64_t ow,
+                               int32_t zero8, int64_t group) {
+  const int64_t cg = a.inChannels / a.group;
+  const int64_t taps = a.kernelH * a.kernelW;
+  if (k >= cg * taps) return zero8;
+  const int64_t c = k / taps, kh = (k / a.kernelW) % a.kernelH, kw = k % a.kernelW;
+  const int64_t h = oh * a.strideH - a.padTop + kh * a.dilationH;
+  const int64_t w = ow * a.strideW - a.padLeft + kw * a.dilationW;
+  if (h < 0 || h >= a.inH || w < 0 || w >= a.inW) return zero8;
+  const int64_t at = ((image * a.inChannels + group * cg + c) * a.inH + h) * a.inW + w;
+  const int32_t v = a.inSigned ? static_cast<const int8_t*>(a.x)[at]
+                               : static_cast<int32_t>(static_cast<const uint8_t*>(a.x)[at]) - 128;
+  return v;
+}
+
+__device__ uint32_t pack4(int32_t b0, int32_t b1, int32_t b2, int32_t b3) {
+  return (static_cast<uint32_t>(b0) & 0xFF) | ((static_cast<uint32_t>(b1) & 0xFF) << 8) |
+         ((static_cast<uint32_t>(b2) & 0xFF) << 16) | ((static_cast<uint32_t>(b3) & 0xFF) << 24);
+}
+
+__global__ void __launch_bounds__(256) qconvKernel(QConvArgs a) {
+  __shared__ int32_t ws[kWordsK][kTileM];
+  __shared__ int32_t xs[kWordsK][kTileN];
+  const int64_t group = blockIdx.z;
+  const int64_t mg = a.outChannels / a.group;
+  const int64_t k = (a.inChannels / a.group) * a.kernelH * a.kernelW;
+  const int64_t plane = a.outH * a.outW, cols = a.batch * plane;
+  const int64_t m0 = blockIdx.y * int64_t{kTileM}, col0 = blockIdx.x * int64_t{kTileN};
+  const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
+  const int32_t xZero = a.inZeroPoint ? load8(a.inZeroPoint, 0, a.inSigned) : 0;
+  const int32_t zero8 = a.inSigned ? xZero : xZero - 128;
+  const auto* w8 = static_cast<const int8_t*>(a.w);
+
+  // What this thread loads: weight word (row lm, word lk) and activation word (column ln, lk).
+  const int lm = tid % kTileM, lk = tid / kTileM;
+  const int64_t wRow = m0 + lm, col = col0 + lm;
+  const bool rowOk = wRow < mg, colOk = col < cols;
+  const int64_t image = colOk ? col / plane : 0, oh = colOk ? (col % plane) / a.outW : 0,
+                ow = colOk ? col % a.outW : 0;
+  const int8_t* wBase = w8 + (group * mg + (rowOk ? wRow : 0)) * k;
+
+  int32_t acc[4][4] = {};
+  int32_t wsum[4] = {};
+  for (int64_t k0 = 0; k0 < k; k0 += 4 * kWordsK) {
+    const int64_t kk = k0 + 4 * lk;
+    int32_t wb[4], xb[4];
+#pragma unroll
+    for (int t = 0; t < 4; ++t) {
+      wb[t] = rowOk && kk + t < k ? wBase[kk + t] : 0;
+      xb[t] = colOk ? activation8(a, image, kk + t, oh, ow, zero8, group) : zero8;
+    }
+    ws[lk][lm] = static_cast<int32_t>(pack4(wb[0], wb[1], wb[2], wb[3]));
+    xs[lk][lm] = static_cast<int32_t>(pack4(xb[0], xb[1], xb[2], xb[3]));
+    __syncthreads();
+#pragma unroll
+    for (int q = 0; q < kWordsK; ++q) {
+      int32_t wv[4], xv[4];
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        wv[i] = ws[q][ty * 4 + i];
+        xv[i] = xs[q][tx * 4 + i];
+      }
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        wsum[i] = __dp4a(wv[i], 0x01010101, wsum[i]);
+#pragma unroll
+        for (int j = 0; j < 4; ++j) acc[i][j] = __dp4a(wv[i], xv[j], acc[i][j]);
+      }
+    }
+    __syncthreads();
+  }
+
+  const float xScale = *a.inScale, yScale = *a.outScale;
+  const int32_t yZero = a.outZeroPoint ? load8(a.outZeroPoint, 0, a.outSigned) : 0;
+  int32_t lo = a.outSigned ? -128 : 0;
+  const int32_t hi = a.outSigned ? 127 : 255;
+  if (a.relu) lo = lo > yZero ? lo : yZero;  // relu(v) quantizes to at least the zero point
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const int64_t m = m0 + ty * 4 + i;
+    if (m >= mg) continue;
+    const int64_t channel = group * mg + m;
+    // The cpu's float order: x_scale * w_scale / y_scale.
+    const float scale =
+        __fdiv_rn(__fmul_rn(xScale, a.wScale[a.wScaleCount > 1 ? channel : 0]), yScale);
+    const int32_t bias = (a.bias ? a.bias[channel] : 0) - zero8 * wsum[i];
+#pragma unroll
+    for (int j = 0; j < 4; ++j) {
+      const int64_t c = col0 + tx * 4 + j;
+      if (c >= cols) continue;
+      float v = __fmul_rn(static_cast<float>(acc[i][j] + bias), scale);
+      // Bounded first so the conversion never overflows, as the cpu does.
+      v = fminf(fmaxf(v, -1.0e9f), 1.0e9f);
+      int32_t q = __float2int_rn(v) + yZero;
+      q = q < lo ? lo : (q > hi ? hi : q);
+      const int64_t img = c / plane, pos = c % plane;
+      static_cast<uint8_t*>(a.y)[(img * a.outChannels + channel) * plane + pos] =
+          static_cast<uint8_t>(q);
+    }
+  }
+}
+
+}  // namespace
+
+cudaError_t quantizeLinear(const float* x, int64_t n, const QuantAxis& q, bool outSigned, void* y,
+                           cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  quantizeKernel<<<blocksFor(n), kThreads, 0, stream>>>(x, n, q, outSigned,
+                                                        static_cast<uint8_t*>(y));
+  return cudaGetLastError();
+}
+
+cudaError_t dequantizeLinear(const void* x, QuantType t, int64_t n, const QuantAxis& q, float* y,
+                             cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  dequantizeKernel<<<blocksFor(n), kThreads, 0, stream>>>(x, t, n, q, y);
+  return cudaGetLastError();
+}
+
+cudaError_t qlinearAdd(const void* a, const void* b, int64_t n, const QAddArgs& p, void* c,
+                       cudaStream_t stream) {
+  if (n == 0) return cudaSuccess;
+  qlinearAddKernel<<<blocksFor(n), kThreads, 0, stream>>>(a, b, n, p, c);
+  return cudaGetLastError();
+}
+
+cudaError_t maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y,
+                       cudaStream_t stream) {
+  const int64_t count = p.batch * p.channels * p.outH * p.outW;
+  if (count == 0) return cudaSuccess;
+  if (isSigned)
+    maxPool8Kernel<<<blocksFor(count), kThreads, 0, stream>>>(p, static_cast<const int8_t*>(x),
+                                                              static_cast<int8_t*>(y), count, -128);
+  else
+    maxPool8Kernel<<<blocksFor(count), kThreads, 0, stream>>>(p, static_cast<const uint8_t*>(x),
+                                                              static_cast<uint8_t*>(y), count, 0);
+  return cudaGetLastError();
+}
+
+cudaError_t qconv2d(const QConvArgs& a, cudaStream_t stream) {
+  const int64_t cols = a.batch * a.outH * a.outW, mg = a.outChannels / a.group;
+  if (cols == 0 || mg == 0) return cudaSuccess;
+  const dim3 grid(static_cast<unsigned>((cols + kTileN - 1) / kTileN),
+                  static_cast<unsigned>((mg + kTileM - 1) / kTileM),
+                  static_cast<unsigned>(a.group));
+  if (grid.y > 65535 || grid.z > 65535) return cudaErrorInvalidConfiguration;
+  qconvKernel<<<grid, kThreads, 0, stream>>>(a);
+  return cudaGetLastError();
+}
+
+}  // namespace kiln::cuda
