@@ -144,6 +144,41 @@ TEST(qgemm_every_variant_matches_reference) {
   }
 }
 
+// A fully connected layer: rows of x against the weights as A (y = x * A^T), every ISA tier
+// (the VNNI matrix-vector body and the 1-column GEMM elsewhere), 1 to 6 rows (its 4-row steps
+// and their remainders), K not a multiple of 4, N not a multiple of the panel height.
+TEST(qgemm_rows_matches_reference) {
+  const GemmCase cases[] = {{13, 5, 37, 17, false}, {1000, 6, 2048, 0, true},
+                            {8, 1, 4, 255, false},  {21, 4, 130, 128, true},
+                            {3, 2, 1, 9, false},    {40, 3, 515, 77, false}};
+  for (const GemmCase& c : cases) {
+    // a: c.m outputs x c.k; x: c.n rows of c.k (the GEMM's B transposed).
+    std::vector<int8_t> a = randomInts<int8_t>(static_cast<size_t>(c.m * c.k), 4, -128, 127);
+    std::vector<uint8_t> x = randomInts<uint8_t>(static_cast<size_t>(c.n * c.k), 5, 0, 255);
+    for (size_t i = 0; i < a.size(); i += 3) a[i] = -128;
+    for (size_t i = 0; i < x.size(); i += 2) x[i] = 255;
+    std::vector<uint8_t> b(x.size());  // k x n for refGemm
+    for (int64_t r = 0; r < c.n; ++r)
+      for (int64_t kk = 0; kk < c.k; ++kk) b[kk * c.n + r] = x[r * c.k + kk];
+    std::vector<int32_t> bias;
+    std::vector<float> scale;
+    QRequant rq;
+    makeRequant(c.m, c.k, c.outSigned, 6, bias, scale, rq);
+    const std::vector<uint8_t> ref = refGemm(c, a.data(), b.data(), rq);  // m x n
+    std::vector<uint8_t> want(ref.size());
+    for (int64_t i = 0; i < c.m; ++i)
+      for (int64_t r = 0; r < c.n; ++r) want[r * c.m + i] = ref[i * c.n + r];
+    const kiln::kernels::QPackedA pa = kiln::kernels::packQGemmA(a.data(), c.m, c.k);
+    kt::forEachIsa([&](kiln::CpuIsa isa) {
+      std::vector<uint8_t> got(want.size(), 0xAB);
+      kiln::kernels::qgemmRowsU8S8(pa, x.data(), c.n, c.zb, rq, got.data());
+      sameBytes(std::string("qgemmRowsU8S8 ") + kiln::isaName(isa) + " m=" + std::to_string(c.m) +
+                    " rows=" + std::to_string(c.n) + " k=" + std::to_string(c.k),
+                got.data(), want.data(), want.size());
+    });
+  }
+}
+
 namespace {
 
 std::vector<uint8_t> refConv(const QConv2dParams& p, const int8_t* w, const uint8_t* x,

@@ -292,6 +292,7 @@ export class Builder {
       (l) =>
         l.op === 'QLinearConv' ||
         l.op === 'QLinearAdd' ||
+        l.op === 'QLinearGemm' ||
         (l.op === 'MaxPool' && eightBit(l.output)),
     );
     const dataMovement = new Set([

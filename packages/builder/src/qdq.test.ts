@@ -111,3 +111,65 @@ describe('QDQ with int8 activations (TensorRT-style, zero point 0)', () => {
     expect(new Set(Array.from(a)).size).toBeGreaterThan(10); // not a constant output
   });
 });
+
+describe('QDQ fully connected layer (DequantizeLinear -> Gemm -> QuantizeLinear)', () => {
+  // x -> Q -> DQ -> Gemm(DQ(int8 w [N, K], per-output scales), bias, transB) (-> Relu) -> Q -> DQ
+  const cases = [
+    { act: 'uint8' as const, zp: 128, relu: false },
+    { act: 'int8' as const, zp: -3, relu: true },
+  ];
+  for (const c of cases) {
+    it(`becomes one 8-bit layer that agrees with the unfused graph (${c.act}${c.relu ? ', relu' : ''})`, async () => {
+      const [rows, k, n] = [3, 37, 13];
+      const messages: string[] = [];
+      const build = (fused: boolean) => {
+        const builder = new Builder({ log: (_s, m) => messages.push(m) });
+        const net = builder.createNetwork();
+        const x = net.addInput('x', 'float32', [rows, k]);
+        const f32 = (v: number) => net.addConstant([], 'float32', Float32Array.of(v));
+        const zero = (v: number) =>
+          c.act === 'int8'
+            ? net.addConstant([], 'int8', Int8Array.of(v))
+            : net.addConstant([], 'uint8', Uint8Array.of(v));
+        const qdq = (t: NetworkTensor, s: number, zp: number) => {
+          const q = net.addLayer('QuantizeLinear', [t, f32(s), zero(zp)]);
+          q.output.dtype = c.act;
+          return net.addLayer('DequantizeLinear', [q.output, f32(s), zero(zp)]).output;
+        };
+        const w = Int8Array.from({ length: n * k }, (_, i) => ((i * 53 + 7) % 255) - 127);
+        const ws = Float32Array.from({ length: n }, (_, m) => 0.003 + 0.0004 * m);
+        const dq = net.addLayer(
+          'DequantizeLinear',
+          [net.addConstant([n, k], 'int8', w), net.addConstant([n], 'float32', ws), null],
+          { axis: 0 },
+        );
+        const bias = net.addConstant(
+          [n],
+          'float32',
+          Float32Array.from({ length: n }, (_, m) => 0.2 * m - 1),
+        );
+        let y = net.addLayer('Gemm', [qdq(x, 0.02, c.zp), dq.output, bias], { transB: 1 }).output;
+        if (c.relu) y = net.addLayer('Relu', [y]).output;
+        net.markOutput(qdq(y, 0.05, c.zp));
+        return buildEngine(
+          net,
+          builder.createBuilderConfig(),
+          fused ? undefined : { passes: [] },
+          builder,
+        );
+      };
+      const x = new Tensor('float32', [rows, k], sweep(rows * k, 3));
+      const fused = await build(true);
+      expect(messages).toContain('int8: 1 layers run in INT8');
+      const plain = await build(false);
+      const got = Object.values(await fused.engine.createExecutionContext().infer({ x }))[0]!;
+      const want = Object.values(await plain.engine.createExecutionContext().infer({ x }))[0]!;
+      const a = got.data as Float32Array;
+      const b = want.data as Float32Array;
+      let within = 0;
+      for (let i = 0; i < a.length; i++) if (Math.abs(a[i]! - b[i]!) <= 0.05 * (1 + 1e-3)) within++;
+      expect(within / a.length).toBeGreaterThanOrEqual(0.99);
+      expect(new Set(Array.from(a)).size).toBeGreaterThan(10); // not a constant output
+    });
+  }
+});

@@ -47,6 +47,12 @@ void packQGemmB(const uint8_t* b, int64_t k, int64_t n, int64_t ldb, uint8_t* ds
 void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zeroB,
                const QRequant& rq, void* c, int64_t ldc);
 
+// A fully connected layer: y[r][i] = requant(sum_k (x[r][k] - zeroX) * A[i][k]) for rows r of x
+// (rows x a.k uint8, row-major) and y (rows x a.m, 8-bit, row-major); A is the weights packed by
+// packQGemmA, one output per row. Few rows make it a matrix-vector product, bound by reading A.
+void qgemmRowsU8S8(const QPackedA& a, const uint8_t* x, int64_t rows, uint8_t zeroX,
+                   const QRequant& rq, void* y);
+
 // 2-D convolution over uint8 NCHW input with packed int8 weights (group 1, or depthwise when
 // group == channels; other groups run one qgemm per group).
 struct QConv2dParams {

@@ -1,8 +1,9 @@
 // The 8-bit layers that INT8 engines run (the builder's QDQ pass makes them from
-// DequantizeLinear -> Conv/Add -> QuantizeLinear): QLinearConv with int8 weights packed once at
-// engine load and VNNI kernels, and QLinearAdd (onnxruntime's com.microsoft op, same-shape
-// operands). A QLinearConv the fast path does not take (3-D, per-channel input
-// scales, non-constant or non-zero-point-free weights) runs the exact reference loops.
+// DequantizeLinear -> Conv/Add/Gemm -> QuantizeLinear): QLinearConv with int8 weights packed
+// once at engine load and VNNI kernels, QLinearAdd (onnxruntime's com.microsoft op, same-shape
+// operands) and QLinearGemm (a fully connected layer). A QLinearConv the fast path does not take
+// (3-D, per-channel input scales, non-constant or non-zero-point-free weights) runs the exact
+// reference loops.
 #include <algorithm>
 #include <cmath>
 #include <string>
@@ -111,20 +112,14 @@ bool hasRelu(const OpContext& ctx) {
   return act == "Relu";
 }
 
-void runQLinearConvFast(OpContext& ctx) {
-  const bool relu = hasRelu(ctx);
-  if (!fastPath(ctx)) {
-    ctx.require(!relu, "a fused Relu needs constant int8 weights and an 8-bit 4-D input");
-    return runQLinearConv(ctx);
-  }
-  const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
-  kernels::QConv2dParams p = convParams(ctx);
-  const int64_t m = prepared->outChannels;
+// The requantization of QLinearConv / QLinearGemm outputs (inputs 4, 6, 7, 8 and 1); `scale`
+// holds the per-output factors rq points to.
+kernels::QRequant requantOf(const OpContext& ctx, int64_t m, bool relu, std::vector<float>& scale) {
   const float xs = ctx.f32(1)[0], ys = ctx.f32(6)[0];
   const int64_t wsCount = shapeElements(ctx.shape(4));
   ctx.require(wsCount == 1 || wsCount == m, "w_scale must be a scalar or one per output channel");
   // The float order onnxruntime uses: x_scale * w_scale / y_scale.
-  std::vector<float> scale(static_cast<size_t>(m));
+  scale.resize(static_cast<size_t>(m));
   for (int64_t i = 0; i < m; ++i) scale[i] = xs * ctx.f32(4)[wsCount > 1 ? i : 0] / ys;
   kernels::QRequant rq;
   rq.scale = scale.data();
@@ -138,18 +133,85 @@ void runQLinearConvFast(OpContext& ctx) {
   rq.lo = rq.outSigned ? -128 : 0;
   rq.hi = rq.outSigned ? 127 : 255;
   if (relu) rq.lo = std::max(rq.lo, rq.zeroPoint);  // relu(v) quantizes to at least the zero point
+  return rq;
+}
+
+// Input 0 as uint8 for the u8 x s8 kernels. int8 activations (TensorRT-style Q/DQ) become
+// x + 128 with the zero point moved by 128, which gives the same x - zero point.
+const uint8_t* unsignedInput(const OpContext& ctx, std::vector<uint8_t>& shifted, uint8_t* zero) {
   const auto* x = static_cast<const uint8_t*>(ctx.in[0].data);
-  std::vector<uint8_t> shifted;
-  if (ctx.dtype(0) == DataType::kInt8) {
-    // int8 activations (TensorRT-style Q/DQ) as uint8: x + 128 with the zero point moved by 128
-    // gives the same x - zero point, so the u8 x s8 kernels run them unchanged.
-    const int64_t n = shapeElements(ctx.shape(0));
-    shifted.resize(static_cast<size_t>(n));
-    for (int64_t i = 0; i < n; ++i) shifted[i] = static_cast<uint8_t>(x[i] ^ 0x80);
-    x = shifted.data();
-    p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2) + 128);
+  if (ctx.dtype(0) != DataType::kInt8) return x;
+  const int64_t n = shapeElements(ctx.shape(0));
+  shifted.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) shifted[i] = static_cast<uint8_t>(x[i] ^ 0x80);
+  *zero = static_cast<uint8_t>(zeroPoint(ctx, 2) + 128);
+  return shifted.data();
+}
+
+void runQLinearConvFast(OpContext& ctx) {
+  const bool relu = hasRelu(ctx);
+  if (!fastPath(ctx)) {
+    ctx.require(!relu, "a fused Relu needs constant int8 weights and an 8-bit 4-D input");
+    return runQLinearConv(ctx);
   }
+  const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
+  kernels::QConv2dParams p = convParams(ctx);
+  std::vector<float> scale;
+  const kernels::QRequant rq = requantOf(ctx, prepared->outChannels, relu, scale);
+  std::vector<uint8_t> shifted;
+  const uint8_t* x = unsignedInput(ctx, shifted, &p.inZeroPoint);
   kernels::qconv2d(p, prepared->weights, x, rq, ctx.out[0]);
+}
+
+// QLinearGemm(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias): a fully connected layer
+// in QLinearConv's terms (the builder's QDQ pass makes it from DequantizeLinear -> Gemm ->
+// QuantizeLinear): x [M, K] 8-bit, w [N, K] int8 constant with zero zero points (Gemm's transB
+// layout), w_scale a scalar or one per output, bias int32 [N] in units of x_scale * w_scale;
+// y [M, N] = requant(sum_k (x - x_zp) * w + bias), an optional fused Relu.
+void inferQLinearGemm(OpContext& ctx) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(3);
+  const DataType t = ctx.dtype(0);
+  ctx.require(t == DataType::kUInt8 || t == DataType::kInt8, "x must be uint8 or int8");
+  ctx.require(ctx.dtype(3) == DataType::kInt8, "w must be int8");
+  ctx.require(x.size() == 2 && w.size() == 2 && x[1] == w[1], "x must be [M, K] and w [N, K]");
+  ctx.requireFloatInputs({1, 4, 6});
+  ctx.outShapes[0] = {x[0], w[0]};
+  ctx.outTypes[0] = ctx.has(7) ? ctx.dtype(7) : t;
+}
+
+std::shared_ptr<const void> prepareQLinearGemm(const LayerDesc& layer, const Network& network) {
+  if (layer.inputs.size() < 4 || layer.inputs[3] < 0) return nullptr;
+  const TensorDesc& w = network.tensors[layer.inputs[3]];
+  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != 2) return nullptr;
+  if (layer.inputs.size() > 5 && layer.inputs[5] >= 0) {
+    const TensorDesc& z = network.tensors[layer.inputs[5]];
+    if (z.constant < 0) return nullptr;
+    for (uint8_t b : network.weights[z.constant])
+      if (b != 0) return nullptr;
+  }
+  try {
+    return std::make_shared<kernels::QPackedA>(
+        kernels::packQGemmA(reinterpret_cast<const int8_t*>(network.weights[w.constant].data()),
+                            w.shape[0], w.shape[1]));
+  } catch (const Error&) {
+    return nullptr;
+  }
+}
+
+void runQLinearGemm(OpContext& ctx) {
+  ctx.require(ctx.prepared != nullptr,
+              "QLinearGemm needs constant int8 weights whose zero points are 0");
+  ctx.require(isScalar(ctx, 1) && (!ctx.has(2) || isScalar(ctx, 2)) && isScalar(ctx, 6) &&
+                  (!ctx.has(7) || isScalar(ctx, 7)),
+              "x and y must have per-tensor scales and zero points");
+  const auto* w = static_cast<const kernels::QPackedA*>(ctx.prepared);
+  std::vector<float> scale;
+  const kernels::QRequant rq = requantOf(ctx, w->m, hasRelu(ctx), scale);
+  std::vector<uint8_t> shifted;
+  uint8_t zeroX = static_cast<uint8_t>(zeroPoint(ctx, 2));
+  const uint8_t* x = unsignedInput(ctx, shifted, &zeroX);
+  kernels::qgemmRowsU8S8(*w, x, ctx.shape(0)[0], zeroX, rq, ctx.out[0]);
 }
 
 // QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), with
@@ -187,6 +249,7 @@ void runQLinearAdd(OpContext& ctx) {
 void registerQLinearOps(OpTable& table) {
   table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConvFast, true, prepareQLinearConv};
   table["QLinearAdd"] = OpImpl{inferQLinearAdd, runQLinearAdd};
+  table["QLinearGemm"] = OpImpl{inferQLinearGemm, runQLinearGemm, true, prepareQLinearGemm};
 }
 
 }  // namespace kiln

@@ -113,6 +113,21 @@ function setEightBit(t: NetworkTensor, dtype: DataType): void {
   t.dtype = dtype;
 }
 
+// Gemm(x, w, bias) with w transposed (transB = 1: [N, K], as PyTorch's Linear exports) and
+// nothing else: no alpha or beta scaling, no transposed x, no fused activation.
+function isPlainGemm(layer: Layer): boolean {
+  const attr = (name: string, fallback: number) => Number(layer.attr(name, fallback));
+  return (
+    layer.inputs.length >= 2 &&
+    layer.inputs.length <= 3 &&
+    attr('transA', 0) === 0 &&
+    attr('transB', 0) === 1 &&
+    attr('alpha', 1) === 1 &&
+    attr('beta', 1) === 1 &&
+    !layer.attrs.has('activation')
+  );
+}
+
 /**
  * Explicit quantization: turns ONNX QDQ patterns into 8-bit layers whose activations stay 8-bit
  * between them.
@@ -123,8 +138,11 @@ function setEightBit(t: NetworkTensor, dtype: DataType): void {
  *   QLinearAdd.
  * - DequantizeLinear -> MaxPool -> QuantizeLinear with one scale and zero point becomes an
  *   8-bit MaxPool.
+ * - DequantizeLinear(x) and DequantizeLinear(int8 weights [N, K], per-output scales) -> Gemm
+ *   (transB = 1) (-> Relu) -> QuantizeLinear becomes QLinearGemm, a fully connected layer with
+ *   int8 weights (a quarter of the float weights' bytes to read per inference).
  * - A DequantizeLinear of constants left over (a Gemm's weights) folds into a float constant.
- * Anything else (pooling, Gemm, reshapes between a DQ and a Q), and layers constrained to
+ * Anything else (average pooling, reshapes between a DQ and a Q), and layers constrained to
  * 'fp32', stay float.
  */
 export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
@@ -200,6 +218,45 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
         ],
         [y],
         attrs,
+      );
+      fused.guards = layer.guards;
+      replaced.set(layer, fused);
+      removed.add(out.q);
+      if (out.relu) removed.add(out.relu);
+    } else if (layer.op === 'Gemm' && isPlainGemm(layer)) {
+      // A fully connected layer: y = x * w^T + bias with w [N, K] per-output-channel int8.
+      const x = dequantOf(layer.inputs[0]);
+      const w = quantWeights(producers.get(layer.inputs[1]!));
+      if (!x || !w || w.weights.shape.length !== 2) continue;
+      const out = quantAfter(layer.output, layer);
+      if (!out) continue;
+      const channels = w.weights.shape[0]!;
+      let bias: NetworkTensor | null = null;
+      if (layer.inputs[2]) {
+        const xScale = x[1].scale.values()[0]!;
+        const producer = producers.get(layer.inputs[2]);
+        const b = quantBias(network, layer.inputs[2], producer, xScale, w.scales, channels);
+        if (!b) continue;
+        bias = b;
+      }
+      const y = out.q.output;
+      setEightBit(y, out.quant.dtype);
+      const fused = new Layer(
+        network.uniqueLayerName(`${layer.name}_int8`),
+        'QLinearGemm',
+        [
+          x[0].inputs[0]!,
+          x[1].scale,
+          x[1].zeroPoint,
+          w.weights,
+          w.scale,
+          w.zeroPoint,
+          out.quant.scale,
+          out.quant.zeroPoint,
+          bias,
+        ],
+        [y],
+        new Map(out.relu ? [['activation', { kind: 's' as const, value: 'Relu' }]] : []),
       );
       fused.guards = layer.guards;
       replaced.set(layer, fused);

@@ -201,11 +201,14 @@ void implicitConv(const QConv2dParams& p, const QPackedA& a, const qgemm::Varian
     }
   const int64_t used = static_cast<int64_t>(phases.size());
   uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, used * c4 * plane * 4);
-  // One job per group of 4 channels: each of its padded rows is split into phases once.
+  // One job per group of 4 channels. With stride > 1, each input row of the 4 channels is
+  // interleaved once into 4-byte words of its padded row, and each phase takes every sw-th word
+  // (splitting each channel's bytes into phases first cost as much as the GEMM at ResNet-50's
+  // stride-2 layers: short rows ran mostly in scalar tails).
   globalThreadPool().parallelFor(static_cast<size_t>(c4), 1, [&](size_t begin, size_t end) {
     std::vector<uint8_t> zeros(static_cast<size_t>(p.inW), zero);
-    std::vector<uint8_t> padded(static_cast<size_t>(wq * sw));
-    std::vector<uint8_t> split(static_cast<size_t>(4 * wq * sw));
+    // The padding words keep the zero point in every byte; rows overwrite the middle only.
+    std::vector<uint32_t> words(static_cast<size_t>(wq * sw), zero * 0x01010101u);
     for (size_t gi = begin; gi < end; ++gi) {
       const int64_t g = static_cast<int64_t>(gi);
       for (int64_t u = 0; u < used; ++u)
@@ -227,18 +230,33 @@ void implicitConv(const QConv2dParams& p, const QPackedA& a, const qgemm::Varian
         bool needed = false;
         for (int64_t px = 0; px < sw; ++px) needed = needed || slot[py * sw + px] >= 0;
         if (!needed) continue;
-        for (int t = 0; t < 4; ++t) {
-          std::memset(padded.data(), zero, padded.size());
-          std::memcpy(padded.data() + p.padLeft, rows[t], static_cast<size_t>(p.inW));
-          qgemm::splitPhases(padded.data(), sw, wq, split.data() + t * wq * sw);
+        qgemm::interleave4Exact(rows[0], rows[1], rows[2], rows[3], p.inW,
+                                reinterpret_cast<uint8_t*>(words.data() + p.padLeft));
+        // Phase px of this row in its packed plane, or null where no tap reads it.
+        const auto phaseRow = [&](int64_t px) -> uint8_t* {
+          const int64_t u = slot[py * sw + px];
+          return u < 0 ? nullptr : packed + ((u * c4 + g) * plane + row * wq) * 4;
+        };
+        int64_t j = 0;
+        if (sw == 2) {
+          // Even and odd words, 4 of each at a time (shufps only moves the bits).
+          uint8_t* even = phaseRow(0);
+          uint8_t* odd = phaseRow(1);
+          for (; j + 4 <= wq; j += 4) {
+            const auto* w = reinterpret_cast<const float*>(words.data() + 2 * j);
+            const __m128 a = _mm_loadu_ps(w), b = _mm_loadu_ps(w + 4);
+            if (even)
+              _mm_storeu_ps(reinterpret_cast<float*>(even + j * 4),
+                            _mm_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0)));
+            if (odd)
+              _mm_storeu_ps(reinterpret_cast<float*>(odd + j * 4),
+                            _mm_shuffle_ps(a, b, _MM_SHUFFLE(3, 1, 3, 1)));
+          }
         }
         for (int64_t px = 0; px < sw; ++px) {
-          const int64_t u = slot[py * sw + px];
-          if (u < 0) continue;
-          const uint8_t* s = split.data() + px * wq;
-          const int64_t ts = wq * sw;  // from one channel's phases to the next's
-          qgemm::interleave4Exact(s, s + ts, s + 2 * ts, s + 3 * ts, wq,
-                                  packed + ((u * c4 + g) * plane + row * wq) * 4);
+          uint8_t* out = phaseRow(px);
+          if (out == nullptr) continue;
+          for (int64_t jj = j; jj < wq; ++jj) std::memcpy(out + jj * 4, &words[jj * sw + px], 4);
         }
       }
     }

@@ -182,4 +182,32 @@ void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zer
                static_cast<uint8_t*>(c), ldc);
 }
 
+void qgemmRowsU8S8(const QPackedA& a, const uint8_t* x, int64_t rows, uint8_t zeroX,
+                   const QRequant& rq, void* y) {
+  auto* out = static_cast<uint8_t*>(y);
+  if (activeIsa() != CpuIsa::kAvx512 || !cpuFeatures().avx512vnni) {
+    // One column of B per row: the GEMM handles it on every ISA, with 1-column blocks.
+    std::vector<uint8_t> packed(static_cast<size_t>(qgemmPackedBSize(a.k, 1)));
+    for (int64_t r = 0; r < rows; ++r) {
+      packQGemmB(x + r * a.k, a.k, 1, 1, packed.data(), zeroX);
+      qgemmU8S8(a, packed.data(), 1, zeroX, rq, out + r * a.m, 1);
+    }
+    return;
+  }
+  const int64_t panels = (a.m + kQGemmMr - 1) / kQGemmMr, ldx = a.k4 * 4;
+  // Rows padded to whole groups of 4 (the padded weights are zero, so the fill is free).
+  std::vector<uint8_t> padded(static_cast<size_t>(rows * ldx), zeroX);
+  for (int64_t r = 0; r < rows; ++r)
+    std::memcpy(padded.data() + r * ldx, x + r * a.k, static_cast<size_t>(a.k));
+  std::vector<int32_t> bias(static_cast<size_t>(a.m));
+  for (int64_t i = 0; i < a.m; ++i)
+    bias[i] = (rq.bias ? rq.bias[i] : 0) - static_cast<int32_t>(zeroX) * a.rowSums[i];
+  // Reading A dominates: ~32 KB of it per task.
+  const size_t grain = static_cast<size_t>(std::max<int64_t>(1, (1 << 15) / (a.k4 * 32)));
+  globalThreadPool().parallelFor(static_cast<size_t>(panels), grain, [&](size_t b, size_t e) {
+    qgemm::rowsPanelsAvx512Vnni(a, padded.data(), ldx, rows, static_cast<int64_t>(b),
+                                static_cast<int64_t>(e), bias.data(), rq.scale, rq, out, a.m);
+  });
+}
+
 }  // namespace kiln::kernels

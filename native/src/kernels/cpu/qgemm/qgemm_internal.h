@@ -76,6 +76,13 @@ void depthwiseChannelDirectAvx512(const QConv2dParams& p, const DepthwiseTaps& t
                                   const uint8_t* x, const int8_t* filter, int32_t bias, float scale,
                                   const QRequant& rq, int64_t oh, int64_t ow, uint8_t* out);
 
+// The AVX512-VNNI body of qgemmRowsU8S8: panels [p0, p1) of A against `rows` rows of x (row
+// stride ldx, each padded with zeros to a.k4 * 4 bytes), bias[i] and scale[i] per output i (the
+// zero point's correction included), written to y (row stride ldy).
+void rowsPanelsAvx512Vnni(const QPackedA& a, const uint8_t* x, int64_t ldx, int64_t rows,
+                          int64_t p0, int64_t p1, const int32_t* bias, const float* scale,
+                          const QRequant& rq, uint8_t* y, int64_t ldy);
+
 // One output byte from an int32 sum: the epilogue every variant must match bit for bit.
 inline uint8_t requantizeOne(int32_t acc, float scale, const QRequant& rq) {
   float v = static_cast<float>(acc) * scale;
