@@ -35,6 +35,9 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
   for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
   for (int64_t k = 0; k < K; ++k) {
+    // Long-K panels come from memory once per task (column blocks vary fastest): fetch ~1.5 KB
+    // ahead, as the GEMM micro-kernel does for its weights.
+    _mm_prefetch(reinterpret_cast<const char*>(a + 32 * kMr), _MM_HINT_T0);
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
     const __m512 b1 = _mm512_maskz_loadu_ps(m1, x + k * P + 16);
 #pragma GCC unroll 12
