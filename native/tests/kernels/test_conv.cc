@@ -174,8 +174,9 @@ TEST(conv_pointwise_gemm_path) {
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConv(conv(2, 64, 7, 9, 33, 1, 1, 1, 0), true, false, isa);
     runConv(conv(1, 17, 14, 14, 40, 1, 1, 1, 0), true, true, isa);
-    // K past one 256-deep block: partial sums pass through C before the residual is added.
-    runConv(conv(1, 300, 6, 7, 30, 1, 1, 1, 0), true, true, isa);
+    // K past one 256-deep block: partial sums pass through C before the residual is added
+    // (an input of 300 x 462 floats is too large for the in-place path).
+    runConv(conv(1, 300, 21, 22, 30, 1, 1, 1, 0), true, true, isa);
   });
 }
 
@@ -263,6 +264,10 @@ TEST(conv_fused_activations) {
       Conv2dParams pw = conv(1, 6, 5, 9, 14, 1, 1, 1, 0);
       pw.activation = act;
       runConv(pw, true, true, isa);
+      // And with a long K over few pixels (in place too, column blocks fastest).
+      Conv2dParams deep = conv(1, 300, 3, 5, 14, 1, 1, 1, 0);
+      deep.activation = act;
+      runConv(deep, true, true, isa);
       // The in-place 3x3 depthwise path (rows of 12+ columns, or stride 2), with a residual.
       for (int64_t stride : {1, 2}) {
         Conv2dParams r = conv(1, 4, 6, 20, 4, 3, 3, stride, 1, 1, 4);
@@ -278,8 +283,15 @@ TEST(conv_pointwise_tasks) {
   // in-place path's limit and past it (the GEMM path).
   kt::forEachIsa([](kiln::CpuIsa isa) {
     runConv(conv(1, 8, 12, 30, 100, 1, 1, 1, 0), true, true, isa);
-    runConv(conv(1, 1024, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
-    runConv(conv(1, 1025, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    runConv(conv(1, 256, 7, 7, 40, 1, 1, 1, 0), true, false, isa);
+    // Longer K takes the in-place path while the input (K x P) fits its 128 Ki-float budget,
+    // with column blocks varying fastest: odd K, a 17-column last block, 4 rows in the last
+    // panel, a residual; then 600 x 210 (in place) and 600 x 221 (the GEMM path) either side
+    // of the budget.
+    runConv(conv(1, 1025, 7, 7, 40, 1, 1, 1, 0), true, true, isa);
+    runConv(conv(1, 2048, 7, 7, 28, 1, 1, 1, 0), false, true, isa);
+    runConv(conv(1, 600, 14, 15, 37, 1, 1, 1, 0), true, true, isa);
+    runConv(conv(1, 600, 13, 17, 37, 1, 1, 1, 0), true, true, isa);
     runConv(conv(2, 12, 7, 7, 24, 1, 1, 1, 0, 1, 2), true, true, isa);  // batch 2, 2 groups
   });
 }

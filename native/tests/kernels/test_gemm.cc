@@ -160,7 +160,7 @@ TEST(gemv_m1_all_paths) {
   // M == 1 takes the GEMV kernels: both B layouts, packed B panels, transposed A, alpha/beta,
   // bias, activations, ld padding, and N/K that leave every vector tail non-empty.
   kt::forEachIsa([&](kiln::CpuIsa isa) {
-    const int64_t ns[] = {1, 3, 15, 16, 17, 63, 64, 65, 100, 1000};
+    const int64_t ns[] = {1, 3, 15, 16, 17, 63, 64, 65, 96, 100, 1000};
     const int64_t ks[] = {1, 7, 16, 31, 33, 300, 2048};
     for (int64_t n : ns)
       for (int64_t k : ks)

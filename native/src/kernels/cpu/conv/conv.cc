@@ -104,8 +104,8 @@ void conv2dGemm(const Conv2dParams& p, const float* x, const float* w, const flo
     chunkParallel = true;
   }
   const int64_t chunks = (P + chunk - 1) / chunk;
-  if (pointwise && packed && Kdim <= isa_avx512::kPointwiseMaxK && activeIsa() == CpuIsa::kAvx512 &&
-      selectGemmKernel().mr == 12) {
+  if (pointwise && packed && isa_avx512::pointwiseInPlaceApplies(Kdim, P) &&
+      activeIsa() == CpuIsa::kAvx512 && selectGemmKernel().mr == 12) {
     for (int64_t n = 0; n < p.batch; ++n)
       for (int64_t g = 0; g < p.group; ++g)
         isa_avx512::pointwiseConv(Mg, Kdim, P, packed + g * groupFloats,

@@ -36,11 +36,23 @@ bool depthwise3x3Applies(const Conv2dParams& p);
 void depthwise3x3Plane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
                        const float* wk, float bias, const float* residual, float* out);
 
-// Largest K (input channels) pointwiseConv takes: a tile's 32 columns of all K input rows stay
-// in L2 (32 KB at this K) while its row panels pass over them; longer K runs the GEMM path,
-// whose K blocking does that. 1024 was no slower on one thread, but ResNet-50 on two threads
-// ran 4% slower with it than with 256 (bench harness, A/B, kiln/ORT 1.38 vs 1.33).
+// Largest K (input channels) pointwiseConv takes at any image size: a tile's 32 columns of all
+// K input rows stay in L2 (32 KB at this K) while its row panels pass over them; longer K runs
+// the GEMM path, whose K blocking does that. 1024 was no slower on one thread, but ResNet-50 on
+// two threads ran 4% slower with it than with 256 (bench harness, A/B, kiln/ORT 1.38 vs 1.33).
 constexpr int64_t kPointwiseMaxK = 256;
+
+// Largest input (K x P floats) pointwiseConv takes at any K: deep layers with few pixels
+// (MobileNet's and ResNet-50's 7 x 7 and 14 x 14 1x1s, K up to 2048) keep their whole input in
+// half of a 1 MB L2, so no K blocking is needed, and the GEMM path's packing of that input (a
+// second barrier between the threads) is saved. ResNet-50's 1024 x 14 x 14 layers (800 KB) stay
+// on the GEMM path, which was faster for them.
+constexpr int64_t kPointwiseMaxInput = int64_t{128} << 10;
+
+// Whether pointwiseConv takes a 1x1 layer with K input channels and P pixels.
+inline bool pointwiseInPlaceApplies(int64_t K, int64_t P) {
+  return K <= kPointwiseMaxK || K * P <= kPointwiseMaxInput;
+}
 
 // One image and group of a 1x1 stride-1 unpadded convolution: y (M x P) = activation(packedA
 // (weights packed as packGemmA does for 12-row panels) x x (K x P) + residual (or null) + bias

@@ -1,5 +1,6 @@
-// Built with AVX-512 flags: 1x1 stride-1 convolutions with K <= kPointwiseMaxK (MobileNet's
-// expansions and projections) straight from the NCHW input. The GEMM path packs the input
+// Built with AVX-512 flags: 1x1 stride-1 convolutions that pointwiseInPlaceApplies takes
+// (MobileNet's expansions and projections, deep layers with few pixels) straight from the NCHW
+// input. The GEMM path packs the input
 // into panels and runs bias and activation as a second pass over the output; with K = 16 those
 // two copies cost as much as the multiply-adds. Here each 12 x 32 tile reads its 32 columns of
 // the K input rows in place (they stay cached across the task's row panels) and leaves through
@@ -34,6 +35,9 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
   for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
   for (int64_t k = 0; k < K; ++k) {
+    // Long-K panels come from memory once per task (column blocks vary fastest): fetch ~1.5 KB
+    // ahead, as the GEMM micro-kernel does for its weights.
+    _mm_prefetch(reinterpret_cast<const char*>(a + 32 * kMr), _MM_HINT_T0);
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
     const __m512 b1 = _mm512_maskz_loadu_ps(m1, x + k * P + 16);
 #pragma GCC unroll 12
@@ -78,10 +82,14 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
                    const float* bias, const float* residual, const Activation& act, float* y,
                    ThreadPool& pool) {
   const int64_t panels = (M + kMr - 1) / kMr, colBlocks = (P + kNr - 1) / kNr;
-  const int64_t items = panels * colBlocks;  // tiles, panels varying fastest
+  const int64_t items = panels * colBlocks;
+  // Short K: panels vary fastest, so neighbouring tiles share input columns (in L1). Long K
+  // (taken only when the whole input fits in L2): column blocks vary fastest, so a task reads
+  // each weight panel (up to 96 KB) from memory once instead of once per column block.
+  const bool columnsFastest = K > kPointwiseMaxK;
   // Exactly 4 tasks per thread, each an even share of the tiles (parallelFor merges nothing at
   // that count): with whole panel groups per task, 7 x 7 layers split 8 : 6 panels over two
-  // threads. Neighbouring tiles share input columns.
+  // threads.
   const int64_t tasks =
       M * K * P < kSerialMacs ? 1 : std::min<int64_t>(items, 4 * static_cast<int64_t>(pool.size()));
   const auto run = [&](size_t begin, size_t end) {
@@ -89,7 +97,9 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
       const int64_t i0 = static_cast<int64_t>(t) * items / tasks;
       const int64_t i1 = (static_cast<int64_t>(t) + 1) * items / tasks;
       for (int64_t i = i0; i < i1; ++i) {
-        const int64_t r0 = (i % panels) * kMr, j0 = (i / panels) * kNr;
+        const int64_t panel = columnsFastest ? i / colBlocks : i % panels;
+        const int64_t block = columnsFastest ? i % colBlocks : i / panels;
+        const int64_t r0 = panel * kMr, j0 = block * kNr;
         tile(packedA + r0 * K, K, x + j0, P, static_cast<int>(std::min<int64_t>(kMr, M - r0)),
              std::min(kNr, P - j0), bias ? bias + r0 : nullptr,
              residual ? residual + r0 * P + j0 : nullptr, act, y + r0 * P + j0);

@@ -11,7 +11,7 @@ inline __mmask16 tailMask(int64_t left) {
   return left >= 16 ? static_cast<__mmask16>(0xFFFF) : static_cast<__mmask16>((1u << left) - 1);
 }
 
-// Columns in blocks of 64 (4 accumulators), then masked 16-wide blocks.
+// Columns in blocks of 64 (4 accumulators), then one of 32, then masked 16-wide blocks.
 void rows(int64_t k, const float* a, const float* b, int64_t ldb, int64_t n, float* y) {
   int64_t j = 0;
   for (; j + 64 <= n; j += 64) {
@@ -28,6 +28,30 @@ void rows(int64_t k, const float* a, const float* b, int64_t ldb, int64_t n, flo
     _mm512_storeu_ps(y + j + 16, c1);
     _mm512_storeu_ps(y + j + 32, c2);
     _mm512_storeu_ps(y + j + 48, c3);
+  }
+  if (j + 32 <= n) {
+    // A packed B panel is 32 columns wide (the GEMV of a fully connected layer): one pass over
+    // its contiguous rows with two chains per vector, instead of two strided passes of 16
+    // columns (half the memory-level parallelism on weights that come from L3 or DRAM). The
+    // even and odd k-steps sum apart and meet at the end, as in the 16-wide blocks.
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, d0 = c0, d1 = c0;
+    const float* p = b + j;
+    int64_t kk = 0;
+    for (; kk + 2 <= k; kk += 2, p += 2 * ldb) {
+      const __m512 a0 = _mm512_set1_ps(a[kk]), a1 = _mm512_set1_ps(a[kk + 1]);
+      c0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(p), c0);
+      d0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(p + 16), d0);
+      c1 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(p + ldb), c1);
+      d1 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(p + ldb + 16), d1);
+    }
+    if (kk < k) {
+      const __m512 a0 = _mm512_set1_ps(a[kk]);
+      c0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(p), c0);
+      d0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(p + 16), d0);
+    }
+    _mm512_storeu_ps(y + j, _mm512_add_ps(c0, c1));
+    _mm512_storeu_ps(y + j + 16, _mm512_add_ps(d0, d1));
+    j += 32;
   }
   for (; j < n; j += 16) {
     const __mmask16 m = tailMask(n - j);
