@@ -1,5 +1,5 @@
 // The cuda op table, and the layers that need only the project's own kernels: activations,
-// broadcast arithmetic, pooling and the layers that only move bytes (Reshape, Flatten...).
+// broadcast arithmetic, pooling and the layers that keep their bytes (Reshape, Flatten...).
 #include "engine/cuda/cuda_ops.h"
 
 #include <algorithm>
@@ -10,8 +10,10 @@
 
 namespace kiln::cuda {
 
-void registerConvOps(std::map<std::string, CudaOp>& table);  // cuda_conv.cc
-void registerGemmOps(std::map<std::string, CudaOp>& table);  // cuda_gemm.cc
+void registerConvOps(std::map<std::string, CudaOp>& table);    // cuda_conv.cc
+void registerGemmOps(std::map<std::string, CudaOp>& table);    // cuda_gemm.cc
+void registerLayoutOps(std::map<std::string, CudaOp>& table);  // cuda_layout_ops.cc
+void registerNormOps(std::map<std::string, CudaOp>& table);    // cuda_norm_ops.cc
 
 void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
@@ -21,9 +23,6 @@ void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
                                            cudaGetErrorString(status));
 }
 
-namespace {
-
-// True when the layer runs in half (its inputs and output are float16), false for float32.
 bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs) {
   const DataType t = ctx.outTypes[0];
   bool same = t == DataType::kFloat32 || t == DataType::kFloat16;
@@ -34,6 +33,8 @@ bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs) {
   }
   return t == DataType::kFloat16;
 }
+
+namespace {
 
 template <typename T>
 const T* in(const OpContext& ctx, size_t i) {
@@ -90,6 +91,8 @@ void broadcastStrides(const OpContext& ctx, const Dims& in, const Dims& out, int
   }
 }
 
+}  // namespace
+
 BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b, const Dims& out) {
   if (out.size() > static_cast<size_t>(kMaxRank)) {
     throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name +
@@ -103,6 +106,8 @@ BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b
   if (b != nullptr) broadcastStrides(ctx, *b, out, s.strideB);
   return s;
 }
+
+namespace {
 
 // The dims of an NHWC-stored tensor in memory order: [N, spatial..., C].
 Dims nhwcOrder(const Dims& d) {
@@ -232,6 +237,8 @@ const std::map<std::string, CudaOp>& table() {
     t["GlobalMaxPool"] = CudaOp{runGlobalPool, nullptr, kFollows, true};
     registerConvOps(t);
     registerGemmOps(t);
+    registerLayoutOps(t);
+    registerNormOps(t);
     return t;
   }();
   return ops;
