@@ -142,7 +142,7 @@ TEST(shape_arithmetic_needs_no_cuda_kernel) {
   n.inputs = {0};
   n.outputs = {8};
   CHECK(cudaUnsupportedLayers(n).empty());
-  // The same Gather on activation data needs a kernel, which cuda lacks.
+  // The same Gather on activation data needs the kernel, which refuses a dynamic axis.
   n.layers[1].inputs = {0, 2};
   n.tensors[3].shape = {-1, 6};
   CHECK(listed(cudaUnsupportedLayers(n), "gather"));
@@ -364,6 +364,36 @@ TEST(gpu_transpose_concat_split_expand_move_elements) {
     const auto e = runOnGpu(expand, {{{3, 1}, {1, 2, 3}}}, {{2, 3, 4}}, half)[0];
     CHECK(e.size() == 24 && e[0] == 1 && e[5] == 2 && e[23] == 3 && e[12] == 1);
   }
+}
+
+TEST(gpu_gather_takes_rows_by_constant_indices) {
+  if (!haveGpu()) return;
+  // x [2, 5, 3] (values = their offsets) along axis 1 at indices {4, -5, 2}.
+  std::vector<float> x(30);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i);
+  const int64_t indices[3] = {4, -5, 2};
+  void *dx = nullptr, *di = nullptr, *dy = nullptr;
+  cudaMalloc(&dx, 120);
+  cudaMalloc(&di, sizeof(indices));
+  cudaMalloc(&dy, 18 * 4);
+  cudaMemcpy(dx, x.data(), 120, cudaMemcpyHostToDevice);
+  cudaMemcpy(di, indices, sizeof(indices), cudaMemcpyHostToDevice);
+  cuda::GatherShape s;
+  s.outer = 2, s.axisDim = 5, s.count = 3, s.inner = 3;
+  CHECK(cuda::gather(s, dx, di, dy, nullptr) == cudaSuccess);
+  std::vector<float> y(18);
+  cudaMemcpy(y.data(), dy, 72, cudaMemcpyDeviceToHost);
+  bool same = true;
+  for (int o = 0; o < 2; ++o)
+    for (int j = 0; j < 3; ++j)
+      for (int k = 0; k < 3; ++k) {
+        const int64_t row = indices[j] < 0 ? indices[j] + 5 : indices[j];
+        same = same && y[(o * 3 + j) * 3 + k] == x[(o * 5 + row) * 3 + k];
+      }
+  CHECK(same);
+  cudaFree(dx);
+  cudaFree(di);
+  cudaFree(dy);
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // Layers that rearrange elements without arithmetic: Transpose and Expand (strided copies),
-// Concat and Split (2-D copies: one row of bytes per outer index). They move raw elements, so
-// they serve every dtype, float16 activations of FP16 layers too; half data stays in NCHW
-// order (nhwc false), which the runner converts to where a Conv left NHWC.
+// Concat and Split (2-D copies: one row of bytes per outer index), Gather (constant indices). They
+// move raw elements, so they serve every dtype, float16 activations of FP16 layers too; half data
+// stays in NCHW order (nhwc false), which the runner converts to where a Conv left NHWC.
+#include <cstring>
 #include <map>
 #include <string>
 
@@ -132,6 +133,51 @@ void runSplit(OpContext& ctx, Launch& launch) {
   ctx.require(at <= rowBytes, "the outputs exceed the input");
 }
 
+// Gather with constant indices (the class token of a vision transformer, a row of a table),
+// checked against the axis here since the kernel cannot report a bad index.
+void runGather(OpContext& ctx, Launch& launch) {
+  const Dims& x = ctx.shape(0);
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", 0), static_cast<int64_t>(x.size()));
+  GatherShape s;
+  for (int64_t d = 0; d < axis; ++d) s.outer *= x[d];
+  for (size_t d = static_cast<size_t>(axis) + 1; d < x.size(); ++d) s.inner *= x[d];
+  s.axisDim = x[axis];
+  s.count = shapeElements(ctx.shape(1));
+  s.elementBytes = elementBytes(ctx, ctx.outTypes[0]);
+  s.indices64 = ctx.dtype(1) == DataType::kInt64;
+  checkCuda(ctx, gather(s, ctx.in[0].data, ctx.in[1].data, ctx.out[0], launch.stream),
+            "gather kernel");
+}
+
+// The indices must be a constant of int32/int64 within the axis, whose size is static.
+std::string gatherUnsupported(const LayerDesc& layer, const Network& n) {
+  if (layer.inputs.size() < 2 || layer.inputs[0] < 0 || layer.inputs[1] < 0) return "no indices";
+  const TensorDesc& x = n.tensors[layer.inputs[0]];
+  const TensorDesc& idx = n.tensors[layer.inputs[1]];
+  if (idx.constant < 0) return "indices computed from data (only constant indices)";
+  if (idx.dtype != DataType::kInt64 && idx.dtype != DataType::kInt32) return "indices type";
+  int64_t axis = layer.attrInt("axis", 0);
+  const int64_t rank = static_cast<int64_t>(x.shape.size());
+  if (axis < 0) axis += rank;
+  if (axis < 0 || axis >= rank || x.shape[axis] < 0) return "a gather axis of dynamic size";
+  const std::vector<uint8_t>& bytes = n.weights[idx.constant];
+  const bool wide = idx.dtype == DataType::kInt64;
+  const size_t count = bytes.size() / (wide ? 8 : 4);
+  for (size_t i = 0; i < count; ++i) {
+    int64_t v = 0;
+    if (wide) {
+      std::memcpy(&v, bytes.data() + 8 * i, 8);
+    } else {
+      int32_t v32 = 0;
+      std::memcpy(&v32, bytes.data() + 4 * i, 4);
+      v = v32;
+    }
+    if (v < -x.shape[axis] || v >= x.shape[axis]) return "an index outside the axis";
+  }
+  return {};
+}
+
 }  // namespace
 
 void registerLayoutOps(std::map<std::string, CudaOp>& table) {
@@ -140,6 +186,7 @@ void registerLayoutOps(std::map<std::string, CudaOp>& table) {
   table["Expand"] = CudaOp{runExpand, nullptr, kFollows, false};
   table["Concat"] = CudaOp{runConcat, nullptr, kFollows, false};
   table["Split"] = CudaOp{runSplit, nullptr, kFollows, false};
+  table["Gather"] = CudaOp{runGather, gatherUnsupported, kFollows, false};
 }
 
 }  // namespace kiln::cuda

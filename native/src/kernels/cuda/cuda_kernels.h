@@ -54,6 +54,16 @@ enum class Storage : uint8_t { kFloat, kHalf, kHalfNhwc };
 cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
                     int64_t inner, cudaStream_t stream);
 
+// Gather along one axis of x viewed as [outer, axisDim, inner] into y [outer, count, inner];
+// every index must lie in [-axisDim, axisDim) (checked by the caller).
+struct GatherShape {
+  int64_t outer = 1, axisDim = 1, count = 1, inner = 1;
+  int elementBytes = 4;   // of x and y: 1, 2, 4 or 8
+  bool indices64 = true;  // int64 indices, else int32
+};
+cudaError_t gather(const GatherShape& shape, const void* x, const void* indices, void* y,
+                   cudaStream_t stream);
+
 // LayerNormalization of `rowCount` rows of `cols` elements; scale and bias (may be null) are
 // float32 for half data too, and statistics accumulate in float32.
 template <typename T>
