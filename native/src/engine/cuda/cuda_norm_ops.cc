@@ -9,15 +9,6 @@
 namespace kiln::cuda {
 namespace {
 
-template <typename T>
-const T* in(const OpContext& ctx, size_t i) {
-  return static_cast<const T*>(ctx.in[i].data);
-}
-template <typename T>
-T* out(const OpContext& ctx) {
-  return static_cast<T*>(ctx.out[0]);
-}
-
 void runLayerNorm(OpContext& ctx, Launch& launch) {
   const bool half = requireFloat(ctx, {0});
   const bool hasBias = ctx.has(2);

@@ -36,15 +36,6 @@ bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs) {
 
 namespace {
 
-template <typename T>
-const T* in(const OpContext& ctx, size_t i) {
-  return static_cast<const T*>(ctx.in[i].data);
-}
-template <typename T>
-T* out(const OpContext& ctx) {
-  return static_cast<T*>(ctx.out[0]);
-}
-
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity: the output holds the input's bytes.
 void runCopy(OpContext& ctx, Launch& launch) {
   const size_t bytes = static_cast<size_t>(shapeBytes(ctx.outShapes[0], ctx.outTypes[0]));

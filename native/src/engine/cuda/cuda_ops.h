@@ -99,6 +99,16 @@ std::string cudaUnsupportedReason(const LayerDesc& layer, const Network& network
 // Throws kDeviceError naming the layer when a CUDA call or launch failed.
 void checkCuda(const OpContext& ctx, cudaError_t status, const char* what);
 
+// Input i's and output 0's device data as T (float or __half).
+template <typename T>
+const T* in(const OpContext& ctx, size_t i) {
+  return static_cast<const T*>(ctx.in[i].data);
+}
+template <typename T>
+T* out(const OpContext& ctx) {
+  return static_cast<T*>(ctx.out[0]);
+}
+
 // True when the layer runs in half (the output and `inputs` are float16), false for float32;
 // throws kUnsupported for other types or a mix.
 bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs);

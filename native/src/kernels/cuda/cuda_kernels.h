@@ -1,7 +1,7 @@
-// The project's own CUDA kernels (elementwise, activation, pooling, conversions), callable from
-// plain C++. Every launcher enqueues on `stream` and returns the launch status; callers check
-// it. The templated ones exist for T = float and T = __half (FP16 layers); half kernels compute
-// in float and round once when they store.
+// The project's own CUDA kernels (elementwise, activation, pooling, conversions, row norms,
+// element moves), callable from plain C++. Every launcher enqueues on `stream` and returns the
+// launch status; callers check it. The templated ones exist for T = float and T = __half (FP16
+// layers); half kernels compute in float and round once when they store.
 #pragma once
 
 #include <cuda_fp16.h>
