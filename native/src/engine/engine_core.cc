@@ -15,9 +15,6 @@
 namespace kiln {
 
 namespace {
-// Values computed while inferring shapes are kept only for small tensors: shape vectors,
-// indices, scalars. Larger ones are computed when the network runs.
-constexpr int64_t kMaxShapeTimeElements = 1 << 16;
 
 // The address of a constant; an empty one gets a valid address rather than null, which kernels
 // must not offset or hand to memcpy, and which plan() reads as "value unknown".

@@ -32,6 +32,10 @@ class EngineCore {
   std::vector<std::shared_ptr<const void>> prepared_;  // per layer, from OpImpl::prepare
 };
 
+// Values computed while inferring shapes are kept only for small tensors: shape vectors,
+// indices, scalars. Larger ones are computed when the network runs.
+constexpr int64_t kMaxShapeTimeElements = 1 << 16;
+
 // Shapes, known values and the memory plan for one set of input shapes. Immutable once made,
 // so work already enqueued keeps using the plan it was enqueued with.
 struct ShapePlan {

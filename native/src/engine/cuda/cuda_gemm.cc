@@ -69,11 +69,8 @@ bool expandBias(const OpContext& ctx, Launch& launch) {
     stride *= cd;
   }
   const int64_t count = shapeElements(out);
-  checkCuda(ctx,
-            ctx.outTypes[0] == DataType::kFloat16
-                ? expand(static_cast<const __half*>(ctx.in[2].data),
-                         static_cast<__half*>(ctx.out[0]), s, count, launch.stream)
-                : expand(ctx.f32(2), ctx.outF32(0), s, count, launch.stream),
+  const int bytes = ctx.outTypes[0] == DataType::kFloat16 ? 2 : 4;
+  checkCuda(ctx, stridedCopy(ctx.in[2].data, ctx.out[0], bytes, s, count, launch.stream),
             "bias kernel");
   return true;
 }

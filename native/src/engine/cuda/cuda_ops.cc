@@ -1,5 +1,5 @@
 // The cuda op table, and the layers that need only the project's own kernels: activations,
-// broadcast arithmetic, pooling and the layers that only move bytes (Reshape, Flatten...).
+// broadcast arithmetic, pooling and the layers that keep their bytes (Reshape, Flatten...).
 #include "engine/cuda/cuda_ops.h"
 
 #include <algorithm>
@@ -10,9 +10,11 @@
 
 namespace kiln::cuda {
 
-void registerConvOps(std::map<std::string, CudaOp>& table);  // cuda_conv.cc
-void registerGemmOps(std::map<std::string, CudaOp>& table);  // cuda_gemm.cc
-void registerInt8Ops(std::map<std::string, CudaOp>& table);  // cuda_int8.cc
+void registerConvOps(std::map<std::string, CudaOp>& table);    // cuda_conv.cc
+void registerGemmOps(std::map<std::string, CudaOp>& table);    // cuda_gemm.cc
+void registerInt8Ops(std::map<std::string, CudaOp>& table);    // cuda_int8.cc
+void registerLayoutOps(std::map<std::string, CudaOp>& table);  // cuda_layout_ops.cc
+void registerNormOps(std::map<std::string, CudaOp>& table);    // cuda_norm_ops.cc
 
 void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
   if (status == cudaSuccess) return;
@@ -22,9 +24,6 @@ void checkCuda(const OpContext& ctx, cudaError_t status, const char* what) {
                                            cudaGetErrorString(status));
 }
 
-namespace {
-
-// True when the layer runs in half (its inputs and output are float16), false for float32.
 bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs) {
   const DataType t = ctx.outTypes[0];
   bool same = t == DataType::kFloat32 || t == DataType::kFloat16;
@@ -36,14 +35,7 @@ bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs) {
   return t == DataType::kFloat16;
 }
 
-template <typename T>
-const T* in(const OpContext& ctx, size_t i) {
-  return static_cast<const T*>(ctx.in[i].data);
-}
-template <typename T>
-T* out(const OpContext& ctx) {
-  return static_cast<T*>(ctx.out[0]);
-}
+namespace {
 
 // Reshape, Flatten, Squeeze, Unsqueeze, Identity: the output holds the input's bytes.
 void runCopy(OpContext& ctx, Launch& launch) {
@@ -91,6 +83,8 @@ void broadcastStrides(const OpContext& ctx, const Dims& in, const Dims& out, int
   }
 }
 
+}  // namespace
+
 BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b, const Dims& out) {
   if (out.size() > static_cast<size_t>(kMaxRank)) {
     throw Error(ErrorCode::kUnsupported, "layer '" + ctx.layer.name +
@@ -104,6 +98,8 @@ BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b
   if (b != nullptr) broadcastStrides(ctx, *b, out, s.strideB);
   return s;
 }
+
+namespace {
 
 // The dims of an NHWC-stored tensor in memory order: [N, spatial..., C].
 Dims nhwcOrder(const Dims& d) {
@@ -244,6 +240,8 @@ const std::map<std::string, CudaOp>& table() {
     registerConvOps(t);
     registerGemmOps(t);
     registerInt8Ops(t);
+    registerLayoutOps(t);
+    registerNormOps(t);
     return t;
   }();
   return ops;

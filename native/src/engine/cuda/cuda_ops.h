@@ -7,6 +7,7 @@
 #include <cuda_runtime_api.h>
 
 #include <functional>
+#include <initializer_list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -84,6 +85,9 @@ struct CudaOp {
   Half half = Half::kNever;
   bool nhwc = false;         // reads (and writes) half activations in NHWC too
   bool writesFloat = false;  // a half layer can write a float32 output itself (GEMMs)
+  // Inputs after the first are float32 parameters (LayerNormalization's scale and bias): a
+  // half layer reads them as float32, and they do not keep it in float32.
+  bool floatParams = false;
 };
 
 // nullptr when the op has no cuda implementation in this build.
@@ -94,5 +98,22 @@ std::string cudaUnsupportedReason(const LayerDesc& layer, const Network& network
 
 // Throws kDeviceError naming the layer when a CUDA call or launch failed.
 void checkCuda(const OpContext& ctx, cudaError_t status, const char* what);
+
+// Input i's and output 0's device data as T (float or __half).
+template <typename T>
+const T* in(const OpContext& ctx, size_t i) {
+  return static_cast<const T*>(ctx.in[i].data);
+}
+template <typename T>
+T* out(const OpContext& ctx) {
+  return static_cast<T*>(ctx.out[0]);
+}
+
+// True when the layer runs in half (the output and `inputs` are float16), false for float32;
+// throws kUnsupported for other types or a mix.
+bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs);
+
+// The strides that broadcast `a` (and `b`, when given) to `out` (numpy rules, right-aligned).
+BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b, const Dims& out);
 
 }  // namespace kiln::cuda

@@ -40,7 +40,10 @@ PrecisionPlan planPrecision(const Network& n) {
       // Half when its float inputs are all half activations (a float32 constant operand keeps
       // the layer in float32).
       bool half = false, nhwc = op->nhwc, floatOperand = false;
-      for (int32_t t : l.inputs) {
+      const size_t activations =
+          op->floatParams ? std::min<size_t>(1, l.inputs.size()) : l.inputs.size();
+      for (size_t i = 0; i < activations; ++i) {
+        const int32_t t = l.inputs[i];
         if (!isFloat(n, t)) continue;
         if (plan.tensors[t] == Storage::kFloat) floatOperand = true;
         half = true;
@@ -49,7 +52,7 @@ PrecisionPlan planPrecision(const Network& n) {
       if (half && !floatOperand) {
         s.nhwc = nhwc;
         const Storage want = nhwc ? Storage::kHalfNhwc : Storage::kHalf;
-        for (size_t i = 0; i < l.inputs.size(); ++i)
+        for (size_t i = 0; i < activations; ++i)
           if (isFloat(n, l.inputs[i])) s.in[i] = want;
         for (size_t o = 0; o < l.outputs.size(); ++o)
           if (isFloat(n, l.outputs[o])) s.out[o] = want;

@@ -413,12 +413,38 @@ class CudaRunner : public Runner {
 
 }  // namespace
 
+namespace {
+
+// True when the shape pass always computes the layer's outputs on the host (engine_core.cc):
+// Shape and Size, and layers reading only constants and such values whose outputs have static
+// dims and at most kMaxShapeTimeElements elements (Shape -> Gather -> Concat chains, scalars
+// made from dims). The runner uploads those values, so they need no cuda kernel.
+bool computedAtShapeTime(const Network& n, const LayerDesc& l, const std::vector<char>& known) {
+  const OpImpl* cpu = findOp(l.op);
+  if (cpu == nullptr) return false;
+  if (!cpu->readsInputData) return true;
+  for (int32_t t : l.inputs)
+    if (t >= 0 && n.tensors[t].constant < 0 && !known[t]) return false;
+  for (int32_t t : l.outputs) {
+    if (t < 0) continue;
+    const Dims& d = n.tensors[t].shape;
+    if (std::any_of(d.begin(), d.end(), [](int64_t v) { return v < 0; })) return false;
+    if (shapeElements(d) > kMaxShapeTimeElements) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
 std::vector<std::string> cudaUnsupportedLayers(const Network& network) {
   std::vector<std::string> out;
+  std::vector<char> known(network.tensors.size(), 0);  // values the shape pass computes
   for (const LayerDesc& l : network.layers) {
-    // Shape, Size: their values are always known on the host and uploaded.
-    const OpImpl* cpu = findOp(l.op);
-    if (cpu != nullptr && !cpu->readsInputData) continue;
+    if (computedAtShapeTime(network, l, known)) {
+      for (int32_t t : l.outputs)
+        if (t >= 0) known[t] = 1;
+      continue;
+    }
     const std::string why = cuda::cudaUnsupportedReason(l, network);
     if (!why.empty()) out.push_back(l.name + " (" + l.op + ": " + why + ")");
   }

@@ -1,7 +1,7 @@
-// The project's own CUDA kernels (elementwise, activation, pooling, conversions), callable from
-// plain C++. Every launcher enqueues on `stream` and returns the launch status; callers check
-// it. The templated ones exist for T = float and T = __half (FP16 layers); half kernels compute
-// in float and round once when they store.
+// The project's own CUDA kernels (elementwise, activation, pooling, conversions, row norms,
+// element moves), callable from plain C++. Every launcher enqueues on `stream` and returns the
+// launch status; callers check it. The templated ones exist for T = float and T = __half (FP16
+// layers); half kernels compute in float and round once when they store.
 #pragma once
 
 #include <cuda_fp16.h>
@@ -39,10 +39,11 @@ template <typename T>
 cudaError_t binary(BinaryOp op, const T* a, const T* b, T* out, const BroadcastShape& shape,
                    int64_t count, cudaStream_t stream);
 
-// out = a broadcast to the output's dims (strideA); strideB is ignored.
-template <typename T>
-cudaError_t expand(const T* a, T* out, const BroadcastShape& shape, int64_t count,
-                   cudaStream_t stream);
+// out[i] = a[sum of coordinate * strideA] over the output's dims (strideB is ignored), moving
+// elements of `elementBytes` (1, 2, 4 or 8) bytes: broadcasts (Expand, GEMM biases) and
+// permutations (Transpose).
+cudaError_t stridedCopy(const void* a, void* out, int elementBytes, const BroadcastShape& shape,
+                        int64_t count, cudaStream_t stream);
 
 // How a float tensor [N, C, spatial...] is stored on the GPU: as the plan says (float32,
 // NCHW), as half in the same order, or as half with the channel fastest ([N, spatial..., C],
@@ -52,6 +53,27 @@ enum class Storage : uint8_t { kFloat, kHalf, kHalfNhwc };
 // Copies `x` stored as `from` into `y` stored as `to`; the tensor is [n, c, inner].
 cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
                     int64_t inner, cudaStream_t stream);
+
+// Gather along one axis of x viewed as [outer, axisDim, inner] into y [outer, count, inner];
+// every index must lie in [-axisDim, axisDim) (checked by the caller).
+struct GatherShape {
+  int64_t outer = 1, axisDim = 1, count = 1, inner = 1;
+  int elementBytes = 4;   // of x and y: 1, 2, 4 or 8
+  bool indices64 = true;  // int64 indices, else int32
+};
+cudaError_t gather(const GatherShape& shape, const void* x, const void* indices, void* y,
+                   cudaStream_t stream);
+
+// LayerNormalization of `rowCount` rows of `cols` elements; scale and bias (may be null) are
+// float32 for half data too, and statistics accumulate in float32.
+template <typename T>
+cudaError_t layerNorm(const T* x, const float* scale, const float* bias, T* y, int64_t rowCount,
+                      int64_t cols, float epsilon, cudaStream_t stream);
+
+// Softmax along the middle dim of an [outer, axis, inner] tensor, accumulating in float32.
+template <typename T>
+cudaError_t softmax(const T* x, T* y, int64_t outer, int64_t axis, int64_t inner,
+                    cudaStream_t stream);
 
 struct Pool2dParams {
   int64_t batch = 0, channels = 0, inH = 0, inW = 0, outH = 0, outW = 0;

@@ -106,16 +106,6 @@ __global__ void binaryKernel(BinaryOp op, const T* a, const T* b, T* out, Broadc
   }
 }
 
-template <typename T>
-__global__ void expandKernel(const T* a, T* out, BroadcastShape shape, int64_t count) {
-  for (int64_t i = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; i < count;
-       i += int64_t{gridDim.x} * blockDim.x) {
-    int64_t ia, ib;
-    offsets(shape, i, &ia, &ib);
-    out[i] = a[ia];
-  }
-}
-
 // One output element per thread: `i` indexes y in its own order, the source index follows.
 template <typename From, typename To>
 __global__ void convertKernel(const From* x, bool fromNhwc, To* y, bool toNhwc, int64_t c,
@@ -164,14 +154,6 @@ cudaError_t binary(BinaryOp op, const T* a, const T* b, T* out, const BroadcastS
   return cudaGetLastError();
 }
 
-template <typename T>
-cudaError_t expand(const T* a, T* out, const BroadcastShape& shape, int64_t count,
-                   cudaStream_t stream) {
-  if (count == 0) return cudaSuccess;
-  expandKernel<<<blocksFor(count), kThreads, 0, stream>>>(a, out, shape, count);
-  return cudaGetLastError();
-}
-
 cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
                     int64_t inner, cudaStream_t stream) {
   const int64_t count = n * c * inner;
@@ -191,8 +173,7 @@ cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n,
   template cudaError_t biasActivation<T>(const T*, T*, int64_t, int64_t, int64_t, const T*,        \
                                          const T*, kernels::Activation, cudaStream_t, bool);       \
   template cudaError_t binary<T>(BinaryOp, const T*, const T*, T*, const BroadcastShape&, int64_t, \
-                                 cudaStream_t);                                                    \
-  template cudaError_t expand<T>(const T*, T*, const BroadcastShape&, int64_t, cudaStream_t);
+                                 cudaStream_t);
 KILN_ELTWISE(float)
 KILN_ELTWISE(__half)
 #undef KILN_ELTWISE
