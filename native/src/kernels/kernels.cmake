@@ -52,6 +52,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/qgemm/qgemm_avx2.cc
   ${KILN_KERNEL_DIR}/qgemm/qgemm_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/qconv.cc
+  ${KILN_KERNEL_DIR}/qgemm/conv_integer.cc
   ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/quantize.cc
   ${KILN_KERNEL_DIR}/qgemm/qpool.cc

@@ -79,4 +79,8 @@ QConvWeights packQConvWeights(const QConv2dParams& p, const int8_t* weights);
 void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, const QRequant& rq,
              void* out);
 
+struct ScratchNeed;
+// The scratch one thread of qconv2d(p, w, ...) asks for at most (p's zero point does not matter).
+void qconv2dScratch(const QConv2dParams& p, const QConvWeights& w, ScratchNeed* need);
+
 }  // namespace kiln::kernels

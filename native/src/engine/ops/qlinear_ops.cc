@@ -13,6 +13,7 @@
 #include "engine/ops/spatial_nd.h"
 #include "kiln/kernels/qgemm.h"
 #include "kiln/kernels/quantize.h"
+#include "kiln/kernels/scratch.h"
 
 namespace kiln {
 namespace {
@@ -66,7 +67,8 @@ std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Net
   }
 }
 
-// Full geometry for this run's input (auto_pad resolved against the input size).
+// Full geometry for this run's input (auto_pad resolved against the input size); the zero point
+// is read when running.
 kernels::QConv2dParams convParams(const OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   kernels::QConv2dParams p = weightGeometry(ctx.layer, ctx.shape(3));
@@ -92,7 +94,6 @@ kernels::QConv2dParams convParams(const OpContext& ctx) {
     }
   }
   p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
-  p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2));
   return p;
 }
 
@@ -119,6 +120,7 @@ void runQLinearConvFast(OpContext& ctx) {
   }
   const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
   kernels::QConv2dParams p = convParams(ctx);
+  p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2));
   const int64_t m = prepared->outChannels;
   const float xs = ctx.f32(1)[0], ys = ctx.f32(6)[0];
   const int64_t wsCount = shapeElements(ctx.shape(4));
@@ -150,6 +152,16 @@ void runQLinearConvFast(OpContext& ctx) {
     p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2) + 128);
   }
   kernels::qconv2d(p, prepared->weights, x, rq, ctx.out[0]);
+}
+
+void scratchQLinearConvFast(const OpContext& ctx, kernels::ScratchNeed* need) {
+  if (!fastPath(ctx)) return scratchQLinearConv(ctx, need);
+  kernels::ScratchNeed packed;
+  kernels::qconv2dScratch(convParams(ctx), static_cast<const PreparedQConv*>(ctx.prepared)->weights,
+                          &packed);
+  // int8 activations are shifted into a uint8 copy held while the kernel runs.
+  if (ctx.dtype(0) == DataType::kInt8) packed.transientBytes += shapeElements(ctx.shape(0));
+  need->merge(packed);
 }
 
 // QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), with
@@ -185,7 +197,8 @@ void runQLinearAdd(OpContext& ctx) {
 }  // namespace
 
 void registerQLinearOps(OpTable& table) {
-  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConvFast, true, prepareQLinearConv};
+  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConvFast, true, prepareQLinearConv,
+                                scratchQLinearConvFast};
   table["QLinearAdd"] = OpImpl{inferQLinearAdd, runQLinearAdd};
 }
 
