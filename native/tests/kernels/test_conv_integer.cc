@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/conv_integer_reference.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/kernels/conv_integer.h"
 #include "kiln/kernels/scratch.h"
@@ -22,6 +23,18 @@ struct Case {
   std::vector<int64_t> in, kernel, stride, dilation, padBegin, padEnd;
   bool xSigned, wSigned, perChannel;
 };
+
+// Runs body once per ISA tier this machine has (SSE2 tile below AVX-512, the AVX-512 tile).
+template <typename F>
+void onEveryTier(F body) {
+  const kiln::CpuIsa best = kiln::activeIsa();
+  for (kiln::CpuIsa isa : {kiln::CpuIsa::kScalar, kiln::CpuIsa::kAvx2, kiln::CpuIsa::kAvx512}) {
+    if (isa > best) continue;
+    kiln::setActiveIsa(isa);
+    body();
+  }
+  kiln::setActiveIsa(best);
+}
 
 // Checks one case with random data and zero points (or extreme values when `extreme`).
 void check(const Case& c, unsigned seed, bool extreme = false) {
@@ -190,16 +203,20 @@ TEST(integer_conv_matches_reference) {
        false,
        false},
   };
-  unsigned seed = 1;
-  for (const Case& c : cases) check(c, seed++);
+  onEveryTier([&] {
+    unsigned seed = 1;
+    for (const Case& c : cases) check(c, seed++);
+  });
 }
 
 TEST(integer_conv_sums_wrap_modulo_2_to_32) {
   // 64 channels x 600 taps of -255 * 255: -2.5e9 on an unpadded output, which wraps.
   const Case c = {"wrap", 1, 64, 2, 1, {605}, {600}, {1}, {1}, {0}, {0}, false, true, false};
-  check(c, 7, true);
   const Case s = {"wrap signed", 1, 64, 2, 1, {605}, {600}, {1}, {1}, {0}, {0}, true, false, false};
-  check(s, 8, true);
+  onEveryTier([&] {
+    check(c, 7, true);
+    check(s, 8, true);
+  });
 }
 
 TEST(integer_conv_rejects_bad_params) {
