@@ -12,18 +12,13 @@
 #include <vector>
 
 #include "kernels/cpu/common/scratch.h"
+#include "kernels/cpu/qgemm/conv_integer_internal.h"
 #include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
-namespace isa_avx512 {
-// conv_integer_avx512.cc: the tile below, 32 columns wide.
-void integerConvTile(const int32_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t pairs,
-                     int32_t* acc);
-}  // namespace isa_avx512
-
 namespace {
 
 // Weight rows per tile; columns per tile are the ISA's (Tile).
@@ -54,7 +49,6 @@ int64_t volume(const std::vector<int64_t>& dims) {
   return v;
 }
 
-// The sizes both integerConv and its scratch bound derive from the parameters.
 // acc[r * nr + c] = the dot products of kMr weight rows (a, row stride lda words) with nr im2col
 // columns (b, one pair row every ldb int16), over `pairs` K pairs.
 struct Tile {
@@ -63,8 +57,8 @@ struct Tile {
   int64_t nr;
 };
 
-void tileSse2(const int32_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t pairs,
-              int32_t* acc) {
+KILN_NO_COVERAGE void tileSse2(const int32_t* a, int64_t lda, const int16_t* b, int64_t ldb,
+                               int64_t pairs, int32_t* acc) {
   __m128i sum[kMr][2];
   for (auto& s : sum) s[0] = s[1] = _mm_setzero_si128();
   for (int64_t kk = 0; kk < pairs; ++kk) {
@@ -88,6 +82,7 @@ Tile activeTile() {
   return {tileSse2, 8};
 }
 
+// The sizes both integerConv and its scratch bound derive from the parameters.
 struct Blocking {
   Tile tile;
   int64_t cg, mg, mPad, kSize, k, kPairs, n, cols, colBlocks, chunkPairs;
@@ -157,8 +152,8 @@ struct WindowOrigins {
   int64_t* start;
 };
 
-WindowOrigins windowOrigins(const IntegerConvParams& p, const Blocking& b, int64_t j0,
-                            int64_t width, int64_t* words) {
+KILN_NO_COVERAGE WindowOrigins windowOrigins(const IntegerConvParams& p, const Blocking& b,
+                                             int64_t j0, int64_t width, int64_t* words) {
   const auto rank = static_cast<int64_t>(p.in.size());
   WindowOrigins w{words, words + rank * b.cols};
   for (int64_t j = 0; j < width; ++j) {
@@ -180,8 +175,9 @@ WindowOrigins windowOrigins(const IntegerConvParams& p, const Blocking& b, int64
 // [0, width) of the task's block, centred, as dst[pair][cols][2]; padding taps, rows past K and
 // columns past width are zero.
 template <typename X>
-void im2colChunk(const IntegerConvParams& p, const Blocking& b, const X* xg, const WindowOrigins& w,
-                 int64_t width, int64_t p0, int64_t pairs, int16_t* dst) {
+KILN_NO_COVERAGE void im2colChunk(const IntegerConvParams& p, const Blocking& b, const X* xg,
+                                  const WindowOrigins& w, int64_t width, int64_t p0, int64_t pairs,
+                                  int16_t* dst) {
   const size_t rank = p.in.size();
   const int64_t inSize = volume(p.in);
   const int32_t zero = p.xZeroPoint;

@@ -4,12 +4,12 @@
 
 #include <cstdint>
 
+#include "kernels/cpu/qgemm/conv_integer_internal.h"
+
 namespace kiln::kernels::isa_avx512 {
 
-// acc[r * 32 + c]: the dot products of 4 weight rows (a, row stride lda words) with 32 im2col
-// columns (b, one pair row every ldb int16), over `pairs` K pairs, wrapping modulo 2^32.
-void integerConvTile(const int32_t* a, int64_t lda, const int16_t* b, int64_t ldb, int64_t pairs,
-                     int32_t* acc) {
+KILN_NO_COVERAGE void integerConvTile(const int32_t* a, int64_t lda, const int16_t* b, int64_t ldb,
+                                      int64_t pairs, int32_t* acc) {
   __m512i sum[4][2];
   for (auto& s : sum) s[0] = s[1] = _mm512_setzero_si512();
   for (int64_t kk = 0; kk < pairs; ++kk) {
