@@ -369,11 +369,11 @@ void qconv2dScratch(const QConv2dParams& p, const QConvWeights& w, ScratchNeed* 
   const auto slot = [](ScratchSlot s) { return static_cast<size_t>(s); };
   const int64_t n = scratchProduct(oh, ow);
   if (w.depthwise) {
+    need->transientBytes = std::max(need->transientBytes, 4 * p.inChannels);  // the biases
     qgemm::DepthwiseTaps taps;
     if (depthwiseInPlace(p, &taps)) return;
     need->atLeast(slot(ScratchSlot::kWork), floatsFor(depthwisePlaneBytes(p)));
     need->atLeast(slot(ScratchSlot::kWork2), ow);
-    need->transientBytes = std::max(need->transientBytes, 4 * p.inChannels);  // the biases
     return;
   }
   const int64_t mPanels = (p.outChannels / p.group + kQGemmMr - 1) / kQGemmMr;
