@@ -8,6 +8,8 @@
 #include <vector>
 
 #include "engine/engine_core.h"
+#include "kernels/conv_integer_reference.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
@@ -60,18 +62,99 @@ Network oneLayer(const std::string& op, const Dims& x, const Dims& w, const Dims
   return n;
 }
 
-// Plans and runs `n` on random inputs; returns the plan it ran with.
-std::shared_ptr<const ShapePlan> run(const Network& n) {
+AttrValue text(std::string v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kString;
+  a.s = std::move(v);
+  return a;
+}
+
+// One input of a one-layer network: the network input (no bytes), a constant, or omitted.
+struct Operand {
+  DataType type = DataType::kFloat32;
+  Dims shape;
+  std::vector<uint8_t> bytes;
+  bool omitted = false;
+};
+
+Operand input(DataType t, Dims shape) { return {t, std::move(shape), {}}; }
+Operand constant(DataType t, Dims shape, std::vector<uint8_t> bytes) {
+  return {t, std::move(shape), std::move(bytes)};
+}
+Operand omitted() { return {DataType::kFloat32, {}, {}, true}; }
+Operand randomBytes(DataType t, Dims shape, unsigned seed) {
+  std::mt19937 rng(seed);
+  std::vector<uint8_t> b(static_cast<size_t>(shapeElements(shape)) * dataTypeSize(t));
+  for (uint8_t& v : b) v = static_cast<uint8_t>(rng());
+  return constant(t, std::move(shape), std::move(b));
+}
+Operand scalarFloat(float v) {
+  std::vector<uint8_t> b(4);
+  std::memcpy(b.data(), &v, 4);
+  return constant(DataType::kFloat32, {}, b);
+}
+
+// y = op(operands...) with one output of type yType; the first operand is the network input.
+Network layerOf(const std::string& op, const std::vector<Operand>& operands, DataType yType,
+                std::map<std::string, AttrValue> attrs) {
+  Network n;
+  LayerDesc layer{"layer", op, {}, {}, std::move(attrs), {}};
+  for (const Operand& o : operands) {
+    if (o.omitted) {
+      layer.inputs.push_back(-1);
+      continue;
+    }
+    int32_t c = -1;
+    if (!o.bytes.empty()) {
+      c = static_cast<int32_t>(n.weights.size());
+      n.weights.push_back(o.bytes);
+    }
+    layer.inputs.push_back(static_cast<int32_t>(n.tensors.size()));
+    n.tensors.push_back({"t" + std::to_string(n.tensors.size()), o.type, o.shape, c});
+  }
+  const int32_t out = static_cast<int32_t>(n.tensors.size());
+  n.tensors.push_back({"y", yType, {}, -1});
+  layer.outputs = {out};
+  n.layers = {layer};
+  n.inputs = {0};
+  n.outputs = {out};
+  return n;
+}
+
+// Plans and runs `n` on random input bytes; returns the plan it ran with (and the input and
+// output bytes when asked).
+std::shared_ptr<const ShapePlan> run(const Network& n, std::vector<uint8_t>* inBytes = nullptr,
+                                     std::vector<uint8_t>* outBytes = nullptr) {
   auto engine = std::make_shared<EngineCore>(n);
   ExecutionContext ctx(engine);
   auto plan = ctx.plan();
   const int32_t x = n.inputs[0], y = n.outputs[0];
   const std::vector<uint8_t> in =
       randomFloats(static_cast<size_t>(shapeElements(plan->shapes[x])), 7);
-  std::vector<float> out(static_cast<size_t>(shapeElements(plan->shapes[y])));
+  std::vector<uint8_t> out(static_cast<size_t>(shapeElements(plan->shapes[y])) * 4);
   std::vector<uint8_t> arena(plan->arenaBytes + 64);
   ctx.execute(*plan, {in.data()}, {out.data()}, arena.data());
+  if (inBytes) *inBytes = in;
+  if (outBytes) *outBytes = out;
   return plan;
+}
+
+// Whether the plan's per-thread scratch covers, slot by slot, what the kernels asked of any
+// thread since the last resetScratchHighWater (and is not zero when they asked for some).
+bool scratchCovered(const char* name, const ShapePlan& plan) {
+  const kernels::ScratchNeed asked = kernels::scratchHighWater();
+  bool any = false, ok = true;
+  for (size_t s = 0; s < kernels::kScratchSlots; ++s) {
+    any = any || asked.floats[s] > 0;
+    if (asked.floats[s] > plan.scratchPerThread.floats[s]) {
+      std::fprintf(stderr, "%s: slot %zu asked %lld floats, planned %lld\n", name, s,
+                   static_cast<long long>(asked.floats[s]),
+                   static_cast<long long>(plan.scratchPerThread.floats[s]));
+      ok = false;
+    }
+  }
+  return ok && (!any || plan.scratchBytes > 0) &&
+         plan.memoryBytes() == plan.arenaBytes + plan.scratchBytes;
 }
 
 }  // namespace
@@ -111,21 +194,188 @@ TEST(planned_scratch_bounds_what_kernels_ask) {
   for (const Case& c : cases) {
     kernels::resetScratchHighWater();
     const auto plan = run(c.net);
-    const kernels::ScratchNeed asked = kernels::scratchHighWater();
-    bool any = false;
-    for (size_t s = 0; s < kernels::kScratchSlots; ++s) {
-      any = any || asked.floats[s] > 0;
-      if (asked.floats[s] > plan->scratchPerThread.floats[s]) {
-        std::fprintf(stderr, "%s: slot %zu asked %lld floats, planned %lld\n", c.name, s,
-                     static_cast<long long>(asked.floats[s]),
-                     static_cast<long long>(plan->scratchPerThread.floats[s]));
-        CHECK(false);
-      }
-    }
-    // Only a case whose kernels used no scratch may plan none.
-    CHECK(!any || plan->scratchBytes > 0);
-    CHECK(plan->memoryBytes() == plan->arenaBytes + plan->scratchBytes);
+    CHECK(scratchCovered(c.name, *plan));
   }
+}
+
+namespace {
+
+// ConvInteger(x, w, x_zero_point, w_zero_point) with uint8 or int8 x and w, random constant
+// weights and zero points (per output channel when perChannel).
+struct IntegerConvCase {
+  const char* name;
+  Dims x, w;
+  std::map<std::string, AttrValue> attrs;
+  DataType xType, wType;
+  bool perChannel;
+};
+
+Network convIntegerNet(const IntegerConvCase& c) {
+  return layerOf("ConvInteger",
+                 {input(c.xType, c.x), randomBytes(c.wType, c.w, 11), randomBytes(c.xType, {}, 12),
+                  randomBytes(c.wType, c.perChannel ? Dims{c.w[0]} : Dims{}, 13)},
+                 DataType::kInt32, c.attrs);
+}
+
+// The kernel parameters and reference output of a ConvInteger network that ran on `x`.
+std::vector<int32_t> convIntegerReference(const Network& n, const ShapePlan& plan,
+                                          const std::vector<uint8_t>& x) {
+  const LayerDesc& l = n.layers[0];
+  const Dims& xs = n.tensors[0].shape;
+  const Dims& ws = n.tensors[1].shape;
+  const Dims& ys = plan.shapes[n.outputs[0]];
+  const size_t rank = xs.size() - 2;
+  kernels::IntegerConvParams p;
+  p.batch = xs[0];
+  p.inChannels = xs[1];
+  p.outChannels = ws[0];
+  p.group = l.attrInt("group", 1);
+  p.in.assign(xs.begin() + 2, xs.end());
+  p.out.assign(ys.begin() + 2, ys.end());
+  p.kernel.assign(ws.begin() + 2, ws.end());
+  p.stride = l.attrInts("strides", std::vector<int64_t>(rank, 1));
+  p.dilation = l.attrInts("dilations", std::vector<int64_t>(rank, 1));
+  const std::vector<int64_t> pads = l.attrInts("pads", std::vector<int64_t>(2 * rank, 0));
+  p.padBegin.assign(pads.begin(), pads.begin() + static_cast<int64_t>(rank));
+  p.xSigned = n.tensors[0].dtype == DataType::kInt8;
+  p.wSigned = n.tensors[1].dtype == DataType::kInt8;
+  const auto asInt = [](uint8_t b, bool isSigned) {
+    return isSigned ? int32_t{static_cast<int8_t>(b)} : int32_t{b};
+  };
+  p.xZeroPoint = asInt(n.weights[1][0], p.xSigned);
+  p.wZeroPoints.clear();
+  for (uint8_t b : n.weights[2]) p.wZeroPoints.push_back(asInt(b, p.wSigned));
+  return kt::integerConvReference(p, x, n.weights[0]);
+}
+
+}  // namespace
+
+TEST(conv_integer_matches_reference_and_its_scratch_bound) {
+  const DataType u8 = DataType::kUInt8, s8 = DataType::kInt8;
+  const std::vector<IntegerConvCase> cases = {
+      {"1-D", {2, 3, 30}, {4, 3, 5}, {{"pads", ints({2, 1})}}, u8, u8, false},
+      {"2-D per-channel",
+       {1, 8, 15, 17},
+       {12, 8, 3, 3},
+       {{"pads", ints({1, 1, 1, 1})}},
+       u8,
+       s8,
+       true},
+      {"2-D groups strides dilations",
+       {2, 6, 16, 14},
+       {9, 2, 3, 2},
+       {{"group", integer(3)},
+        {"strides", ints({2, 1})},
+        {"dilations", ints({1, 2})},
+        {"pads", ints({0, 1, 2, 1})}},
+       s8,
+       s8,
+       true},
+      {"2-D SAME_UPPER",
+       {1, 4, 9, 9},
+       {5, 4, 4, 4},
+       {{"auto_pad", text("SAME_UPPER")}},
+       s8,
+       u8,
+       false},
+      {"3-D",
+       {1, 4, 6, 7, 5},
+       {6, 2, 2, 3, 2},
+       {{"group", integer(2)}, {"pads", ints({1, 0, 1, 0, 1, 1})}},
+       u8,
+       s8,
+       true},
+  };
+  for (const IntegerConvCase& c : cases) {
+    const Network n = convIntegerNet(c);
+    kernels::resetScratchHighWater();
+    std::vector<uint8_t> x, y;
+    const auto plan = run(n, &x, &y);
+    CHECK(scratchCovered(c.name, *plan));
+    CHECK(plan->scratchBytes > 0);
+    if (c.attrs.count("auto_pad")) continue;  // the reference takes explicit pads
+    const std::vector<int32_t> want = convIntegerReference(n, *plan, x);
+    CHECK(y.size() == want.size() * 4);
+    CHECK(std::memcmp(y.data(), want.data(), y.size()) == 0);
+  }
+}
+
+TEST(conv_integer_zero_points_must_fit_the_spec) {
+  // A w_zero_point of 2 values for 4 output channels: read past its end before.
+  const DataType u8 = DataType::kUInt8;
+  for (const Dims& zp : {Dims{2}, Dims{5}}) {
+    const Network n = layerOf("ConvInteger",
+                              {input(u8, {1, 2, 5, 5}), randomBytes(u8, {4, 2, 3, 3}, 1), omitted(),
+                               randomBytes(u8, zp, 2)},
+                              DataType::kInt32, {});
+    auto engine = std::make_shared<EngineCore>(n);
+    ExecutionContext ctx(engine);
+    CHECK_THROWS(ctx.plan(), Error);
+  }
+  // A per-channel x_zero_point (the spec has one for the tensor).
+  const Network n =
+      layerOf("ConvInteger",
+              {input(u8, {1, 2, 5, 5}), randomBytes(u8, {4, 2, 3, 3}, 1), randomBytes(u8, {2}, 3)},
+              DataType::kInt32, {});
+  auto engine = std::make_shared<EngineCore>(n);
+  ExecutionContext ctx(engine);
+  CHECK_THROWS(ctx.plan(), Error);
+}
+
+TEST(qlinear_conv_and_lstm_scratch_is_planned) {
+  // QLinearConv's packed paths (im2col, implicit stride phases, 1x1 in place, depthwise padded
+  // or in place, grouped, int8 input) on every ISA tier, its exact fallback (3-D, a non-zero
+  // weight zero point), and LSTM's projection, state and GEMM packing.
+  const DataType u8 = DataType::kUInt8, s8 = DataType::kInt8, f32 = DataType::kFloat32;
+  const auto qconv = [&](DataType xType, Dims x, Dims w, std::map<std::string, AttrValue> attrs,
+                         bool zeroWeightZp = true) {
+    std::vector<uint8_t> wzp(1, zeroWeightZp ? 0 : 3);
+    return layerOf(
+        "QLinearConv",
+        {input(xType, x), scalarFloat(0.02f), randomBytes(xType, {}, 5), randomBytes(s8, w, 6),
+         scalarFloat(0.01f), constant(s8, {}, wzp), scalarFloat(0.05f), randomBytes(u8, {}, 7)},
+        u8, std::move(attrs));
+  };
+  struct Case {
+    const char* name;
+    Network net;
+  };
+  const std::vector<Case> cases = {
+      {"qconv 3x3", qconv(u8, {1, 16, 20, 20}, {32, 16, 3, 3}, {{"pads", ints({1, 1, 1, 1})}})},
+      {"qconv 3x3/2", qconv(u8, {2, 32, 17, 17}, {16, 32, 3, 3},
+                            {{"strides", ints({2, 2})}, {"pads", ints({1, 1, 1, 1})}})},
+      {"qconv stem", qconv(u8, {1, 3, 32, 32}, {8, 3, 3, 3}, {{"strides", ints({2, 2})}})},
+      {"qconv 1x1", qconv(u8, {1, 24, 10, 10}, {40, 24, 1, 1}, {})},
+      {"qconv 1x1/2", qconv(u8, {1, 24, 10, 10}, {40, 24, 1, 1}, {{"strides", ints({2, 2})}})},
+      {"qconv grouped", qconv(u8, {1, 8, 12, 12}, {8, 2, 3, 3}, {{"group", integer(4)}})},
+      {"qconv depthwise", qconv(u8, {1, 16, 15, 15}, {16, 1, 3, 3},
+                                {{"group", integer(16)}, {"pads", ints({1, 1, 1, 1})}})},
+      {"qconv depthwise 5x5/2",
+       qconv(u8, {1, 8, 19, 19}, {8, 1, 5, 5}, {{"group", integer(8)}, {"strides", ints({2, 2})}})},
+      {"qconv int8 input", qconv(s8, {1, 16, 9, 9}, {8, 16, 3, 3}, {})},
+      {"qconv 3-D", qconv(u8, {1, 4, 5, 6, 7}, {6, 4, 2, 2, 2}, {})},
+      {"qconv weight zero point", qconv(u8, {1, 4, 9, 9}, {6, 4, 3, 3}, {}, false)},
+      {"lstm", layerOf("LSTM",
+                       {input(f32, {7, 3, 10}), randomBytes(f32, {1, 32, 10}, 8),
+                        randomBytes(f32, {1, 32, 8}, 9)},
+                       f32, {{"hidden_size", integer(8)}})},
+      {"lstm bidirectional batch 1",
+       layerOf("LSTM",
+               {input(f32, {5, 1, 6}), randomBytes(f32, {2, 64, 6}, 8),
+                randomBytes(f32, {2, 64, 16}, 9)},
+               f32, {{"hidden_size", integer(16)}, {"direction", text("bidirectional")}})},
+  };
+  const CpuIsa best = activeIsa();
+  for (CpuIsa isa : {CpuIsa::kScalar, CpuIsa::kAvx2, CpuIsa::kAvx512}) {
+    if (isa > best) continue;
+    setActiveIsa(isa);
+    for (const Case& c : cases) {
+      kernels::resetScratchHighWater();
+      const auto plan = run(c.net);
+      CHECK(scratchCovered(c.name, *plan));
+    }
+  }
+  setActiveIsa(best);
 }
 
 TEST(scratch_larger_than_the_device_fails_before_allocating) {

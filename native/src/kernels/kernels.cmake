@@ -52,6 +52,8 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/qgemm/qgemm_avx2.cc
   ${KILN_KERNEL_DIR}/qgemm/qgemm_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/qconv.cc
+  ${KILN_KERNEL_DIR}/qgemm/conv_integer.cc
+  ${KILN_KERNEL_DIR}/qgemm/conv_integer_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/quantize.cc
   ${KILN_KERNEL_DIR}/qgemm/qpool.cc
@@ -81,6 +83,7 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
   ${KILN_KERNEL_DIR}/norm/norm_avx512.cc
   ${KILN_KERNEL_DIR}/eltwise/unary_avx512.cc
+  ${KILN_KERNEL_DIR}/qgemm/conv_integer_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_AVX2_SOURCES} PROPERTIES COMPILE_OPTIONS "-mavx2;-mfma")
 set_source_files_properties(${KILN_KERNEL_AVX512_SOURCES} PROPERTIES

@@ -1,6 +1,6 @@
 # Kernel tests: each compares kernels against naive references over many shapes.
 set(KILN_KERNEL_TEST_DIR ${CMAKE_CURRENT_LIST_DIR})
-foreach(family gemm conv pool norm eltwise matmul layout reduce resize lstm layout_dtypes cast
+foreach(family gemm conv pool norm eltwise matmul layout reduce resize lstm layout_dtypes cast conv_integer
     integer generate indexing qgemm)
   add_executable(test_kernels_${family} ${KILN_KERNEL_TEST_DIR}/test_${family}.cc)
   target_link_libraries(test_kernels_${family} PRIVATE kiln_core)

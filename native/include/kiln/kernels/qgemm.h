@@ -52,6 +52,8 @@ void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zer
 // packQGemmA, one output per row. Few rows make it a matrix-vector product, bound by reading A.
 void qgemmRowsU8S8(const QPackedA& a, const uint8_t* x, int64_t rows, uint8_t zeroX,
                    const QRequant& rq, void* y);
+// The bytes qgemmRowsU8S8 allocates for one call (an upper bound over both of its paths).
+int64_t qgemmRowsScratchBytes(const QPackedA& a, int64_t rows);
 
 // 2-D convolution over uint8 NCHW input with packed int8 weights (group 1, or depthwise when
 // group == channels; other groups run one qgemm per group).
@@ -84,5 +86,9 @@ QConvWeights packQConvWeights(const QConv2dParams& p, const int8_t* weights);
 // out: NCHW 8-bit; rq's bias/scale are per output channel.
 void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, const QRequant& rq,
              void* out);
+
+struct ScratchNeed;
+// The scratch one thread of qconv2d(p, w, ...) asks for at most (p's zero point does not matter).
+void qconv2dScratch(const QConv2dParams& p, const QConvWeights& w, ScratchNeed* need);
 
 }  // namespace kiln::kernels

@@ -32,4 +32,8 @@ void lstm(const LstmParams& p, const float* x, const float* w, const float* r, c
           const float* initialH, const float* initialC, const float* peephole, float* y, float* yH,
           float* yC);
 
+struct ScratchNeed;
+// The scratch one thread of lstm asks for at most (its own buffers and its GEMMs' packing).
+void lstmScratch(const LstmParams& p, ScratchNeed* need);
+
 }  // namespace kiln::kernels

@@ -95,11 +95,15 @@ void runLstm(OpContext& ctx) {
                 out(1), out(2));
 }
 
+void scratchLstm(const OpContext& ctx, kernels::ScratchNeed* need) {
+  kernels::lstmScratch(lstmParams(ctx), need);
+}
+
 }  // namespace
 
 void registerControlOps(OpTable& table) {
   table["If"] = OpImpl{inferIf, runIf};
-  table["LSTM"] = OpImpl{inferLstm, runLstm};
+  table["LSTM"] = OpImpl{inferLstm, runLstm, true, nullptr, scratchLstm};
 }
 
 }  // namespace kiln

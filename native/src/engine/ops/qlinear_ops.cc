@@ -14,6 +14,7 @@
 #include "engine/ops/spatial_nd.h"
 #include "kiln/kernels/qgemm.h"
 #include "kiln/kernels/quantize.h"
+#include "kiln/kernels/scratch.h"
 
 namespace kiln {
 namespace {
@@ -67,7 +68,8 @@ std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Net
   }
 }
 
-// Full geometry for this run's input (auto_pad resolved against the input size).
+// Full geometry for this run's input (auto_pad resolved against the input size); the zero point
+// is read when running.
 kernels::QConv2dParams convParams(const OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   kernels::QConv2dParams p = weightGeometry(ctx.layer, ctx.shape(3));
@@ -93,7 +95,6 @@ kernels::QConv2dParams convParams(const OpContext& ctx) {
     }
   }
   p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
-  p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2));
   return p;
 }
 
@@ -156,6 +157,7 @@ void runQLinearConvFast(OpContext& ctx) {
   }
   const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
   kernels::QConv2dParams p = convParams(ctx);
+  p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2));
   std::vector<float> scale;
   const kernels::QRequant rq = requantOf(ctx, prepared->outChannels, relu, scale);
   std::vector<uint8_t> shifted;
@@ -214,6 +216,16 @@ void runQLinearGemm(OpContext& ctx) {
   kernels::qgemmRowsU8S8(*w, x, ctx.shape(0)[0], zeroX, rq, ctx.out[0]);
 }
 
+void scratchQLinearConvFast(const OpContext& ctx, kernels::ScratchNeed* need) {
+  if (!fastPath(ctx)) return scratchQLinearConv(ctx, need);
+  kernels::ScratchNeed packed;
+  kernels::qconv2dScratch(convParams(ctx), static_cast<const PreparedQConv*>(ctx.prepared)->weights,
+                          &packed);
+  // int8 activations are shifted into a uint8 copy held while the kernel runs.
+  if (ctx.dtype(0) == DataType::kInt8) packed.transientBytes += shapeElements(ctx.shape(0));
+  need->merge(packed);
+}
+
 // QLinearAdd(A, A_scale, A_zero_point, B, B_scale, B_zero_point, C_scale, C_zero_point), with
 // an optional fused Relu (attribute "activation").
 void inferQLinearAdd(OpContext& ctx) {
@@ -244,12 +256,22 @@ void runQLinearAdd(OpContext& ctx) {
   kernels::qlinearAdd(ctx.in[0].data, ctx.in[3].data, shapeElements(ctx.shape(0)), p, ctx.out[0]);
 }
 
+void scratchQLinearGemm(const OpContext& ctx, kernels::ScratchNeed* need) {
+  const auto* w = static_cast<const kernels::QPackedA*>(ctx.prepared);
+  if (w == nullptr) return;  // runQLinearGemm refuses to run
+  int64_t bytes = kernels::qgemmRowsScratchBytes(*w, ctx.shape(0)[0]);
+  if (ctx.dtype(0) == DataType::kInt8) bytes += shapeElements(ctx.shape(0));  // the shifted copy
+  need->transientBytes = std::max(need->transientBytes, bytes);
+}
+
 }  // namespace
 
 void registerQLinearOps(OpTable& table) {
-  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConvFast, true, prepareQLinearConv};
+  table["QLinearConv"] = OpImpl{inferQLinearConv, runQLinearConvFast, true, prepareQLinearConv,
+                                scratchQLinearConvFast};
   table["QLinearAdd"] = OpImpl{inferQLinearAdd, runQLinearAdd};
-  table["QLinearGemm"] = OpImpl{inferQLinearGemm, runQLinearGemm, true, prepareQLinearGemm};
+  table["QLinearGemm"] =
+      OpImpl{inferQLinearGemm, runQLinearGemm, true, prepareQLinearGemm, scratchQLinearGemm};
 }
 
 }  // namespace kiln

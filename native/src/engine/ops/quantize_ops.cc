@@ -1,8 +1,8 @@
 // Linear quantization between float32 and int8/uint8 (or int32 for DequantizeLinear):
 // QuantizeLinear, DequantizeLinear (per tensor or per axis), DynamicQuantizeLinear; and the
-// integer ops MatMulInteger, QLinearMatMul, ConvInteger (and MaxUnpool), computed exactly in
-// doubles. Per-tensor quantize/dequantize run the vectorized kernels of kiln/kernels/quantize.h;
-// QLinearConv lives in qlinear_ops.cc.
+// integer ops MatMulInteger and QLinearMatMul, computed exactly in doubles, and ConvInteger (and
+// MaxUnpool), which spatial_nd.cc runs with exact int32 sums. Per-tensor quantize/dequantize run
+// the vectorized kernels of kiln/kernels/quantize.h; QLinearConv lives in qlinear_ops.cc.
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -311,8 +311,9 @@ void registerQuantizeOps(OpTable& table) {
   table["DynamicQuantizeLinear"] = OpImpl{inferDynamicQuantize, runDynamicQuantize};
   table["MatMulInteger"] = OpImpl{inferMatMulInteger, runMatMulInteger};
   table["QLinearMatMul"] = OpImpl{inferQLinearMatMul, runQLinearMatMul};
-  // Run by spatial_nd.cc's direct loops.
-  table["ConvInteger"] = OpImpl{inferConvInteger, runConvInteger};
+  // Run by spatial_nd.cc.
+  table["ConvInteger"] =
+      OpImpl{inferConvInteger, runConvInteger, true, nullptr, scratchConvInteger};
   table["MaxUnpool"] = OpImpl{inferMaxUnpool, runMaxUnpool};
 }
 

@@ -8,6 +8,8 @@
 
 #include "engine/ops/fused_activation.h"
 #include "kiln/kernels/cast.h"
+#include "kiln/kernels/conv_integer.h"
+#include "kiln/kernels/scratch.h"
 
 namespace kiln {
 namespace {
@@ -91,33 +93,6 @@ Window convWindow(const OpContext& ctx, size_t weightInput = 1) {
   for (size_t d = 0; d < win.rank(); ++d)
     ctx.require(win.kernel[d] == w[d + 2], "kernel_shape does not match the weights");
   return win;
-}
-
-// Each kernel tap's per-dim offset from a window origin, dilation applied.
-std::vector<std::vector<int64_t>> kernelTaps(const Window& win) {
-  std::vector<std::vector<int64_t>> taps;
-  std::vector<int64_t> k(win.rank(), 0);
-  do {
-    std::vector<int64_t> t(win.rank());
-    for (size_t d = 0; d < win.rank(); ++d) t[d] = k[d] * win.dilation[d];
-    taps.push_back(t);
-  } while (next(k, win.kernel));
-  return taps;
-}
-
-// The flat input offset of each tap of the window at output position `o`, -1 in padding.
-std::vector<int64_t> tapOffsets(const Window& win, const std::vector<std::vector<int64_t>>& taps,
-                                const std::vector<int64_t>& o) {
-  std::vector<int64_t> offsets(taps.size());
-  for (size_t t = 0; t < taps.size(); ++t) {
-    int64_t offset = 0;
-    for (size_t d = 0; d < win.rank() && offset >= 0; ++d) {
-      const int64_t i = o[d] * win.stride[d] - win.padBegin[d] + taps[t][d];
-      offset = (i < 0 || i >= win.in[d]) ? -1 : offset * win.in[d] + i;
-    }
-    offsets[t] = offset;
-  }
-  return offsets;
 }
 
 }  // namespace
@@ -254,63 +229,40 @@ int32_t zeroPointAt(const OpContext& ctx, size_t input, int64_t k) {
   return v;
 }
 
-// The values of an 8-bit input minus its zero point (per tensor), as doubles.
-std::vector<double> centered(const OpContext& ctx, size_t input, size_t zeroPoint) {
-  const size_t n = static_cast<size_t>(shapeElements(ctx.shape(input)));
-  std::vector<int32_t> v(n);
-  kernels::cast(ctx.in[input].data, ctx.dtype(input), v.data(), DataType::kInt32, n);
-  const int32_t zp = zeroPointAt(ctx, zeroPoint, 0);
-  std::vector<double> out(n);
-  for (size_t i = 0; i < n; ++i) out[i] = static_cast<double>(v[i] - zp);
-  return out;
+// The integer convolution of input 0 by the weights at wIn: geometry and types only, which is
+// all its scratch bound needs (input data may be unknown then).
+kernels::IntegerConvParams integerConvGeometry(const OpContext& ctx, size_t wIn) {
+  const Window win = convWindow(ctx, wIn);
+  kernels::IntegerConvParams p;
+  p.batch = ctx.shape(0)[0];
+  p.inChannels = ctx.shape(0)[1];
+  p.outChannels = ctx.shape(wIn)[0];
+  p.group = ctx.layer.attrInt("group", 1);
+  p.in = win.in;
+  p.out = win.out;
+  p.kernel = win.kernel;
+  p.stride = win.stride;
+  p.dilation = win.dilation;
+  p.padBegin = win.padBegin;
+  p.xSigned = ctx.dtype(0) == DataType::kInt8;
+  p.wSigned = ctx.dtype(wIn) == DataType::kInt8;
+  return p;
 }
 
-}  // namespace
-
-namespace {
-
-// Direct convolution of zero-point-centred integer data, accumulated exactly in doubles.
-// Weights are centred per output channel (w_zero_point may have one value per channel).
-std::vector<double> integerConv(const OpContext& ctx, const Window& win, size_t xIn, size_t xZp,
-                                size_t wIn, size_t wZp) {
-  const Dims& x = ctx.shape(xIn);
-  const Dims& wd = ctx.shape(wIn);
-  const size_t n = win.rank();
-  const int64_t group = ctx.layer.attrInt("group", 1);
-  const int64_t batch = x[0], inC = x[1], outC = wd[0];
-  const int64_t inPerGroup = inC / group, outPerGroup = outC / group;
-  const int64_t inSize = product(win.in), outSize = product(win.out), kSize = product(win.kernel);
-  const std::vector<double> src = centered(ctx, xIn, xZp);
-  const size_t wn = static_cast<size_t>(shapeElements(wd));
-  std::vector<int32_t> wraw(wn);
-  kernels::cast(ctx.in[wIn].data, ctx.dtype(wIn), wraw.data(), DataType::kInt32, wn);
-  std::vector<double> w(wn);
-  for (size_t i = 0; i < wn; ++i)
-    w[i] = static_cast<double>(
-        wraw[i] - zeroPointAt(ctx, wZp, static_cast<int64_t>(i) / (inPerGroup * kSize)));
-  std::vector<double> y(static_cast<size_t>(batch * outC * outSize), 0.0);
-  const std::vector<std::vector<int64_t>> taps = kernelTaps(win);
-  std::vector<int64_t> o(n, 0);
-  for (int64_t op = 0; op < outSize; ++op) {
-    const std::vector<int64_t> offsets = tapOffsets(win, taps, o);
-    for (int64_t b = 0; b < batch; ++b)
-      for (int64_t oc = 0; oc < outC; ++oc) {
-        const int64_t g = oc / outPerGroup;
-        double acc = 0;
-        for (int64_t ic = 0; ic < inPerGroup; ++ic) {
-          const double* plane = src.data() + (b * inC + g * inPerGroup + ic) * inSize;
-          const double* kernel = w.data() + (oc * inPerGroup + ic) * kSize;
-          for (int64_t t = 0; t < kSize; ++t)
-            if (offsets[t] >= 0) acc += plane[offsets[t]] * kernel[t];
-        }
-        y[(b * outC + oc) * outSize + op] = acc;
-      }
-    next(o, win.out);
-  }
-  return y;
+// The int32 sums (x - x_zero_point) * (w - w_zero_point) of the convolution, into y.
+void integerConvSums(const OpContext& ctx, size_t xZp, size_t wIn, size_t wZp, int32_t* y) {
+  kernels::IntegerConvParams p = integerConvGeometry(ctx, wIn);
+  p.xZeroPoint = zeroPointAt(ctx, xZp, 0);
+  const bool perChannel = ctx.has(wZp) && shapeElements(ctx.shape(wZp)) > 1;
+  p.wZeroPoints.assign(perChannel ? static_cast<size_t>(p.outChannels) : 1, 0);
+  for (size_t m = 0; m < p.wZeroPoints.size(); ++m)
+    p.wZeroPoints[m] = zeroPointAt(ctx, wZp, static_cast<int64_t>(m));
+  kernels::integerConv(p, ctx.in[0].data, ctx.in[wIn].data, y);
 }
 
-void inferIntegerConv(OpContext& ctx, size_t wIn) {
+// x and w are 8-bit; x's zero point is a scalar, w's a scalar or one per output channel, each
+// of its tensor's type (as ONNX defines ConvInteger and QLinearConv).
+void inferIntegerConv(OpContext& ctx, size_t xZp, size_t wIn, size_t wZp) {
   const Dims& x = ctx.shape(0);
   const Dims& w = ctx.shape(wIn);
   for (size_t i : {size_t{0}, wIn}) {
@@ -322,6 +274,14 @@ void inferIntegerConv(OpContext& ctx, size_t wIn) {
   const int64_t group = ctx.layer.attrInt("group", 1);
   ctx.require(group >= 1 && x[1] % group == 0 && w[0] % group == 0 && w[1] * group == x[1],
               "group and weights do not match the input channels");
+  if (ctx.has(xZp))
+    ctx.require(shapeElements(ctx.shape(xZp)) == 1 && ctx.dtype(xZp) == ctx.dtype(0),
+                "x_zero_point must be a scalar of x's type");
+  if (ctx.has(wZp)) {
+    const int64_t n = shapeElements(ctx.shape(wZp));
+    ctx.require((n == 1 || n == w[0]) && ctx.dtype(wZp) == ctx.dtype(wIn),
+                "w_zero_point must be a scalar or one per output channel, of w's type");
+  }
   Dims y{x[0], w[0]};
   y.insert(y.end(), win.out.begin(), win.out.end());
   ctx.outShapes[0] = y;
@@ -330,28 +290,38 @@ void inferIntegerConv(OpContext& ctx, size_t wIn) {
 }  // namespace
 
 void inferConvInteger(OpContext& ctx) {
-  inferIntegerConv(ctx, 1);
+  inferIntegerConv(ctx, 2, 1, 3);
   ctx.outTypes[0] = DataType::kInt32;
 }
 
 void runConvInteger(OpContext& ctx) {
-  const std::vector<double> y = integerConv(ctx, convWindow(ctx, 1), 0, 2, 1, 3);
-  auto* dst = static_cast<int32_t*>(ctx.out[0]);
-  for (size_t i = 0; i < y.size(); ++i) dst[i] = static_cast<int32_t>(y[i]);
+  integerConvSums(ctx, 2, 1, 3, static_cast<int32_t*>(ctx.out[0]));
+}
+
+void scratchConvInteger(const OpContext& ctx, kernels::ScratchNeed* need) {
+  kernels::integerConvScratch(integerConvGeometry(ctx, 1), need);
 }
 
 // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B): the integer convolution
 // plus the int32 bias, rescaled by x_scale * w_scale / y_scale, rounded half to even, shifted
 // by y_zp and saturated.
 void inferQLinearConv(OpContext& ctx) {
-  inferIntegerConv(ctx, 3);
+  inferIntegerConv(ctx, 2, 3, 5);
   ctx.requireFloatInputs({1, 4, 6});
   ctx.outTypes[0] = ctx.has(7) ? ctx.dtype(7) : ctx.dtype(0);
 }
 
+void scratchQLinearConv(const OpContext& ctx, kernels::ScratchNeed* need) {
+  kernels::integerConvScratch(integerConvGeometry(ctx, 3), need);
+  // The int32 sums, held while they are requantized.
+  need->transientBytes = std::max<int64_t>(
+      need->transientBytes, kernels::scratchProduct(shapeElements(ctx.outShapes[0]), 4));
+}
+
 void runQLinearConv(OpContext& ctx) {
-  const std::vector<double> acc = integerConv(ctx, convWindow(ctx, 3), 0, 2, 3, 5);
   const Dims& y = ctx.outShapes[0];
+  std::vector<int32_t> acc(static_cast<size_t>(shapeElements(y)));
+  integerConvSums(ctx, 2, 3, 5, acc.data());
   const int64_t outC = y[1];
   const int64_t inner = shapeElements(Dims(y.begin() + 2, y.end()));
   const float xs = ctx.f32(1)[0], ys = ctx.f32(6)[0];
@@ -362,8 +332,8 @@ void runQLinearConv(OpContext& ctx) {
   for (size_t i = 0; i < acc.size(); ++i) {
     const int64_t oc = (static_cast<int64_t>(i) / inner) % outC;
     const float scale = xs * ctx.f32(4)[wsCount > 1 ? oc : 0] / ys;
-    const double v =
-        std::nearbyint((acc[i] + (bias ? bias[oc] : 0)) * scale) + zeroPointAt(ctx, 7, 0);
+    const double v = std::nearbyint((static_cast<double>(acc[i]) + (bias ? bias[oc] : 0)) * scale) +
+                     zeroPointAt(ctx, 7, 0);
     // NaN (a NaN scale or input) has no integer: it becomes 0 rather than undefined behaviour.
     const double q = std::isnan(v) ? 0 : std::min(std::max(v, lo), hi);
     if (isSigned)

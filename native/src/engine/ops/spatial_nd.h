@@ -24,11 +24,15 @@ void runPoolNd(OpContext& ctx, kernels::PoolKind kind);
 // The window of runPoolNd, axis by axis.
 std::vector<kernels::PoolAxis> poolNdAxes(const OpContext& ctx);
 
-// The integer convolutions (any spatial rank) and MaxUnpool, by the same direct loops.
+// The integer convolutions (any spatial rank, exact int32 sums by kernels::integerConv):
+// ConvInteger, and QLinearConv where qlinear_ops.cc's packed 2-D path does not apply. MaxUnpool by
+// a direct loop.
 void inferConvInteger(OpContext& ctx);
 void runConvInteger(OpContext& ctx);
+void scratchConvInteger(const OpContext& ctx, kernels::ScratchNeed* need);
 void inferQLinearConv(OpContext& ctx);
 void runQLinearConv(OpContext& ctx);
+void scratchQLinearConv(const OpContext& ctx, kernels::ScratchNeed* need);
 void inferMaxUnpool(OpContext& ctx);
 void runMaxUnpool(OpContext& ctx);
 

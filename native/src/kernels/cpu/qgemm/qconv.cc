@@ -11,6 +11,7 @@
 #include "kernels/cpu/qgemm/qgemm_internal.h"
 #include "kiln/cpu_features.h"
 #include "kiln/error.h"
+#include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -29,9 +30,18 @@ bool isDepthwise(const QConv2dParams& p) {
   return p.group == p.inChannels && p.outChannels == p.inChannels && p.group > 1;
 }
 
+// Floats of thread scratch that hold `bytes`.
+int64_t floatsFor(int64_t bytes) { return (bytes + 3) / 4; }
+
 // Thread-local scratch of at least `bytes` bytes.
 uint8_t* scratchBytes(ScratchSlot slot, int64_t bytes) {
-  return reinterpret_cast<uint8_t*>(threadScratch(slot, static_cast<size_t>(bytes + 3) / 4));
+  return reinterpret_cast<uint8_t*>(threadScratch(slot, static_cast<size_t>(floatsFor(bytes))));
+}
+
+// A 1x1, stride-1, unpadded convolution's im2col matrix is its input: packed without a copy.
+bool packsInPlace(const QConv2dParams& p) {
+  return p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 && p.padTop == 0 &&
+         p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0;
 }
 
 // Row k = (c, ky, kx) of the im2col matrix of one image and group: oh * ow bytes.
@@ -81,8 +91,7 @@ void im2colRow(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, 
 void packInput(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, int64_t ow,
                uint8_t* dst) {
   const int64_t n = oh * ow, k4 = (k + 3) / 4, rowBytes = qgemmPaddedN(n) * 4;
-  const bool direct = p.kernelH == 1 && p.kernelW == 1 && p.strideH == 1 && p.strideW == 1 &&
-                      p.padTop == 0 && p.padLeft == 0 && p.padBottom == 0 && p.padRight == 0;
+  const bool direct = packsInPlace(p);
   // About 16 KB of B per task, so even a short K splits over the workers.
   const size_t grain =
       static_cast<size_t>(std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)));
@@ -108,23 +117,37 @@ void packInput(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, 
   });
 }
 
+// Whether depthwise() reads each plane in place (AVX-512 VNNI taps that fit); fills taps on
+// AVX-512 machines.
+bool depthwiseInPlace(const QConv2dParams& p, qgemm::DepthwiseTaps* taps) {
+  if (activeIsa() != CpuIsa::kAvx512) return false;
+  *taps = qgemm::depthwiseTapsAvx512(p);
+  return qgemm::depthwiseDirectApplies(p, *taps);
+}
+
+// Bytes of depthwise()'s zero-padded copy of one plane, with slack past it: the stride-2
+// AVX-512 loads read whole byte pairs.
+int64_t depthwisePlaneBytes(const QConv2dParams& p) {
+  return (p.inH + p.padTop + p.padBottom) * (p.inW + p.padLeft + p.padRight) + 64;
+}
+
 void depthwise(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, const QRequant& rq,
                uint8_t* out, int64_t oh, int64_t ow) {
   const int64_t c = p.inChannels;
   const int64_t ph = p.inH + p.padTop + p.padBottom, pw = p.inW + p.padLeft + p.padRight;
   const int64_t kArea = p.kernelH * p.kernelW;
   const bool avx512 = activeIsa() == CpuIsa::kAvx512;
-  const qgemm::DepthwiseTaps taps = avx512 ? qgemm::depthwiseTapsAvx512(p) : qgemm::DepthwiseTaps{};
+  qgemm::DepthwiseTaps taps;
   // Reading the plane in place saves the padded copy, which cost as much as the taps on the
   // small planes deep in MobileNet (7 x 7, 14 x 14).
-  const bool direct = avx512 && qgemm::depthwiseDirectApplies(p, taps);
+  const bool direct = depthwiseInPlace(p, &taps);
   std::vector<int32_t> bias(static_cast<size_t>(c));
   for (int64_t ch = 0; ch < c; ++ch)
     bias[ch] = (rq.bias ? rq.bias[ch] : 0) - p.inZeroPoint * w.depthwiseSums[ch];
   globalThreadPool().parallelFor(
       static_cast<size_t>(p.batch * c), 4, [&](size_t begin, size_t end) {
-        // Slack past the plane: the stride-2 AVX-512 loads read whole byte pairs.
-        uint8_t* plane = direct ? nullptr : scratchBytes(ScratchSlot::kWork, ph * pw + 64);
+        uint8_t* plane =
+            direct ? nullptr : scratchBytes(ScratchSlot::kWork, depthwisePlaneBytes(p));
         auto* acc =
             direct ? nullptr : reinterpret_cast<int32_t*>(threadScratch(ScratchSlot::kWork2, ow));
         for (size_t job = begin; job < end; ++job) {
@@ -169,9 +192,38 @@ QPackedA packImplicit(const QConv2dParams& p, const int8_t* weights) {
 }
 
 // Whether the implicit path runs: k x k filters reordered at packing time (a 1x1 convolution,
-// strided or not, measured faster through its dense packing).
-bool implicitApplies(const QConvWeights& w, const qgemm::Variant& v) {
-  return w.implicit.m > 0 && v.ukernel == qgemm::avx512VnniVariant().ukernel;
+// strided or not, measured faster through its dense packing). Strides past 16 take im2col: the
+// phase table has strideH * strideW entries.
+bool implicitApplies(const QConv2dParams& p, const QConvWeights& w, const qgemm::Variant& v) {
+  return w.implicit.m > 0 && v.ukernel == qgemm::avx512VnniVariant().ukernel && p.strideH <= 16 &&
+         p.strideW <= 16;
+}
+
+// The stride-phase copies implicitConv packs.
+struct ImplicitLayout {
+  int64_t c4, hq, wq, plane;
+  std::vector<int64_t> slot;  // per stride phase py * sw + px, its index among the packed, or -1
+  int64_t used;               // phases packed
+  int64_t packedBytes() const { return used * c4 * plane * 4; }
+};
+
+ImplicitLayout implicitLayout(const QConv2dParams& p) {
+  ImplicitLayout l;
+  const int64_t sh = p.strideH, sw = p.strideW;
+  const int64_t hp = p.inH + p.padTop + p.padBottom, wp = p.inW + p.padLeft + p.padRight;
+  l.c4 = (p.inChannels + 3) / 4;
+  l.hq = (hp + sh - 1) / sh;
+  l.wq = (wp + sw - 1) / sw;
+  // Slack past each plane: the last column block and the widest tap read beyond hq * wq.
+  l.plane = l.hq * l.wq + l.wq + 64;
+  l.slot.assign(static_cast<size_t>(sh * sw), -1);
+  l.used = 0;
+  for (int64_t ky = 0; ky < p.kernelH; ++ky)
+    for (int64_t kx = 0; kx < p.kernelW; ++kx) {
+      const int64_t ph = (ky * p.dilationH % sh) * sw + kx * p.dilationW % sw;
+      if (l.slot[ph] < 0) l.slot[ph] = l.used++;
+    }
+  return l;
 }
 
 // Convolution of one image as a GEMM over the flat positions of the padded image's stride
@@ -183,24 +235,12 @@ bool implicitApplies(const QConvWeights& w, const qgemm::Variant& v) {
 // some tap reads are packed.
 void implicitConv(const QConv2dParams& p, const QPackedA& a, const qgemm::Variant& v,
                   const uint8_t* x, const QRequant& rq, uint8_t* y, int64_t oh, int64_t ow) {
-  const int64_t c4 = (p.inChannels + 3) / 4, sh = p.strideH, sw = p.strideW;
-  const int64_t hp = p.inH + p.padTop + p.padBottom, wp = p.inW + p.padLeft + p.padRight;
-  const int64_t hq = (hp + sh - 1) / sh, wq = (wp + sw - 1) / sw;
-  // Slack past each plane: the last column block and the widest tap read beyond hq * wq.
-  const int64_t plane = hq * wq + wq + 64;
+  const ImplicitLayout layout = implicitLayout(p);
+  const int64_t c4 = layout.c4, sh = p.strideH, sw = p.strideW, wq = layout.wq;
+  const int64_t plane = layout.plane, used = layout.used;
+  const std::vector<int64_t>& slot = layout.slot;
   const uint8_t zero = p.inZeroPoint;
-  std::vector<int64_t> slot(static_cast<size_t>(sh * sw), -1);
-  std::vector<int64_t> phases;  // py * sw + px of each packed phase
-  for (int64_t ky = 0; ky < p.kernelH; ++ky)
-    for (int64_t kx = 0; kx < p.kernelW; ++kx) {
-      const int64_t ph = (ky * p.dilationH % sh) * sw + kx * p.dilationW % sw;
-      if (slot[ph] < 0) {
-        slot[ph] = static_cast<int64_t>(phases.size());
-        phases.push_back(ph);
-      }
-    }
-  const int64_t used = static_cast<int64_t>(phases.size());
-  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, used * c4 * plane * 4);
+  uint8_t* packed = scratchBytes(ScratchSlot::kIm2col, layout.packedBytes());
   // One job per group of 4 channels. With stride > 1, each input row of the 4 channels is
   // interleaved once into 4-byte words of its padded row, and each phase takes every sw-th word
   // (splitting each channel's bytes into phases first cost as much as the GEMM at ResNet-50's
@@ -320,7 +360,7 @@ void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, co
   if (w.groups[0].m != mg || w.groups[0].k != kg)
     throw Error(ErrorCode::kInvalidArgument, "qconv2d: weights packed for other parameters");
   const qgemm::Variant v = qgemm::activeVariant();
-  if (implicitApplies(w, v)) {
+  if (implicitApplies(p, w, v)) {
     for (int64_t b = 0; b < p.batch; ++b)
       implicitConv(p, w.implicit, v, x + b * p.inChannels * p.inH * p.inW, rq,
                    y + b * p.outChannels * n, oh, ow);
@@ -337,6 +377,41 @@ void qconv2d(const QConv2dParams& p, const QConvWeights& w, const uint8_t* x, co
       qgemmU8S8(w.groups[g], packed, n, p.inZeroPoint, r, y + (b * p.outChannels + g * mg) * n, n);
     }
   }
+}
+
+void qconv2dScratch(const QConv2dParams& p, const QConvWeights& w, ScratchNeed* need) {
+  checkParams(p);
+  int64_t oh = 0, ow = 0;
+  qconv2dOutputShape(p, &oh, &ow);
+  if (oh < 1 || ow < 1) return;
+  const auto slot = [](ScratchSlot s) { return static_cast<size_t>(s); };
+  const int64_t n = scratchProduct(oh, ow);
+  if (w.depthwise) {
+    need->transientBytes = std::max(need->transientBytes, 4 * p.inChannels);  // the biases
+    qgemm::DepthwiseTaps taps;
+    if (depthwiseInPlace(p, &taps)) return;
+    need->atLeast(slot(ScratchSlot::kWork), floatsFor(depthwisePlaneBytes(p)));
+    need->atLeast(slot(ScratchSlot::kWork2), ow);
+    return;
+  }
+  const int64_t mPanels = (p.outChannels / p.group + kQGemmMr - 1) / kQGemmMr;
+  // qgemm::drive's per-row bias and scale.
+  int64_t transient = scratchProduct(mPanels, kQGemmMr * 8);
+  if (implicitApplies(p, w, qgemm::activeVariant())) {
+    const ImplicitLayout l = implicitLayout(p);
+    need->atLeast(slot(ScratchSlot::kIm2col), floatsFor(l.packedBytes()));
+    need->atLeast(slot(ScratchSlot::kWork2),
+                  floatsFor(scratchProduct(p.outChannels, scratchProduct(oh, l.wq))));
+    // A worker's padded rows and phase splits, the tap offsets, the phase table.
+    transient +=
+        p.inW + 5 * l.wq * p.strideW + 8 * (p.kernelH * p.kernelW * l.c4 + p.strideH * p.strideW);
+  } else {
+    const int64_t kg = p.inChannels / p.group * p.kernelH * p.kernelW;
+    need->atLeast(slot(ScratchSlot::kIm2col), floatsFor(qgemmPackedBSize(kg, n)));
+    if (!packsInPlace(p)) need->atLeast(slot(ScratchSlot::kWork), floatsFor(4 * n));
+    transient += n + 8 * ((kg + 3) / 4);  // packInput's fill row, qgemmU8S8's row offsets
+  }
+  need->transientBytes = std::max(need->transientBytes, transient);
 }
 
 }  // namespace kiln::kernels

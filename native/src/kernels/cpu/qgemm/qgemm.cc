@@ -7,6 +7,7 @@
 #include "kernels/cpu/qgemm/qgemm_internal.h"
 #include "kiln/cpu_features.h"
 #include "kiln/error.h"
+#include "kiln/kernels/scratch.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln::kernels {
@@ -180,6 +181,15 @@ void qgemmU8S8(const QPackedA& a, const uint8_t* packedB, int64_t n, uint8_t zer
   for (int64_t kk = 0; kk < a.k4; ++kk) offsets[kk] = kk * ldb;
   qgemm::drive(qgemm::activeVariant(), a, packedB, offsets.data(), n, zeroB, rq,
                static_cast<uint8_t*>(c), ldc);
+}
+
+int64_t qgemmRowsScratchBytes(const QPackedA& a, int64_t rows) {
+  const int64_t panelRows = (a.m + kQGemmMr - 1) / kQGemmMr * kQGemmMr;
+  // The column path: a packed column, qgemmU8S8's offsets, the driver's bias and scale rows.
+  const int64_t column = qgemmPackedBSize(a.k, 1) + 8 * a.k4 + 8 * panelRows;
+  // The VNNI path: the padded rows and the folded bias.
+  const int64_t vnni = scratchProduct(rows, a.k4 * 4) + 4 * a.m;
+  return std::max(column, vnni);
 }
 
 void qgemmRowsU8S8(const QPackedA& a, const uint8_t* x, int64_t rows, uint8_t zeroX,
