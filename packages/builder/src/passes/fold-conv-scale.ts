@@ -3,9 +3,7 @@ import { consumersOf, hasSingleUse, sameGuards } from './uses';
 
 // The single value of a float32 constant with one element, else undefined.
 function scalarValue(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
+  return t?.isFloatScalar ? t.floats()[0] : undefined;
 }
 
 /**
@@ -41,10 +39,11 @@ export function foldConvScale(network: NetworkDefinition): NetworkDefinition {
     )
       continue;
     const channels = w.shape[0]!;
-    const bias = b ? Float32Array.from(b.values()) : new Float32Array(channels);
+    const bias = b ? b.floats() : new Float32Array(channels);
     let weights = w;
     if (op.op === 'Mul') {
-      const scaled = Float32Array.from(w.values(), (v) => v * k);
+      const scaled = w.floats();
+      for (let i = 0; i < scaled.length; i++) scaled[i]! *= k;
       weights = new NetworkTensor(
         network.uniqueName(`${w.name}_scaled`),
         'float32',

@@ -3,9 +3,7 @@ import { consumersOf, hasSingleUse, sameGuards } from './uses';
 
 // The value of a float32 constant with one element, else undefined.
 function constantValue(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
+  return t?.isFloatScalar ? t.floats()[0] : undefined;
 }
 
 const close = (a: number | undefined, b: number) => a !== undefined && Math.abs(a - b) < 1e-6;

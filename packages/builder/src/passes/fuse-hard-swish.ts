@@ -3,9 +3,7 @@ import { consumersOf, hasSingleUse, sameGuards } from './uses';
 
 // A float32 constant holding one value (any rank), as exporters write the 3 and 6 of hard-swish.
 function constantValue(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
+  return t?.isFloatScalar ? t.floats()[0] : undefined;
 }
 
 /**
