@@ -5,6 +5,7 @@
 
 #include "completion.h"
 #include "convert_args.h"
+#include "engine/build.h"
 #include "engine/engine_core.h"
 #include "engine/plan_format.h"
 #include "engine/runner.h"
@@ -18,73 +19,25 @@
 namespace kiln::binding {
 namespace {
 
-// The bytes of `values` in the element type of `type` (an int or bool input's shape values).
-std::vector<uint8_t> valueBytes(const std::vector<int64_t>& values, DataType type) {
-  std::vector<uint8_t> bytes(values.size() * dataTypeSize(type));
-  for (size_t i = 0; i < values.size(); ++i) {
-    switch (type) {
-      case DataType::kInt64:
-        std::memcpy(bytes.data() + 8 * i, &values[i], 8);
-        break;
-      case DataType::kInt32: {
-        const int32_t v = static_cast<int32_t>(values[i]);
-        std::memcpy(bytes.data() + 4 * i, &v, 4);
-        break;
-      }
-      case DataType::kBool:
-        bytes[i] = values[i] != 0;
-        break;
-      default:
-        throw Error(ErrorCode::kInvalidArgument,
-                    "shape values are only for int32, int64 and bool inputs");
-    }
-  }
-  return bytes;
-}
-
-// Checks that every profile's min/opt/max shapes (and shape values) infer through the whole
-// network, and returns the activation memory each profile needs at its largest.
-std::vector<size_t> checkProfiles(const std::shared_ptr<const EngineCore>& core) {
-  const Network& n = core->network();
-  std::vector<size_t> memory;
-  const size_t count = std::max<size_t>(n.profiles.size(), 1);
-  for (size_t p = 0; p < count; ++p) {
-    ExecutionContext ctx(core);
-    ctx.setProfile(static_cast<int>(p));
-    size_t most = 0;
-    for (int which = 0; which < 3 && !n.profiles.empty(); ++which) {
-      for (const ProfileDims& d : n.profiles[p].inputs) {
-        for (size_t i = 0; i < n.inputs.size(); ++i) {
-          if (n.inputs[i] != d.tensor) continue;
-          ctx.setInputShape(i, which == 0 ? d.min : which == 1 ? d.opt : d.max);
-          const std::vector<int64_t>& values = which == 0   ? d.minValues
-                                               : which == 1 ? d.optValues
-                                                            : d.maxValues;
-          if (!values.empty()) {
-            const std::vector<uint8_t> bytes = valueBytes(values, n.tensors[d.tensor].dtype);
-            ctx.setInputValues(i, bytes.data(), bytes.size());
-          }
-        }
-      }
-      most = std::max(most, ctx.plan()->memoryBytes());
-    }
-    if (n.profiles.empty()) most = ctx.plan()->memoryBytes();
-    memory.push_back(most);
-  }
-  return memory;
-}
-
 struct BuildOutcome {
   Status status;
-  std::vector<uint8_t> plan;
-  TuneResult tactics;
+  BuildResult result;
 };
 
-// The build's result for JS: {plan, timingCache, layers, warnings} (see NativeBuildResult).
-Napi::Object buildResultToJs(Napi::Env env, const BuildOutcome& o) {
-  const TuneResult& r = o.tactics;
+// The plan bytes handed to JS as they are: the Buffer owns them (no copy of the weights).
+Napi::Buffer<uint8_t> planToJs(Napi::Env env, std::vector<uint8_t>&& plan) {
+  auto* owned = new std::vector<uint8_t>(std::move(plan));
+  return Napi::Buffer<uint8_t>::New(
+      env, owned->data(), owned->size(),
+      [](Napi::Env, uint8_t*, std::vector<uint8_t>* bytes) { delete bytes; }, owned);
+}
+
+// The build's result for JS: {plan, timingCache, layers, warnings, timingMs, deviceMemorySize}
+// (see NativeBuildResult).
+Napi::Object buildResultToJs(Napi::Env env, BuildOutcome& o) {
+  const TuneResult& r = o.result.tactics;
   Napi::Object out = Napi::Object::New(env);
-  out.Set("plan", Napi::Buffer<uint8_t>::Copy(env, o.plan.data(), o.plan.size()));
+  out.Set("plan", planToJs(env, std::move(o.result.plan)));
   out.Set("timingCache",
           Napi::Buffer<uint8_t>::Copy(env, r.timingCache.data(), r.timingCache.size()));
   Napi::Array layers = Napi::Array::New(env, r.layers.size());
@@ -111,12 +64,16 @@ Napi::Object buildResultToJs(Napi::Env env, const BuildOutcome& o) {
     warnings.Set(static_cast<uint32_t>(i), r.warnings[i]);
   out.Set("warnings", warnings);
   out.Set("timingMs", r.timingMs);
+  Napi::Array memory = Napi::Array::New(env, o.result.memory.size());
+  for (size_t i = 0; i < o.result.memory.size(); ++i)
+    memory.Set(static_cast<uint32_t>(i), static_cast<double>(o.result.memory[i]));
+  out.Set("deviceMemorySize", memory);
   return out;
 }
 
 // buildPlan(desc, done(err, Uint8Array)) and buildTunedPlan(desc, level, timingCache | null,
-// done(err, result)): validate, check every profile, choose each layer's tactic (src/tactics;
-// buildPlan by heuristic alone, as level 0), write the plan.
+// done(err, result)): buildEngine (engine/build.h) off the event loop; buildPlan chooses tactics
+// by heuristic alone, as level 0.
 Napi::Value StartBuild(const Napi::CallbackInfo& info, bool tuned) {
   Napi::Env env = info.Env();
   const size_t doneArg = tuned ? 3 : 1;
@@ -135,10 +92,7 @@ Napi::Value StartBuild(const Napi::CallbackInfo& info, bool tuned) {
   globalThreadPool().submit([network, options, tsfn, tuned]() mutable {
     auto* outcome = new BuildOutcome();
     try {
-      auto core = std::make_shared<const EngineCore>(*network);
-      checkProfiles(core);
-      outcome->tactics = tuneNetwork(*core, network.get(), options);
-      outcome->plan = writePlan(*network, PlanInfo{});
+      outcome->result = buildEngine(std::move(network), options);
     } catch (const Error& e) {
       outcome->status = Status::failure(e.code(), e.what());
     } catch (const std::bad_alloc&) {
@@ -155,7 +109,7 @@ Napi::Value StartBuild(const Napi::CallbackInfo& info, bool tuned) {
                                : [](Napi::Env env, Napi::Function cb, BuildOutcome* o) {
       std::unique_ptr<BuildOutcome> owned(o);
       if (!o->status.ok) return void(cb.Call({makeError(env, o->status)}));
-      cb.Call({env.Null(), Napi::Buffer<uint8_t>::Copy(env, o->plan.data(), o->plan.size())});
+      cb.Call({env.Null(), planToJs(env, std::move(o->result.plan))});
     };
     const napi_status queued = tsfn.BlockingCall(outcome, deliver);
     if (queued != napi_ok) delete outcome;
@@ -196,7 +150,7 @@ EngineWrap::EngineWrap(const Napi::CallbackInfo& info) : Napi::ObjectWrap<Engine
   const Region r = toRegion(env, info[0], "plan");
   core_ =
       guarded(env, [&] { return std::make_shared<const EngineCore>(readPlan(r.data, r.size)); });
-  memory_ = guarded(env, [&] { return checkProfiles(core_); });
+  memory_ = guarded(env, [&] { return profileMemory(core_); });
 }
 
 Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
@@ -211,8 +165,7 @@ Napi::Value EngineWrap::Info(const Napi::CallbackInfo& info) {
 }
 
 Napi::Value EngineWrap::Serialize(const Napi::CallbackInfo& info) {
-  const std::vector<uint8_t> bytes = writePlan(core_->network(), PlanInfo{});
-  return Napi::Buffer<uint8_t>::Copy(info.Env(), bytes.data(), bytes.size());
+  return planToJs(info.Env(), writePlan(core_->network(), PlanInfo{}));
 }
 
 // ---- ExecutionContext ---------------------------------------------------------------------

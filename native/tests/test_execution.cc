@@ -2,6 +2,7 @@
 #include <cstring>
 #include <random>
 
+#include "engine/build.h"
 #include "engine/engine_core.h"
 #include "engine/plan_format.h"
 #include "kiln/error.h"
@@ -245,4 +246,34 @@ TEST(guards_survive_the_plan_file) {
   Network bad = ifNetwork();
   bad.layers[0].guards = {{1, true}};  // a float tensor cannot be a condition
   CHECK_THROWS(bad.validate(false), Error);
+}
+
+TEST(a_build_reports_the_memory_its_plan_loads_with_and_a_cache_hit_times_nothing) {
+  const Sample s = makeSample();
+  TuneOptions timed;
+  timed.level = 1;
+  const BuildResult first = buildEngine(std::make_shared<Network>(s.net), timed);
+  auto loaded = std::make_shared<const EngineCore>(readPlan(first.plan.data(), first.plan.size()));
+  CHECK(first.memory == profileMemory(loaded));
+  CHECK_EQ(first.memory.size(), 1u);
+  CHECK(first.memory[0] > 0);
+
+  TuneOptions cached = timed;
+  cached.timingCache = first.tactics.timingCache;
+  const BuildResult again = buildEngine(std::make_shared<Network>(s.net), cached);
+  CHECK(again.plan == first.plan);
+  CHECK(again.memory == first.memory);
+  CHECK_EQ(again.tactics.timingMs, 0.0);
+  for (const TunedLayer& l : again.tactics.layers) CHECK(l.source != "timed");
+
+  // A profile whose max shape cannot run fails the build.
+  Network bad = s.net;
+  bad.profiles[0].inputs[0].max = {4, 1, 5};
+  bool failed = false;
+  try {
+    buildEngine(std::make_shared<Network>(bad), timed);
+  } catch (const Error&) {
+    failed = true;
+  }
+  CHECK(failed);
 }

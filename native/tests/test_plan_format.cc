@@ -1,3 +1,4 @@
+#include <algorithm>
 #include <cstring>
 #include <random>
 
@@ -160,4 +161,24 @@ TEST(validation_catches_inconsistent_networks) {
   n = sampleNetwork();
   n.outputs = {};
   CHECK_THROWS(n.validate(false), Error);
+}
+
+TEST(the_plan_is_laid_out_as_documented) {
+  // magic | u32 version | str core version | str backend | u64 features | u64 payload bytes |
+  // u64 FNV-1a (header, seeded with the payload's) | payload: written once, in place.
+  const auto bytes = writePlan(sampleNetwork(), PlanInfo{});
+  size_t at = 8 + 4;
+  uint32_t len;
+  std::memcpy(&len, bytes.data() + at, 4);
+  at += 4 + len;
+  std::memcpy(&len, bytes.data() + at, 4);
+  at += 4 + len + 8;
+  uint64_t payload, sum;
+  std::memcpy(&payload, bytes.data() + at, 8);
+  const size_t header = at + 8;
+  std::memcpy(&sum, bytes.data() + header, 8);
+  CHECK_EQ(payload, bytes.size() - header - 8);
+  CHECK_EQ(sum, fnv1a64(bytes.data(), header, fnv1a64(bytes.data() + header + 8, payload)));
+  // The weights are the payload's last bytes.
+  CHECK(std::all_of(bytes.end() - 32, bytes.end(), [](uint8_t b) { return b == 1; }));
 }

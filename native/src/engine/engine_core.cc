@@ -25,16 +25,28 @@ const void* constantData(const Network& n, int32_t tensor) {
 }
 }  // namespace
 
-EngineCore::EngineCore(Network network) : network_(std::move(network)) {
-  network_.validate(false);
-  expandHalfWeights(network_);
-  const size_t nt = network_.tensors.size();
+EngineCore::EngineCore(Network network)
+    : EngineCore(std::make_shared<const Network>(std::move(network)), true) {}
+
+EngineCore::EngineCore(std::shared_ptr<const Network> shared, bool prepare) {
+  shared->validate(false);
+  const bool halfWeights = std::any_of(
+      shared->tensors.begin(), shared->tensors.end(),
+      [](const TensorDesc& t) { return t.constant >= 0 && t.dtype == DataType::kFloat16; });
+  if (halfWeights) {
+    auto expanded = std::make_shared<Network>(*shared);
+    expandHalfWeights(*expanded);
+    shared = std::move(expanded);
+  }
+  network_ = std::move(shared);
+  const Network& n = *network_;
+  const size_t nt = n.tensors.size();
   producer_.assign(nt, -1);
   lastUse_.assign(nt, -1);
   io_.assign(nt, 0);
   std::string unsupported;
-  for (size_t i = 0; i < network_.layers.size(); ++i) {
-    const LayerDesc& l = network_.layers[i];
+  for (size_t i = 0; i < n.layers.size(); ++i) {
+    const LayerDesc& l = n.layers[i];
     const OpImpl* impl = findOp(l.op);
     if (impl == nullptr)
       unsupported += (unsupported.empty() ? "" : ", ") + l.name + " (" + l.op + ")";
@@ -51,12 +63,12 @@ EngineCore::EngineCore(Network network) : network_(std::move(network)) {
     throw Error(ErrorCode::kUnsupported,
                 "the native core has no implementation for: " + unsupported);
   }
-  prepared_.resize(network_.layers.size());
-  for (size_t i = 0; i < network_.layers.size(); ++i) {
-    if (ops_[i]->prepare != nullptr) prepared_[i] = ops_[i]->prepare(network_.layers[i], network_);
+  prepared_.resize(n.layers.size());
+  for (size_t i = 0; i < n.layers.size() && prepare; ++i) {
+    if (ops_[i]->prepare != nullptr) prepared_[i] = ops_[i]->prepare(n.layers[i], n);
   }
-  for (int32_t t : network_.inputs) io_[t] = 1;
-  for (int32_t t : network_.outputs) io_[t] = 1;
+  for (int32_t t : n.inputs) io_[t] = 1;
+  for (int32_t t : n.outputs) io_[t] = 1;
 }
 
 ExecutionContext::ExecutionContext(std::shared_ptr<const EngineCore> engine)

@@ -15,8 +15,12 @@ class EngineCore {
  public:
   // Throws kUnsupported listing every layer whose op has no implementation.
   explicit EngineCore(Network network);
+  // Shares `network` instead of taking it (its weights are copied only when FP16 weights must be
+  // expanded). Without `prepare` the ops do no load-time work (no weight packing): enough to
+  // infer shapes and list tactics, which is all the builder needs before tactics are chosen.
+  EngineCore(std::shared_ptr<const Network> network, bool prepare);
 
-  const Network& network() const { return network_; }
+  const Network& network() const { return *network_; }
   const OpImpl& op(size_t layer) const { return *ops_[layer]; }
   int32_t producer(int32_t tensor) const { return producer_[tensor]; }
   int32_t lastUse(int32_t tensor) const { return lastUse_[tensor]; }
@@ -24,7 +28,7 @@ class EngineCore {
   const void* prepared(size_t layer) const { return prepared_[layer].get(); }
 
  private:
-  Network network_;
+  std::shared_ptr<const Network> network_;
   std::vector<const OpImpl*> ops_;
   std::vector<int32_t> producer_;  // layer index, -1 for inputs and constants
   std::vector<int32_t> lastUse_;   // last layer reading it (or its producer when unread)

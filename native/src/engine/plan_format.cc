@@ -11,11 +11,14 @@ namespace {
 
 constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'P', 'L', 'A', 'N'};
 
+// Writes into memory sized beforehand, or (given no memory) only counts the bytes: the plan is
+// measured first and then written once into its final buffer, its weights copied once.
 class Writer {
  public:
+  explicit Writer(uint8_t* to = nullptr) : to_(to) {}
   void bytes(const void* p, size_t n) {
-    const auto* b = static_cast<const uint8_t*>(p);
-    out.insert(out.end(), b, b + n);
+    if (to_ != nullptr && n > 0) std::memcpy(to_ + size_, p, n);
+    size_ += n;
   }
   template <typename T>
   void pod(T v) {
@@ -33,7 +36,11 @@ class Writer {
     pod<uint32_t>(static_cast<uint32_t>(v.size()));
     for (int32_t x : v) pod<int32_t>(x);
   }
-  std::vector<uint8_t> out;
+  size_t size() const { return size_; }
+
+ private:
+  uint8_t* to_;
+  size_t size_ = 0;
 };
 
 class Reader {
@@ -173,8 +180,9 @@ uint64_t fnv1a64(const uint8_t* data, size_t size, uint64_t seed) {
   return h;
 }
 
-std::vector<uint8_t> writePlan(const Network& n, const PlanInfo& info) {
-  Writer body;
+namespace {
+
+void writeBody(Writer& body, const Network& n, const PlanInfo& info) {
   body.pod<uint32_t>(static_cast<uint32_t>(n.tensors.size()));
   for (const TensorDesc& t : n.tensors) {
     body.str(t.name);
@@ -220,20 +228,33 @@ std::vector<uint8_t> writePlan(const Network& n, const PlanInfo& info) {
     body.pod<uint64_t>(w.size());
     body.bytes(w.data(), w.size());
   }
+}
 
-  Writer head;
+// Everything before the checksum.
+void writeHead(Writer& head, const PlanInfo& info, uint64_t payloadBytes) {
   head.bytes(kMagic, sizeof(kMagic));
   head.pod<uint32_t>(info.formatVersion);
   head.str(info.coreVersion.empty() ? kCoreVersion : info.coreVersion);
   head.str(info.backend);
   head.pod<uint64_t>(info.requiredFeatures);
-  head.pod<uint64_t>(body.out.size());
+  head.pod<uint64_t>(payloadBytes);
+}
+
+}  // namespace
+
+std::vector<uint8_t> writePlan(const Network& n, const PlanInfo& info) {
+  Writer bodySize, headSize;
+  writeBody(bodySize, n, info);
+  writeHead(headSize, info, bodySize.size());
+  std::vector<uint8_t> out(headSize.size() + 8 + bodySize.size());
+  uint8_t* payload = out.data() + headSize.size() + 8;
+  Writer body(payload), head(out.data());
+  writeBody(body, n, info);
+  writeHead(head, info, bodySize.size());
   // The checksum covers the header before it and the payload after it.
-  const uint64_t sum =
-      fnv1a64(head.out.data(), head.out.size(), fnv1a64(body.out.data(), body.out.size()));
-  head.pod<uint64_t>(sum);
-  head.bytes(body.out.data(), body.out.size());
-  return std::move(head.out);
+  const uint64_t sum = fnv1a64(out.data(), headSize.size(), fnv1a64(payload, bodySize.size()));
+  std::memcpy(out.data() + headSize.size(), &sum, sizeof sum);
+  return out;
 }
 
 Network readPlan(const uint8_t* data, size_t size, PlanInfo* infoOut) {

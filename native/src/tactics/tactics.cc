@@ -154,6 +154,8 @@ struct LayerBuffers {
   std::vector<std::vector<float>> storage;
 };
 
+// One layer at the tuning shapes. Without `buffers`, only shapes and constants: enough to list
+// and look up tactics; the activation buffers exist only for layers that are timed.
 OpContext makeContext(const LayerDesc& layer, const EngineCore& core, const ShapePlan& plan,
                       LayerBuffers* buffers) {
   const Network& n = core.network();
@@ -167,7 +169,7 @@ OpContext makeContext(const LayerDesc& layer, const EngineCore& core, const Shap
       v.dtype = plan.types[t];
       if (n.tensors[t].constant >= 0) {
         v.data = n.weights[n.tensors[t].constant].data();
-      } else {
+      } else if (buffers != nullptr) {
         const size_t bytes = static_cast<size_t>(shapeBytes(plan.shapes[t], plan.types[t]));
         std::vector<float> data((bytes + 3) / 4 + 1);
         for (float& x : data) {
@@ -183,6 +185,7 @@ OpContext makeContext(const LayerDesc& layer, const EngineCore& core, const Shap
   for (int32_t t : layer.outputs) {
     ctx.outShapes.push_back(plan.shapes[t]);
     ctx.outTypes.push_back(plan.types[t]);
+    if (buffers == nullptr) continue;
     const size_t bytes = static_cast<size_t>(shapeBytes(plan.shapes[t], plan.types[t]));
     buffers->storage.emplace_back((bytes + 3) / 4 + 1);
     ctx.out.push_back(buffers->storage.back().data());
@@ -262,8 +265,7 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
     const OpImpl& op = core.op(li);
     if (op.tactics == nullptr || !plan->active[li]) continue;
     const LayerDesc& layer = n.layers[li];
-    LayerBuffers buffers;
-    OpContext ctx = makeContext(layer, core, *plan, &buffers);
+    const OpContext ctx = makeContext(layer, core, *plan, nullptr);
     const std::vector<std::string> candidates = op.tactics(ctx);
     if (candidates.empty()) continue;
     TunedLayer tuned{layer.name, layer.op, candidates[0], "heuristic", {}};
@@ -278,6 +280,8 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
         tuned.source = "cache";
       } else {
         const auto timingStart = std::chrono::steady_clock::now();
+        LayerBuffers buffers;
+        const OpContext data = makeContext(layer, core, *plan, &buffers);
         double best = 0;
         for (const std::string& c : candidates) {
           LayerDesc trial = layer;
@@ -285,10 +289,10 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
           const std::shared_ptr<const void> prepared = op.prepare ? op.prepare(trial, n) : nullptr;
           // A context on the trial layer, so the op sees the tactic in ctx.layer too.
           OpContext trialCtx(trial);
-          trialCtx.in = ctx.in;
-          trialCtx.outShapes = ctx.outShapes;
-          trialCtx.outTypes = ctx.outTypes;
-          trialCtx.out = ctx.out;
+          trialCtx.in = data.in;
+          trialCtx.outShapes = data.outShapes;
+          trialCtx.outTypes = data.outTypes;
+          trialCtx.out = data.out;
           trialCtx.prepared = prepared.get();
           const double ms = timeRuns(op, trialCtx, runs);
           tuned.candidateMs.emplace_back(c, ms);

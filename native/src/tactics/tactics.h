@@ -37,8 +37,8 @@ struct TuneResult {
 
 // Chooses the tactic of every layer of core's network that has a choice and records it in
 // network->layers (network is what core was made from, as it will be written to the plan).
-// Runs while the plan is built, on the engine core made to check it, so tuning costs no extra
-// load of the weights. A bad timing cache only adds a warning (and is replaced).
+// core needs no prepared ops (EngineCore without prepare): a candidate is prepared (its weights
+// packed) only where a layer is timed. A bad timing cache only adds a warning (and is replaced).
 TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptions& options);
 
 // The identity of this machine a timing cache is valid for.

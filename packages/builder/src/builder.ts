@@ -210,9 +210,10 @@ export class Builder {
       );
     });
     finishTactics(result, config.timingCachePath, level, performance.now() - started, this.logger);
-    const plan = new Uint8Array(result.plan);
+    // A view, not a copy: the native build handed over the bytes.
+    const plan = new Uint8Array(result.plan.buffer, result.plan.byteOffset, result.plan.byteLength);
     report({ stage: 'build', done: 1, total: 1 });
-    const memory = Math.max(0, ...new (nativeAddon().Engine)(plan).info().deviceMemorySize);
+    const memory = Math.max(0, ...result.deviceMemorySize);
     if (memory > config.memoryPoolLimit) {
       throw new KilnError(
         'OUT_OF_MEMORY',

@@ -135,3 +135,23 @@ describe('more NetworkDefinition layers', () => {
     expect(Array.from((g!.data as Float32Array).slice(0, 4))).toEqual([0, 0, 1, 1]);
   });
 });
+
+describe('NetworkTensor constants', () => {
+  it('reads float32 weights into a Float32Array of their own, wherever the bytes sit', () => {
+    const net = new NetworkDefinition();
+    // Weights viewed at an odd offset of a larger buffer, as raw_data in an .onnx file sits.
+    const file = new Uint8Array(1 + 3 * 4);
+    new DataView(file.buffer).setFloat32(1, 1.5, true);
+    new DataView(file.buffer).setFloat32(5, -2, true);
+    new DataView(file.buffer).setFloat32(9, 0.25, true);
+    const w = net.addConstant([3], 'float32', file.subarray(1));
+    const floats = w.floats();
+    expect([...floats]).toEqual([1.5, -2, 0.25]);
+    floats[0] = 7; // a copy: the network's bytes stay as they were
+    expect(w.values()).toEqual([1.5, -2, 0.25]);
+    expect(w.isFloatScalar).toBe(false);
+    expect(net.addConstant([1, 1], 'float32', Float32Array.of(3)).isFloatScalar).toBe(true);
+    expect(net.addConstant([], 'int32', Int32Array.of(3)).isFloatScalar).toBe(false);
+    expect(() => net.addConstant([1], 'int32', Int32Array.of(3)).floats()).toThrow(KilnError);
+  });
+});

@@ -55,6 +55,23 @@ export class NetworkTensor {
     return this.constant !== undefined;
   }
 
+  /** True for a float32 constant of exactly one value (any rank), read without converting the data. */
+  get isFloatScalar(): boolean {
+    return this.dtype === 'float32' && this.constant?.byteLength === 4;
+  }
+
+  /**
+   * A float32 constant's values in a new Float32Array of their own (writable, aligned): what
+   * passes that compute new weights start from. Far cheaper than values() on large weights.
+   */
+  floats(): Float32Array {
+    if (!this.constant) throw new KilnError('INVALID_STATE', `'${this.name}' is not a constant`);
+    if (this.dtype !== 'float32')
+      throw new KilnError('UNSUPPORTED', `reading ${this.dtype} constant '${this.name}' as floats`);
+    const c = this.constant;
+    return new Float32Array(c.buffer.slice(c.byteOffset, c.byteOffset + c.byteLength));
+  }
+
   /** A constant's values as numbers (float32 or int32/int64 constants only). */
   values(): number[] {
     if (!this.constant) throw new KilnError('INVALID_STATE', `'${this.name}' is not a constant`);

@@ -120,6 +120,12 @@ describe('tactic selection', () => {
     expect(second.logger.matching(/\(from the timing cache\)$/)).toHaveLength(1);
     expect(second.logger.matching(/1 from the timing cache/)).toHaveLength(1);
     expect(second.engine.layers().map((l) => l.tactic)).toEqual(chosen);
+    // The memory the build checks is what the engine loaded from the plan needs, with the
+    // tactics the plan records (timed or from the cache).
+    for (const { logger, engine } of [first, second])
+      expect(logger.matching(/^built an engine of /)[0]).toContain(
+        `, ${engine.deviceMemorySize} bytes of activation and kernel scratch memory`,
+      );
   });
 
   it('level 0 takes the heuristic without timing', async () => {

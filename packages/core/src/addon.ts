@@ -90,6 +90,11 @@ export interface NativeBuildResult {
   warnings: string[];
   /** Milliseconds spent timing candidates (what a timing cache saves). */
   timingMs: number;
+  /**
+   * Per profile: activation and kernel scratch bytes at its largest shapes, with the chosen
+   * tactics (what an Engine loaded from the plan reports as deviceMemorySize).
+   */
+  deviceMemorySize: number[];
 }
 
 /** @internal What a loaded engine reports about itself. */

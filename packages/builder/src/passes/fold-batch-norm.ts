@@ -29,15 +29,15 @@ export function foldBatchNorm(network: NetworkDefinition): NetworkDefinition {
     const params = [scale, beta, mean, variance, w, b].filter((t) => t !== null) as NetworkTensor[];
     if (params.some((t) => !t.isConstant || t.dtype !== 'float32')) continue;
     const eps = Number(bn.attr('epsilon', 1e-5));
-    const s = scale!.values(),
-      bt = beta!.values(),
-      m = mean!.values(),
-      v = variance!.values();
-    const weights = Float32Array.from(w!.values());
+    const s = scale!.floats(),
+      bt = beta!.floats(),
+      m = mean!.floats(),
+      v = variance!.floats();
+    const weights = w!.floats();
     const channels = w!.shape[0]!;
     const perChannel = weights.length / channels;
     const bias = new Float32Array(channels);
-    const oldBias = b ? b.values() : new Array<number>(channels).fill(0);
+    const oldBias = b ? b.floats() : new Float32Array(channels);
     for (let c = 0; c < channels; c++) {
       const k = s[c]! / Math.sqrt(v[c]! + eps);
       for (let i = 0; i < perChannel; i++) weights[c * perChannel + i]! *= k;

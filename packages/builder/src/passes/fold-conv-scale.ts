@@ -34,10 +34,11 @@ export function foldConvScale(network: NetworkDefinition): NetworkDefinition {
     )
       continue;
     const channels = w.shape[0]!;
-    const bias = b ? Float32Array.from(b.values()) : new Float32Array(channels);
+    const bias = b ? b.floats() : new Float32Array(channels);
     let weights = w;
     if (op.op === 'Mul') {
-      const scaled = Float32Array.from(w.values(), (v) => v * k);
+      const scaled = w.floats();
+      for (let i = 0; i < scaled.length; i++) scaled[i]! *= k;
       weights = new NetworkTensor(
         network.uniqueName(`${w.name}_scaled`),
         'float32',

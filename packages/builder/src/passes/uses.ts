@@ -39,9 +39,7 @@ export function sameGuards(a: Layer, b: Layer): boolean {
 
 /** The value of a float32 constant holding one element (any rank), else undefined. */
 export function scalarConstant(t: NetworkTensor | null | undefined): number | undefined {
-  if (!t || !t.isConstant || t.dtype !== 'float32') return undefined;
-  const v = t.values();
-  return v.length === 1 ? v[0] : undefined;
+  return t?.isFloatScalar ? t.floats()[0] : undefined;
 }
 
 /**

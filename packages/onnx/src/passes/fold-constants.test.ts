@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { loadModel } from '../io/load';
 import { serializeModel } from '../io/save';
+import { tensorAttr } from '../ir/attribute';
 import { ElemType } from '../ir/elem-type';
+import { Initializer } from '../ir/initializer';
 import { f32, i64, tinyModel } from '../test-support/build';
 import { absent, SHARED_MODELS } from '../test-support/models';
 import { makeFeeds, runBytes, sameBytes, session } from '../test-support/ort';
@@ -11,6 +13,29 @@ import { checkOpset } from './opset';
 import { eliminateDeadNodes } from './eliminate-dead-nodes';
 
 describe('foldConstants', () => {
+  it("turns a Constant node's weights into an initializer viewing the same bytes", () => {
+    // Bytes at an odd offset of a larger buffer, as raw_data sits in a file.
+    const file = new Uint8Array(1 + 2 * 4);
+    new DataView(file.buffer).setFloat32(1, 0.1, true);
+    new DataView(file.buffer).setFloat32(5, Number.NaN, true);
+    const bytes = file.subarray(1);
+    const value = Initializer.fromBytes('', ElemType.FLOAT, [2], bytes);
+    const m = tinyModel({
+      inputs: [['x', ElemType.FLOAT, [2]]],
+      outputs: [['y', ElemType.FLOAT, [2]]],
+      nodes: [
+        { opType: 'Constant', name: 'w', outputs: ['w'], attributes: [tensorAttr('value', value)] },
+        { opType: 'Mul', name: 'use', inputs: ['x', 'w'], outputs: ['y'] },
+      ],
+    });
+    foldConstants(m);
+    expect(m.graph.nodes.map((n) => n.name)).toEqual(['use']);
+    const w = m.graph.initializers.get('w')!;
+    expect(w.name).toBe('w');
+    expect(w.dims).toEqual([2]);
+    expect(w.bytes()).toBe(bytes);
+  });
+
   it('folds a constant subgraph with float32 rounding, leaving data-dependent nodes', () => {
     const m = tinyModel({
       inputs: [['x', ElemType.FLOAT, [3]]],

@@ -1,6 +1,8 @@
 import { runInference } from '../infer/infer';
 import { ElemType } from '../ir/elem-type';
 import { initializerFromNumbers } from '../ir/from-numbers';
+import { Initializer } from '../ir/initializer';
+import type { Node } from '../ir/node';
 import type { Model } from '../ir/model';
 import { isStaticShape, staticSize } from '../ir/shape';
 import { cleanupGraph } from '../surgery/cleanup';
@@ -36,6 +38,19 @@ export function foldConstants(model: Model, options: FoldOptions = {}): Model {
   for (const node of g.nodes) {
     if (node.subgraphs().length > 0 || node.domain !== '') continue;
     const outs = node.outputs.filter((o) => o !== '');
+    const tensor = constantTensor(node, limit);
+    if (tensor && outs.length === 1 && !outputs.has(outs[0]!)) {
+      // The weights of a Constant node (PaddlePaddle exports every weight so) become an
+      // initializer as they are: a view of the same bytes, never a round trip through numbers.
+      g.initializers.set(
+        outs[0]!,
+        Initializer.fromBytes(outs[0]!, tensor.elemType, tensor.dims, tensor.bytes()),
+      );
+      g.valueInfo.delete(outs[0]!);
+      node.outputs = node.outputs.map(() => '');
+      folded++;
+      continue;
+    }
     const ready = outs.every((o) => {
       const info = infos.get(o);
       return (
@@ -65,4 +80,21 @@ export function foldConstants(model: Model, options: FoldOptions = {}): Model {
     cleanupGraph(g);
   }
   return model;
+}
+
+// Element types whose bytes the number round trip of folding reproduces exactly.
+const EXACT_TYPES = new Set<number>([
+  ElemType.FLOAT,
+  ElemType.DOUBLE,
+  ElemType.INT32,
+  ElemType.UINT8,
+  ElemType.INT8,
+]);
+
+// The `value` tensor of a Constant node that folding may take over, else undefined.
+function constantTensor(node: Node, limit: number): Initializer | undefined {
+  if (node.opType !== 'Constant') return undefined;
+  const t = node.tensor('value');
+  if (!t || !EXACT_TYPES.has(t.elemType) || t.size > limit) return undefined;
+  return t;
 }
