@@ -11,6 +11,7 @@
 #include "engine/half_weights.h"
 #include "graph/memory_plan.h"
 #include "kiln/thread_pool.h"
+#include "tactics/tactics.h"
 
 namespace kiln {
 
@@ -56,6 +57,7 @@ EngineCore::EngineCore(Network network) : network_(std::move(network)) {
   }
   prepared_.resize(network_.layers.size());
   for (size_t i = 0; i < network_.layers.size(); ++i) {
+    requireTacticBuilt(network_.layers[i]);
     if (ops_[i]->prepare != nullptr) prepared_[i] = ops_[i]->prepare(network_.layers[i], network_);
   }
   for (int32_t t : network_.inputs) io_[t] = 1;
