@@ -40,33 +40,45 @@ bool addActivation(const kernels::Activation& act, dnnl::post_ops* ops) {
   };
   switch (act.kind) {
     case K::kNone:
-      return true;
+      break;
     case K::kRelu:
-      return add(A::eltwise_relu, 0, 0), true;
+      add(A::eltwise_relu, 0, 0);
+      break;
     case K::kLeakyRelu:
-      return add(A::eltwise_relu, act.alpha, 0), true;
+      add(A::eltwise_relu, act.alpha, 0);
+      break;
     case K::kClip:
-      return add(A::eltwise_clip_v2, act.alpha, act.beta), true;
+      add(A::eltwise_clip_v2, act.alpha, act.beta);
+      break;
     case K::kSigmoid:
-      return add(A::eltwise_logistic, 0, 0), true;
+      add(A::eltwise_logistic, 0, 0);
+      break;
     case K::kHardSigmoid:  // max(0, min(1, alpha x + beta)): oneDNN 2.6 has no single op for it
       add(A::eltwise_linear, act.alpha, act.beta);
-      return add(A::eltwise_clip_v2, 0, 1), true;
+      add(A::eltwise_clip_v2, 0, 1);
+      break;
     case K::kHardSwish:
-      return add(A::eltwise_hardswish, 0, 0), true;
+      add(A::eltwise_hardswish, 0, 0);
+      break;
     case K::kSilu:
-      return add(A::eltwise_swish, 1, 0), true;
+      add(A::eltwise_swish, 1, 0);
+      break;
     case K::kGelu:
-      return add(A::eltwise_gelu_erf, 0, 0), true;
+      add(A::eltwise_gelu_erf, 0, 0);
+      break;
     case K::kGeluTanh:
-      return add(A::eltwise_gelu_tanh, 0, 0), true;
+      add(A::eltwise_gelu_tanh, 0, 0);
+      break;
     case K::kTanh:
-      return add(A::eltwise_tanh, 0, 0), true;
+      add(A::eltwise_tanh, 0, 0);
+      break;
     case K::kElu:
-      return add(A::eltwise_elu, act.alpha, 0), true;
-    default:
+      add(A::eltwise_elu, act.alpha, 0);
+      break;
+    default:  // Softplus
       return false;
   }
+  return true;
 }
 
 // What a primitive depends on besides the prepared weights: the input size and the pads
@@ -116,6 +128,7 @@ dnnl::convolution_forward::primitive_desc primitiveDesc(const kernels::Conv2dPar
 }  // namespace
 
 struct ConvState {
+  static constexpr size_t kMaxPrimitives = 32;
   kernels::Conv2dParams prepared;  // the geometry the weights were reordered for
   bool hasBias = false, hasResidual = false;
   dnnl::memory weights;
@@ -147,6 +160,9 @@ struct ConvState {
     } catch (const dnnl::error& e) {
       rethrow(e, "make the primitive");
     }
+    // Input sizes that keep changing (a dynamic image size) must not grow the cache without
+    // bound: past a few dozen geometries it starts again (callers hold what they use).
+    if (primitives.size() >= kMaxPrimitives) primitives.clear();
     primitives.emplace(key, made);
     return made;
   }
