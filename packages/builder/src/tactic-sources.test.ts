@@ -94,8 +94,11 @@ describe('tactic sources', () => {
     'by default conv.onednn is timed beside the own kernels and the timed choice is kept',
     async () => {
       const { engine, log } = await buildAndCompare(undefined, 1);
+      // Layers with the signature of one timed before take its result (the in-build cache).
       const timed = log.filter((l) => /^tactic: layer .* \(Conv\) runs .* \(timed: /.test(l));
-      expect(timed.length).toBeGreaterThan(40);
+      const reused = log.filter((l) => /\(Conv\) runs .* \(from the timing cache\)$/.test(l));
+      expect(timed.length).toBeGreaterThan(10);
+      expect(timed.length + reused.length).toBeGreaterThan(40);
       for (const line of timed) {
         expect(line).toMatch(/conv\.onednn [\d.]+ ms/);
         expect(line).toMatch(/conv\.gemm [\d.]+ ms/);
