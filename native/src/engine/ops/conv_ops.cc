@@ -272,7 +272,7 @@ void scratchConv(const OpContext& ctx, kernels::ScratchNeed* need) {
   const kernels::Conv2dParams p = convParams(ctx);
 #ifdef KILN_WITH_ONEDNN
   if (ctx.layer.tactic == onednn::kConvTactic && ctx.prepared != nullptr)
-    return;  // oneDNN keeps its own scratchpad
+    return;  // a per-thread scratchpad of its own (onednn_conv.cc)
 #endif
   const auto* packed = static_cast<const PackedConv*>(ctx.prepared);
   if (packed == nullptr || packed->isa != activeIsa())

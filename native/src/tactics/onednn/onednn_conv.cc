@@ -5,6 +5,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "dnnl.hpp"
 #include "kiln/error.h"
@@ -91,7 +92,7 @@ GeometryKey geometryKey(const kernels::Conv2dParams& p) {
 
 struct Primitive {
   dnnl::convolution_forward conv;
-  memory::desc src, dst, bias;
+  memory::desc src, dst, bias, scratchpad;
   dnnl::memory weights;  // in the layout conv reads
 };
 
@@ -117,6 +118,9 @@ dnnl::convolution_forward::primitive_desc primitiveDesc(const kernels::Conv2dPar
     throw Error(ErrorCode::kUnsupported, "conv.onednn: the fused activation has no oneDNN post-op");
   dnnl::primitive_attr attr;
   attr.set_post_ops(ops);
+  // The caller's scratchpad: oneDNN's own is shared by every thread unless it was built for
+  // concurrent execution, and kiln runs contexts (and so this primitive) concurrently.
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
   return dnnl::convolution_forward::primitive_desc(desc, attr, cpuEngine());
 }
 
@@ -149,6 +153,7 @@ struct ConvState {
       made->src = pd.src_desc();
       made->dst = pd.dst_desc();
       made->bias = pd.bias_desc();
+      made->scratchpad = pd.scratchpad_desc();
       made->weights = weights;
       if (pd.weights_desc() != weights.get_desc()) {
         dnnl::memory from = weights;  // a handle on the same buffer (execute takes non-const)
@@ -220,6 +225,11 @@ void runConv(const ConvState& state, const kernels::Conv2dParams& p, const float
     };
     if (bias != nullptr)
       args.emplace(DNNL_ARG_BIAS, dnnl::memory(prim->bias, engine, const_cast<float*>(bias)));
+    // One scratchpad per thread, grown as needed: a thread runs one layer at a time.
+    thread_local std::vector<uint8_t> scratchpad;
+    if (scratchpad.size() < prim->scratchpad.get_size())
+      scratchpad.resize(prim->scratchpad.get_size());
+    args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(prim->scratchpad, engine, scratchpad.data()));
     if (residual != nullptr)
       args.emplace(DNNL_ARG_ATTR_MULTIPLE_POST_OP(0) | DNNL_ARG_SRC_1,
                    dnnl::memory(prim->dst, engine, const_cast<float*>(residual)));
