@@ -7,6 +7,7 @@
 #include "kiln/fault_injection.h"
 #include "kiln/thread_pool.h"
 #include "kiln/version.h"
+#include "tactics/tactics.h"
 #include "wraps.h"
 
 namespace kiln::binding {
@@ -154,6 +155,9 @@ Napi::Value Features(const Napi::CallbackInfo& info) {
   Napi::Object out = Napi::Object::New(env);
   out.Set("cpu", cpu);
   out.Set("cudaBuilt", cudaBuilt());
+  Napi::Array sources = Napi::Array::New(env);
+  for (const std::string& s : builtTacticSources()) sources.Set(sources.Length(), s);
+  out.Set("tacticSources", sources);
   out.Set("coreVersion", kCoreVersion);
   return out;
 }

@@ -48,6 +48,7 @@ Napi::Object buildResultToJs(Napi::Env env, BuildOutcome& o) {
     layer.Set("op", l.op);
     layer.Set("tactic", l.tactic);
     layer.Set("source", l.source);
+    layer.Set("tacticSource", l.tacticSource);
     Napi::Array times = Napi::Array::New(env, l.candidateMs.size());
     for (size_t k = 0; k < l.candidateMs.size(); ++k) {
       Napi::Object t = Napi::Object::New(env);
@@ -72,20 +73,27 @@ Napi::Object buildResultToJs(Napi::Env env, BuildOutcome& o) {
 }
 
 // buildPlan(desc, done(err, Uint8Array)) and buildTunedPlan(desc, level, timingCache | null,
-// done(err, result)): buildEngine (engine/build.h) off the event loop; buildPlan chooses tactics
-// by heuristic alone, as level 0.
+// tacticSources (string[], empty: all), done(err, result)): buildEngine (engine/build.h) off the
+// event loop; buildPlan chooses tactics by heuristic alone, as level 0.
 Napi::Value StartBuild(const Napi::CallbackInfo& info, bool tuned) {
   Napi::Env env = info.Env();
-  const size_t doneArg = tuned ? 3 : 1;
+  const size_t doneArg = tuned ? 4 : 1;
   if (!info[0].IsObject() || !info[doneArg].IsFunction())
     throwError(env, ErrorCode::kInvalidArgument,
-               tuned ? "buildTunedPlan(desc, level, timingCache, done)" : "buildPlan(desc, done)");
+               tuned ? "buildTunedPlan(desc, level, timingCache, tacticSources, done)"
+                     : "buildPlan(desc, done)");
   auto network = std::make_shared<Network>(networkFromJs(env, info[0].As<Napi::Object>()));
   TuneOptions options;
   options.level = tuned ? static_cast<int>(toSize(env, info[1], "level")) : 0;
   if (tuned && !info[2].IsNull() && !info[2].IsUndefined()) {
     const Region cache = toRegion(env, info[2], "timingCache");
     options.timingCache.assign(cache.data, cache.data + cache.size);
+  }
+  if (tuned) {
+    if (!info[3].IsArray()) throwError(env, ErrorCode::kInvalidArgument, "tacticSources: array");
+    const Napi::Array sources = info[3].As<Napi::Array>();
+    for (uint32_t i = 0; i < sources.Length(); ++i)
+      options.sources.push_back(toString(env, sources.Get(i), "tacticSources"));
   }
   auto tsfn = Napi::ThreadSafeFunction::New(env, info[doneArg].As<Napi::Function>(),
                                             "kiln.buildPlan", 0, 1);

@@ -4,6 +4,7 @@
 
 #include "convert_args.h"
 #include "errors.h"
+#include "tactics/tactics.h"
 
 namespace kiln::binding {
 namespace {
@@ -247,7 +248,10 @@ Napi::Object networkToJs(Napi::Env env, const Network& n) {
     Napi::Object attrs = Napi::Object::New(env);
     for (const auto& [key, value] : l.attrs) attrs.Set(key, attrToJs(env, value));
     o.Set("attrs", attrs);
-    if (!l.tactic.empty()) o.Set("tactic", l.tactic);
+    if (!l.tactic.empty()) {
+      o.Set("tactic", l.tactic);
+      o.Set("tacticSource", tacticSource(l.tactic));
+    }
     if (!l.guards.empty()) {
       Napi::Array guards = Napi::Array::New(env);
       for (const auto& [tensor, value] : l.guards) {

@@ -36,6 +36,9 @@ const built = spawnSync(
       KILN_BUILD_OUT: out,
       KILN_BUILD_TESTS: '0',
       KILN_CUDA: values.flavor === 'cuda' ? 'ON' : 'OFF',
+      // A published binary must load on machines without libdnnl: oneDNN stays a source build's
+      // option (engines that use its tactics are refused by cores built without it).
+      KILN_ONEDNN: 'OFF',
     },
   },
 );

@@ -11,6 +11,7 @@
 #include "engine/half_weights.h"
 #include "graph/memory_plan.h"
 #include "kiln/thread_pool.h"
+#include "tactics/tactics.h"
 
 namespace kiln {
 
@@ -64,8 +65,9 @@ EngineCore::EngineCore(std::shared_ptr<const Network> shared, bool prepare) {
                 "the native core has no implementation for: " + unsupported);
   }
   prepared_.resize(n.layers.size());
-  for (size_t i = 0; i < n.layers.size() && prepare; ++i) {
-    if (ops_[i]->prepare != nullptr) prepared_[i] = ops_[i]->prepare(n.layers[i], n);
+  for (size_t i = 0; i < n.layers.size(); ++i) {
+    requireTacticBuilt(n.layers[i]);
+    if (prepare && ops_[i]->prepare != nullptr) prepared_[i] = ops_[i]->prepare(n.layers[i], n);
   }
   for (int32_t t : n.inputs) io_[t] = 1;
   for (int32_t t : n.outputs) io_[t] = 1;

@@ -234,19 +234,69 @@ void useOptShapes(ExecutionContext& ctx, const Network& n) {
     }
 }
 
+// The tactics of optional sources; every other tactic is kiln's own.
+constexpr std::pair<const char*, const char*> kOptionalTactics[] = {{"conv.onednn", "onednn"}};
+
+// The candidates from `sources` (all when empty), or kiln's own when none of those applies.
+std::vector<std::string> allowedTactics(const std::vector<std::string>& candidates,
+                                        const std::vector<std::string>& sources) {
+  if (sources.empty()) return candidates;
+  std::vector<std::string> kept, own;
+  for (const std::string& c : candidates) {
+    const std::string source = tacticSource(c);
+    if (std::find(sources.begin(), sources.end(), source) != sources.end()) kept.push_back(c);
+    if (source == "kiln") own.push_back(c);
+  }
+  return kept.empty() ? own : kept;
+}
+
 }  // namespace
+
+std::string tacticSource(const std::string& tactic) {
+  for (const auto& [name, source] : kOptionalTactics)
+    if (tactic == name) return source;
+  return "kiln";
+}
+
+std::vector<std::string> builtTacticSources() {
+#ifdef KILN_WITH_ONEDNN
+  return {"kiln", "onednn"};
+#else
+  return {"kiln"};
+#endif
+}
+
+void requireTacticBuilt(const LayerDesc& layer) {
+  const std::string source = tacticSource(layer.tactic);
+  const std::vector<std::string> built = builtTacticSources();
+  if (std::find(built.begin(), built.end(), source) == built.end())
+    throw Error(ErrorCode::kUnsupported,
+                "layer '" + layer.name + "' runs tactic " + layer.tactic + " from the " + source +
+                    " tactic source, which this kiln core was built without: rebuild the engine "
+                    "here (or build the core with " +
+                    source + ")");
+}
 
 std::string timingCacheCpuId() {
   const CpuFeatures& f = cpuFeatures();
-  // The core version too: its kernels, and so their timings, change between versions.
+  // The core version too: its kernels, and so their timings, change between versions. The
+  // tactic sources: a cache made without oneDNN never timed its tactics.
+  std::string sources = " sources=kiln";
+  for (const std::string& s : builtTacticSources())
+    if (s != "kiln") sources += "+" + s;
   return std::string("kiln ") + kCoreVersion + " " + isaName(activeIsa()) +
          " avx512vnni=" + (f.avx512vnni ? "1" : "0") + " " + f.vendor + " " + f.model +
-         " threads=" + std::to_string(globalThreadPool().size());
+         " threads=" + std::to_string(globalThreadPool().size()) + sources;
 }
 
 TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptions& options) {
   if (options.level < 0 || options.level > 5)
     throw Error(ErrorCode::kInvalidArgument, "the optimization level must be 0..5");
+  const std::vector<std::string> built = builtTacticSources();
+  for (const std::string& s : options.sources)
+    if (std::find(built.begin(), built.end(), s) == built.end())
+      throw Error(ErrorCode::kInvalidArgument,
+                  "tactic source '" + s + "' is not built into this kiln core");
   TuneResult result;
   TimingCache cache = readCache(options.timingCache, &result.warnings);
   const Network& n = core.network();
@@ -266,13 +316,14 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
     if (op.tactics == nullptr || !plan->active[li]) continue;
     const LayerDesc& layer = n.layers[li];
     const OpContext ctx = makeContext(layer, core, *plan, nullptr);
-    const std::vector<std::string> candidates = op.tactics(ctx);
+    const std::vector<std::string> candidates = allowedTactics(op.tactics(ctx), options.sources);
     if (candidates.empty()) continue;
-    TunedLayer tuned{layer.name, layer.op, candidates[0], "heuristic", {}};
+    TunedLayer tuned{layer.name, layer.op, candidates[0], "", "heuristic", {}};
     if (candidates.size() == 1) {
       tuned.source = "only";
     } else if (options.level > 0) {
-      const std::string key = signature(layer, ctx, n);
+      std::string key = signature(layer, ctx, n);
+      for (const std::string& s : options.sources) key += " source=" + s;  // a restricted choice
       const auto hit = cache.find(key);
       if (hit != cache.end() &&
           std::find(candidates.begin(), candidates.end(), hit->second.tactic) != candidates.end()) {
@@ -308,6 +359,7 @@ TuneResult tuneNetwork(const EngineCore& core, Network* network, const TuneOptio
                                .count();
       }
     }
+    tuned.tacticSource = tacticSource(tuned.tactic);
     network->layers[original].tactic = tuned.tactic;
     result.layers.push_back(std::move(tuned));
   }

@@ -13,16 +13,30 @@
 namespace kiln {
 
 class EngineCore;
+struct LayerDesc;
 struct Network;
+
+// Tactic sources, as TensorRT has them: where a tactic's implementation comes from. "kiln" (the
+// project's own kernels) is always built; "onednn" when the core was built with oneDNN.
+std::string tacticSource(const std::string& tactic);
+// The sources this core was built with, "kiln" first.
+std::vector<std::string> builtTacticSources();
+// Throws kUnsupported when layer.tactic needs a source this core was built without (a plan
+// built elsewhere): the engine must be rebuilt here.
+void requireTacticBuilt(const LayerDesc& layer);
 
 struct TuneOptions {
   // 0: heuristic only (no timing); 1..5: every candidate is timed, over more runs as it rises.
   int level = 3;
   std::vector<uint8_t> timingCache;  // a previous result's timingCache, or empty
+  // The tactic sources candidates come from (TensorRT's setTacticSources); empty: every built
+  // one. A layer none of them can run keeps kiln's own tactics, so the engine stays complete.
+  std::vector<std::string> sources;
 };
 
 struct TunedLayer {
   std::string name, op, tactic;
+  std::string tacticSource;  // tacticSource(tactic)
   // "timed", "cache" (a timing cache entry), "heuristic" (level 0) or "only" (one candidate).
   std::string source;
   std::vector<std::pair<std::string, double>> candidateMs;  // filled when timed

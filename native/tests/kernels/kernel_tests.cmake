@@ -8,6 +8,14 @@ foreach(family gemm conv pool norm eltwise matmul layout reduce resize lstm layo
   add_test(NAME kernels_${family} COMMAND test_kernels_${family})
 endforeach()
 
+# The oneDNN conv tactic, when the core is built with it.
+if(dnnl_FOUND)
+  add_executable(test_kernels_onednn_conv ${KILN_KERNEL_TEST_DIR}/test_onednn_conv.cc)
+  target_link_libraries(test_kernels_onednn_conv PRIVATE kiln_core)
+  target_include_directories(test_kernels_onednn_conv PRIVATE ${KILN_KERNEL_TEST_DIR}/.. src)
+  add_test(NAME kernels_onednn_conv COMMAND test_kernels_onednn_conv)
+endif()
+
 # Not a test: prints SGEMM GFLOP/s next to the machine's estimated peak.
 add_executable(bench_gemm ${KILN_KERNEL_TEST_DIR}/bench_gemm.cc)
 target_link_libraries(bench_gemm PRIVATE kiln_core)

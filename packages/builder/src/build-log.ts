@@ -25,6 +25,7 @@ export function logTactics(
     op: string;
     tactic: string;
     source: string;
+    tacticSource: string;
     timings: readonly { tactic: string; ms: number }[];
   }[],
   level: number,
@@ -42,10 +43,15 @@ export function logTactics(
           : l.source === 'heuristic'
             ? 'heuristic, not timed (optimization level 0)'
             : 'the only candidate';
-    logger.log('info', `tactic: layer '${l.name}' (${l.op}) runs ${l.tactic} (${how})`);
+    logger.log(
+      'info',
+      `tactic: layer '${l.name}' (${l.op}) runs ${l.tactic} from ${l.tacticSource} (${how})`,
+    );
   }
+  const bySource = new Map<string, number>();
+  for (const l of layers) bySource.set(l.tacticSource, (bySource.get(l.tacticSource) ?? 0) + 1);
   logger.log(
     'info',
-    `tactics (optimization level ${level}): ${layers.length} layers, ${count('timed')} timed, ${count('cache')} from the timing cache, ${count('heuristic')} by heuristic; ${timingMs.toFixed(0)} ms of timing in a native build of ${elapsedMs.toFixed(0)} ms`,
+    `tactics (optimization level ${level}): ${layers.length} layers, ${count('timed')} timed, ${count('cache')} from the timing cache, ${count('heuristic')} by heuristic; tactic sources: ${[...bySource].map(([s, n]) => `${s} ${n}`).join(', ') || 'none'}; ${timingMs.toFixed(0)} ms of timing in a native build of ${elapsedMs.toFixed(0)} ms`,
   );
 }

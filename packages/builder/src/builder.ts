@@ -206,6 +206,7 @@ export class Builder {
         desc,
         level,
         readTimingCache(config.timingCachePath, this.logger),
+        config.tacticSources ?? [],
         (error, r) => (error ? reject(error) : resolve(r!)),
       );
     });

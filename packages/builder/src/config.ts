@@ -1,4 +1,10 @@
-import { KilnError, expectInteger, invalidParameterError } from '@kiln/core';
+import {
+  KilnError,
+  type TacticSource,
+  expectInteger,
+  features,
+  invalidParameterError,
+} from '@kiln/core';
 
 import type { Calibrator } from '@kiln/calibrator';
 
@@ -36,6 +42,14 @@ export class BuilderConfig {
    * build's timings. A corrupt or foreign cache is reported as a warning and replaced.
    */
   timingCachePath: string | undefined;
+  /**
+   * The tactic sources to take implementations from (TensorRT's setTacticSources), default all
+   * that the addon was built with (`features().tacticSources`): 'kiln' (its own kernels) and
+   * 'onednn' when found at build time. Each layer times the candidates of these sources; a layer
+   * none of them can run keeps kiln's own kernels, so `['onednn']` prefers oneDNN wherever it
+   * applies and `['kiln']` builds without it.
+   */
+  tacticSources: TacticSource[] | undefined;
   /** Implicit-batch compatibility: a profile of 1..maxBatchSize over every input's leading dim. */
   maxBatchSize: number | undefined;
   /**
@@ -121,6 +135,20 @@ export class BuilderConfig {
     if (this.int8AccuracyBudget !== undefined) validateBudget(this.int8AccuracyBudget);
     if (this.timingCachePath !== undefined && typeof this.timingCachePath !== 'string') {
       throw invalidParameterError('timingCachePath', 'a file path', this.timingCachePath);
+    }
+    if (this.tacticSources !== undefined) {
+      const built: readonly string[] = features().tacticSources;
+      const s: unknown = this.tacticSources;
+      if (
+        !Array.isArray(s) ||
+        s.length === 0 ||
+        !s.every((x) => typeof x === 'string' && built.includes(x))
+      )
+        throw invalidParameterError(
+          'tacticSources',
+          `a non-empty array of the tactic sources this addon has (${built.map((b) => `'${b}'`).join(', ')})`,
+          s,
+        );
     }
   }
 }

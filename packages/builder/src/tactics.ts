@@ -1,7 +1,7 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-import { KilnError, type Logger, type NativeBuildResult } from '@kiln/core';
+import { KilnError, type Logger, type NativeBuildResult, type TacticSource } from '@kiln/core';
 
 import { logTactics } from './build-log';
 
@@ -13,6 +13,11 @@ export interface LayerTactic {
   tactic: string;
   /** 'timed', 'cache' (timing cache hit), 'heuristic' (level 0) or 'only' (no alternative). */
   source: 'timed' | 'cache' | 'heuristic' | 'only';
+  /**
+   * Where the tactic's implementation comes from, as TensorRT's tactic sources: 'kiln' (its own
+   * kernels) or 'onednn' (oneDNN, when the addon was built with it).
+   */
+  tacticSource: TacticSource;
   /** Median milliseconds of each candidate at the opt shapes, when timed. */
   timings: { tactic: string; ms: number }[];
 }
@@ -60,7 +65,11 @@ export function finishTactics(
       );
     }
   }
-  const layers = result.layers.map((l) => ({ ...l, source: l.source as LayerTactic['source'] }));
+  const layers = result.layers.map((l) => ({
+    ...l,
+    source: l.source as LayerTactic['source'],
+    tacticSource: l.tacticSource as TacticSource,
+  }));
   logTactics(layers, level, result.timingMs, elapsedMs, logger);
   return layers;
 }

@@ -61,7 +61,7 @@ describe('kiln build: tactic selection flags', () => {
     expect(first.heuristic).toBe(0);
     expect(fs.statSync(cache).size).toBeGreaterThan(0);
     const timedLines = first.log.filter((l) =>
-      /^tactic: layer '.*' \(Conv\) runs conv\.(gemm|winograd) \(timed: conv\.gemm [\d.]+ ms, conv\.winograd [\d.]+ ms\)$/.test(
+      /^tactic: layer '.*' \(Conv\) runs conv\.(gemm|winograd|onednn) from (kiln|onednn) \(timed: conv\.gemm [\d.]+ ms, conv\.winograd [\d.]+ ms(, conv\.onednn [\d.]+ ms)?\)$/.test(
         l,
       ),
     );
@@ -108,7 +108,8 @@ describe.skipIf(missingReason(qdq) !== undefined)(
       const int8 = layers.filter((l) => /: QLinearConv( \+\w+)? int8 /.test(l));
       expect(int8.length).toBeGreaterThan(40);
       // Every layer carries a precision; the classifier head's output is dequantized to fp32.
-      for (const l of layers) expect(l).toMatch(/: \w+( \+\w+)? (fp32|fp16|int8)( \[[\w.]+\])? \(/);
+      for (const l of layers)
+        expect(l).toMatch(/: \w+( \+\w+)? (fp32|fp16|int8)( \[[\w.]+ from \w+\])? \(/);
       expect(layers.some((l) => / fp32 /.test(l))).toBe(true);
 
       const fp32 = path.join(dir, 'det-fp32.kiln');
@@ -118,7 +119,11 @@ describe.skipIf(missingReason(qdq) !== undefined)(
       ).toBe(0);
       const convs = (await kiln('inspect', fp32)).out.split('\n').filter((l) => /: Conv\b/.test(l));
       expect(convs.length).toBeGreaterThan(0);
-      for (const l of convs) expect(l).toMatch(/: Conv( \+\w+)? fp32 \[conv\.(gemm|winograd)\] \(/);
+      // Each conv names its tactic and the tactic's source (oneDNN only where the addon has it).
+      for (const l of convs)
+        expect(l).toMatch(
+          /: Conv( \+\w+)? fp32 \[(conv\.(gemm|winograd) from kiln|conv\.onednn from onednn)\] \(/,
+        );
     });
   },
 );

@@ -1,6 +1,7 @@
 // Builds the native addon (native/ -> build/Release/kiln.node) with cmake-js. The Node-API
 // headers come from npm packages (node-api-headers, node-addon-api): nothing is downloaded.
-// Environment: KILN_CUDA=AUTO|ON|OFF (default AUTO), KILN_WERROR=1 (warnings fail the build),
+// Environment: KILN_CUDA=AUTO|ON|OFF (default AUTO), KILN_ONEDNN=AUTO|ON|OFF (oneDNN as a
+// tactic source, default AUTO: used when libdnnl-dev is installed), KILN_WERROR=1 (warnings fail the build),
 // KILN_BUILD_JOBS (default: the number of cores), KILN_BUILD_OUT (build folder, default build/;
 // tools/prebuild uses its own), KILN_BUILD_TESTS=0 (skip the C++ tests in the monorepo).
 import { spawnSync } from 'node:child_process';
@@ -30,6 +31,7 @@ const common = [
   process.env.KILN_BUILD_OUT ?? path.join(packageDir, 'build'),
   `--CDNODE_ADDON_API_DIR=${addonApiDir}`,
   `--CDKILN_CUDA=${process.env.KILN_CUDA ?? 'AUTO'}`,
+  `--CDKILN_ONEDNN=${process.env.KILN_ONEDNN ?? 'AUTO'}`,
   `--CDKILN_WERROR=${process.env.KILN_WERROR === '1' ? 'ON' : 'OFF'}`,
   // The C++ tests build in the same folder, so `test:native` compiles nothing twice; a
   // published package has no tests to build.

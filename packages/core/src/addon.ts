@@ -23,11 +23,15 @@ export interface NativeAddon {
     desc: NativeNetworkDesc,
     done: (error: KilnError | null, plan?: Uint8Array) => void,
   ): void;
-  /** level: 0..5 (tactic selection); timingCache: a previous build's, or null. */
+  /**
+   * level: 0..5 (tactic selection); timingCache: a previous build's, or null; tacticSources:
+   * the sources to take tactics from (empty: all built).
+   */
   buildTunedPlan(
     desc: NativeNetworkDesc,
     level: number,
     timingCache: ArrayBufferView | null,
+    tacticSources: string[],
     done: (error: KilnError | null, result?: NativeBuildResult) => void,
   ): void;
   Engine: new (plan: ArrayBufferView) => NativeEngine;
@@ -84,6 +88,8 @@ export interface NativeBuildResult {
     tactic: string;
     /** 'timed', 'cache', 'heuristic' (level 0) or 'only' (a single candidate). */
     source: string;
+    /** Where the tactic's implementation comes from: 'kiln' or 'onednn'. */
+    tacticSource: string;
     timings: { tactic: string; ms: number }[];
   }[];
   /** Why a given timing cache was not used. */
@@ -114,6 +120,8 @@ export interface NativeEngineInfo {
     guards?: { tensor: string; value: boolean }[];
     /** The implementation chosen at build time, when the layer had a choice. */
     tactic?: string;
+    /** Where that implementation comes from ('kiln' or 'onednn'), with tactic. */
+    tacticSource?: string;
   }[];
   deviceMemorySize: number[];
   coreVersion: string;
@@ -150,6 +158,7 @@ export interface NativeDeviceInfo {
 export interface NativeFeatures {
   cpu: Record<string, string | number | boolean>;
   cudaBuilt: boolean;
+  tacticSources: string[];
   coreVersion: string;
 }
 

@@ -43,9 +43,18 @@ export interface Features {
   };
   /** True when this build of the core includes the cuda device. */
   cudaBuilt: boolean;
+  /**
+   * The tactic sources this build of the core has, as TensorRT's: 'kiln' (its own kernels)
+   * always, 'onednn' when oneDNN (Debian libdnnl-dev) was found when the addon was built; the
+   * builder times their implementations against each other.
+   */
+  tacticSources: TacticSource[];
   /** The native core's version, recorded in engine files. */
   coreVersion: string;
 }
+
+/** Where a tactic's implementation comes from: kiln's own kernels or an optional library. */
+export type TacticSource = 'kiln' | 'onednn';
 
 /** Every device of this process: the cpu first, then each GPU when the cuda device is built. */
 export function devices(): DeviceInfo[] {

@@ -33,6 +33,7 @@ export {
   type DeviceName,
   type DeviceInfo,
   type Features,
+  type TacticSource,
   devices,
   features,
   threadCount,

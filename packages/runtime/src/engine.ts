@@ -4,6 +4,7 @@ import {
   KilnError,
   type NativeEngine,
   type NativeEngineInfo,
+  type TacticSource,
   dataTypeFromCode,
   invalidParameterError,
   nativeAddon,
@@ -51,6 +52,8 @@ export interface LayerInfo {
   guards?: { tensor: string; value: boolean }[];
   /** The implementation the builder chose for the layer (e.g. 'conv.winograd'), if it had a choice. */
   tactic?: string;
+  /** Where that implementation comes from: 'kiln' (its own kernels) or 'onednn'. */
+  tacticSource?: TacticSource;
   /**
    * The precision the layer computes in, read from its tensors' types: 'int8' when its data input
    * or output is 8-bit (QLinear* layers, 8-bit pooling), 'fp16' when an input or its output is
@@ -162,6 +165,7 @@ export class Engine {
       const outputDtypes = l.outputDtypes.map((c, i) => toDataType(c, l.outputs[i] ?? ''));
       return {
         ...l,
+        tacticSource: l.tacticSource as TacticSource | undefined,
         inputDtypes,
         outputDtypes,
         precision: layerPrecision(inputDtypes, outputDtypes),

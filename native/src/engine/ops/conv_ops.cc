@@ -7,6 +7,9 @@
 #include "engine/ops/spatial_nd.h"
 #include "kiln/cpu_features.h"
 #include "kiln/kernels/conv.h"
+#ifdef KILN_WITH_ONEDNN
+#include "tactics/onednn/onednn_conv.h"
+#endif
 
 namespace kiln {
 namespace {
@@ -144,6 +147,28 @@ const char* tacticName(kernels::ConvAlgo algo) {
   return algo == kernels::ConvAlgo::kWinograd ? kTacticWinograd : kTacticGemm;
 }
 
+#ifdef KILN_WITH_ONEDNN
+// The oneDNN tactic's state: its weights reordered for the primitive at the declared input
+// size (a mid-network stand-in where it is dynamic), with the layer's fused epilogue.
+std::shared_ptr<const void> prepareOnednnConv(const LayerDesc& layer, const Network& network,
+                                              kernels::Conv2dParams p) {
+  const Dims x = layer.inputs[0] >= 0 ? network.tensors[layer.inputs[0]].shape : Dims{};
+  const bool known = x.size() == 4 && x[0] > 0 && x[2] > 0 && x[3] > 0;
+  p.batch = known ? x[0] : 1;
+  p.inH = known ? x[2] : 56;
+  p.inW = known ? x[3] : 56;
+  p.activation = fusedActivation(OpContext(layer));
+  const auto has = [&](size_t i) { return layer.inputs.size() > i && layer.inputs[i] >= 0; };
+  const TensorDesc& w = network.tensors[layer.inputs[1]];
+  try {
+    return onednn::prepareConv(
+        p, reinterpret_cast<const float*>(network.weights[w.constant].data()), has(2), has(3));
+  } catch (const Error&) {
+    return nullptr;  // oneDNN refused the layer: the plain path runs it (and times slower)
+  }
+}
+#endif
+
 std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& network) {
   if (layer.inputs.size() < 2 || layer.inputs[1] < 0) return nullptr;
   const TensorDesc& w = network.tensors[layer.inputs[1]];
@@ -165,6 +190,9 @@ std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& n
   p.strideH = strides[0], p.strideW = strides[1];
   p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
   p.dilationH = dilations[0], p.dilationW = dilations[1];
+#ifdef KILN_WITH_ONEDNN
+  if (layer.tactic == onednn::kConvTactic) return prepareOnednnConv(layer, network, p);
+#endif
   kernels::ConvAlgo algo = kernels::ConvAlgo::kGemm;
   if (layer.tactic == kTacticWinograd) {
     algo = kernels::ConvAlgo::kWinograd;
@@ -204,6 +232,13 @@ std::vector<std::string> convTactics(const OpContext& ctx) {
   std::vector<std::string> names{tacticName(first)};
   for (kernels::ConvAlgo algo : {kernels::ConvAlgo::kGemm, kernels::ConvAlgo::kWinograd})
     if (algo != first && kernels::conv2dAlgoApplies(p, algo)) names.push_back(tacticName(algo));
+#ifdef KILN_WITH_ONEDNN
+  // Only with constant weights (prepared once) and an epilogue oneDNN can express.
+  kernels::Conv2dParams fused = p;
+  fused.activation = fusedActivation(ctx);
+  if (ctx.in[1].data != nullptr && ctx.dtype(0) == DataType::kFloat32 && onednn::convApplies(fused))
+    names.push_back(onednn::kConvTactic);
+#endif
   return names;
 }
 
@@ -213,6 +248,11 @@ void runConv(OpContext& ctx) {
   p.activation = fusedActivation(ctx);
   const float* bias = ctx.has(2) ? ctx.f32(2) : nullptr;
   const float* residual = ctx.has(3) ? ctx.f32(3) : nullptr;
+#ifdef KILN_WITH_ONEDNN
+  if (ctx.layer.tactic == onednn::kConvTactic && ctx.prepared != nullptr)
+    return onednn::runConv(*static_cast<const onednn::ConvState*>(ctx.prepared), p, ctx.f32(0),
+                           bias, residual, ctx.outF32(0));
+#endif
   const auto* packed = static_cast<const PackedConv*>(ctx.prepared);
   if (packed != nullptr && packed->isa == activeIsa()) {
     try {
@@ -230,6 +270,10 @@ void runConv(OpContext& ctx) {
 void scratchConv(const OpContext& ctx, kernels::ScratchNeed* need) {
   if (isSpatialNd(ctx)) return;  // direct loops, no scratch
   const kernels::Conv2dParams p = convParams(ctx);
+#ifdef KILN_WITH_ONEDNN
+  if (ctx.layer.tactic == onednn::kConvTactic && ctx.prepared != nullptr)
+    return;  // a per-thread scratchpad of its own (onednn_conv.cc)
+#endif
   const auto* packed = static_cast<const PackedConv*>(ctx.prepared);
   if (packed == nullptr || packed->isa != activeIsa())
     return kernels::conv2dScratch(p, false, need);

@@ -41,7 +41,7 @@ export function inspect(file: string | undefined, log: (line: string) => void): 
   });
   for (const l of engine.layers()) {
     const act = l.attrs.activation ? ` +${String(l.attrs.activation)}` : '';
-    const tactic = l.tactic ? ` [${l.tactic}]` : '';
+    const tactic = l.tactic ? ` [${l.tactic} from ${l.tacticSource ?? 'kiln'}]` : '';
     log(
       `  layer ${l.name}: ${l.op}${act} ${l.precision}${tactic} (${l.inputs.filter(Boolean).join(', ')}) -> (${l.outputs.join(', ')})`,
     );
