@@ -68,6 +68,14 @@ kernels::LstmParams lstmParams(const OpContext& ctx) {
               "W must be [directions, 4*hidden, input]");
   ctx.require(ctx.shape(2) == (Dims{dirs, 4 * p.hiddenSize, p.hiddenSize}),
               "R must be [directions, 4*hidden, hidden]");
+  // The optional inputs are read at fixed offsets per direction: their shapes must be exact.
+  const auto optional = [&](size_t i, const Dims& want, const char* what) {
+    if (ctx.has(i)) ctx.require(ctx.shape(i) == want, what);
+  };
+  optional(3, Dims{dirs, 8 * p.hiddenSize}, "B must be [directions, 8*hidden]");
+  optional(5, Dims{dirs, p.batch, p.hiddenSize}, "initial_h must be [directions, batch, hidden]");
+  optional(6, Dims{dirs, p.batch, p.hiddenSize}, "initial_c must be [directions, batch, hidden]");
+  optional(7, Dims{dirs, 3 * p.hiddenSize}, "P must be [directions, 3*hidden]");
   if (ctx.has(4)) {
     // sequence_lens: only full-length sequences are supported.
     ctx.require(ctx.in[4].data != nullptr, "sequence_lens must be known when shapes are computed");

@@ -34,9 +34,15 @@ void invalid(const std::string& msg) { throw Error(ErrorCode::kInvalidArgument, 
 
 int64_t convOutputSize(int64_t in, int64_t kernel, int64_t stride, int64_t padBegin, int64_t padEnd,
                        int64_t dilation) {
-  const int64_t span = dilation * (kernel - 1) + 1;
-  const int64_t padded = in + padBegin + padEnd;
-  if (padded < span) return 0;
+  // Plans are untrusted: sizes that overflow or a non-positive stride give no output (callers
+  // refuse empty outputs) instead of undefined arithmetic.
+  int64_t span = 0, padded = 0;
+  if (stride <= 0 || __builtin_sub_overflow(kernel, 1, &span) ||
+      __builtin_mul_overflow(dilation, span, &span) || __builtin_add_overflow(span, 1, &span) ||
+      __builtin_add_overflow(in, padBegin, &padded) ||
+      __builtin_add_overflow(padded, padEnd, &padded))
+    return 0;
+  if (span < 1 || padded < span) return 0;
   return (padded - span) / stride + 1;
 }
 

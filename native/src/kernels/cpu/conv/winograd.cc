@@ -43,8 +43,8 @@ bool winogradApplies(const Conv2dParams& p) {
   conv2dOutputShape(p, &oh, &ow);
   // Gather offsets are 32-bit: planes up to 2^30 elements.
   return p.kernelH == 3 && p.kernelW == 3 && p.strideH == 1 && p.strideW == 1 && p.dilationH == 1 &&
-         p.dilationW == 1 && p.group == 1 && oh > 0 && ow > 0 &&
-         p.inH * p.inW < (int64_t{1} << 30) && oh * ow < (int64_t{1} << 30);
+         p.dilationW == 1 && p.group == 1 && oh > 0 && ow > 0 && p.inH > 0 && p.inW > 0 &&
+         p.inH < (int64_t{1} << 30) / p.inW && oh < (int64_t{1} << 30) / ow;
 }
 
 std::vector<float> winogradTransformWeights(const Conv2dParams& p, const float* w) {

@@ -73,6 +73,9 @@ void gatherImpl(const void* xV, const Shape& xs, int64_t axis, const I* indices,
         }
       });
 }
+// An empty tensor: a copy into it writes nothing.
+bool hasZeroDim(const Shape& s) { return std::find(s.begin(), s.end(), 0) != s.end(); }
+
 }  // namespace
 
 void transpose(const void* x, const Shape& xs, const std::vector<int64_t>& perm, size_t es,
@@ -85,6 +88,7 @@ void transpose(const void* x, const Shape& xs, const std::vector<int64_t>& perm,
       invalid("transpose", "perm is not a permutation");
     seen[p] = true;
   }
+  if (hasZeroDim(xs)) return;  // nothing to move (and a huge dim beside a 0 needs no table)
   const auto st = stridesOf(xs);
   Shape out(xs.size());
   std::vector<std::vector<int64_t>> tables(xs.size());
@@ -194,6 +198,7 @@ SliceSpec resolveSlice(const Shape& xs, const std::vector<int64_t>& starts,
 void slice(const void* x, const Shape& xs, const SliceSpec& spec, size_t es, void* y) {
   checkElemSize("slice", es);
   if (spec.outShape.size() != xs.size()) invalid("slice", "spec rank differs from input rank");
+  if (hasZeroDim(spec.outShape)) return;
   const auto st = stridesOf(xs);
   std::vector<std::vector<int64_t>> tables(xs.size());
   for (size_t d = 0; d < xs.size(); ++d) {
@@ -224,11 +229,14 @@ void pad(const void* x, const Shape& xs, const std::vector<int64_t>& pads, PadMo
   if (pads.size() != 2 * rank) invalid("pad", "pads must have 2 * rank values");
   const auto st = stridesOf(xs);
   Shape out(rank);
+  for (size_t d = 0; d < rank; ++d) {
+    out[d] = xs[d] + pads[d] + pads[d + rank];
+    if (out[d] < 0) invalid("pad", "negative pads remove more than the dim");
+  }
+  if (hasZeroDim(out)) return;
   std::vector<std::vector<int64_t>> tables(rank);
   for (size_t d = 0; d < rank; ++d) {
     const int64_t dim = xs[d], before = pads[d];
-    out[d] = dim + pads[d] + pads[d + rank];
-    if (out[d] < 0) invalid("pad", "negative pads remove more than the dim");
     if (mode != PadMode::kConstant && dim == 0 && out[d] > 0)
       invalid("pad", "cannot reflect/edge/wrap an empty dim");
     if (mode == PadMode::kReflect && dim == 1 && out[d] > dim)
@@ -272,6 +280,9 @@ void tile(const void* x, const Shape& xs, const std::vector<int64_t>& repeats, s
   for (size_t d = 0; d < xs.size(); ++d) {
     if (repeats[d] < 0) invalid("tile", "negative repeat");
     out[d] = xs[d] * repeats[d];
+  }
+  if (hasZeroDim(out)) return;
+  for (size_t d = 0; d < xs.size(); ++d) {
     tables[d].resize(static_cast<size_t>(out[d]));
     for (int64_t i = 0; i < out[d]; ++i) tables[d][i] = (i % xs[d]) * st[d];
   }
