@@ -113,6 +113,11 @@ float sample(const Sampler& s, const float* image, double x, double y) {
       y = reflect(y, s.yMin, s.yMax);
     }
   }
+  // Far outside, every tap reads zero padding: clamping keeps the index casts defined (a NaN
+  // coordinate has no pixel and samples as 0).
+  if (std::isnan(x) || std::isnan(y)) return 0.0f;
+  x = std::clamp(x, s.xMin - 4, s.xMax + 4);
+  y = std::clamp(y, s.yMin - 4, s.yMax + 4);
   if (s.mode == Mode::kNearest)
     return pixel(s, image, static_cast<int64_t>(y), static_cast<int64_t>(x));
   const auto x0 = static_cast<int64_t>(std::floor(x));

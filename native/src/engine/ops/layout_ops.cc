@@ -356,8 +356,10 @@ void runConstantOfShape(OpContext& ctx) {
 void inferRange(OpContext& ctx) {
   const DataType t = ctx.dtype(0);
   ctx.outTypes[0] = t;
-  for (size_t i : {0, 1, 2})
+  for (size_t i : {0, 1, 2}) {
     ctx.require(shapeElements(ctx.shape(i)) == 1, "start, limit and delta must be scalars");
+    ctx.require(ctx.dtype(i) == t, "start, limit and delta must have one type");
+  }
   int64_t n = 0;
   if (t == DataType::kFloat32) {
     const std::vector<float> s = ctx.floats(0), l = ctx.floats(1), d = ctx.floats(2);

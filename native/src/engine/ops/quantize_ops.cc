@@ -281,7 +281,13 @@ void inferQLinearMatMul(OpContext& ctx) {
   requireZeroPointType(ctx, 2, 0);
   requireZeroPointType(ctx, 5, 3);
   ctx.requireFloatInputs({1, 4, 6});
-  ctx.outShapes[0] = matMulShape(ctx, 0, 3).out;
+  const MatMulShape s = matMulShape(ctx, 0, 3);
+  const int64_t bScales = shapeElements(ctx.shape(4));
+  ctx.require(shapeElements(ctx.shape(1)) == 1 && shapeElements(ctx.shape(6)) == 1 &&
+                  shapeElements(ctx.shape(7)) == 1,
+              "a_scale, y_scale and y_zero_point must be scalars");
+  ctx.require(bScales == 1 || bScales == s.n, "b_scale must be a scalar or one per column of b");
+  ctx.outShapes[0] = s.out;
   ctx.outTypes[0] = ctx.dtype(7);
 }
 
