@@ -23,6 +23,8 @@ export async function makeFixtures(dir) {
   const network = builder.createNetwork();
   new OnnxParser(network).parse(cls);
   const config = builder.createBuilderConfig();
+  // The engine runs on the prebuilt binary, which has kiln's own kernels only (no oneDNN).
+  config.tacticSources = ['kiln'];
   const profile = builder.createOptimizationProfile();
   const shape = [2, 3, 48, 192];
   profile.setDimensions('x', { min: shape, opt: shape, max: shape });

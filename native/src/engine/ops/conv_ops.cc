@@ -178,7 +178,8 @@ std::shared_ptr<const void> prepareConv(const LayerDesc& layer, const Network& n
   kernels::Conv2dParams p;
   p.group = layer.attrInt("group", 1);
   p.outChannels = w.shape[0];
-  p.inChannels = w.shape[1] * p.group;
+  // A hostile group count is refused when the layer's shapes are checked; nothing to pack.
+  if (p.group < 1 || __builtin_mul_overflow(w.shape[1], p.group, &p.inChannels)) return nullptr;
   p.kernelH = w.shape[2];
   p.kernelW = w.shape[3];
   p.inH = p.kernelH;

@@ -248,7 +248,7 @@ void inferTile(OpContext& ctx) {
   Dims out = x;
   for (size_t i = 0; i < x.size(); ++i) {
     ctx.require(repeats[i] >= 0, "repeats must be >= 0");
-    out[i] = x[i] * repeats[i];
+    ctx.require(!__builtin_mul_overflow(x[i], repeats[i], &out[i]), "the tiled shape overflows");
   }
   ctx.outShapes[0] = out;
 }
