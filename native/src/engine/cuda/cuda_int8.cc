@@ -86,12 +86,9 @@ bool fusedRelu(const OpContext& ctx) {
   return act == "Relu";
 }
 
-// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias).
-void runQLinearConv(OpContext& ctx, Launch& launch) {
-  const Dims& x = ctx.shape(0);
-  const Dims& w = ctx.shape(3);
-  const Dims& y = ctx.outShapes[0];
-  ctx.require(x.size() == 4 && w.size() == 4, "the cuda device runs 2-D quantized convolutions");
+// The quantization arguments QLinearConv and QLinearGemm share (inputs 0-8, same order); the
+// geometry is the caller's.
+QConvArgs quantArgs(const OpContext& ctx, int64_t outChannels) {
   ctx.require(isEightBit(ctx.dtype(0)) && ctx.dtype(3) == DataType::kInt8,
               "8-bit activations and int8 weights only");
   ctx.require(isScalar(ctx, 1) && (!ctx.has(2) || isScalar(ctx, 2)) && isScalar(ctx, 6) &&
@@ -105,10 +102,10 @@ void runQLinearConv(OpContext& ctx, Launch& launch) {
   a.w = ctx.in[3].data;
   a.wScale = scaleOf(ctx, 4);
   a.wScaleCount = shapeElements(ctx.shape(4));
-  ctx.require(a.wScaleCount == 1 || a.wScaleCount == w[0],
+  ctx.require(a.wScaleCount == 1 || a.wScaleCount == outChannels,
               "w_scale must be a scalar or one per output channel");
   if (ctx.has(8)) {
-    ctx.require(ctx.dtype(8) == DataType::kInt32 && shapeElements(ctx.shape(8)) == w[0],
+    ctx.require(ctx.dtype(8) == DataType::kInt32 && shapeElements(ctx.shape(8)) == outChannels,
                 "the bias must be int32 with one value per output channel");
     a.bias = static_cast<const int32_t*>(ctx.in[8].data);
   }
@@ -118,6 +115,16 @@ void runQLinearConv(OpContext& ctx, Launch& launch) {
   ctx.require(isEightBit(ctx.outTypes[0]), "the output must be 8-bit");
   a.relu = fusedRelu(ctx);
   a.y = ctx.out[0];
+  return a;
+}
+
+// QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias).
+void runQLinearConv(OpContext& ctx, Launch& launch) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(3);
+  const Dims& y = ctx.outShapes[0];
+  ctx.require(x.size() == 4 && w.size() == 4, "the cuda device runs 2-D quantized convolutions");
+  QConvArgs a = quantArgs(ctx, w[0]);
   a.batch = x[0], a.inChannels = x[1], a.inH = x[2], a.inW = x[3];
   a.outChannels = w[0], a.outH = y[2], a.outW = y[3];
   a.kernelH = w[2], a.kernelW = w[3];
@@ -141,13 +148,31 @@ void runQLinearConv(OpContext& ctx, Launch& launch) {
   checkCuda(ctx, qconv2d(a, launch.stream), "quantized convolution kernel");
 }
 
-// What the kernel cannot take, judged from the plan: weights must be constant int8 [M, C, kH,
-// kW] with zero zero points (a non-zero one would need a per-pixel correction).
+// QLinearGemm(x [M, K], ..., w [N, K], ...) (the builder's fused DequantizeLinear -> Gemm ->
+// QuantizeLinear): the 1x1 convolution of M images of K channels, whose NCHW layout is x's and
+// y's row-major one, with w as [N, K, 1, 1].
+void runQLinearGemm(OpContext& ctx, Launch& launch) {
+  const Dims& x = ctx.shape(0);
+  const Dims& w = ctx.shape(3);
+  ctx.require(x.size() == 2 && w.size() == 2 && x[1] == w[1], "x must be [M, K] and w [N, K]");
+  QConvArgs a = quantArgs(ctx, w[0]);
+  a.batch = x[0], a.inChannels = x[1], a.inH = 1, a.inW = 1;
+  a.outChannels = w[0], a.outH = 1, a.outW = 1;
+  a.kernelH = 1, a.kernelW = 1, a.group = 1;
+  a.strideH = 1, a.strideW = 1, a.dilationH = 1, a.dilationW = 1;
+  a.padTop = 0, a.padLeft = 0;
+  checkCuda(ctx, qconv2d(a, launch.stream), "quantized fully connected kernel");
+}
+
+// What the kernel cannot take, judged from the plan: weights must be constant int8 ([M, C, kH,
+// kW] for QLinearConv, [N, K] for QLinearGemm) with zero zero points (a non-zero one would need a
+// per-pixel correction).
 std::string qconvUnsupported(const LayerDesc& layer, const Network& network) {
-  if (layer.inputs.size() < 8 || layer.inputs[3] < 0) return "QLinearConv without weights";
+  if (layer.inputs.size() < 8 || layer.inputs[3] < 0) return layer.op + " without weights";
   const TensorDesc& w = network.tensors[layer.inputs[3]];
-  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != 4)
-    return "weights must be constant int8 of a 2-D convolution";
+  const size_t rank = layer.op == "QLinearGemm" ? 2 : 4;
+  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != rank)
+    return "weights must be constant int8 of rank " + std::to_string(rank);
   if (layer.inputs.size() > 5 && layer.inputs[5] >= 0) {
     const TensorDesc& z = network.tensors[layer.inputs[5]];
     if (z.constant < 0) return "the weight zero point must be constant";
@@ -184,6 +209,7 @@ void registerInt8Ops(std::map<std::string, CudaOp>& table) {
   table["QuantizeLinear"] = CudaOp{runQuantize};
   table["DequantizeLinear"] = CudaOp{runDequantize};
   table["QLinearConv"] = CudaOp{runQLinearConv, qconvUnsupported};
+  table["QLinearGemm"] = CudaOp{runQLinearGemm, qconvUnsupported};
   table["QLinearAdd"] = CudaOp{runQLinearAdd};
 }
 
