@@ -45,17 +45,26 @@ struct PreparedQConv {
   int64_t outChannels = 0;
 };
 
-std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Network& network) {
+// Input 3 when it is a constant int8 tensor of the given rank whose zero point (input 5) is
+// constant 0, else null: a non-zero weight zero point would need a per-pixel correction, which
+// only the exact reference path applies.
+const TensorDesc* packableWeights(const LayerDesc& layer, const Network& network, size_t rank) {
   if (layer.inputs.size() < 4 || layer.inputs[3] < 0) return nullptr;
   const TensorDesc& w = network.tensors[layer.inputs[3]];
-  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != 4) return nullptr;
-  // A non-zero weight zero point would need a per-pixel correction: the reference runs it.
+  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != rank) return nullptr;
   if (layer.inputs.size() > 5 && layer.inputs[5] >= 0) {
     const TensorDesc& z = network.tensors[layer.inputs[5]];
     if (z.constant < 0) return nullptr;
     for (uint8_t b : network.weights[z.constant])
       if (b != 0) return nullptr;
   }
+  return &w;
+}
+
+std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Network& network) {
+  const TensorDesc* weights = packableWeights(layer, network, 4);
+  if (weights == nullptr) return nullptr;
+  const TensorDesc& w = *weights;
   try {
     auto prepared = std::make_shared<PreparedQConv>();
     prepared->weights = kernels::packQConvWeights(
@@ -183,15 +192,9 @@ void inferQLinearGemm(OpContext& ctx) {
 }
 
 std::shared_ptr<const void> prepareQLinearGemm(const LayerDesc& layer, const Network& network) {
-  if (layer.inputs.size() < 4 || layer.inputs[3] < 0) return nullptr;
-  const TensorDesc& w = network.tensors[layer.inputs[3]];
-  if (w.constant < 0 || w.dtype != DataType::kInt8 || w.shape.size() != 2) return nullptr;
-  if (layer.inputs.size() > 5 && layer.inputs[5] >= 0) {
-    const TensorDesc& z = network.tensors[layer.inputs[5]];
-    if (z.constant < 0) return nullptr;
-    for (uint8_t b : network.weights[z.constant])
-      if (b != 0) return nullptr;
-  }
+  const TensorDesc* weights = packableWeights(layer, network, 2);
+  if (weights == nullptr) return nullptr;
+  const TensorDesc& w = *weights;
   try {
     return std::make_shared<kernels::QPackedA>(
         kernels::packQGemmA(reinterpret_cast<const int8_t*>(network.weights[w.constant].data()),
