@@ -173,6 +173,33 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
     const quant = perTensor(next);
     return quant ? { q: next, quant, relu } : undefined;
   };
+  // Puts `op` (QLinearConv or QLinearGemm: the same nine inputs) in the place of `layer`, with
+  // the Relu and QuantizeLinear after it absorbed.
+  const replaceQuantized = (
+    layer: Layer,
+    op: string,
+    x: [Layer, TensorQuant],
+    w: QuantWeights,
+    out: NonNullable<ReturnType<typeof quantAfter>>,
+    bias: NetworkTensor | null,
+    attrs: Layer['attrs'],
+  ) => {
+    if (out.relu) attrs.set('activation', { kind: 's', value: 'Relu' });
+    const y = out.q.output;
+    setEightBit(y, out.quant.dtype);
+    const inputs = [x[0].inputs[0]!, x[1].scale, x[1].zeroPoint, w.weights, w.scale, w.zeroPoint];
+    const fused = new Layer(
+      network.uniqueLayerName(`${layer.name}_int8`),
+      op,
+      [...inputs, out.quant.scale, out.quant.zeroPoint, bias],
+      [y],
+      attrs,
+    );
+    fused.guards = layer.guards;
+    replaced.set(layer, fused);
+    removed.add(out.q);
+    if (out.relu) removed.add(out.relu);
+  };
 
   for (const layer of network.layers) {
     if (removed.has(layer) || layer.precision === 'fp32') continue;
@@ -198,31 +225,7 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
         if (!b) continue;
         bias = b;
       }
-      const attrs = new Map(layer.attrs);
-      if (out.relu) attrs.set('activation', { kind: 's', value: 'Relu' });
-      const y = out.q.output;
-      setEightBit(y, out.quant.dtype);
-      const fused = new Layer(
-        network.uniqueLayerName(`${layer.name}_int8`),
-        'QLinearConv',
-        [
-          x[0].inputs[0]!,
-          x[1].scale,
-          x[1].zeroPoint,
-          w.weights,
-          w.scale,
-          w.zeroPoint,
-          out.quant.scale,
-          out.quant.zeroPoint,
-          bias,
-        ],
-        [y],
-        attrs,
-      );
-      fused.guards = layer.guards;
-      replaced.set(layer, fused);
-      removed.add(out.q);
-      if (out.relu) removed.add(out.relu);
+      replaceQuantized(layer, 'QLinearConv', x, w, out, bias, new Map(layer.attrs));
     } else if (layer.op === 'Gemm' && isPlainGemm(layer)) {
       // A fully connected layer: y = x * w^T + bias with w [N, K] per-output-channel int8.
       const x = dequantOf(layer.inputs[0]);
@@ -239,29 +242,7 @@ export function fuseQdq(network: NetworkDefinition): NetworkDefinition {
         if (!b) continue;
         bias = b;
       }
-      const y = out.q.output;
-      setEightBit(y, out.quant.dtype);
-      const fused = new Layer(
-        network.uniqueLayerName(`${layer.name}_int8`),
-        'QLinearGemm',
-        [
-          x[0].inputs[0]!,
-          x[1].scale,
-          x[1].zeroPoint,
-          w.weights,
-          w.scale,
-          w.zeroPoint,
-          out.quant.scale,
-          out.quant.zeroPoint,
-          bias,
-        ],
-        [y],
-        new Map(out.relu ? [['activation', { kind: 's' as const, value: 'Relu' }]] : []),
-      );
-      fused.guards = layer.guards;
-      replaced.set(layer, fused);
-      removed.add(out.q);
-      if (out.relu) removed.add(out.relu);
+      replaceQuantized(layer, 'QLinearGemm', x, w, out, bias, new Map());
     } else if (layer.op === 'MaxPool' && layer.outputs.length === 1) {
       // max commutes with a monotonic dequantization: pool the 8-bit values themselves.
       const x = dequantOf(layer.inputs[0]);
