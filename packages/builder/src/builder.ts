@@ -12,7 +12,7 @@ import {
 } from '@kiln/core';
 
 import { type NetworkPass, runPasses } from './build-log';
-import { BuilderConfig } from './config';
+import { BuilderConfig, DEFAULT_TACTIC_SOURCES } from './config';
 import { NetworkDefinition } from './network';
 import { eliminateDeadLayers } from './passes/eliminate-dead-layers';
 import { foldBatchNorm } from './passes/fold-batch-norm';
@@ -206,7 +206,7 @@ export class Builder {
         desc,
         level,
         readTimingCache(config.timingCachePath, this.logger),
-        config.tacticSources ?? [],
+        [...(config.tacticSources ?? DEFAULT_TACTIC_SOURCES)],
         (error, r) => (error ? reject(error) : resolve(r!)),
       );
     });

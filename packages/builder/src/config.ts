@@ -25,6 +25,9 @@ export type BuilderFlag = 'fp16' | 'int8' | 'bf16';
  * How an engine is built: precision flags, memory pool limit, optimization profiles,
  * optimization level and timing cache (like TensorRT's IBuilderConfig).
  */
+/** The tactic sources a build uses when `BuilderConfig.tacticSources` is unset: kiln's own. */
+export const DEFAULT_TACTIC_SOURCES: readonly TacticSource[] = ['kiln'];
+
 export class BuilderConfig {
   readonly #flags = new Set<BuilderFlag>();
   readonly profiles: OptimizationProfile[] = [];
@@ -43,11 +46,13 @@ export class BuilderConfig {
    */
   timingCachePath: string | undefined;
   /**
-   * The tactic sources to take implementations from (TensorRT's setTacticSources), default all
-   * that the addon was built with (`features().tacticSources`): 'kiln' (its own kernels) and
-   * 'onednn' when found at build time. Each layer times the candidates of these sources; a layer
-   * none of them can run keeps kiln's own kernels, so `['onednn']` prefers oneDNN wherever it
-   * applies and `['kiln']` builds without it.
+   * The tactic sources to take implementations from (TensorRT's setTacticSources), any of those
+   * the addon was built with (`features().tacticSources`): 'kiln' (its own kernels) and 'onednn'
+   * when found at build time. Each layer times the candidates of these sources; a layer none of
+   * them can run keeps kiln's own kernels, so `['onednn']` prefers oneDNN wherever it applies.
+   * Default `['kiln']`: oneDNN is opt-in (`['kiln', 'onednn']`) because its OpenMP threads and
+   * kiln's pool contend for the cores inside an engine, so layers it wins when timed alone made
+   * resnet50 slower as a whole (tools/bench/tactic-sources.mjs, 2 threads: 1.02-1.10x).
    */
   tacticSources: TacticSource[] | undefined;
   /** Implicit-batch compatibility: a profile of 1..maxBatchSize over every input's leading dim. */

@@ -14,7 +14,12 @@ export {
 } from './network';
 export { OptimizationProfile, type ShapeRange } from './profile';
 export { type Int8AccuracyBudget } from './int8/accuracy-budget';
-export { BuilderConfig, type BuilderFlag, type PrecisionConstraints } from './config';
+export {
+  BuilderConfig,
+  DEFAULT_TACTIC_SOURCES,
+  type BuilderFlag,
+  type PrecisionConstraints,
+} from './config';
 export { OnnxParser, type UnsupportedNode, type ParseOptions } from './onnx-parser';
 export {
   Builder,

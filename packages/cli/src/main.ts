@@ -34,6 +34,7 @@ const buildOptions = {
   best: flag,
   builderOptimizationLevel: text,
   timingCacheFile: text,
+  tacticSources: text,
   threads: text,
   layerPrecisions: text,
   precisionConstraints: text,

@@ -5,11 +5,14 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-import { type Logger, type Severity, setLogger } from '@kiln/core';
+import { type Logger, type Severity, features, setLogger } from '@kiln/core';
 import { missingReason, npmFile, sharedModel } from '@kiln/test-data';
 import { afterEach, describe, expect, it } from 'vitest';
 
+import { parseTacticSources } from './commands/build';
 import { kiln } from './test-support/kiln';
+
+const hasOnednn = features().tacticSources.includes('onednn');
 
 const det = npmFile('ocr-models', 'assets', 'ch_PP-OCRv4_det_infer.onnx');
 const qdq = sharedModel('mobilenet_v2_int8_qdq.onnx');
@@ -61,7 +64,7 @@ describe('kiln build: tactic selection flags', () => {
     expect(first.heuristic).toBe(0);
     expect(fs.statSync(cache).size).toBeGreaterThan(0);
     const timedLines = first.log.filter((l) =>
-      /^tactic: layer '.*' \(Conv\) runs conv\.(gemm|winograd|onednn) from (kiln|onednn) \(timed: conv\.gemm [\d.]+ ms, conv\.winograd [\d.]+ ms(, conv\.onednn [\d.]+ ms)?\)$/.test(
+      /^tactic: layer '.*' \(Conv\) runs conv\.(gemm|winograd) from kiln \(timed: conv\.gemm [\d.]+ ms, conv\.winograd [\d.]+ ms\)$/.test(
         l,
       ),
     );
@@ -79,6 +82,28 @@ describe('kiln build: tactic selection flags', () => {
     const r = await build('--builderOptimizationLevel=0');
     expect(r.timed).toBe(0);
     expect(r.heuristic).toBeGreaterThan(0);
+  });
+
+  it.skipIf(!hasOnednn)('--tacticSources=+ONEDNN times oneDNN beside the defaults', async () => {
+    const r = await build('--tacticSources=+ONEDNN', '--builderOptimizationLevel=1');
+    expect(r.timed).toBeGreaterThan(0);
+    const onednn = r.log.filter((l) => /\(timed: .*conv\.onednn [\d.]+ ms\)$/.test(l));
+    expect(onednn.length).toBeGreaterThan(0);
+  });
+
+  it('--tacticSources: adds and removes sources, refuses unknown names and an empty set', async () => {
+    expect(parseTacticSources('-kiln,+kiln')).toEqual(['kiln']);
+    if (hasOnednn) expect(parseTacticSources('+onednn, -Kiln')).toEqual(['onednn']);
+    for (const [spec, message] of [
+      ['-kiln', /leaves no tactic source/],
+      ['+cudnn', /a source this addon has \(kiln/],
+      ['onednn', /expected \+name or -name/],
+    ] as const) {
+      expect(() => parseTacticSources(spec), spec).toThrow(message);
+      const r = await kiln('build', `--onnx=${det}`, `--tacticSources=${spec}`);
+      expect(r.code, spec).toBe(2);
+      expect(r.err).toMatch(message);
+    }
   });
 
   it('refuses a level outside 0-5 with the usage line', async () => {
@@ -119,11 +144,9 @@ describe.skipIf(missingReason(qdq) !== undefined)(
       ).toBe(0);
       const convs = (await kiln('inspect', fp32)).out.split('\n').filter((l) => /: Conv\b/.test(l));
       expect(convs.length).toBeGreaterThan(0);
-      // Each conv names its tactic and the tactic's source (oneDNN only where the addon has it).
+      // Each conv names its tactic and the tactic's source (kiln's own by default).
       for (const l of convs)
-        expect(l).toMatch(
-          /: Conv( \+\w+)? fp32 \[(conv\.(gemm|winograd) from kiln|conv\.onednn from onednn)\] \(/,
-        );
+        expect(l).toMatch(/: Conv( \+\w+)? fp32 \[conv\.(gemm|winograd) from kiln\] \(/);
     });
   },
 );

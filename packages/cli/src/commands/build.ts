@@ -2,13 +2,14 @@ import fs from 'node:fs';
 
 import {
   Builder,
+  DEFAULT_TACTIC_SOURCES,
   type IOFormat,
   type NetworkDefinition,
   type NetworkTensor,
   OnnxParser,
   type PrecisionConstraints,
 } from '@kiln/builder';
-import { ConsoleLogger, setLogger } from '@kiln/core';
+import { ConsoleLogger, type TacticSource, features, setLogger } from '@kiln/core';
 import type { Model } from '@kiln/onnx';
 
 import { UsageError, numberFlag, parseShapes, unknownInput } from '../usage';
@@ -38,6 +39,8 @@ export interface BuildFlags extends CalibrationFlags {
   best?: boolean;
   builderOptimizationLevel?: string;
   timingCacheFile?: string;
+  /** trtexec's syntax: `+name` / `-name` (comma separated) added to or taken from the defaults. */
+  tacticSources?: string;
   threads?: string;
   /** Per-layer precision constraints: `layerName:fp32|fp16|int8`, `*` for every layer. */
   layerPrecisions?: string;
@@ -88,6 +91,8 @@ export async function buildFromFlags(
     throw new UsageError(`--builderOptimizationLevel: expected 0 to 5, got '${level}'`);
   if (level !== undefined) config.builderOptimizationLevel = level;
   if (flags.timingCacheFile) config.timingCachePath = flags.timingCacheFile;
+  if (flags.tacticSources !== undefined)
+    config.tacticSources = parseTacticSources(flags.tacticSources);
   if (flags.precisionConstraints !== undefined) {
     if (!['none', 'prefer', 'obey'].includes(flags.precisionConstraints))
       throw new UsageError(
@@ -229,4 +234,26 @@ function applyLayerPrecisions(network: NetworkDefinition, spec: string | undefin
       );
     for (const layer of layers) layer.precision = precision as 'fp32' | 'fp16' | 'int8';
   }
+}
+
+/**
+ * `--tacticSources=+onednn,-kiln` (trtexec's form, names case-insensitive): each `+name` adds a
+ * source to DEFAULT_TACTIC_SOURCES, each `-name` takes one away, in order.
+ */
+export function parseTacticSources(spec: string): TacticSource[] {
+  const built: readonly string[] = features().tacticSources;
+  const sources = new Set<string>(DEFAULT_TACTIC_SOURCES);
+  for (const item of spec.split(',')) {
+    const m = /^([+-])(\w+)$/.exec(item.trim());
+    const name = m?.[2]!.toLowerCase();
+    if (!m || !built.includes(name!))
+      throw new UsageError(
+        `--tacticSources: expected +name or -name, comma separated, with a source this addon has (${built.join(', ')}); got '${item}'`,
+      );
+    if (m[1] === '+') sources.add(name!);
+    else sources.delete(name!);
+  }
+  if (sources.size === 0)
+    throw new UsageError(`--tacticSources: '${spec}' leaves no tactic source`);
+  return [...sources] as TacticSource[];
 }
