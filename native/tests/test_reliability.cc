@@ -458,3 +458,46 @@ TEST(pool_scratch_of_an_empty_input) {
   std::vector<uint8_t> arena(plan->arenaBytes + 64);
   CHECK_THROWS(ctx.execute(*plan, {nullptr}, {out.data()}, arena.data()), Error);
 }
+
+TEST(tfidf_scan_is_bounded_and_counts_skipped_ngrams) {
+  // TfIdfVectorizer starts an n-gram at every token for every skip; tokens x (skip + 1) above
+  // 2^28 is refused at planning (fuzz_plan: a scan that ran for minutes under the sanitizers).
+  auto tfidf = [](const Dims& x, int64_t maxSkip) {
+    Network n;
+    n.tensors = {{"x", DataType::kInt32, x, -1}, {"y", DataType::kFloat32, {}, -1}};
+    n.layers = {LayerDesc{"tfidf",
+                          "TfIdfVectorizer",
+                          {0},
+                          {1},
+                          {{"mode", text("TF")},
+                           {"min_gram_length", integer(2)},
+                           {"max_gram_length", integer(2)},
+                           {"max_skip_count", integer(maxSkip)},
+                           {"pool_int64s", ints({7, 1, 2, 3, 1, 1, 1})},
+                           {"ngram_counts", ints({0, 1})},
+                           {"ngram_indexes", ints({3, 0, 1, 2})}},
+                          {}}};
+    n.inputs = {0};
+    n.outputs = {1};
+    return n;
+  };
+  bool refused = false;
+  try {
+    ExecutionContext(std::make_shared<EngineCore>(tfidf({1 << 19, 1 << 10}, 1024))).plan();
+  } catch (const Error& e) {
+    refused = std::string(e.what()).find("exceeds the scan limit of 2^28") != std::string::npos;
+  }
+  CHECK(refused);
+
+  // The pool: unigram 7 (column 3, below min_gram_length: never counted), bigrams (1, 2),
+  // (3, 1), (1, 1) in columns 0-2. Over 1 2 3 1 1, adjacent pairs give (1, 2), (3, 1) and
+  // (1, 1); with one token skipped, (3, 1) again (positions 2 and 4).
+  ExecutionContext ctx(std::make_shared<EngineCore>(tfidf({5}, 1)));
+  auto plan = ctx.plan();
+  CHECK(plan->shapes[1] == Dims({4}));
+  const int32_t x[5] = {1, 2, 3, 1, 1};
+  float y[4] = {-1, -1, -1, -1};
+  std::vector<uint8_t> arena(plan->arenaBytes + 64);
+  ctx.execute(*plan, {x}, {y}, arena.data());
+  CHECK(y[0] == 1 && y[1] == 2 && y[2] == 1 && y[3] == 0);
+}

@@ -5,7 +5,6 @@
 #include <cmath>
 #include <cstring>
 #include <map>
-#include <set>
 #include <string>
 #include <vector>
 
@@ -253,10 +252,17 @@ void runBitShift(OpContext& ctx) {
 
 // TfIdfVectorizer over int32/int64 tokens: counts the pool's n-grams (min..max_gram_length
 // items, max_skip_count skipped between items) per row, then weighs them (TF, IDF or TFIDF).
+// The pool is a trie, so the scan walks one edge per token with no allocation (a scan that
+// built a vector per start position took minutes on hostile sizes under the sanitizers).
 struct NgramPool {
-  std::map<std::vector<int64_t>, int64_t> output;  // n-gram -> output column
-  std::set<std::vector<int64_t>> prefixes;         // every prefix of a pooled n-gram
+  std::map<std::pair<int32_t, int64_t>, int32_t> edges;  // (node, token) -> child node
+  std::vector<int64_t> column{-1};                       // node -> output column, -1 if none
   int64_t columns = 0;
+
+  int32_t child(int32_t node, int64_t token) const {
+    const auto it = edges.find({node, token});
+    return it == edges.end() ? -1 : it->second;
+  }
 };
 
 NgramPool ngramPool(const OpContext& ctx) {
@@ -280,9 +286,14 @@ NgramPool ngramPool(const OpContext& ctx) {
     for (int64_t at = begin; at + size <= end; at += size, ++gram) {
       if (size < minN || size > maxN) continue;
       ctx.require(gram < indexes.size(), "ngram_indexes has too few entries");
-      const std::vector<int64_t> ngram(pool.begin() + at, pool.begin() + at + size);
-      p.output[ngram] = indexes[gram];
-      for (int64_t n = 1; n <= size; ++n) p.prefixes.insert({ngram.begin(), ngram.begin() + n});
+      int32_t node = 0;
+      for (int64_t k = at; k < at + size; ++k) {
+        const auto [it, added] = p.edges.try_emplace({node, pool[static_cast<size_t>(k)]},
+                                                     static_cast<int32_t>(p.column.size()));
+        if (added) p.column.push_back(-1);
+        node = it->second;
+      }
+      p.column[static_cast<size_t>(node)] = indexes[gram];
     }
   }
   return p;
@@ -302,6 +313,11 @@ void inferTfIdf(OpContext& ctx) {
   ctx.require(minN >= 1 && minN <= maxN && maxN <= 64,
               "gram lengths must satisfy 1 <= min <= max <= 64");
   ctx.require(maxSkip >= 0 && maxSkip <= 1024, "max_skip_count must be in [0, 1024]");
+  // The scan starts an n-gram at every token for every skip: 2^28 starts run in about a second.
+  const int64_t tokens = shapeElements(x);
+  ctx.require(tokens <= (int64_t{1} << 28) / (maxSkip + 1),
+              "tokens x (max_skip_count + 1) = " + std::to_string(tokens) + " x " +
+                  std::to_string(maxSkip + 1) + " exceeds the scan limit of 2^28");
   const int64_t columns = ngramPool(ctx).columns;
   ctx.outShapes[0] = x.size() == 2 ? Dims{x[0], columns} : Dims{columns};
   ctx.outTypes[0] = DataType::kFloat32;
@@ -323,14 +339,12 @@ void runTfIdf(OpContext& ctx) {
     int64_t smallest = minN;
     for (int64_t step = 1; step <= maxSkip + 1; ++step) {
       for (int64_t start = 0; start + step * (smallest - 1) < width; ++start) {
-        std::vector<int64_t> ngram;
-        for (int64_t at = start; at < width && static_cast<int64_t>(ngram.size()) < maxN;
-             at += step) {
-          ngram.push_back(row[at]);
-          if (!pool.prefixes.count(ngram)) break;
-          const auto hit = pool.output.find(ngram);
-          if (static_cast<int64_t>(ngram.size()) >= smallest && hit != pool.output.end())
-            ++counts[static_cast<size_t>(r * pool.columns + hit->second)];
+        int32_t node = 0;
+        for (int64_t at = start, n = 1; at < width && n <= maxN; at += step, ++n) {
+          node = pool.child(node, row[at]);
+          if (node < 0) break;
+          const int64_t col = pool.column[static_cast<size_t>(node)];
+          if (n >= smallest && col >= 0) ++counts[static_cast<size_t>(r * pool.columns + col)];
         }
       }
       // Unigrams do not depend on the skip: count them on the first pass only.
