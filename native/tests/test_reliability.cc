@@ -1,6 +1,8 @@
 // Engine-level reliability: kernel scratch is part of the memory plan (and bounds what kernels
 // really ask), shapes that need more memory than the device fail before allocating, and the
 // fuzzers' findings in plain form (a comparison given three inputs, pooling windows of 2^30).
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <memory>
 #include <random>
@@ -500,4 +502,48 @@ TEST(tfidf_scan_is_bounded_and_counts_skipped_ngrams) {
   std::vector<uint8_t> arena(plan->arenaBytes + 64);
   ctx.execute(*plan, {x}, {y}, arena.data());
   CHECK(y[0] == 1 && y[1] == 2 && y[2] == 1 && y[3] == 0);
+}
+
+TEST(lrn_window_sums_match_a_direct_reference_and_huge_sizes_run_in_linear_time) {
+  // LRN sums x^2 over a window of channels. The window now slides (fuzz_plan: a size of 2^40
+  // over many channels summed each window afresh for hours); check it against direct sums in
+  // double for odd, even and oversized windows, then run a window of 2^40 over 2^20 channels.
+  auto lrn = [](const Dims& x, int64_t size) {
+    AttrValue alpha, beta, bias;
+    alpha.kind = beta.kind = bias.kind = AttrValue::Kind::kFloat;
+    alpha.f = 0.3, beta.f = 0.75, bias.f = 2.0;
+    return oneLayer("LRN", x, {}, x,
+                    {{"size", integer(size)}, {"alpha", alpha}, {"beta", beta}, {"bias", bias}});
+  };
+  for (int64_t size : {1, 2, 3, 4, 13}) {
+    const Dims dims{2, 7, 5};
+    std::vector<uint8_t> inBytes, outBytes;
+    run(lrn(dims, size), &inBytes, &outBytes);
+    const auto* in = reinterpret_cast<const float*>(inBytes.data());
+    const auto* out = reinterpret_cast<const float*>(outBytes.data());
+    double worst = 0;
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t ch = 0; ch < 7; ++ch)
+        for (int64_t s = 0; s < 5; ++s) {
+          double sum = 0;
+          for (int64_t k = std::max<int64_t>(0, ch - (size - 1) / 2);
+               k <= std::min<int64_t>(6, ch + size - 1 - (size - 1) / 2); ++k)
+            sum += double(in[(b * 7 + k) * 5 + s]) * in[(b * 7 + k) * 5 + s];
+          const int64_t e = (b * 7 + ch) * 5 + s;
+          const double want = in[e] / std::pow(2.0 + 0.3 / double(size) * sum, 0.75);
+          worst = std::max(worst, std::abs(out[e] - want) / (1e-6 + std::abs(want)));
+        }
+    CHECK(worst < 1e-5);
+  }
+  const int64_t channels = int64_t{1} << 20;
+  std::vector<uint8_t> inBytes, outBytes;
+  run(lrn({1, channels, 1}, int64_t{1} << 40), &inBytes, &outBytes);
+  const auto* in = reinterpret_cast<const float*>(inBytes.data());
+  const auto* out = reinterpret_cast<const float*>(outBytes.data());
+  // Every window holds every channel: alpha / size makes the sum's term vanish next to bias.
+  double worst = 0;
+  for (int64_t ch = 0; ch < channels; ++ch)
+    worst = std::max(worst, std::abs(out[ch] - in[ch] / std::pow(2.0, 0.75)) /
+                                (1e-6 + std::abs(in[ch]) / std::pow(2.0, 0.75)));
+  CHECK(worst < 1e-5);
 }

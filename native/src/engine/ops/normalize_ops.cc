@@ -17,6 +17,9 @@ void inferFloatSameShape(OpContext& ctx) {
 }
 
 // y = x / (bias + alpha / size * sum of x^2 over the channels [c - (size-1)/2, c + size/2]).
+// The window's sum slides along the channels in double (one add and one subtract per step;
+// clamped at 0 against cancellation): summing each window afresh cost C x size per pixel, hours
+// for a hostile size (fuzz_plan).
 void runLrn(OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   ctx.require(x.size() >= 2, "input must be [N, C, ...]");
@@ -30,19 +33,30 @@ void runLrn(OpContext& ctx) {
   const int64_t before = (size - 1) / 2, after = size - 1 - before;
   const float* src = ctx.f32(0);
   float* dst = ctx.outF32(0);
+  std::vector<double> sum(static_cast<size_t>(inner));
+  auto addSquares = [&](const float* plane, double sign) {
+    for (int64_t s = 0; s < inner; ++s) {
+      const double v = plane[s];
+      sum[static_cast<size_t>(s)] += sign * v * v;
+    }
+  };
   for (int64_t b = 0; b < n; ++b) {
+    const float* image = src + b * c * inner;
+    std::fill(sum.begin(), sum.end(), 0.0);
+    // The window of channel 0 holds channels [0, after].
+    for (int64_t k = 0; k <= std::min(after, c - 1); ++k) addSquares(image + k * inner, 1);
     for (int64_t ch = 0; ch < c; ++ch) {
-      const int64_t lo = std::max<int64_t>(0, ch - before);
-      const int64_t hi = std::min<int64_t>(c - 1, ch + after);
-      for (int64_t s = 0; s < inner; ++s) {
-        float sum = 0;
-        for (int64_t k = lo; k <= hi; ++k) {
-          const float v = src[(b * c + k) * inner + s];
-          sum += v * v;
-        }
-        const int64_t e = (b * c + ch) * inner + s;
-        dst[e] = src[e] / std::pow(bias + alpha / static_cast<float>(size) * sum, beta);
+      if (ch > 0) {
+        if (ch + after < c) addSquares(image + (ch + after) * inner, 1);
+        if (ch - before - 1 >= 0) addSquares(image + (ch - before - 1) * inner, -1);
       }
+      const int64_t e = (b * c + ch) * inner;
+      for (int64_t s = 0; s < inner; ++s)
+        dst[e + s] =
+            src[e + s] /
+            std::pow(bias + alpha / static_cast<float>(size) *
+                                static_cast<float>(std::max(0.0, sum[static_cast<size_t>(s)])),
+                     beta);
     }
   }
 }
