@@ -163,13 +163,10 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half, const kernels::Activ
   ConvFusion fusion;
   const bool graph = half && graphFusion(ctx, act, &fusion);
   const TacticCache::Tactic tactic = launch.tactics->get(launch.layer, s.input, [&] {
-    if (graph) {
-      // Timed on the layer's own buffers: the output is written over, the inputs only read.
-      const ConvGraphPlan plan =
-          chooseConvGraphPlan(handle, launch.stream, g, fusion, buffers(ctx), launch.workspace);
-      if (plan.plan)
-        return TacticCache::Tactic{static_cast<int>(plan.engine), plan.workspace, plan.plan};
-    }
+    // Timed on the layer's own buffers: the output is written over, the inputs only read.
+    const ConvGraphPlan plan =
+        graph ? chooseConvGraphPlan(handle, launch.stream, g, fusion, buffers(ctx), launch.workspace)
+              : ConvGraphPlan{};
     constexpr int kCandidates = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     cudnnConvolutionFwdAlgoPerf_t perf[kCandidates];
     int found = 0;
@@ -183,13 +180,17 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half, const kernels::Activ
       if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
       const bool fma = perf[k].mathType == CUDNN_FMA_MATH || perf[k].mathType == CUDNN_DEFAULT_MATH;
       if (!half && !fma) continue;
+      // The graph plan includes its epilogue, the legacy time does not: a tie goes to the graph.
+      if (plan.plan && plan.ms <= perf[k].time) break;
       return TacticCache::Tactic{static_cast<int>(perf[k].algo), perf[k].memory, nullptr};
     }
+    if (plan.plan)
+      return TacticCache::Tactic{static_cast<int>(plan.engine), plan.workspace, plan.plan};
     ctx.fail(half ? "cuDNN offers no FP16 algorithm for this convolution"
                   : "cuDNN offers no FP32 algorithm for this convolution");
   });
   if (tactic.plan) {
-    s.graph = ConvGraphPlan{tactic.plan, tactic.workspace, tactic.algorithm};
+    s.graph = ConvGraphPlan{tactic.plan, tactic.workspace, tactic.algorithm, 0.0f};
   } else {
     s.algo = static_cast<cudnnConvolutionFwdAlgo_t>(tactic.algorithm);
   }

@@ -298,14 +298,13 @@ ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
     for (const Finalized& f : plans) most = std::max(most, f.workspace);
     void* scratch = most > 0 ? workspace(static_cast<size_t>(most)) : nullptr;
     ConvGraphPlan best;
-    float bestMs = 0;
     for (const Finalized& f : plans) {
       const float ms = timePlan(handle, stream, f.plan, fusion, buffers, scratch);
-      if (ms < 0 || (best.plan && ms >= bestMs)) continue;
-      bestMs = ms;
+      if (ms < 0 || (best.plan && ms >= best.ms)) continue;
       best.plan = std::shared_ptr<void>(ds, f.plan);  // keeps every descriptor alive
       best.workspace = static_cast<size_t>(f.workspace);
       best.engine = f.engine;
+      best.ms = ms;
     }
     return best;
   } catch (const GraphFailed&) {

@@ -37,6 +37,7 @@ struct ConvGraphPlan {
   std::shared_ptr<void> plan;  // cudnnBackendDescriptor_t
   size_t workspace = 0;
   int64_t engine = -1;  // cuDNN's global engine index (for diagnostics)
+  float ms = 0;         // its time on this GPU when it was chosen
 };
 
 // The fastest plan for this geometry and fusion among cuDNN's heuristic candidates, timed on
