@@ -114,6 +114,32 @@ ConvBuffers buffers(const OpContext& ctx) {
   return b;
 }
 
+// The graph API's plan for an FP16 layer, its candidates checked against what the legacy
+// algorithm `legacy` and the epilogue kernel compute (into a temporary buffer).
+ConvGraphPlan graphPlan(OpContext& ctx, Launch& launch, const ConvState& s, const ConvGeometry& g,
+                        const ConvFusion& fusion, const kernels::Activation& act,
+                        const cudnnConvolutionFwdAlgoPerf_t& legacy) {
+  auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
+  const int64_t inner = int64_t{g.outH} * g.outW;
+  void* reference = nullptr;
+  checkCuda(ctx, cudaMalloc(&reference, 2 * static_cast<size_t>(g.n * g.m * inner)),
+            "reference memory");
+  const std::unique_ptr<void, cudaError_t (*)(void*)> owner(reference, cudaFree);
+  void* workspace = legacy.memory > 0 ? launch.workspace(legacy.memory) : nullptr;
+  const float one = 1.0f, zero = 0.0f;
+  checkDnn(ctx,
+           cudnnConvolutionForward(handle, &one, s.x, ctx.in[0].data, s.w, ctx.in[1].data, s.conv,
+                                   legacy.algo, workspace, legacy.memory, &zero, s.y, reference),
+           "reference convolution");
+  auto* r = static_cast<__half*>(reference);
+  const auto* bias = fusion.bias ? static_cast<const __half*>(ctx.in[2].data) : nullptr;
+  const auto* residual = fusion.residual ? static_cast<const __half*>(ctx.in[3].data) : nullptr;
+  checkCuda(ctx, biasActivation<__half>(r, r, g.n, g.m, inner, bias, residual, act, launch.stream, true),
+            "reference epilogue");
+  return chooseConvGraphPlan(handle, launch.stream, g, fusion, buffers(ctx), reference,
+                             launch.workspace);
+}
+
 // Descriptors for the current input shape, and the fastest tactic that fits the workspace
 // limit, timed on this GPU: for FP16 a plan of the graph API when it has one, else a legacy
 // algorithm; FP32 layers take FMA math only (no TF32).
@@ -163,10 +189,6 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half, const kernels::Activ
   ConvFusion fusion;
   const bool graph = half && graphFusion(ctx, act, &fusion);
   const TacticCache::Tactic tactic = launch.tactics->get(launch.layer, s.input, [&] {
-    // Timed on the layer's own buffers: the output is written over, the inputs only read.
-    const ConvGraphPlan plan =
-        graph ? chooseConvGraphPlan(handle, launch.stream, g, fusion, buffers(ctx), launch.workspace)
-              : ConvGraphPlan{};
     constexpr int kCandidates = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     cudnnConvolutionFwdAlgoPerf_t perf[kCandidates];
     int found = 0;
@@ -176,18 +198,21 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half, const kernels::Activ
              cudnnFindConvolutionForwardAlgorithm(handle, s.x, s.w, s.conv, s.y, kCandidates,
                                                   &found, perf),
              "algorithm search");
-    for (int k = 0; k < found; ++k) {
+    const cudnnConvolutionFwdAlgoPerf_t* legacy = nullptr;
+    for (int k = 0; k < found && legacy == nullptr; ++k) {
       if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
       const bool fma = perf[k].mathType == CUDNN_FMA_MATH || perf[k].mathType == CUDNN_DEFAULT_MATH;
-      if (!half && !fma) continue;
-      // The graph plan includes its epilogue, the legacy time does not: a tie goes to the graph.
-      if (plan.plan && plan.ms <= perf[k].time) break;
-      return TacticCache::Tactic{static_cast<int>(perf[k].algo), perf[k].memory, nullptr};
+      if (half || fma) legacy = &perf[k];
     }
-    if (plan.plan)
+    if (legacy == nullptr)
+      ctx.fail(half ? "cuDNN offers no FP16 algorithm for this convolution"
+                    : "cuDNN offers no FP32 algorithm for this convolution");
+    // The graph plan's time includes its epilogue, the legacy time does not: a tie goes to the
+    // graph.
+    const ConvGraphPlan plan = graph ? graphPlan(ctx, launch, s, g, fusion, act, *legacy) : ConvGraphPlan{};
+    if (plan.plan && plan.ms <= legacy->time)
       return TacticCache::Tactic{static_cast<int>(plan.engine), plan.workspace, plan.plan};
-    ctx.fail(half ? "cuDNN offers no FP16 algorithm for this convolution"
-                  : "cuDNN offers no FP32 algorithm for this convolution");
+    return TacticCache::Tactic{static_cast<int>(legacy->algo), legacy->memory, nullptr};
   });
   if (tactic.plan) {
     s.graph = ConvGraphPlan{tactic.plan, tactic.workspace, tactic.algorithm, 0.0f};

@@ -3,6 +3,7 @@
 #include "engine/cuda/cuda_conv_graph.h"
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 namespace kiln::cuda {
@@ -18,6 +19,10 @@ constexpr int kCandidates = 8;
 constexpr int64_t kMaxWorkspace = int64_t{512} << 20;
 // Each plan is timed over this many runs after one warm-up run.
 constexpr int kTimedRuns = 5;
+// A candidate's largest deviation from the reference, relative to the reference's largest
+// value: two FP16 results of one convolution differ by a few half ulps (about 1e-3); a wrong
+// engine by far more.
+constexpr float kPlanTolerance = 1e-2f;
 
 struct GraphFailed {};  // a call of the graph API refused: no plan for this layer
 
@@ -260,13 +265,36 @@ float timePlan(cudnnHandle_t handle, cudaStream_t stream, cudnnBackendDescriptor
   return ms;
 }
 
+// True when `y` (half, `count` values) is within kPlanTolerance of `reference`; `distance`
+// is two floats of device scratch.
+bool agrees(const void* y, const void* reference, int64_t count, float* distance,
+            cudaStream_t stream) {
+  float host[2] = {INFINITY, 0.0f};
+  if (halfDistance(static_cast<const __half*>(y), static_cast<const __half*>(reference), count,
+                   distance, stream) != cudaSuccess ||
+      cudaMemcpyAsync(host, distance, sizeof host, cudaMemcpyDeviceToHost, stream) != cudaSuccess ||
+      cudaStreamSynchronize(stream) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return host[0] <= kPlanTolerance * host[1];
+}
+
 }  // namespace
 
 ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
                                   const ConvGeometry& g, const ConvFusion& fusion,
-                                  const ConvBuffers& buffers,
+                                  const ConvBuffers& buffers, const void* reference,
                                   const std::function<void*(size_t)>& workspace) {
   auto ds = std::make_shared<Descriptors>();
+  void* scratchDistance = nullptr;
+  if (cudaMalloc(&scratchDistance, 2 * sizeof(float)) != cudaSuccess) {
+    cudaGetLastError();
+    return {};
+  }
+  const std::unique_ptr<void, cudaError_t (*)(void*)> owner(scratchDistance, cudaFree);
+  auto* distance = static_cast<float*>(scratchDistance);
+  const int64_t count = int64_t{g.n} * g.m * g.outH * g.outW;
   try {
     const cudnnBackendDescriptor_t graph = operationGraph(*ds, handle, g, fusion);
     struct Finalized {
@@ -301,6 +329,7 @@ ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
     for (const Finalized& f : plans) {
       const float ms = timePlan(handle, stream, f.plan, fusion, buffers, scratch);
       if (ms < 0 || (best.plan && ms >= best.ms)) continue;
+      if (!agrees(buffers.y, reference, count, distance, stream)) continue;
       best.plan = std::shared_ptr<void>(ds, f.plan);  // keeps every descriptor alive
       best.workspace = static_cast<size_t>(f.workspace);
       best.engine = f.engine;

@@ -42,12 +42,14 @@ struct ConvGraphPlan {
 
 // The fastest plan for this geometry and fusion among cuDNN's heuristic candidates, timed on
 // `buffers` (y is overwritten; x, w, bias and residual are only read) on `stream`, which the
-// handle is bound to. Blocks until the timing is done. Empty (no plan) when the graph API
-// offers no engine for it; the caller then uses the legacy API. `workspace(bytes)` returns
-// device scratch of at least that size.
+// handle is bound to. A candidate counts only when its output is within kPlanTolerance of
+// `reference` (y as the legacy calls and the epilogue kernel compute it, half NHWC): the
+// runtime-fused engines are not all right for every geometry. Blocks until the timing is
+// done. Empty (no plan) when the graph API offers no engine that passes; the caller then uses
+// the legacy API. `workspace(bytes)` returns device scratch of at least that size.
 ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
                                   const ConvGeometry& g, const ConvFusion& fusion,
-                                  const ConvBuffers& buffers,
+                                  const ConvBuffers& buffers, const void* reference,
                                   const std::function<void*(size_t)>& workspace);
 
 // Runs `plan` on the handle's stream; returns cuDNN's status.
