@@ -488,7 +488,8 @@ TEST(gpu_nhwc_half_pooling_matches_a_naive_reference) {
                 for (int64_t kw = 0; kw < 3; ++kw)
                   if (oh * 2 - 1 + kh < 10 && ow * 2 - 1 + kw < 7) ++padded;
               const double want = max ? best : sum / static_cast<double>(padded);
-              const double got = __half2float(hy[static_cast<size_t>(((n * 5 + oh) * 3 + ow) * channels + c)]);
+              const double got =
+                  __half2float(hy[static_cast<size_t>(((n * 5 + oh) * 3 + ow) * channels + c)]);
               worst = std::max(worst, std::fabs(got - want) / std::max(1.0, std::fabs(want)));
             }
       CHECK(max ? worst == 0 : worst < 2e-3);

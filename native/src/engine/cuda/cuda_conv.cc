@@ -134,7 +134,8 @@ ConvGraphPlan graphPlan(OpContext& ctx, Launch& launch, const ConvState& s, cons
   auto* r = static_cast<__half*>(reference);
   const auto* bias = fusion.bias ? static_cast<const __half*>(ctx.in[2].data) : nullptr;
   const auto* residual = fusion.residual ? static_cast<const __half*>(ctx.in[3].data) : nullptr;
-  checkCuda(ctx, biasActivation<__half>(r, r, g.n, g.m, inner, bias, residual, act, launch.stream, true),
+  checkCuda(ctx,
+            biasActivation<__half>(r, r, g.n, g.m, inner, bias, residual, act, launch.stream, true),
             "reference epilogue");
   return chooseConvGraphPlan(handle, launch.stream, g, fusion, buffers(ctx), reference,
                              launch.workspace);
@@ -209,7 +210,8 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half, const kernels::Activ
                     : "cuDNN offers no FP32 algorithm for this convolution");
     // The graph plan's time includes its epilogue, the legacy time does not: a tie goes to the
     // graph.
-    const ConvGraphPlan plan = graph ? graphPlan(ctx, launch, s, g, fusion, act, *legacy) : ConvGraphPlan{};
+    const ConvGraphPlan plan =
+        graph ? graphPlan(ctx, launch, s, g, fusion, act, *legacy) : ConvGraphPlan{};
     if (plan.plan && plan.ms <= legacy->time)
       return TacticCache::Tactic{static_cast<int>(plan.engine), plan.workspace, plan.plan};
     return TacticCache::Tactic{static_cast<int>(legacy->algo), legacy->memory, nullptr};

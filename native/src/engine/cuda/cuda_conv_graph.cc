@@ -95,8 +95,7 @@ cudnnBackendDescriptor_t pointwise(Descriptors& ds, cudnnPointwiseMode_t mode,
 // The handle attributes are deprecated in recent cuDNN 9 releases but required by earlier ones.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wdeprecated-declarations"
-void setHandle(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name,
-               cudnnHandle_t handle) {
+void setHandle(cudnnBackendDescriptor_t d, cudnnBackendAttributeName_t name, cudnnHandle_t handle) {
   set(d, name, CUDNN_TYPE_HANDLE, &handle);
 }
 constexpr cudnnBackendAttributeName_t kGraphHandle = CUDNN_ATTR_OPERATIONGRAPH_HANDLE;
@@ -153,8 +152,8 @@ cudnnBackendDescriptor_t operationGraph(Descriptors& ds, cudnnHandle_t handle,
     step(CUDNN_POINTWISE_ADD, tensor(ds, kBias, CUDNN_DATA_HALF, 1, g.m, 1, 1, false),
          !f.residual && !f.relu);
   if (f.residual)
-    step(CUDNN_POINTWISE_ADD, tensor(ds, kResidual, CUDNN_DATA_HALF, g.n, g.m, g.outH, g.outW, false),
-         !f.relu);
+    step(CUDNN_POINTWISE_ADD,
+         tensor(ds, kResidual, CUDNN_DATA_HALF, g.n, g.m, g.outH, g.outW, false), !f.relu);
   if (f.relu) step(CUDNN_POINTWISE_RELU_FWD, nullptr, true);
 
   cudnnBackendDescriptor_t graph = ds.make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
@@ -178,7 +177,8 @@ std::vector<cudnnBackendDescriptor_t> candidates(Descriptors& ds, cudnnBackendDe
   ok(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR, 0,
                               &count, nullptr));
   std::vector<cudnnBackendDescriptor_t> configs;
-  for (int64_t i = 0; i < count; ++i) configs.push_back(ds.make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
+  for (int64_t i = 0; i < count; ++i)
+    configs.push_back(ds.make(CUDNN_BACKEND_ENGINECFG_DESCRIPTOR));
   int64_t got = 0;
   ok(cudnnBackendGetAttribute(heur, CUDNN_ATTR_ENGINEHEUR_RESULTS, CUDNN_TYPE_BACKEND_DESCRIPTOR,
                               count, &got, configs.data()));
@@ -200,10 +200,12 @@ std::vector<cudnnBackendDescriptor_t> candidates(Descriptors& ds, cudnnBackendDe
     }
     const cudnnBackendNumericalNote_t* end =
         notes + std::min<int64_t>(noteCount, CUDNN_NUMERICAL_NOTE_TYPE_COUNT);
-    const bool excluded = std::any_of(static_cast<const cudnnBackendNumericalNote_t*>(notes), end, [](cudnnBackendNumericalNote_t note) {
-      return note == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION ||
-             note == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC;
-    });
+    const bool excluded =
+        std::any_of(static_cast<const cudnnBackendNumericalNote_t*>(notes), end,
+                    [](cudnnBackendNumericalNote_t note) {
+                      return note == CUDNN_NUMERICAL_NOTE_REDUCED_PRECISION_REDUCTION ||
+                             note == CUDNN_NUMERICAL_NOTE_NONDETERMINISTIC;
+                    });
     if (!excluded) kept.push_back(config);
   }
   return kept;
@@ -254,7 +256,8 @@ float timePlan(cudnnHandle_t handle, cudaStream_t stream, cudnnBackendDescriptor
   for (int i = 0; ran && i < kTimedRuns; ++i)
     ran = execute(handle, plan, f, b, workspace) == CUDNN_STATUS_SUCCESS;
   if (ran && cudaEventRecord(stop, stream) == cudaSuccess &&
-      cudaEventSynchronize(stop) == cudaSuccess && cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) {
+      cudaEventSynchronize(stop) == cudaSuccess &&
+      cudaEventElapsedTime(&ms, start, stop) == cudaSuccess) {
     ms /= kTimedRuns;
   } else {
     ms = -1;
@@ -282,9 +285,9 @@ bool agrees(const void* y, const void* reference, int64_t count, float* distance
 
 }  // namespace
 
-ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
-                                  const ConvGeometry& g, const ConvFusion& fusion,
-                                  const ConvBuffers& buffers, const void* reference,
+ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream, const ConvGeometry& g,
+                                  const ConvFusion& fusion, const ConvBuffers& buffers,
+                                  const void* reference,
                                   const std::function<void*(size_t)>& workspace) {
   auto ds = std::make_shared<Descriptors>();
   void* scratchDistance = nullptr;
@@ -317,7 +320,8 @@ ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
       }
       cudnnBackendDescriptor_t engine = ds->make(CUDNN_BACKEND_ENGINE_DESCRIPTOR);
       if (cudnnBackendGetAttribute(config, CUDNN_ATTR_ENGINECFG_ENGINE,
-                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n, &engine) == CUDNN_STATUS_SUCCESS)
+                                   CUDNN_TYPE_BACKEND_DESCRIPTOR, 1, &n,
+                                   &engine) == CUDNN_STATUS_SUCCESS)
         cudnnBackendGetAttribute(engine, CUDNN_ATTR_ENGINE_GLOBAL_INDEX, CUDNN_TYPE_INT64, 1, &n,
                                  &f.engine);
       plans.push_back(f);

@@ -47,9 +47,9 @@ struct ConvGraphPlan {
 // runtime-fused engines are not all right for every geometry. Blocks until the timing is
 // done. Empty (no plan) when the graph API offers no engine that passes; the caller then uses
 // the legacy API. `workspace(bytes)` returns device scratch of at least that size.
-ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream,
-                                  const ConvGeometry& g, const ConvFusion& fusion,
-                                  const ConvBuffers& buffers, const void* reference,
+ConvGraphPlan chooseConvGraphPlan(cudnnHandle_t handle, cudaStream_t stream, const ConvGeometry& g,
+                                  const ConvFusion& fusion, const ConvBuffers& buffers,
+                                  const void* reference,
                                   const std::function<void*(size_t)>& workspace);
 
 // Runs `plan` on the handle's stream; returns cuDNN's status.

@@ -159,8 +159,8 @@ template <typename T>
 cudaError_t pool2d(const Pool2dParams& p, const T* x, T* y, cudaStream_t stream) {
   const int64_t count = p.batch * p.channels * p.outH * p.outW;
   if (count == 0) return cudaSuccess;
-  const bool aligned = reinterpret_cast<uintptr_t>(x) % 16 == 0 &&
-                       reinterpret_cast<uintptr_t>(y) % 16 == 0;
+  const bool aligned =
+      reinterpret_cast<uintptr_t>(x) % 16 == 0 && reinterpret_cast<uintptr_t>(y) % 16 == 0;
   // Every input offset (at most batch * inH * inW * channels) fits a 32-bit int.
   const bool small = p.batch * p.inH * p.inW * p.channels < (int64_t{1} << 31) &&
                      p.inH + p.padBottom < (1 << 20) && p.inW + p.padRight < (1 << 20);
