@@ -4,8 +4,8 @@
 // The algorithm is chosen by timing cuDNN's candidates once per input shape (a tactic).
 // FP32 layers run NCHW with FMA math; FP16 layers (cuda_precision.h) run NHWC half tensors
 // (weights KRSC) with tensor-op math and float32 accumulation (cuDNN's PSEUDO_HALF), through
-// cuDNN's graph API (cuda_conv_graph.h) when it has an engine for the layer, else through the
-// legacy calls below.
+// cuDNN's graph API (cuda_conv_graph.h) when it offers a plan that agrees with the legacy
+// algorithm and is faster than it, else through the legacy calls below.
 #include <map>
 #include <vector>
 
@@ -122,7 +122,7 @@ ConvGraphPlan graphPlan(OpContext& ctx, Launch& launch, const ConvState& s, cons
   auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
   const int64_t inner = int64_t{g.outH} * g.outW;
   void* reference = nullptr;
-  checkCuda(ctx, cudaMalloc(&reference, 2 * static_cast<size_t>(g.n * g.m * inner)),
+  checkCuda(ctx, cudaMalloc(&reference, 2 * static_cast<size_t>(int64_t{g.n} * g.m * inner)),
             "reference memory");
   const std::unique_ptr<void, cudaError_t (*)(void*)> owner(reference, cudaFree);
   void* workspace = legacy.memory > 0 ? launch.workspace(legacy.memory) : nullptr;

@@ -12,8 +12,8 @@ namespace {
 // Tensor ids of the graph (cuDNN's variant pack binds pointers by id).
 enum Uid : int64_t { kX = 1, kW, kBias, kResidual, kY, kVirtual = 100 };
 
-// Candidates timed per layer and shape: the heuristics' first ones are nearly always the
-// winners, and each costs a plan finalization (some engines compile a kernel at that point).
+// Candidates timed per layer and shape, the heuristics' first ones: each costs a plan
+// finalization, and some engines compile a kernel at that point (seconds each).
 constexpr int kCandidates = 8;
 // Scratch larger than this is not worth an engine's speed-up (as for the legacy algorithms).
 constexpr int64_t kMaxWorkspace = int64_t{512} << 20;
