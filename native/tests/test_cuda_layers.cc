@@ -3,6 +3,8 @@
 // networks against the cpu kernels: built only with the cuda device.
 #include <cuda_fp16.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <random>
 #include <stdexcept>
@@ -438,6 +440,61 @@ TEST(gpu_gather_takes_rows_by_constant_indices) {
   cudaFree(dx);
   cudaFree(di);
   cudaFree(dy);
+}
+
+// NHWC half pooling (the eight-channel kernel when channels % 8 == 0, else the generic one)
+// against a naive host reference on the same half values: max exactly, average within the
+// output's rounding.
+TEST(gpu_nhwc_half_pooling_matches_a_naive_reference) {
+  if (!haveGpu()) return;
+  for (const int64_t channels : {16, 12}) {
+    for (const bool max : {true, false}) {
+      cuda::Pool2dParams p;
+      p.batch = 2, p.channels = channels, p.inH = 9, p.inW = 7;
+      p.kernelH = p.kernelW = 3, p.strideH = p.strideW = 2;
+      p.padTop = p.padLeft = p.padBottom = 1, p.padRight = 0;
+      p.outH = 5, p.outW = 3;
+      p.max = max, p.countIncludePad = true, p.nhwc = true;
+      const std::vector<float> x = roundedToHalf(randoms(2 * 9 * 7 * channels, 7, 3.0f));
+      const size_t outCount = static_cast<size_t>(2 * 5 * 3 * channels);
+      std::vector<__half> hx(x.size()), hy(outCount);
+      for (size_t i = 0; i < x.size(); ++i) hx[i] = __float2half_rn(x[i]);
+      void *dx = nullptr, *dy = nullptr;
+      cudaMalloc(&dx, hx.size() * 2);
+      cudaMalloc(&dy, hy.size() * 2);
+      cudaMemcpy(dx, hx.data(), hx.size() * 2, cudaMemcpyHostToDevice);
+      CHECK(cuda::pool2d(p, static_cast<const __half*>(dx), static_cast<__half*>(dy), nullptr) ==
+            cudaSuccess);
+      cudaMemcpy(hy.data(), dy, hy.size() * 2, cudaMemcpyDeviceToHost);
+      cudaFree(dx);
+      cudaFree(dy);
+      double worst = 0;
+      for (int64_t n = 0; n < 2; ++n)
+        for (int64_t oh = 0; oh < 5; ++oh)
+          for (int64_t ow = 0; ow < 3; ++ow)
+            for (int64_t c = 0; c < channels; ++c) {
+              double best = -1e30, sum = 0;
+              for (int64_t kh = 0; kh < 3; ++kh)
+                for (int64_t kw = 0; kw < 3; ++kw) {
+                  const int64_t h = oh * 2 - 1 + kh, w = ow * 2 - 1 + kw;
+                  if (h < 0 || h >= 9 || w < 0 || w >= 7) continue;
+                  const double v = x[static_cast<size_t>(((n * 9 + h) * 7 + w) * channels + c)];
+                  best = std::max(best, v);
+                  sum += v;
+                }
+              // count_include_pad: windows inside the padded input (rows -1..9, cols -1..6).
+              int64_t padded = 0;
+              for (int64_t kh = 0; kh < 3; ++kh)
+                for (int64_t kw = 0; kw < 3; ++kw)
+                  if (oh * 2 - 1 + kh < 10 && ow * 2 - 1 + kw < 7) ++padded;
+              const double want = max ? best : sum / static_cast<double>(padded);
+              const double got =
+                  __half2float(hy[static_cast<size_t>(((n * 5 + oh) * 3 + ow) * channels + c)]);
+              worst = std::max(worst, std::fabs(got - want) / std::max(1.0, std::fabs(want)));
+            }
+      CHECK(max ? worst == 0 : worst < 2e-3);
+    }
+  }
 }
 
 }  // namespace

@@ -214,6 +214,106 @@ for (const { name, label = name, keepFp32, checked } of fp16Runs) {
   });
 }
 
+// FP16 convolutions one at a time (cuDNN's graph API with fused bias, residual Add and Relu,
+// or its legacy calls where the graph API has no engine): the FP16 engine on cuda against the
+// FP32 engine on cpu, for geometries resnet50 lacks (groups, dilation, no bias, batch 3).
+const convCases = [
+  {
+    name: 'stem 7x7 s2 C=3 bias relu',
+    x: [1, 3, 32, 32],
+    m: 64,
+    k: 7,
+    attrs: { strides: [2, 2], pads: [3, 3, 3, 3] },
+    bias: true,
+    relu: true,
+  },
+  {
+    name: '3x3 bias + residual + relu',
+    x: [2, 64, 14, 14],
+    m: 64,
+    k: 3,
+    attrs: { pads: [1, 1, 1, 1] },
+    bias: true,
+    residual: true,
+    relu: true,
+  },
+  { name: '1x1 s2 bias', x: [2, 64, 14, 14], m: 128, k: 1, attrs: { strides: [2, 2] }, bias: true },
+  {
+    name: 'depthwise 3x3 relu, no bias',
+    x: [2, 32, 15, 15],
+    m: 32,
+    k: 3,
+    attrs: { group: 32, pads: [1, 1, 1, 1] },
+    relu: true,
+  },
+  {
+    name: '3x3 dilation 2 residual, odd M',
+    x: [3, 16, 12, 12],
+    m: 24,
+    k: 3,
+    attrs: { dilations: [2, 2], pads: [2, 2, 2, 2] },
+    bias: true,
+    residual: true,
+  },
+];
+await attempt('fp16 convolutions', async () => {
+  for (const c of convCases) {
+    let seed = c.name.length * 7919;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648 - 0.5;
+    };
+    const cg = c.x[1] / (c.attrs.group ?? 1);
+    const fanIn = cg * c.k * c.k;
+    const weights = Float32Array.from(
+      { length: c.m * fanIn },
+      () => (rand() * 3.4) / Math.sqrt(fanIn),
+    );
+    const bias = Float32Array.from({ length: c.m }, rand);
+    const [s, p, d] = [
+      c.attrs.strides?.[0] ?? 1,
+      c.attrs.pads?.[0] ?? 0,
+      c.attrs.dilations?.[0] ?? 1,
+    ];
+    const side = (v) => Math.floor((v + 2 * p - d * (c.k - 1) - 1) / s) + 1;
+    const outShape = [c.x[0], c.m, side(c.x[2]), side(c.x[3])];
+    const residual = Float32Array.from({ length: outShape.reduce((a, b) => a * b, 1) }, rand);
+    // x -> Conv(w, b) (-> Add z) (-> Relu): the builder fuses the Add and Relu into the Conv.
+    const engineOf = async (fp16) => {
+      const builder = new Builder();
+      const n = builder.createNetwork();
+      const x = n.addInput('x', 'float32', c.x);
+      const w = n.addConstant([c.m, cg, c.k, c.k], 'float32', weights, 'w');
+      const b = c.bias ? n.addConstant([c.m], 'float32', bias, 'b') : null;
+      let y = n.addLayer('Conv', b ? [x, w, b] : [x, w], {
+        kernel_shape: [c.k, c.k],
+        ...c.attrs,
+      }).output;
+      if (c.residual) y = n.addLayer('Add', [y, n.addInput('z', 'float32', outShape)]).output;
+      if (c.relu) y = n.addLayer('Relu', [y]).output;
+      n.markOutput(y);
+      const config = builder.createBuilderConfig();
+      if (fp16) config.setFlag('fp16');
+      return new Runtime().deserializeEngine(await builder.buildSerializedNetwork(n, config));
+    };
+    const input = Float32Array.from({ length: c.x.reduce((p, q) => p * q, 1) }, () => rand() * 4);
+    const feeds = { x: new Tensor('float32', c.x, input) };
+    if (c.residual) feeds.z = new Tensor('float32', outShape, residual);
+    const cpu = Object.values(
+      await (await engineOf(false)).createExecutionContext().infer(feeds),
+    )[0].data;
+    const half = Object.values(
+      await (await engineOf(true)).createExecutionContext({ device }).infer(feeds),
+    )[0].data;
+    const e = relL2(half, cpu);
+    check(
+      `fp16 conv ${c.name}: cuda vs fp32 cpu rel L2 < ${FP16_TOLERANCE}`,
+      half.every(Number.isFinite) && e < FP16_TOLERANCE,
+      e.toExponential(2),
+    );
+  }
+});
+
 // CUDA graphs: the replay computes what the plain enqueue does, at a second shape and after
 // rebinding buffers (re-capture) too.
 await attempt('cudaGraph replays equal plain enqueues', async () => {

@@ -3,7 +3,9 @@
 // convolution-bias-activation call; other activations run in the project's epilogue kernel.
 // The algorithm is chosen by timing cuDNN's candidates once per input shape (a tactic).
 // FP32 layers run NCHW with FMA math; FP16 layers (cuda_precision.h) run NHWC half tensors
-// (weights KRSC) with tensor-op math and float32 accumulation (cuDNN's PSEUDO_HALF).
+// (weights KRSC) with tensor-op math and float32 accumulation (cuDNN's PSEUDO_HALF), through
+// cuDNN's graph API (cuda_conv_graph.h) when it offers a plan that agrees with the legacy
+// algorithm and is faster than it, else through the legacy calls below.
 #include <map>
 #include <vector>
 
@@ -13,7 +15,7 @@
 #include "kiln/kernels/conv.h"
 
 #ifdef KILN_WITH_CUDNN
-#include <cudnn.h>
+#include "engine/cuda/cuda_conv_graph.h"
 #endif
 
 namespace kiln::cuda {
@@ -39,6 +41,7 @@ struct ConvState : LayerState {
   cudnnConvolutionFwdAlgo_t algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM;
   size_t workspace = 0;
   bool fused = true;               // false once cuDNN refused the fused call for this shape
+  ConvGraphPlan graph;             // FP16 through the graph API (no plan: the legacy calls)
   std::shared_ptr<void> zeroBias;  // for a Relu conv without bias (the fused call needs one)
 
   ~ConvState() override {
@@ -51,13 +54,8 @@ struct ConvState : LayerState {
   }
 };
 
-struct Geometry {
-  int n, c, h, w, m, kh, kw, outH, outW;
-  int padH, padW, strideH, strideW, dilationH, dilationW, group;
-};
-
 // The 2-D geometry of the layer for its current shapes; pads must be symmetric (cuDNN's).
-Geometry geometry(const OpContext& ctx) {
+ConvGeometry geometry(const OpContext& ctx) {
   const Dims& x = ctx.shape(0);
   const Dims& wt = ctx.shape(1);
   const Dims& y = ctx.outShapes[0];
@@ -84,7 +82,7 @@ Geometry geometry(const OpContext& ctx) {
     }
   }
   const auto i = [](int64_t v) { return static_cast<int>(v); };
-  Geometry g{};
+  ConvGeometry g{};
   g.n = i(x[0]), g.c = i(x[1]), g.h = oneD ? 1 : i(x[2]), g.w = i(x.back());
   g.m = i(wt[0]), g.kh = oneD ? 1 : i(wt[2]), g.kw = i(wt.back());
   g.outH = oneD ? 1 : i(y[2]), g.outW = i(y.back());
@@ -95,9 +93,58 @@ Geometry geometry(const OpContext& ctx) {
   return g;
 }
 
-// Descriptors for the current input shape, and the fastest algorithm that fits the workspace
-// limit, timed by cuDNN on this GPU: FP32 layers take FMA math only (no TF32).
-ConvState& setUp(OpContext& ctx, Launch& launch, bool half) {
+// What the graph API fuses into an FP16 convolution: bias, residual and Relu (other
+// activations keep the legacy calls and the epilogue kernel).
+bool graphFusion(const OpContext& ctx, const kernels::Activation& act, ConvFusion* fusion) {
+  if (act.kind != kernels::ActivationKind::kNone && act.kind != kernels::ActivationKind::kRelu)
+    return false;
+  fusion->bias = ctx.has(2);
+  fusion->residual = ctx.has(3);
+  fusion->relu = act.kind == kernels::ActivationKind::kRelu;
+  return true;
+}
+
+ConvBuffers buffers(const OpContext& ctx) {
+  ConvBuffers b;
+  b.x = ctx.in[0].data;
+  b.w = ctx.in[1].data;
+  if (ctx.has(2)) b.bias = ctx.in[2].data;
+  if (ctx.has(3)) b.residual = ctx.in[3].data;
+  b.y = ctx.out[0];
+  return b;
+}
+
+// The graph API's plan for an FP16 layer, its candidates checked against what the legacy
+// algorithm `legacy` and the epilogue kernel compute (into a temporary buffer).
+ConvGraphPlan graphPlan(OpContext& ctx, Launch& launch, const ConvState& s, const ConvGeometry& g,
+                        const ConvFusion& fusion, const kernels::Activation& act,
+                        const cudnnConvolutionFwdAlgoPerf_t& legacy) {
+  auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
+  const int64_t inner = int64_t{g.outH} * g.outW;
+  void* reference = nullptr;
+  checkCuda(ctx, cudaMalloc(&reference, 2 * static_cast<size_t>(int64_t{g.n} * g.m * inner)),
+            "reference memory");
+  const std::unique_ptr<void, cudaError_t (*)(void*)> owner(reference, cudaFree);
+  void* workspace = legacy.memory > 0 ? launch.workspace(legacy.memory) : nullptr;
+  const float one = 1.0f, zero = 0.0f;
+  checkDnn(ctx,
+           cudnnConvolutionForward(handle, &one, s.x, ctx.in[0].data, s.w, ctx.in[1].data, s.conv,
+                                   legacy.algo, workspace, legacy.memory, &zero, s.y, reference),
+           "reference convolution");
+  auto* r = static_cast<__half*>(reference);
+  const auto* bias = fusion.bias ? static_cast<const __half*>(ctx.in[2].data) : nullptr;
+  const auto* residual = fusion.residual ? static_cast<const __half*>(ctx.in[3].data) : nullptr;
+  checkCuda(ctx,
+            biasActivation<__half>(r, r, g.n, g.m, inner, bias, residual, act, launch.stream, true),
+            "reference epilogue");
+  return chooseConvGraphPlan(handle, launch.stream, g, fusion, buffers(ctx), reference,
+                             launch.workspace);
+}
+
+// Descriptors for the current input shape, and the fastest tactic that fits the workspace
+// limit, timed on this GPU: for FP16 a plan of the graph API when it has one, else a legacy
+// algorithm; FP32 layers take FMA math only (no TF32).
+ConvState& setUp(OpContext& ctx, Launch& launch, bool half, const kernels::Activation& act) {
   auto* state = static_cast<ConvState*>(launch.state->get());
   if (state != nullptr && state->input == ctx.shape(0)) return *state;
   auto fresh = std::make_unique<ConvState>();
@@ -105,7 +152,7 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half) {
   s.input = ctx.shape(0);
   // The zero bias outlives the shape: CUDA graphs captured at earlier shapes still read it.
   if (state != nullptr) s.zeroBias = state->zeroBias;
-  const Geometry g = geometry(ctx);
+  const ConvGeometry g = geometry(ctx);
   const auto T = half ? CUDNN_TENSOR_NHWC : CUDNN_TENSOR_NCHW;
   const auto F = half ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
   checkDnn(ctx, cudnnCreateTensorDescriptor(&s.x), "descriptor");
@@ -140,6 +187,8 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half) {
            "output size");
   ctx.require(outN == g.n && outC == g.m && outH == g.outH && outW == g.outW,
               "cuDNN computes another output size than the plan");
+  ConvFusion fusion;
+  const bool graph = half && graphFusion(ctx, act, &fusion);
   const TacticCache::Tactic tactic = launch.tactics->get(launch.layer, s.input, [&] {
     constexpr int kCandidates = CUDNN_CONVOLUTION_FWD_ALGO_COUNT;
     cudnnConvolutionFwdAlgoPerf_t perf[kCandidates];
@@ -150,16 +199,28 @@ ConvState& setUp(OpContext& ctx, Launch& launch, bool half) {
              cudnnFindConvolutionForwardAlgorithm(handle, s.x, s.w, s.conv, s.y, kCandidates,
                                                   &found, perf),
              "algorithm search");
-    for (int k = 0; k < found; ++k) {
+    const cudnnConvolutionFwdAlgoPerf_t* legacy = nullptr;
+    for (int k = 0; k < found && legacy == nullptr; ++k) {
       if (perf[k].status != CUDNN_STATUS_SUCCESS || perf[k].memory > kMaxWorkspace) continue;
       const bool fma = perf[k].mathType == CUDNN_FMA_MATH || perf[k].mathType == CUDNN_DEFAULT_MATH;
-      if (!half && !fma) continue;
-      return TacticCache::Tactic{static_cast<int>(perf[k].algo), perf[k].memory};
+      if (half || fma) legacy = &perf[k];
     }
-    ctx.fail(half ? "cuDNN offers no FP16 algorithm for this convolution"
-                  : "cuDNN offers no FP32 algorithm for this convolution");
+    if (legacy == nullptr)
+      ctx.fail(half ? "cuDNN offers no FP16 algorithm for this convolution"
+                    : "cuDNN offers no FP32 algorithm for this convolution");
+    // The graph plan's time includes its epilogue, the legacy time does not: a tie goes to the
+    // graph.
+    const ConvGraphPlan plan =
+        graph ? graphPlan(ctx, launch, s, g, fusion, act, *legacy) : ConvGraphPlan{};
+    if (plan.plan && plan.ms <= legacy->time)
+      return TacticCache::Tactic{static_cast<int>(plan.engine), plan.workspace, plan.plan};
+    return TacticCache::Tactic{static_cast<int>(legacy->algo), legacy->memory, nullptr};
   });
-  s.algo = static_cast<cudnnConvolutionFwdAlgo_t>(tactic.algorithm);
+  if (tactic.plan) {
+    s.graph = ConvGraphPlan{tactic.plan, tactic.workspace, tactic.algorithm, 0.0f};
+  } else {
+    s.algo = static_cast<cudnnConvolutionFwdAlgo_t>(tactic.algorithm);
+  }
   s.workspace = tactic.workspace;
   launch.state->reset(fresh.release());
   return s;
@@ -192,10 +253,17 @@ void runConv(OpContext& ctx, Launch& launch) {
                                              "float16");
   }
   const bool half = type == DataType::kFloat16;
-  ConvState& s = setUp(ctx, launch, half);
+  const kernels::Activation act = fusedActivation(ctx);
+  ConvState& s = setUp(ctx, launch, half, act);
   auto handle = static_cast<cudnnHandle_t>(launch.libs->cudnn);
   void* workspace = s.workspace > 0 ? launch.workspace(s.workspace) : nullptr;
-  const kernels::Activation act = fusedActivation(ctx);
+  if (s.graph.plan) {
+    ConvFusion fusion;
+    graphFusion(ctx, act, &fusion);
+    checkDnn(ctx, runConvGraphPlan(handle, s.graph, fusion, buffers(ctx), workspace),
+             "convolution graph");
+    return;
+  }
   const void* bias = ctx.has(2) ? ctx.in[2].data : nullptr;
   const void* residual = ctx.has(3) ? ctx.in[3].data : nullptr;
   const void* x = ctx.in[0].data;

@@ -47,10 +47,12 @@ void runCopy(OpContext& ctx, Launch& launch) {
       "copy");
 }
 
+// `act` on input 0 into the output, or on the output in place.
 template <typename T>
-void activation(OpContext& ctx, Launch& launch, kernels::Activation act) {
+void activation(OpContext& ctx, Launch& launch, kernels::Activation act, bool inPlace = false) {
+  const T* x = inPlace ? out<T>(ctx) : in<T>(ctx, 0);
   checkCuda(ctx,
-            biasActivation(in<T>(ctx, 0), out<T>(ctx), 1, 1, shapeElements(ctx.outShapes[0]),
+            biasActivation(x, out<T>(ctx), 1, 1, shapeElements(ctx.outShapes[0]),
                            static_cast<const T*>(nullptr), static_cast<const T*>(nullptr), act,
                            launch.stream),
             "activation kernel");
@@ -127,6 +129,11 @@ void runBinary(OpContext& ctx, Launch& launch) {
                  : binary(kOp, in<float>(ctx, 0), in<float>(ctx, 1), out<float>(ctx), s, count,
                           launch.stream),
             "binary kernel");
+  // The activation the builder fused into the op (an Add + Relu whose Add found no Conv to
+  // join), applied in place like a cpu host op does.
+  const kernels::Activation act = fusedActivation(ctx);
+  if (act.kind == kernels::ActivationKind::kNone) return;
+  half ? activation<__half>(ctx, launch, act, true) : activation<float>(ctx, launch, act, true);
 }
 
 int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {

@@ -40,6 +40,9 @@ class TacticCache {
   struct Tactic {
     int algorithm = 0;
     size_t workspace = 0;
+    // A finalized plan of cuDNN's graph API (cudnnBackendDescriptor_t), shared by the
+    // contexts (finalizing one can compile a kernel); null for a legacy algorithm.
+    std::shared_ptr<void> plan;
   };
   // The tactic for (layer, input shape); `choose` times the candidates the first time.
   Tactic get(size_t layer, const Dims& shape, const std::function<Tactic()>& choose) {

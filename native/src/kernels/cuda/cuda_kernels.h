@@ -24,6 +24,11 @@ cudaError_t biasActivation(const T* x, T* y, int64_t outer, int64_t channels, in
                            const T* bias, const T* residual, kernels::Activation act,
                            cudaStream_t stream, bool nhwc = false);
 
+// out[0] = max |a - b| (infinite when either holds NaN or Inf), out[1] = max |b|, over `count`
+// half values; `out` is two device floats.
+cudaError_t halfDistance(const __half* a, const __half* b, int64_t count, float* out,
+                         cudaStream_t stream);
+
 enum class BinaryOp { kAdd, kSub, kMul, kDiv };
 
 // Element strides of an input broadcast to the output's dims (0 along broadcast dims).
