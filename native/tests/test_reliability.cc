@@ -547,3 +547,68 @@ TEST(lrn_window_sums_match_a_direct_reference_and_huge_sizes_run_in_linear_time)
                                 (1e-6 + std::abs(in[ch]) / std::pow(2.0, 0.75)));
   CHECK(worst < 1e-5);
 }
+
+// The DFT of points x[j * stride] (real, or complex pairs) at bin k, summed directly in double.
+std::pair<double, double> directDft(const float* x, int64_t stride, bool complex, int64_t points,
+                                    int64_t n, int64_t k, bool inverse) {
+  double re = 0, im = 0;
+  const double pi = std::acos(-1.0);
+  for (int64_t j = 0; j < std::min(points, n); ++j) {
+    const double angle = (inverse ? 2 : -2) * pi * static_cast<double>((j * k) % n) / double(n);
+    const double xr = x[j * stride], xi = complex ? x[j * stride + 1] : 0.0;
+    re += xr * std::cos(angle) - xi * std::sin(angle);
+    im += xr * std::sin(angle) + xi * std::cos(angle);
+  }
+  return inverse ? std::pair{re / double(n), im / double(n)} : std::pair{re, im};
+}
+
+TEST(dft_matches_direct_sums_at_any_length_and_long_signals_run_in_n_log_n) {
+  // DFT runs radix-2 FFTs for powers of two and Bluestein's chirp z-transform otherwise (direct
+  // sums took hours for a hostile length: fuzz_plan). Complex and real, forward and inverse,
+  // dft_length shorter and longer than the signal (truncated / zero-padded), onesided.
+  struct Case {
+    int64_t points, length, comps;
+    bool inverse, onesided;
+  };
+  for (const Case c :
+       {Case{1, 1, 2, false, false}, Case{2, 2, 2, true, false}, Case{7, 7, 2, false, false},
+        Case{16, 16, 2, true, false}, Case{100, 100, 2, false, false},
+        Case{1000, 1000, 1, true, false}, Case{9, 12, 1, false, true},
+        Case{40, 33, 2, false, false}, Case{64, 64, 1, false, true}}) {
+    const int64_t le = c.length;
+    std::vector<uint8_t> lengthBytes(8);
+    std::memcpy(lengthBytes.data(), &le, 8);
+    AttrValue inverse = integer(c.inverse ? 1 : 0), onesided = integer(c.onesided ? 1 : 0);
+    Network n = layerOf("DFT",
+                        {input(DataType::kFloat32, {2, c.points, c.comps}),
+                         constant(DataType::kInt64, {}, lengthBytes)},
+                        DataType::kFloat32, {{"inverse", inverse}, {"onesided", onesided}});
+    std::vector<uint8_t> inBytes, outBytes;
+    const auto plan = run(n, &inBytes, &outBytes);
+    const int64_t bins = c.onesided ? c.length / 2 + 1 : c.length;
+    CHECK(plan->shapes[n.outputs[0]] == Dims({2, bins, 2}));
+    const auto* in = reinterpret_cast<const float*>(inBytes.data());
+    const auto* out = reinterpret_cast<const float*>(outBytes.data());
+    double worst = 0, largest = 0;
+    for (int64_t b = 0; b < 2; ++b)
+      for (int64_t k = 0; k < bins; ++k) {
+        const auto [re, im] = directDft(in + b * c.points * c.comps, c.comps, c.comps == 2,
+                                        c.points, c.length, k, c.inverse);
+        const float* y = out + (b * bins + k) * 2;
+        worst = std::max({worst, std::abs(y[0] - re), std::abs(y[1] - im)});
+        largest = std::max({largest, std::abs(re), std::abs(im)});
+      }
+    CHECK(worst <= 1e-6 * std::max(1.0, largest));
+  }
+  // 1,000,003 points (a prime: Bluestein over 2^21): a few bins against direct sums.
+  const int64_t points = 1000003;
+  std::vector<uint8_t> inBytes, outBytes;
+  run(layerOf("DFT", {input(DataType::kFloat32, {1, points, 1})}, DataType::kFloat32, {}), &inBytes,
+      &outBytes);
+  const auto* in = reinterpret_cast<const float*>(inBytes.data());
+  const auto* out = reinterpret_cast<const float*>(outBytes.data());
+  for (int64_t k : {int64_t{0}, int64_t{1}, int64_t{777}, points / 2, points - 1}) {
+    const auto [re, im] = directDft(in, 1, false, points, points, k, false);
+    CHECK(std::abs(out[2 * k] - re) < 1e-6 * 600 && std::abs(out[2 * k + 1] - im) < 1e-6 * 600);
+  }
+}

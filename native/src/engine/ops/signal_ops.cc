@@ -1,8 +1,10 @@
 // Signal processing on float32: DFT (forward/inverse, onesided, dft_length), STFT (framed,
 // windowed DFTs) and MelWeightMatrix. Complex values are a trailing dim of 2 (real, imag);
-// transforms are direct sums in double, exact enough for the sizes models use them at.
+// transforms are FFTs in double: radix 2 for powers of two, Bluestein's chirp z-transform for
+// other lengths (direct O(n^2) sums took hours for a hostile length: fuzz_plan).
 #include <algorithm>
 #include <cmath>
+#include <complex>
 #include <string>
 #include <vector>
 
@@ -21,26 +23,92 @@ int64_t scalarInput(const OpContext& ctx, size_t input, const std::string& what)
   return v[0];
 }
 
-// One transform of n input points (complex, `stride` elements apart, zero beyond `available`)
-// into `bins` output points.
-void dft(const float* x, int64_t stride, bool complex, int64_t available, int64_t n, int64_t bins,
-         bool inverse, float* y, int64_t yStride) {
-  const double sign = inverse ? 1.0 : -1.0;
-  for (int64_t k = 0; k < bins; ++k) {
-    double re = 0, im = 0;
-    for (int64_t j = 0; j < std::min(n, available); ++j) {
-      const double xr = x[j * stride], xi = complex ? x[j * stride + 1] : 0.0;
-      const double angle =
-          sign * 2 * kPi * static_cast<double>((j * k) % n) / static_cast<double>(n);
-      const double c = std::cos(angle), s = std::sin(angle);
-      re += xr * c - xi * s;
-      im += xr * s + xi * c;
+using Complex = std::complex<double>;
+
+// In-place iterative radix-2 FFT of a power-of-two length, e^(sign 2 pi i jk / m) kernel.
+void fft(std::vector<Complex>& a, double sign) {
+  const size_t m = a.size();
+  for (size_t i = 1, j = 0; i < m; ++i) {  // bit-reversal permutation
+    size_t bit = m >> 1;
+    for (; j & bit; bit >>= 1) j ^= bit;
+    j |= bit;
+    if (i < j) std::swap(a[i], a[j]);
+  }
+  for (size_t len = 2; len <= m; len <<= 1) {
+    for (size_t k = 0; k < len / 2; ++k) {
+      // Each twiddle from its own angle, not by repeated multiplication (error would grow).
+      const double angle = sign * 2 * kPi * static_cast<double>(k) / static_cast<double>(len);
+      const Complex w(std::cos(angle), std::sin(angle));
+      for (size_t i = k; i < m; i += len) {
+        const Complex u = a[i], v = a[i + len / 2] * w;
+        a[i] = u + v;
+        a[i + len / 2] = u - v;
+      }
     }
-    if (inverse) re /= static_cast<double>(n), im /= static_cast<double>(n);
-    y[k * yStride] = static_cast<float>(re);
-    y[k * yStride + 1] = static_cast<float>(im);
   }
 }
+
+// Transforms of n points (zero beyond the input's `available` points) into `bins` outputs,
+// planned once per layer run: the chirp and its transform are shared by every signal.
+class DftPlan {
+ public:
+  DftPlan(int64_t n, int64_t bins, bool inverse)
+      : n_(n), bins_(bins), inverse_(inverse), sign_(inverse ? 1.0 : -1.0) {
+    size_t m = 1;
+    while (m < static_cast<size_t>(n)) m <<= 1;
+    if (m == static_cast<size_t>(n)) {
+      buffer_.resize(m);
+      return;
+    }
+    // Bluestein: jk = (j^2 + k^2 - (k - j)^2) / 2 turns the DFT into a convolution with the
+    // chirp w_j = e^(sign pi i j^2 / n), done by FFTs of a power-of-two length >= 2n - 1.
+    while (m < static_cast<size_t>(2 * n - 1)) m <<= 1;
+    chirp_.resize(static_cast<size_t>(n));
+    // j^2 mod 2n (kept by (j + 1)^2 = j^2 + 2j + 1) keeps each angle small and exact.
+    for (int64_t j = 0, j2 = 0; j < n; j2 = (j2 + 2 * j + 1) % (2 * n), ++j) {
+      const double angle = sign_ * kPi * static_cast<double>(j2) / static_cast<double>(n);
+      chirp_[static_cast<size_t>(j)] = Complex(std::cos(angle), std::sin(angle));
+    }
+    kernel_.assign(m, Complex(0, 0));
+    for (int64_t j = 0; j < n; ++j) {
+      kernel_[static_cast<size_t>(j)] = std::conj(chirp_[static_cast<size_t>(j)]);
+      if (j > 0) kernel_[m - static_cast<size_t>(j)] = std::conj(chirp_[static_cast<size_t>(j)]);
+    }
+    fft(kernel_, -1);
+    buffer_.resize(m);
+  }
+
+  // x: points `stride` floats apart (real, or real and imaginary); y: bins `yStride` apart.
+  void run(const float* x, int64_t stride, bool complex, int64_t available, float* y,
+           int64_t yStride) {
+    std::fill(buffer_.begin(), buffer_.end(), Complex(0, 0));
+    for (int64_t j = 0; j < std::min(n_, available); ++j) {
+      const Complex v(x[j * stride], complex ? x[j * stride + 1] : 0.0f);
+      buffer_[static_cast<size_t>(j)] = chirp_.empty() ? v : v * chirp_[static_cast<size_t>(j)];
+    }
+    if (chirp_.empty()) {
+      fft(buffer_, sign_);
+    } else {
+      fft(buffer_, -1);
+      for (size_t i = 0; i < buffer_.size(); ++i) buffer_[i] *= kernel_[i];
+      fft(buffer_, 1);  // the inverse transform, unscaled: divide by m below
+    }
+    const double scale = (chirp_.empty() ? 1.0 : 1.0 / static_cast<double>(buffer_.size())) /
+                         (inverse_ ? static_cast<double>(n_) : 1.0);
+    for (int64_t k = 0; k < bins_; ++k) {
+      Complex v = buffer_[static_cast<size_t>(k)] * scale;
+      if (!chirp_.empty()) v *= chirp_[static_cast<size_t>(k)];
+      y[k * yStride] = static_cast<float>(v.real());
+      y[k * yStride + 1] = static_cast<float>(v.imag());
+    }
+  }
+
+ private:
+  int64_t n_, bins_;
+  bool inverse_;
+  double sign_;
+  std::vector<Complex> chirp_, kernel_, buffer_;
+};
 
 struct DftShape {
   int64_t axis = 1;    // the signal axis in the input
@@ -86,10 +154,11 @@ void runDft(OpContext& ctx) {
   const int64_t comps = x.back();
   const float* src = ctx.f32(0);
   float* dst = ctx.outF32(0);
+  DftPlan plan(s.length, s.bins, inverse);
   for (int64_t o = 0; o < outer; ++o)
     for (int64_t i = 0; i < inner; ++i)
-      dft(src + (o * x[s.axis] * inner + i) * comps, inner * comps, complex, x[s.axis], s.length,
-          s.bins, inverse, dst + (o * s.bins * inner + i) * 2, inner * 2);
+      plan.run(src + (o * x[s.axis] * inner + i) * comps, inner * comps, complex, x[s.axis],
+               dst + (o * s.bins * inner + i) * 2, inner * 2);
 }
 
 struct StftShape {
@@ -131,13 +200,14 @@ void runStft(OpContext& ctx) {
   const float* src = ctx.f32(0);
   float* dst = ctx.outF32(0);
   std::vector<float> frame(static_cast<size_t>(s.frameLength * comps));
+  DftPlan plan(s.frameLength, s.bins, false);
   for (int64_t b = 0; b < x[0]; ++b) {
     for (int64_t f = 0; f < s.frames; ++f) {
       const float* at = src + (b * x[1] + f * s.step) * comps;
       for (int64_t j = 0; j < s.frameLength * comps; ++j)
         frame[j] = at[j] * (window ? window[j / comps] : 1.0f);
-      dft(frame.data(), comps, comps == 2, s.frameLength, s.frameLength, s.bins, false,
-          dst + ((b * s.frames + f) * s.bins) * 2, 2);
+      plan.run(frame.data(), comps, comps == 2, s.frameLength,
+               dst + ((b * s.frames + f) * s.bins) * 2, 2);
     }
   }
 }
