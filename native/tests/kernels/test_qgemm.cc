@@ -237,6 +237,7 @@ TEST(qconv2d_matches_reference) {
   const QConv2dParams cases[] = {
       convCase(1, 3, 17, 19, 8, 7, 2, 3, 1),     // a stem: K = 147, stride 2
       convCase(1, 3, 9, 75, 8, 7, 2, 3, 1),      // wide rows: the vector stride-2 gather
+      convCase(1, 3, 15, 21, 9, 3, 2, 1, 1),     // MobileNet's 3x3/2 stem
       convCase(1, 8, 5, 67, 8, 1, 2, 0, 1),      // 1x1 stride 2, wide rows
       convCase(2, 16, 9, 9, 24, 1, 1, 0, 1),     // 1x1 direct packing, batch 2
       convCase(1, 12, 8, 10, 20, 3, 1, 1, 1),    // 3x3 same
