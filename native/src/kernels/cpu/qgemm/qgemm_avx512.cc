@@ -6,31 +6,12 @@
 #include <cstring>
 
 #include "kernels/cpu/qgemm/qgemm_internal.h"
+#include "kernels/cpu/qgemm/requant_avx512.h"
 
 namespace kiln::kernels::qgemm {
 namespace {
 
 constexpr int64_t kNr = 32;
-
-// The requantization constants of a tile. Clamping in float to [lo - zp, hi - zp] (integers,
-// so exact) before rounding gives requantizeOne's bytes: rounding is monotonic and leaves
-// integers alone, so clamp-then-round equals round-then-clamp, and the int32 conversion can
-// no longer overflow. Two float ops replace the two bounds and the two integer clamps.
-struct Epilogue {
-  __m512 lo, hi;
-  __m512i zero;
-  explicit Epilogue(const QRequant& rq)
-      : lo(_mm512_set1_ps(static_cast<float>(rq.lo - rq.zeroPoint))),
-        hi(_mm512_set1_ps(static_cast<float>(rq.hi - rq.zeroPoint))),
-        zero(_mm512_set1_epi32(rq.zeroPoint)) {}
-  // 16 sums plus the bias as 16 bytes. NaN (only from a NaN or infinite scale) meets min's
-  // second operand first and becomes hi, as requantizeOne's bound sends it there too.
-  __m128i bytes(__m512i acc, __m512i bias, __m512 scale) const {
-    __m512 v = _mm512_mul_ps(_mm512_cvtepi32_ps(_mm512_add_epi32(acc, bias)), scale);
-    v = _mm512_max_ps(_mm512_min_ps(v, hi), lo);
-    return _mm512_cvtepi32_epi8(_mm512_add_epi32(_mm512_cvtps_epi32(v), zero));
-  }
-};
 
 // Every loop over rows and vectors is unrolled, so each accumulator is a fixed register: with
 // rolled loops GCC 12 kept copying the 16 accumulators between registers and spilling some to
@@ -60,7 +41,7 @@ void tile(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, i
       for (int v = 0; v < NV; ++v) acc[r][v] = _mm512_dpbusd_epi32(acc[r][v], bv[v], w);
     }
   }
-  const Epilogue e(rq);
+  const RequantAvx512 e(rq);
   if (rows == kQGemmMr && n == NV * 16) {
 #pragma GCC unroll 8
     for (int r = 0; r < kQGemmMr; ++r) {
@@ -69,7 +50,7 @@ void tile(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, i
 #pragma GCC unroll 2
       for (int v = 0; v < NV; ++v)
         _mm_storeu_si128(reinterpret_cast<__m128i*>(c + r * ldc + v * 16),
-                         e.bytes(acc[r][v], b, s));
+                         e.bytes(_mm512_add_epi32(acc[r][v], b), s));
     }
     return;
   }
@@ -83,7 +64,7 @@ void tile(int64_t k4, const int32_t* a, const uint8_t* b, const int64_t* bOff, i
       const int64_t left = n - v * 16;
       if (left <= 0) break;
       const __mmask16 mask = left >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << left) - 1);
-      _mm_mask_storeu_epi8(c + r * ldc + v * 16, mask, e.bytes(acc[r][v], b, s));
+      _mm_mask_storeu_epi8(c + r * ldc + v * 16, mask, e.bytes(_mm512_add_epi32(acc[r][v], b), s));
     }
   }
 }
