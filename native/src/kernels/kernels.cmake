@@ -57,12 +57,14 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/quantize.cc
   ${KILN_KERNEL_DIR}/qgemm/qpool.cc
+  ${KILN_KERNEL_DIR}/qgemm/qpool_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/quantize_avx512.cc
 )
 set_source_files_properties(${KILN_KERNEL_DIR}/qgemm/qgemm_avx2.cc PROPERTIES
   COMPILE_OPTIONS "-mavx2;-mfma;-mavxvnni")
 set_source_files_properties(${KILN_KERNEL_DIR}/qgemm/qgemm_avx512.cc
   ${KILN_KERNEL_DIR}/qgemm/qdepthwise_avx512.cc ${KILN_KERNEL_DIR}/qgemm/quantize_avx512.cc
+  ${KILN_KERNEL_DIR}/qgemm/qpool_avx512.cc
   PROPERTIES
   COMPILE_OPTIONS "-mavx512f;-mavx512bw;-mavx512vl;-mavx512dq;-mavx512vnni;-Wno-maybe-uninitialized")
 set(KILN_KERNEL_AVX2_SOURCES

@@ -51,6 +51,7 @@ struct GemmCase {
   int64_t m, n, k;
   uint8_t zb;
   bool outSigned;
+  bool clipped = false;  // a range narrower than 8 bits, as a fused Relu or Clip leaves
 };
 
 // Requantization parameters that spread the outputs over the whole 8-bit range.
@@ -84,9 +85,9 @@ std::vector<uint8_t> refGemm(const GemmCase& c, const int8_t* a, const uint8_t* 
 }
 
 const GemmCase kGemmCases[] = {
-    {1, 1, 1, 0, false},        {8, 16, 4, 128, false},    {9, 17, 5, 7, true},
-    {13, 33, 37, 255, false},   {64, 49, 576, 114, false}, {3, 100, 147, 0, true},
-    {24, 31, 1023, 200, false},
+    {1, 1, 1, 0, false},        {8, 16, 4, 128, false},       {9, 17, 5, 7, true},
+    {13, 33, 37, 255, false},   {64, 49, 576, 114, false},    {3, 100, 147, 0, true},
+    {24, 31, 1023, 200, false}, {16, 64, 20, 9, false, true}, {11, 40, 24, 77, true, true},
 };
 
 }  // namespace
@@ -107,6 +108,10 @@ TEST(qgemm_every_variant_matches_reference) {
     std::vector<float> scale;
     QRequant rq;
     makeRequant(c.m, c.k, c.outSigned, 3, bias, scale, rq);
+    if (c.clipped) {
+      rq.lo = rq.zeroPoint + 4;
+      rq.hi = rq.zeroPoint + 90;
+    }
     const std::vector<uint8_t> want = refGemm(c, a.data(), b.data(), rq);
     const kiln::kernels::QPackedA pa = kiln::kernels::packQGemmA(a.data(), c.m, c.k);
     std::vector<uint8_t> pb(static_cast<size_t>(kiln::kernels::qgemmPackedBSize(c.k, c.n)));
@@ -232,8 +237,12 @@ TEST(qconv2d_matches_reference) {
   const QConv2dParams cases[] = {
       convCase(1, 3, 17, 19, 8, 7, 2, 3, 1),     // a stem: K = 147, stride 2
       convCase(1, 3, 9, 75, 8, 7, 2, 3, 1),      // wide rows: the vector stride-2 gather
+      convCase(1, 3, 15, 21, 9, 3, 2, 1, 1),     // MobileNet's 3x3/2 stem
       convCase(1, 8, 5, 67, 8, 1, 2, 0, 1),      // 1x1 stride 2, wide rows
       convCase(2, 16, 9, 9, 24, 1, 1, 0, 1),     // 1x1 direct packing, batch 2
+      convCase(1, 10, 7, 9, 13, 1, 1, 0, 1),     // 1x1: ragged K, M and column blocks
+      convCase(1, 12, 3, 3, 20, 1, 1, 0, 1),     // 1x1, one short block over split panels
+      convCase(1, 8, 40, 40, 16, 1, 1, 0, 2),    // 1x1 grouped, many blocks
       convCase(1, 12, 8, 10, 20, 3, 1, 1, 1),    // 3x3 same
       convCase(1, 8, 11, 11, 8, 1, 2, 0, 1),     // 1x1 stride 2 (im2col)
       convCase(1, 8, 10, 9, 12, 3, 1, 1, 2),     // grouped
@@ -374,12 +383,14 @@ TEST(max_pool_8bit_matches_reference) {
     int64_t h, w, kh, kw, sh, sw, pad, dh, dw;
     bool ceil;
   };
-  // ResNet's 3x3/2 stem pool, wide rows (the vector paths), strides 1 and 3, dilation, ceil
-  // mode and asymmetric windows.
+  // ResNet's 3x3/2 stem pool, wide rows (the vector paths; rows of several 64- and 128-column
+  // steps), strides 1 and 3, dilation, ceil mode and asymmetric windows, on every ISA tier.
   const PoolCase cases[] = {
       {13, 11, 3, 3, 2, 2, 1, 1, 1, false}, {9, 70, 3, 3, 2, 2, 1, 1, 1, false},
       {7, 40, 2, 2, 1, 1, 0, 1, 1, false},  {10, 35, 3, 3, 3, 3, 1, 1, 1, true},
       {12, 45, 3, 2, 2, 2, 1, 2, 2, false}, {6, 33, 1, 4, 1, 3, 0, 1, 1, true},
+      {5, 300, 3, 3, 2, 2, 1, 1, 1, false}, {4, 200, 3, 3, 1, 1, 1, 1, 1, false},
+      {8, 131, 5, 5, 2, 2, 2, 1, 1, true},  {3, 140, 2, 3, 1, 2, 0, 1, 3, false},
   };
   uint32_t seed = 10;
   for (const PoolCase& c : cases) {
@@ -408,10 +419,13 @@ TEST(max_pool_8bit_matches_reference) {
               }
             want[(pl * oh + y) * ow + xx] = static_cast<uint8_t>(m);
           }
-      kiln::kernels::maxPool2d8(p, x.data(), isSigned, got.data());
-      sameBytes(std::string(isSigned ? "maxPool2d8 int8 " : "maxPool2d8 uint8 ") +
-                    std::to_string(c.h) + "x" + std::to_string(c.w),
-                got.data(), want.data(), want.size());
+      kt::forEachIsa([&](kiln::CpuIsa isa) {
+        std::fill(got.begin(), got.end(), 0xAB);
+        kiln::kernels::maxPool2d8(p, x.data(), isSigned, got.data());
+        sameBytes(std::string(isSigned ? "maxPool2d8 int8 " : "maxPool2d8 uint8 ") +
+                      kiln::isaName(isa) + " " + std::to_string(c.h) + "x" + std::to_string(c.w),
+                  got.data(), want.data(), want.size());
+      });
     }
   }
 }

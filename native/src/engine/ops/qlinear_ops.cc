@@ -29,20 +29,17 @@ int32_t zeroPoint(const OpContext& ctx, size_t i) {
                                          : static_cast<const uint8_t*>(ctx.in[i].data)[0];
 }
 
-// The geometry parts packing depends on; everything else is read per run.
-kernels::QConv2dParams weightGeometry(const LayerDesc& layer, const Dims& w) {
-  kernels::QConv2dParams p;
-  p.group = layer.attrInt("group", 1);
-  p.outChannels = w[0];
-  p.inChannels = w[1] * p.group;
-  p.kernelH = w[2];
-  p.kernelW = w[3];
-  return p;
-}
+// How a layer's pads are given: explicitly, or by auto_pad against each run's input size.
+enum class AutoPad { kExplicit, kValid, kSameUpper, kSameLower };
 
+// The packed weights and the layer's attributes, read once at engine load: parsing them on
+// every run (string keys, vectors) cost about as much as a small MobileNet layer's kernel.
 struct PreparedQConv {
   kernels::QConvWeights weights;
   int64_t outChannels = 0;
+  kernels::QConv2dParams geometry;  // without the input's batch and size and its zero point
+  AutoPad autoPad = AutoPad::kExplicit;
+  bool relu = false;  // the builder's fused Relu (attribute "activation")
 };
 
 // Input 3 when it is a constant int8 tensor of the given rank whose zero point (input 5) is
@@ -61,15 +58,36 @@ const TensorDesc* packableWeights(const LayerDesc& layer, const Network& network
   return &w;
 }
 
+// Null where the fast path does not apply; the reference path then runs the layer or reports
+// what is wrong with it.
 std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Network& network) {
   const TensorDesc* weights = packableWeights(layer, network, 4);
   if (weights == nullptr) return nullptr;
   const TensorDesc& w = *weights;
+  const std::vector<int64_t> s = layer.attrInts("strides", {1, 1});
+  const std::vector<int64_t> d = layer.attrInts("dilations", {1, 1});
+  const std::vector<int64_t> pads = layer.attrInts("pads", {0, 0, 0, 0});
+  const std::string autoPad = layer.attrString("auto_pad", "NOTSET");
+  const std::string act = layer.attrString("activation", "");
+  if (s.size() != 2 || d.size() != 2 || pads.size() != 4 || !(act.empty() || act == "Relu"))
+    return nullptr;
   try {
     auto prepared = std::make_shared<PreparedQConv>();
+    kernels::QConv2dParams& p = prepared->geometry;
+    p.group = layer.attrInt("group", 1);
+    p.outChannels = w.shape[0];
+    p.inChannels = w.shape[1] * p.group;
+    p.kernelH = w.shape[2];
+    p.kernelW = w.shape[3];
+    p.strideH = s[0], p.strideW = s[1], p.dilationH = d[0], p.dilationW = d[1];
+    p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
+    prepared->autoPad = autoPad == "VALID"        ? AutoPad::kValid
+                        : autoPad == "SAME_UPPER" ? AutoPad::kSameUpper
+                        : autoPad == "SAME_LOWER" ? AutoPad::kSameLower
+                                                  : AutoPad::kExplicit;
+    prepared->relu = act == "Relu";
     prepared->weights = kernels::packQConvWeights(
-        weightGeometry(layer, w.shape),
-        reinterpret_cast<const int8_t*>(network.weights[w.constant].data()));
+        p, reinterpret_cast<const int8_t*>(network.weights[w.constant].data()));
     prepared->outChannels = w.shape[0];
     return prepared;
   } catch (const Error&) {
@@ -80,30 +98,26 @@ std::shared_ptr<const void> prepareQLinearConv(const LayerDesc& layer, const Net
 // Full geometry for this run's input (auto_pad resolved against the input size); the zero point
 // is read when running.
 kernels::QConv2dParams convParams(const OpContext& ctx) {
+  const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
   const Dims& x = ctx.shape(0);
-  kernels::QConv2dParams p = weightGeometry(ctx.layer, ctx.shape(3));
+  kernels::QConv2dParams p = prepared->geometry;
   p.batch = x[0];
   p.inH = x[2];
   p.inW = x[3];
-  const std::vector<int64_t> s = ctx.layer.attrInts("strides", {1, 1});
-  const std::vector<int64_t> d = ctx.layer.attrInts("dilations", {1, 1});
-  std::vector<int64_t> pads = ctx.layer.attrInts("pads", {0, 0, 0, 0});
-  ctx.require(s.size() == 2 && d.size() == 2 && pads.size() == 4,
-              "strides/dilations/pads do not match the spatial rank");
-  p.strideH = s[0], p.strideW = s[1], p.dilationH = d[0], p.dilationW = d[1];
-  const std::string autoPad = ctx.layer.attrString("auto_pad", "NOTSET");
-  if (autoPad == "VALID") pads = {0, 0, 0, 0};
-  if (autoPad == "SAME_UPPER" || autoPad == "SAME_LOWER") {
+  if (prepared->autoPad == AutoPad::kValid) p.padTop = p.padLeft = p.padBottom = p.padRight = 0;
+  if (prepared->autoPad == AutoPad::kSameUpper || prepared->autoPad == AutoPad::kSameLower) {
     const int64_t in[2] = {p.inH, p.inW}, k[2] = {p.kernelH, p.kernelW};
+    const int64_t s[2] = {p.strideH, p.strideW}, d[2] = {p.dilationH, p.dilationW};
+    int64_t begin[2], end[2];
     for (int a = 0; a < 2; ++a) {
       const int64_t out = (in[a] + s[a] - 1) / s[a];
       const int64_t total = std::max<int64_t>(0, (out - 1) * s[a] + (k[a] - 1) * d[a] + 1 - in[a]);
       const int64_t small = total / 2;
-      pads[a] = autoPad == "SAME_UPPER" ? small : total - small;
-      pads[a + 2] = total - pads[a];
+      begin[a] = prepared->autoPad == AutoPad::kSameUpper ? small : total - small;
+      end[a] = total - begin[a];
     }
+    p.padTop = begin[0], p.padLeft = begin[1], p.padBottom = end[0], p.padRight = end[1];
   }
-  p.padTop = pads[0], p.padLeft = pads[1], p.padBottom = pads[2], p.padRight = pads[3];
   return p;
 }
 
@@ -129,8 +143,9 @@ kernels::QRequant requantOf(const OpContext& ctx, int64_t m, bool relu, std::vec
   const int64_t wsCount = shapeElements(ctx.shape(4));
   ctx.require(wsCount == 1 || wsCount == m, "w_scale must be a scalar or one per output channel");
   // The float order onnxruntime uses: x_scale * w_scale / y_scale.
+  const float* ws = ctx.f32(4);
   scale.resize(static_cast<size_t>(m));
-  for (int64_t i = 0; i < m; ++i) scale[i] = xs * ctx.f32(4)[wsCount > 1 ? i : 0] / ys;
+  for (int64_t i = 0; i < m; ++i) scale[i] = xs * ws[wsCount > 1 ? i : 0] / ys;
   kernels::QRequant rq;
   rq.scale = scale.data();
   if (ctx.has(8)) {
@@ -159,16 +174,15 @@ const uint8_t* unsignedInput(const OpContext& ctx, std::vector<uint8_t>& shifted
 }
 
 void runQLinearConvFast(OpContext& ctx) {
-  const bool relu = hasRelu(ctx);
   if (!fastPath(ctx)) {
-    ctx.require(!relu, "a fused Relu needs constant int8 weights and an 8-bit 4-D input");
+    ctx.require(!hasRelu(ctx), "a fused Relu needs constant int8 weights and an 8-bit 4-D input");
     return runQLinearConv(ctx);
   }
   const auto* prepared = static_cast<const PreparedQConv*>(ctx.prepared);
   kernels::QConv2dParams p = convParams(ctx);
   p.inZeroPoint = static_cast<uint8_t>(zeroPoint(ctx, 2));
   std::vector<float> scale;
-  const kernels::QRequant rq = requantOf(ctx, prepared->outChannels, relu, scale);
+  const kernels::QRequant rq = requantOf(ctx, prepared->outChannels, prepared->relu, scale);
   std::vector<uint8_t> shifted;
   const uint8_t* x = unsignedInput(ctx, shifted, &p.inZeroPoint);
   kernels::qconv2d(p, prepared->weights, x, rq, ctx.out[0]);

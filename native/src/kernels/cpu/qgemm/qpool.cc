@@ -1,12 +1,15 @@
 // Max pooling of 8-bit planes in two passes that the compiler vectorizes: the max over each
 // input row's horizontal windows (the row split into its stride phases first, so every tap is a
-// contiguous run), then the max over the window's rows of those row maxima.
+// contiguous run), then the max over the window's rows of those row maxima. AVX-512 machines take
+// the one-pass kernel of qpool_avx512.cc.
 #include <algorithm>
 #include <cstring>
 #include <limits>
 #include <vector>
 
 #include "kernels/cpu/qgemm/qgemm_internal.h"
+#include "kernels/cpu/qgemm/quantize_internal.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/kernels/quantize.h"
 #include "kiln/kernels/scratch.h"
@@ -84,7 +87,8 @@ int64_t maxPool2d8ScratchBytes(const Pool2dParams& p) {
   int64_t oh = 0, ow = 0;
   pool2dOutputShape(p, &oh, &ow);
   const PoolRows r = poolRows(p, ow);
-  return r.padded + scratchProduct(r.phaseLen, p.strideW) + r.rowMax;
+  const int64_t portable = r.padded + scratchProduct(r.phaseLen, p.strideW) + r.rowMax;
+  return activeIsa() == CpuIsa::kAvx512 ? qgemm::maxPoolAvx512Bytes(p, ow) : portable;
 }
 
 void maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y) {
@@ -92,7 +96,13 @@ void maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y) {
   int64_t oh = 0, ow = 0;
   pool2dOutputShape(p, &oh, &ow);
   const int64_t planes = p.batch * p.channels, in = p.inH * p.inW, out = oh * ow;
+  const bool avx512 = activeIsa() == CpuIsa::kAvx512;
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 8, [&](size_t b, size_t e) {
+    if (avx512) {
+      std::vector<uint8_t> scratch(static_cast<size_t>(qgemm::maxPoolAvx512Bytes(p, ow)));
+      return qgemm::maxPoolPlanesAvx512(p, x, isSigned, y, static_cast<int64_t>(b),
+                                        static_cast<int64_t>(e), oh, ow, scratch.data());
+    }
     PoolScratch s = makeScratch(p, ow);
     for (size_t i = b; i < e; ++i) {
       const int64_t k = static_cast<int64_t>(i);
