@@ -27,24 +27,28 @@ inline __mmask16 lanes(int64_t n) {
                   : static_cast<__mmask16>((1u << n) - 1);
 }
 
-// One tile: rows [0, mr) of the panel a ([K][kMr]) times columns [0, nr) of x (rows P apart).
+// One tile: rows [0, mr) of the panel a ([K][kMr]) times columns [0, nr) of x (rows P apart),
+// computed for Rows >= mr rows and Vecs * 16 >= nr columns: edge tiles run smaller instances
+// instead of multiply-adding padding (a 64-channel layer's last panel has 4 of 12 rows, and
+// a 14 x 14 layer's last column block 4 of 32 columns).
+template <int Rows, int Vecs>
 void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t nr,
           const float* bias, const float* residual, const Activation& act, float* y) {
-  __m512 acc[kMr][2];
+  __m512 acc[Rows][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
   const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
   for (int64_t k = 0; k < K; ++k) {
     // Long-K panels come from memory once per task (column blocks vary fastest): fetch ~1.5 KB
     // ahead, as the GEMM micro-kernel does for its weights.
     _mm_prefetch(reinterpret_cast<const char*>(a + 32 * kMr), _MM_HINT_T0);
     const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
-    const __m512 b1 = _mm512_maskz_loadu_ps(m1, x + k * P + 16);
+    const __m512 b1 = Vecs == 2 ? _mm512_maskz_loadu_ps(m1, x + k * P + 16) : b0;
 #pragma GCC unroll 12
-    for (int r = 0; r < kMr; ++r) {
+    for (int r = 0; r < Rows; ++r) {
       const __m512 av = _mm512_set1_ps(a[r]);
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      if (Vecs == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
     a += kMr;
   }
@@ -57,23 +61,28 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
     return o;
   };
 #pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) {
+  for (int r = 0; r < Rows; ++r) {
     if (r >= mr) break;
-    __m512 o0 = acc[r][0], o1 = acc[r][1];
-    // The GEMM path's order: residual (its beta = 1 term), then bias, then the activation.
-    if (residual) {
-      o0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, residual + r * P), o0);
-      o1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, residual + r * P + 16), o1);
+#pragma GCC unroll 2
+    for (int v = 0; v < Vecs; ++v) {
+      const __mmask16 m = v == 0 ? m0 : m1;
+      __m512 o = acc[r][v];
+      // The GEMM path's order: residual (its beta = 1 term), then bias, then the activation.
+      if (residual) o = _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + r * P + 16 * v), o);
+      if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[r]));
+      _mm512_mask_storeu_ps(y + r * P + 16 * v, m, finish(o));
     }
-    if (bias) {
-      const __m512 bv = _mm512_set1_ps(bias[r]);
-      o0 = _mm512_add_ps(o0, bv);
-      o1 = _mm512_add_ps(o1, bv);
-    }
-    _mm512_mask_storeu_ps(y + r * P, m0, finish(o0));
-    _mm512_mask_storeu_ps(y + r * P + 16, m1, finish(o1));
     if (!inRegisters) kernels::applyActivation(act, y + r * P, static_cast<size_t>(nr));
   }
+}
+
+using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int, int64_t, const float*,
+                        const float*, const Activation&, float*);
+
+// The smallest instance that covers mr rows and nr columns.
+TileFn tileFor(int mr, int64_t nr) {
+  if (nr > 16) return mr > 8 ? tile<12, 2> : mr > 4 ? tile<8, 2> : tile<4, 2>;
+  return mr > 8 ? tile<12, 1> : mr > 4 ? tile<8, 1> : tile<4, 1>;
 }
 
 }  // namespace
@@ -100,9 +109,10 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
         const int64_t panel = columnsFastest ? i / colBlocks : i % panels;
         const int64_t block = columnsFastest ? i % colBlocks : i / panels;
         const int64_t r0 = panel * kMr, j0 = block * kNr;
-        tile(packedA + r0 * K, K, x + j0, P, static_cast<int>(std::min<int64_t>(kMr, M - r0)),
-             std::min(kNr, P - j0), bias ? bias + r0 : nullptr,
-             residual ? residual + r0 * P + j0 : nullptr, act, y + r0 * P + j0);
+        const int mr = static_cast<int>(std::min<int64_t>(kMr, M - r0));
+        const int64_t nr = std::min(kNr, P - j0);
+        tileFor(mr, nr)(packedA + r0 * K, K, x + j0, P, mr, nr, bias ? bias + r0 : nullptr,
+                        residual ? residual + r0 * P + j0 : nullptr, act, y + r0 * P + j0);
       }
     }
   };
