@@ -28,16 +28,22 @@ inline __mmask16 lanes(int64_t n) {
 }
 
 // One tile: rows [0, mr) of the panel a ([K][kMr]) times columns [0, nr) of x (rows P apart),
-// computed for Rows >= mr rows and Vecs * 16 >= nr columns: edge tiles run smaller instances
-// instead of multiply-adding padding (a 64-channel layer's last panel has 4 of 12 rows, and
-// a 14 x 14 layer's last column block 4 of 32 columns).
-template <int Rows, int Vecs>
+// computed for Rows >= mr rows and Vecs * 16 (+ 1 with Column) >= nr columns: edge tiles run
+// smaller instances instead of multiply-adding padding (a 64-channel layer's last panel has 4
+// of 12 rows, and a 14 x 14 layer's last column block 4 of 32 columns).
+// Column takes the one column after the vector(s) with the rows in the lanes: a 7 x 7 layer's
+// 49 pixels are a block of 32 and one of 17, and the 17 as two vectors left 15 of 32 lanes
+// idle; as a vector and a column they cost 13 multiply-adds per k instead of 24. Each lane
+// still sums a[r] * x in k order, so results are the same.
+template <int Rows, int Vecs, bool Column = false>
 void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t nr,
           const float* bias, const float* residual, const Activation& act, float* y) {
+  static_assert(!Column || Vecs == 1, "the column follows a single vector");
   __m512 acc[Rows][2];
 #pragma GCC unroll 12
   for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+  __m512 col = _mm512_setzero_ps();  // Column: lane r is row r's column-16 sum
+  const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16), rowsMask = lanes(kMr);
   for (int64_t k = 0; k < K; ++k) {
     // Long-K panels come from memory once per task (column blocks vary fastest): fetch ~1.5 KB
     // ahead, as the GEMM micro-kernel does for its weights.
@@ -50,6 +56,8 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
       acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
       if (Vecs == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
     }
+    if (Column)
+      col = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(rowsMask, a), _mm512_set1_ps(x[k * P + 16]), col);
     a += kMr;
   }
   const bool inRegisters = act.kind == ActivationKind::kNone || act.kind == ActivationKind::kRelu ||
@@ -60,6 +68,19 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
     if (act.kind == ActivationKind::kClip) return _mm512_min_ps(_mm512_max_ps(o, lo), hi);
     return o;
   };
+  if (Column) {
+    // The column's rows are P apart: gathered and scattered through a small buffer, with the
+    // vector path's operations in its order.
+    const __mmask16 rm = lanes(mr);
+    alignas(64) float buf[16];
+    if (residual) {
+      for (int r = 0; r < mr; ++r) buf[r] = residual[r * P + 16];
+      col = _mm512_add_ps(_mm512_maskz_load_ps(rm, buf), col);
+    }
+    if (bias) col = _mm512_add_ps(col, _mm512_maskz_loadu_ps(rm, bias));
+    _mm512_store_ps(buf, finish(col));
+    for (int r = 0; r < mr; ++r) y[r * P + 16] = buf[r];
+  }
 #pragma GCC unroll 12
   for (int r = 0; r < Rows; ++r) {
     if (r >= mr) break;
@@ -81,6 +102,7 @@ using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int, int64
 
 // The smallest instance that covers mr rows and nr columns.
 TileFn tileFor(int mr, int64_t nr) {
+  if (nr == 17) return mr > 8 ? tile<12, 1, true> : mr > 4 ? tile<8, 1, true> : tile<4, 1, true>;
   if (nr > 16) return mr > 8 ? tile<12, 2> : mr > 4 ? tile<8, 2> : tile<4, 2>;
   return mr > 8 ? tile<12, 1> : mr > 4 ? tile<8, 1> : tile<4, 1>;
 }
