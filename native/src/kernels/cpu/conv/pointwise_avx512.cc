@@ -28,36 +28,47 @@ inline __mmask16 lanes(int64_t n) {
 }
 
 // One tile: rows [0, mr) of the panel a ([K][kMr]) times columns [0, nr) of x (rows P apart),
-// computed for Rows >= mr rows and Vecs * 16 (+ 1 with Column) >= nr columns: edge tiles run
-// smaller instances instead of multiply-adding padding (a 64-channel layer's last panel has 4
-// of 12 rows, and a 14 x 14 layer's last column block 4 of 32 columns).
-// Column takes the one column after the vector(s) with the rows in the lanes: a 7 x 7 layer's
-// 49 pixels are a block of 32 and one of 17, and the 17 as two vectors left 15 of 32 lanes
-// idle; as a vector and a column they cost 13 multiply-adds per k instead of 24. Each lane
-// still sums a[r] * x in k order, so results are the same.
-template <int Rows, int Vecs, bool Column = false>
+// computed for Rows >= mr rows and Vecs * 16 + Cols == nr columns (Vecs * 16 >= nr without
+// Cols): edge tiles run smaller instances instead of multiply-adding padding (a 64-channel
+// layer's last panel has 4 of 12 rows).
+// Cols takes up to kMaxCols columns after the vectors with the rows in the lanes: a 7 x 7
+// layer's 49 pixels are a block of 32 and one of 17, and the 17 as two vectors left 15 of 32
+// lanes idle; as a vector and a column they cost 13 multiply-adds per k instead of 24 (a 14 x
+// 14 layer's last 4 columns: 4 instead of 12). Each lane still sums a[r] * x in k order, so
+// results are the same.
+constexpr int kMaxCols = 4;
+
+template <int Rows, int Vecs, int Cols = 0>
 void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t nr,
           const float* bias, const float* residual, const Activation& act, float* y) {
-  static_assert(!Column || Vecs == 1, "the column follows a single vector");
+  static_assert(Cols == 0 || Vecs <= 1, "columns follow at most one vector");
   __m512 acc[Rows][2];
 #pragma GCC unroll 12
   for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  __m512 col = _mm512_setzero_ps();  // Column: lane r is row r's column-16 sum
+  __m512 col[kMaxCols];  // lane r: row r's sum for column 16 * Vecs + c
+#pragma GCC unroll 4
+  for (int c = 0; c < kMaxCols; ++c) col[c] = _mm512_setzero_ps();
   const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16), rowsMask = lanes(kMr);
   for (int64_t k = 0; k < K; ++k) {
     // Long-K panels come from memory once per task (column blocks vary fastest): fetch ~1.5 KB
     // ahead, as the GEMM micro-kernel does for its weights.
     _mm_prefetch(reinterpret_cast<const char*>(a + 32 * kMr), _MM_HINT_T0);
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
-    const __m512 b1 = Vecs == 2 ? _mm512_maskz_loadu_ps(m1, x + k * P + 16) : b0;
+    if (Vecs > 0) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
+      const __m512 b1 = Vecs == 2 ? _mm512_maskz_loadu_ps(m1, x + k * P + 16) : b0;
 #pragma GCC unroll 12
-    for (int r = 0; r < Rows; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      if (Vecs == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      for (int r = 0; r < Rows; ++r) {
+        const __m512 av = _mm512_set1_ps(a[r]);
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+        if (Vecs == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      }
     }
-    if (Column)
-      col = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(rowsMask, a), _mm512_set1_ps(x[k * P + 16]), col);
+    if (Cols > 0) {
+      const __m512 av = _mm512_maskz_loadu_ps(rowsMask, a);
+#pragma GCC unroll 4
+      for (int c = 0; c < Cols; ++c)
+        col[c] = _mm512_fmadd_ps(av, _mm512_set1_ps(x[k * P + 16 * Vecs + c]), col[c]);
+    }
     a += kMr;
   }
   const bool inRegisters = act.kind == ActivationKind::kNone || act.kind == ActivationKind::kRelu ||
@@ -68,18 +79,21 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
     if (act.kind == ActivationKind::kClip) return _mm512_min_ps(_mm512_max_ps(o, lo), hi);
     return o;
   };
-  if (Column) {
-    // The column's rows are P apart: gathered and scattered through a small buffer, with the
+#pragma GCC unroll 4
+  for (int c = 0; c < Cols; ++c) {
+    // A column's rows are P apart: gathered and scattered through a small buffer, with the
     // vector path's operations in its order.
+    const int64_t j = 16 * Vecs + c;
     const __mmask16 rm = lanes(mr);
     alignas(64) float buf[16];
+    __m512 o = col[c];
     if (residual) {
-      for (int r = 0; r < mr; ++r) buf[r] = residual[r * P + 16];
-      col = _mm512_add_ps(_mm512_maskz_load_ps(rm, buf), col);
+      for (int r = 0; r < mr; ++r) buf[r] = residual[r * P + j];
+      o = _mm512_add_ps(_mm512_maskz_load_ps(rm, buf), o);
     }
-    if (bias) col = _mm512_add_ps(col, _mm512_maskz_loadu_ps(rm, bias));
-    _mm512_store_ps(buf, finish(col));
-    for (int r = 0; r < mr; ++r) y[r * P + 16] = buf[r];
+    if (bias) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(rm, bias));
+    _mm512_store_ps(buf, finish(o));
+    for (int r = 0; r < mr; ++r) y[r * P + j] = buf[r];
   }
 #pragma GCC unroll 12
   for (int r = 0; r < Rows; ++r) {
@@ -100,11 +114,32 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
 using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int, int64_t, const float*,
                         const float*, const Activation&, float*);
 
-// The smallest instance that covers mr rows and nr columns.
+template <int Vecs, int Cols>
+TileFn rowsFor(int mr) {
+  return mr > 8 ? tile<12, Vecs, Cols> : mr > 4 ? tile<8, Vecs, Cols> : tile<4, Vecs, Cols>;
+}
+
+template <int Vecs>
+TileFn colsFor(int mr, int cols) {
+  switch (cols) {
+    case 1:
+      return rowsFor<Vecs, 1>(mr);
+    case 2:
+      return rowsFor<Vecs, 2>(mr);
+    case 3:
+      return rowsFor<Vecs, 3>(mr);
+    default:
+      return rowsFor<Vecs, 4>(mr);
+  }
+}
+
+// The cheapest instance for mr rows and nr columns: up to kMaxCols columns after whole
+// vectors go into lanes by rows; otherwise whole (masked) vectors.
 TileFn tileFor(int mr, int64_t nr) {
-  if (nr == 17) return mr > 8 ? tile<12, 1, true> : mr > 4 ? tile<8, 1, true> : tile<4, 1, true>;
-  if (nr > 16) return mr > 8 ? tile<12, 2> : mr > 4 ? tile<8, 2> : tile<4, 2>;
-  return mr > 8 ? tile<12, 1> : mr > 4 ? tile<8, 1> : tile<4, 1>;
+  if (nr <= kMaxCols) return colsFor<0>(mr, static_cast<int>(nr));
+  if (nr > 16 && nr <= 16 + kMaxCols) return colsFor<1>(mr, static_cast<int>(nr - 16));
+  if (nr > 16) return rowsFor<2, 0>(mr);
+  return rowsFor<1, 0>(mr);
 }
 
 }  // namespace
