@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <exception>
 #include <memory>
+#include <thread>
 
 #include "kiln/cpu_features.h"
 
@@ -34,6 +35,10 @@ bool spinUntil(Ready ready) {
       cpuRelax();
     }
     if (std::chrono::steady_clock::now() >= deadline) return ready();
+    // Let another runnable thread have this core between bursts: on a machine shared with
+    // other processes, a spinning helper otherwise pushes the thread it waits for off the
+    // cores. With a core to spare, yield returns at once.
+    std::this_thread::yield();
   }
 }
 }  // namespace

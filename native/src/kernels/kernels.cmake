@@ -25,6 +25,7 @@ target_sources(kiln_core PRIVATE
   ${KILN_KERNEL_DIR}/conv/winograd.cc
   ${KILN_KERNEL_DIR}/conv/winograd_avx512.cc
   ${KILN_KERNEL_DIR}/pool/pool.cc
+  ${KILN_KERNEL_DIR}/pool/maxpool_avx512.cc
   ${KILN_KERNEL_DIR}/pool/pool_separable.cc
   ${KILN_KERNEL_DIR}/norm/norm.cc
   ${KILN_KERNEL_DIR}/norm/norm_avx512.cc
@@ -82,6 +83,7 @@ set(KILN_KERNEL_AVX512_SOURCES
   ${KILN_KERNEL_DIR}/conv/stem_avx512.cc
   ${KILN_KERNEL_DIR}/conv/im2col_avx512.cc
   ${KILN_KERNEL_DIR}/conv/winograd_avx512.cc
+  ${KILN_KERNEL_DIR}/pool/maxpool_avx512.cc
   ${KILN_KERNEL_DIR}/softmax/softmax_avx512.cc
   ${KILN_KERNEL_DIR}/norm/norm_avx512.cc
   ${KILN_KERNEL_DIR}/eltwise/unary_avx512.cc

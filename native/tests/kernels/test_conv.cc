@@ -264,6 +264,13 @@ TEST(conv_fused_activations) {
       Conv2dParams pw = conv(1, 6, 5, 9, 14, 1, 1, 1, 0);
       pw.activation = act;
       runConv(pw, true, true, isa);
+      // Blocks ending in a few columns run them with the rows in the lanes: 49 pixels (32 +
+      // 16 + 1), 18 (16 + 2) and 3 (columns only).
+      for (int64_t w : {7, 9, 3}) {
+        Conv2dParams few = conv(1, 5, w == 3 ? 1 : w == 9 ? 2 : 7, w, 14, 1, 1, 1, 0);
+        few.activation = act;
+        runConv(few, true, true, isa);
+      }
       // And with a long K over few pixels (in place too, column blocks fastest).
       Conv2dParams deep = conv(1, 300, 3, 5, 14, 1, 1, 1, 0);
       deep.activation = act;
@@ -293,6 +300,9 @@ TEST(conv_pointwise_tasks) {
     runConv(conv(1, 600, 14, 15, 37, 1, 1, 1, 0), true, true, isa);
     runConv(conv(1, 600, 13, 17, 37, 1, 1, 1, 0), true, true, isa);
     runConv(conv(2, 12, 7, 7, 24, 1, 1, 1, 0, 1, 2), true, true, isa);  // batch 2, 2 groups
+    runConv(conv(1, 3, 1, 17, 9, 1, 1, 1, 0), true, true, isa);         // one block of 17 columns
+    runConv(conv(1, 70, 7, 7, 5, 1, 1, 1, 0), false, true, isa);        // 5 rows x 17 columns
+    runConv(conv(1, 40, 4, 9, 13, 1, 1, 1, 0), true, true, isa);        // a last block of 4 columns
   });
 }
 

@@ -134,6 +134,23 @@ TEST(gemm_alpha_beta_bias_activation_ld) {
   });
 }
 
+TEST(gemm_17_column_edge_panel) {
+  // N = 49 (7 x 7 convolutions) and 17 leave a last panel of 17 columns, which the AVX-512
+  // tier runs as a vector plus a column: alpha, beta, both bias kinds, ld padding, K past one
+  // block, 4, 8 and 12 row tiles, and every activation.
+  kt::forEachIsa([&](kiln::CpuIsa isa) {
+    for (float beta : {0.0f, 0.25f})
+      for (BiasKind bias : {BiasKind::kNone, BiasKind::kPerRow, BiasKind::kPerCol})
+        for (int64_t m : {3, 8, 29})
+          runCase({m, 49, 300, false, false, -0.5f, beta, bias, {}, 3}, isa,
+                  &kiln::globalThreadPool());
+    for (const Activation& act : kt::allActivations()) {
+      runCase({13, 17, 40, false, false, 1.0f, 0.0f, BiasKind::kPerRow, act, 0}, isa, nullptr);
+      runCase({5, 49, 9, false, true, 2.0f, 0.5f, BiasKind::kPerCol, act, 1}, isa, nullptr);
+    }
+  });
+}
+
 TEST(gemm_large_blocks_threaded_and_serial) {
   // Crosses the K, M and N blocking boundaries of every tier.
   kt::forEachIsa([&](kiln::CpuIsa isa) {

@@ -76,6 +76,8 @@ TEST(pool_table) {
       {8, 8, 2, 2, 2, 2, 0, 0, 0, 0, 1, 1},
       {7, 9, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},  // ResNet maxpool-like
       {112, 112, 3, 3, 2, 2, 1, 1, 1, 1, 1, 1},
+      {5, 37, 3, 5, 1, 1, 1, 2, 1, 2, 1, 1},  // stride 1 over rows past one vector
+      {5, 35, 2, 4, 2, 2, 0, 1, 1, 3, 1, 1},
       {5, 5, 3, 3, 1, 1, 0, 1, 2, 0, 1, 1},  // asymmetric
       {6, 7, 2, 3, 2, 3, 0, 0, 1, 2, 1, 1},
       {9, 9, 3, 3, 1, 1, 2, 2, 2, 2, 2, 2},   // dilated
@@ -127,6 +129,42 @@ TEST(max_pool_propagates_nan) {
     kiln::kernels::pool2d(p, x.data(), y.data());
     CHECK(y[0] == 2.0f);
     CHECK(std::isnan(y[1]) && std::isnan(y[2]));
+  });
+}
+
+TEST(max_pool_nan_in_every_tap_position) {
+  // 3x3 windows over rows wider than one vector: a NaN in the first row (the running max)
+  // or a later row (the new value), and at each column phase of the stride, reaches exactly
+  // the windows that cover it.
+  kt::forEachIsa([](kiln::CpuIsa isa) {
+    for (int64_t stride = 1; stride <= 2; ++stride)
+      for (int64_t at = 0; at < 3 * 40; at += 7) {
+        Pool2dParams p;
+        p.channels = 1;
+        p.inH = 3;
+        p.inW = 40;
+        p.kernelH = p.kernelW = 3;
+        p.strideH = 1;
+        p.strideW = stride;
+        p.padLeft = p.padRight = 1;
+        int64_t oh, ow;
+        kiln::kernels::pool2dOutputShape(p, &oh, &ow);
+        std::vector<float> x(3 * 40, 1.0f), y(static_cast<size_t>(oh * ow));
+        x[static_cast<size_t>(at)] = std::nanf("");
+        kiln::kernels::pool2d(p, x.data(), y.data());
+        for (int64_t j = 0; j < ow; ++j) {
+          const int64_t col = at % 40, w0 = j * stride - 1;
+          const bool covered = col >= w0 && col < w0 + 3;
+          if (covered != std::isnan(y[static_cast<size_t>(j)]) ||
+              (!covered && y[static_cast<size_t>(j)] != 1.0f)) {
+            std::fprintf(stderr, "%s stride %ld NaN at %ld: output %ld is %g\n",
+                         kt::isaTag(isa).c_str(), (long)stride, (long)at, (long)j,
+                         y[static_cast<size_t>(j)]);
+            CHECK(false);
+            return;
+          }
+        }
+      }
   });
 }
 

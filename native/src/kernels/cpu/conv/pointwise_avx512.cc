@@ -27,24 +27,47 @@ inline __mmask16 lanes(int64_t n) {
                   : static_cast<__mmask16>((1u << n) - 1);
 }
 
-// One tile: rows [0, mr) of the panel a ([K][kMr]) times columns [0, nr) of x (rows P apart).
+// One tile: rows [0, mr) of the panel a ([K][kMr]) times columns [0, nr) of x (rows P apart),
+// computed for Rows >= mr rows and Vecs * 16 + Cols == nr columns (Vecs * 16 >= nr without
+// Cols): edge tiles run smaller instances instead of multiply-adding padding (a 64-channel
+// layer's last panel has 4 of 12 rows).
+// Cols takes up to kMaxCols columns after the vectors with the rows in the lanes: a 7 x 7
+// layer's 49 pixels are a block of 32 and one of 17, and the 17 as two vectors left 15 of 32
+// lanes idle; as a vector and a column they cost 13 multiply-adds per k instead of 24 (a 14 x
+// 14 layer's last 4 columns: 4 instead of 12). Each lane still sums a[r] * x in k order, so
+// results are the same.
+constexpr int kMaxCols = 4;
+
+template <int Rows, int Vecs, int Cols = 0>
 void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t nr,
           const float* bias, const float* residual, const Activation& act, float* y) {
-  __m512 acc[kMr][2];
+  static_assert(Cols == 0 || Vecs <= 1, "columns follow at most one vector");
+  __m512 acc[Rows][2];
 #pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
-  const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16);
+  for (int r = 0; r < Rows; ++r) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+  __m512 col[kMaxCols];  // lane r: row r's sum for column 16 * Vecs + c
+#pragma GCC unroll 4
+  for (int c = 0; c < kMaxCols; ++c) col[c] = _mm512_setzero_ps();
+  const __mmask16 m0 = lanes(nr), m1 = lanes(nr - 16), rowsMask = lanes(kMr);
   for (int64_t k = 0; k < K; ++k) {
     // Long-K panels come from memory once per task (column blocks vary fastest): fetch ~1.5 KB
     // ahead, as the GEMM micro-kernel does for its weights.
     _mm_prefetch(reinterpret_cast<const char*>(a + 32 * kMr), _MM_HINT_T0);
-    const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
-    const __m512 b1 = _mm512_maskz_loadu_ps(m1, x + k * P + 16);
+    if (Vecs > 0) {
+      const __m512 b0 = _mm512_maskz_loadu_ps(m0, x + k * P);
+      const __m512 b1 = Vecs == 2 ? _mm512_maskz_loadu_ps(m1, x + k * P + 16) : b0;
 #pragma GCC unroll 12
-    for (int r = 0; r < kMr; ++r) {
-      const __m512 av = _mm512_set1_ps(a[r]);
-      acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
-      acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      for (int r = 0; r < Rows; ++r) {
+        const __m512 av = _mm512_set1_ps(a[r]);
+        acc[r][0] = _mm512_fmadd_ps(av, b0, acc[r][0]);
+        if (Vecs == 2) acc[r][1] = _mm512_fmadd_ps(av, b1, acc[r][1]);
+      }
+    }
+    if (Cols > 0) {
+      const __m512 av = _mm512_maskz_loadu_ps(rowsMask, a);
+#pragma GCC unroll 4
+      for (int c = 0; c < Cols; ++c)
+        col[c] = _mm512_fmadd_ps(av, _mm512_set1_ps(x[k * P + 16 * Vecs + c]), col[c]);
     }
     a += kMr;
   }
@@ -56,24 +79,67 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
     if (act.kind == ActivationKind::kClip) return _mm512_min_ps(_mm512_max_ps(o, lo), hi);
     return o;
   };
-#pragma GCC unroll 12
-  for (int r = 0; r < kMr; ++r) {
-    if (r >= mr) break;
-    __m512 o0 = acc[r][0], o1 = acc[r][1];
-    // The GEMM path's order: residual (its beta = 1 term), then bias, then the activation.
+#pragma GCC unroll 4
+  for (int c = 0; c < Cols; ++c) {
+    // A column's rows are P apart: gathered and scattered through a small buffer, with the
+    // vector path's operations in its order.
+    const int64_t j = 16 * Vecs + c;
+    const __mmask16 rm = lanes(mr);
+    alignas(64) float buf[16];
+    __m512 o = col[c];
     if (residual) {
-      o0 = _mm512_add_ps(_mm512_maskz_loadu_ps(m0, residual + r * P), o0);
-      o1 = _mm512_add_ps(_mm512_maskz_loadu_ps(m1, residual + r * P + 16), o1);
+      for (int r = 0; r < mr; ++r) buf[r] = residual[r * P + j];
+      o = _mm512_add_ps(_mm512_maskz_load_ps(rm, buf), o);
     }
-    if (bias) {
-      const __m512 bv = _mm512_set1_ps(bias[r]);
-      o0 = _mm512_add_ps(o0, bv);
-      o1 = _mm512_add_ps(o1, bv);
+    if (bias) o = _mm512_add_ps(o, _mm512_maskz_loadu_ps(rm, bias));
+    _mm512_store_ps(buf, finish(o));
+    for (int r = 0; r < mr; ++r) y[r * P + j] = buf[r];
+  }
+#pragma GCC unroll 12
+  for (int r = 0; r < Rows; ++r) {
+    if (r >= mr) break;
+#pragma GCC unroll 2
+    for (int v = 0; v < Vecs; ++v) {
+      const __mmask16 m = v == 0 ? m0 : m1;
+      __m512 o = acc[r][v];
+      // The GEMM path's order: residual (its beta = 1 term), then bias, then the activation.
+      if (residual) o = _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + r * P + 16 * v), o);
+      if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[r]));
+      _mm512_mask_storeu_ps(y + r * P + 16 * v, m, finish(o));
     }
-    _mm512_mask_storeu_ps(y + r * P, m0, finish(o0));
-    _mm512_mask_storeu_ps(y + r * P + 16, m1, finish(o1));
     if (!inRegisters) kernels::applyActivation(act, y + r * P, static_cast<size_t>(nr));
   }
+}
+
+using TileFn = void (*)(const float*, int64_t, const float*, int64_t, int, int64_t, const float*,
+                        const float*, const Activation&, float*);
+
+template <int Vecs, int Cols>
+TileFn rowsFor(int mr) {
+  return mr > 8 ? tile<12, Vecs, Cols> : mr > 4 ? tile<8, Vecs, Cols> : tile<4, Vecs, Cols>;
+}
+
+template <int Vecs>
+TileFn colsFor(int mr, int cols) {
+  switch (cols) {
+    case 1:
+      return rowsFor<Vecs, 1>(mr);
+    case 2:
+      return rowsFor<Vecs, 2>(mr);
+    case 3:
+      return rowsFor<Vecs, 3>(mr);
+    default:
+      return rowsFor<Vecs, 4>(mr);
+  }
+}
+
+// The cheapest instance for mr rows and nr columns: up to kMaxCols columns after whole
+// vectors go into lanes by rows; otherwise whole (masked) vectors.
+TileFn tileFor(int mr, int64_t nr) {
+  if (nr <= kMaxCols) return colsFor<0>(mr, static_cast<int>(nr));
+  if (nr > 16 && nr <= 16 + kMaxCols) return colsFor<1>(mr, static_cast<int>(nr - 16));
+  if (nr > 16) return rowsFor<2, 0>(mr);
+  return rowsFor<1, 0>(mr);
 }
 
 }  // namespace
@@ -100,9 +166,10 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
         const int64_t panel = columnsFastest ? i / colBlocks : i % panels;
         const int64_t block = columnsFastest ? i % colBlocks : i / panels;
         const int64_t r0 = panel * kMr, j0 = block * kNr;
-        tile(packedA + r0 * K, K, x + j0, P, static_cast<int>(std::min<int64_t>(kMr, M - r0)),
-             std::min(kNr, P - j0), bias ? bias + r0 : nullptr,
-             residual ? residual + r0 * P + j0 : nullptr, act, y + r0 * P + j0);
+        const int mr = static_cast<int>(std::min<int64_t>(kMr, M - r0));
+        const int64_t nr = std::min(kNr, P - j0);
+        tileFor(mr, nr)(packedA + r0 * K, K, x + j0, P, mr, nr, bias ? bias + r0 : nullptr,
+                        residual ? residual + r0 * P + j0 : nullptr, act, y + r0 * P + j0);
       }
     }
   };

@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/pool/pool_internal.h"
+#include "kiln/cpu_features.h"
 #include "kiln/error.h"
 #include "kiln/thread_pool.h"
 
@@ -103,11 +105,18 @@ void pool2d(const Pool2dParams& p, const float* x, float* y) {
   if (poolWindowIsWide(axes)) return poolSeparable(p.kind, p.countIncludePad, planes, axes, x, y);
   const bool isMax = p.kind == PoolKind::kMax;
   const bool separable = isMax && p.dilationH == 1 && p.dilationW == 1;
+  const bool vector = activeIsa() == CpuIsa::kAvx512 && isa_avx512::maxPoolPlaneApplies(p);
   globalThreadPool().parallelFor(static_cast<size_t>(planes), 1, [&](size_t b, size_t e) {
-    std::vector<float> work(separable ? static_cast<size_t>(maxPoolWork(p, OW)) : 0);
+    std::vector<float> work(vector      ? static_cast<size_t>(isa_avx512::maxPoolPlaneWork(p, OW))
+                            : separable ? static_cast<size_t>(maxPoolWork(p, OW))
+                                        : 0);
     for (int64_t plane = static_cast<int64_t>(b); plane < static_cast<int64_t>(e); ++plane) {
       const float* in = x + plane * p.inH * p.inW;
       float* out = y + plane * OH * OW;
+      if (vector) {
+        isa_avx512::maxPoolPlane(p, OH, OW, in, out, work.data());
+        continue;
+      }
       if (separable) {
         maxPoolPlane(p, OH, OW, in, out, work.data());
         continue;
