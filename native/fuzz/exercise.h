@@ -26,6 +26,40 @@ inline size_t tensorBytes(const ShapePlan& plan, int32_t t) {
   return static_cast<size_t>(shapeBytes(plan.shapes[t], plan.types[t]));
 }
 
+// Work is bounded as well as memory: a convolution's multiply-adds and a pool's window visits
+// grow with the kernel, not with the tensors (a ConvInteger of small tensors and 1.3 * 10^9
+// multiply-adds ran 22 s under the sanitizers, a MaxPool with Indices 7 s: slow, not wrong).
+inline constexpr double kMaxLayerWork = double(int64_t{1} << 26);
+
+inline double product(const std::vector<int64_t>& dims, size_t from = 0) {
+  double v = 1;
+  for (size_t d = from; d < dims.size(); ++d) v *= static_cast<double>(dims[d]);
+  return v;
+}
+
+inline bool tooMuchWork(const ShapePlan& plan, const Network& n) {
+  for (const LayerDesc& l : n.layers) {
+    if (l.outputs.empty() || l.outputs[0] < 0 || l.inputs.empty() || l.inputs[0] < 0) continue;
+    const auto shape = [&](int32_t t) { return plan.shapes[static_cast<size_t>(t)]; };
+    double work = 0;
+    if (l.op == "MaxPool" || l.op == "AveragePool" || l.op == "LpPool") {
+      const auto k = l.attrs.find("kernel_shape");
+      if (k != l.attrs.end()) work = product(shape(l.outputs[0])) * product(k->second.ints);
+    } else {
+      // Each output (each input, transposed) takes every weight of one output channel.
+      const bool transposed = l.op == "ConvTranspose";
+      const size_t w = l.op == "QLinearConv"                                     ? 3
+                       : (l.op == "Conv" || l.op == "ConvInteger" || transposed) ? 1
+                                                                                 : 0;
+      if (w > 0 && l.inputs.size() > w && l.inputs[w] >= 0)
+        work = product(shape(l.inputs[w]), 1) *
+               product(shape(transposed ? l.inputs[0] : l.outputs[0]));
+    }
+    if (work > kMaxLayerWork) return true;
+  }
+  return false;
+}
+
 // Infers shapes for the context's current input shapes and, when small, runs the network on
 // inputs drawn from `bytes`.
 inline void inferAndRun(ExecutionContext& ctx, const ByteSource& bytes) {
@@ -41,7 +75,7 @@ inline void inferAndRun(ExecutionContext& ctx, const ByteSource& bytes) {
       total += b;
     }
   }
-  if (total > kMaxRunBytes) return;
+  if (total > kMaxRunBytes || tooMuchWork(*plan, n)) return;
   std::vector<std::vector<uint8_t>> ins(n.inputs.size()), outs(n.outputs.size());
   std::vector<const void*> inPtrs;
   std::vector<void*> outPtrs;

@@ -15,6 +15,7 @@
 #include <numeric>
 #include <vector>
 
+#include "kernels/cpu/common/no_coverage.h"
 #include "kiln/error.h"
 #include "kiln/kernels/pool.h"
 #include "kiln/thread_pool.h"
@@ -91,9 +92,10 @@ struct MeanOp {
 // One pass: pools every line along axis `a` of `src` (dims `dims`, row-major) into `dst`, whose
 // dims are the same but a.out along the axis. pre/suf hold a.in values each.
 template <typename Op>
-void poolAxis(const PoolAxis& a, bool countIncludePad, const std::vector<int64_t>& dims,
-              size_t axis, const typename Op::V* src, typename Op::V* dst, typename Op::V* pre,
-              typename Op::V* suf, const std::vector<AxisTaps>& taps) {
+KILN_NO_COVERAGE void poolAxis(const PoolAxis& a, bool countIncludePad,
+                               const std::vector<int64_t>& dims, size_t axis,
+                               const typename Op::V* src, typename Op::V* dst, typename Op::V* pre,
+                               typename Op::V* suf, const std::vector<AxisTaps>& taps) {
   using V = typename Op::V;
   int64_t outer = 1, inner = 1;
   for (size_t d = 0; d < axis; ++d) outer *= dims[d];

@@ -3,15 +3,7 @@
 
 #include <cstdint>
 
-// The fuzz build (tools/sanitize/run) traces every integer comparison for coverage, a call per
-// element in integerConv's inner loops that made a large convolution 20 times slower there; the
-// fuzzers need the coverage of shape and plan code, not of this arithmetic. ASan and UBSan still
-// check these functions.
-#if defined(__clang__)
-#define KILN_NO_COVERAGE __attribute__((no_sanitize("coverage")))
-#else
-#define KILN_NO_COVERAGE
-#endif
+#include "kernels/cpu/common/no_coverage.h"
 
 namespace kiln::kernels::isa_avx512 {
 
