@@ -3,14 +3,21 @@
 // They compute the same bytes as the cpu layers (engine/ops/quantize_ops.cc, qlinear_ops.cc);
 // QLinearConv takes what the cpu's packed path takes (2-D, per-tensor input and output
 // quantization, constant int8 weights with zero zero points), and context creation refuses
-// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc).
+// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc). With cuBLAS, a
+// layer of one group runs on tensor cores (runImma); grouped ones on the dp4a implicit GEMM.
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "engine/cuda/cuda_ops.h"
 #include "kiln/kernels/conv.h"
+
+#ifdef KILN_WITH_CUBLAS
+#include <cublas_v2.h>
+#endif
 
 namespace kiln::cuda {
 namespace {
@@ -118,6 +125,57 @@ QConvArgs quantArgs(const OpContext& ctx, int64_t outChannels) {
   return a;
 }
 
+#ifdef KILN_WITH_CUBLAS
+size_t aligned256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+// A layer of one group on tensor cores: the int8 im2col of its activations times its weights
+// through cuBLAS (int8 inputs, int32 sums: IMMA), then the dp4a kernel's requantization. The
+// int32 sums are exact whatever order cuBLAS adds them in, so the bytes stay the cpu's. Both
+// operands are K-contiguous (cuBLAS's "TN" form, the one its IMMA kernels take) with K padded
+// to 16; weights whose K is not get a padded copy. False when the layer does not fit the path.
+bool runImma(OpContext& ctx, Launch& launch, const QConvArgs& a) {
+  if (a.group != 1 || launch.libs == nullptr || launch.libs->cublas == nullptr) return false;
+  const int64_t k = a.inChannels * a.kernelH * a.kernelW, kPad = (k + 15) / 16 * 16;
+  const int64_t ncols = a.batch * a.outH * a.outW, m = a.outChannels;
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  if (ncols == 0 || m == 0 || ncols > kMaxInt || kPad > kMaxInt || m > 65535) return false;
+  const bool padWeights = kPad != k || reinterpret_cast<uintptr_t>(a.w) % 16 != 0;
+  const size_t colBytes = aligned256(static_cast<size_t>(ncols * kPad));
+  const size_t weightBytes = padWeights ? aligned256(static_cast<size_t>(m * kPad)) : 0;
+  const size_t wsumBytes = aligned256(static_cast<size_t>(m) * 4);
+  const size_t sumBytes = static_cast<size_t>(m * ncols) * 4;
+  auto* base = static_cast<char*>(launch.workspace(colBytes + weightBytes + wsumBytes + sumBytes));
+  auto* cols = reinterpret_cast<int8_t*>(base);
+  auto* padded = padWeights ? reinterpret_cast<int8_t*>(base + colBytes) : nullptr;
+  auto* wsum = reinterpret_cast<int32_t*>(base + colBytes + weightBytes);
+  auto* sums = reinterpret_cast<int32_t*>(base + colBytes + weightBytes + wsumBytes);
+  checkCuda(ctx, qconvWeightSums(a, kPad, padded, wsum, launch.stream), "weight sums kernel");
+  checkCuda(ctx, qconvIm2col(a, kPad, cols, launch.stream), "int8 im2col kernel");
+  // Column-major: sums (ncols x m, the [m][ncols] array) = cols^T (ncols x K) * w (K x m).
+  auto h = static_cast<cublasHandle_t>(launch.libs->cublas);
+  cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
+  const int32_t one = 1, zero = 0;
+  const int kk = static_cast<int>(kPad);
+  const cublasStatus_t status =
+      cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, static_cast<int>(ncols), static_cast<int>(m), kk,
+                   &one, cols, CUDA_R_8I, kk, padWeights ? padded : a.w, CUDA_R_8I, kk, &zero, sums,
+                   CUDA_R_32I, static_cast<int>(ncols), CUBLAS_COMPUTE_32I, CUBLAS_GEMM_DEFAULT);
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw Error(ErrorCode::kDeviceError, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
+                                             ") on cuda: int8 GEMM: cuBLAS status " +
+                                             std::to_string(static_cast<int>(status)));
+  checkCuda(ctx, qconvRequantize(a, sums, wsum, launch.stream), "requantization kernel");
+  return true;
+}
+#else
+bool runImma(OpContext&, Launch&, const QConvArgs&) { return false; }
+#endif
+
+// The tensor-core path when it takes the layer, else the dp4a implicit GEMM.
+void runQConv(OpContext& ctx, Launch& launch, const QConvArgs& a, const char* what) {
+  if (!runImma(ctx, launch, a)) checkCuda(ctx, qconv2d(a, launch.stream), what);
+}
+
 // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias).
 void runQLinearConv(OpContext& ctx, Launch& launch) {
   const Dims& x = ctx.shape(0);
@@ -145,7 +203,7 @@ void runQLinearConv(OpContext& ctx, Launch& launch) {
     kernels::convSamePads(a.inW, a.kernelW, a.strideW, a.dilationW, upper, &pads[1], &pads[3]);
   }
   a.padTop = pads[0], a.padLeft = pads[1];  // the output size already accounts for the others
-  checkCuda(ctx, qconv2d(a, launch.stream), "quantized convolution kernel");
+  runQConv(ctx, launch, a, "quantized convolution kernel");
 }
 
 // QLinearGemm(x [M, K], ..., w [N, K], ...) (the builder's fused DequantizeLinear -> Gemm ->
@@ -161,7 +219,7 @@ void runQLinearGemm(OpContext& ctx, Launch& launch) {
   a.kernelH = 1, a.kernelW = 1, a.group = 1;
   a.strideH = 1, a.strideW = 1, a.dilationH = 1, a.dilationW = 1;
   a.padTop = 0, a.padLeft = 0;
-  checkCuda(ctx, qconv2d(a, launch.stream), "quantized fully connected kernel");
+  runQConv(ctx, launch, a, "quantized fully connected kernel");
 }
 
 // What the kernel cannot take, judged from the plan: weights must be constant int8 ([M, C, kH,
