@@ -166,8 +166,9 @@ cudaError_t qconvIm2col(const QConvArgs& a, int64_t kPad, int8_t* cols, cudaStre
 // wsum[m] = sum of row m of the weights; `padded` (null when kPad == K) gets them at stride kPad.
 cudaError_t qconvWeightSums(const QConvArgs& a, int64_t kPad, int8_t* padded, int32_t* wsum,
                             cudaStream_t stream);
-// y from the GEMM's int32 sums, [outChannels][batch * outH * outW].
+// y from the GEMM's int32 sums, [outChannels][batch * outH * outW], or with `pixelRows`
+// [batch * outH * outW][outChannels].
 cudaError_t qconvRequantize(const QConvArgs& a, const int32_t* sums, const int32_t* wsum,
-                            cudaStream_t stream);
+                            bool pixelRows, cudaStream_t stream);
 
 }  // namespace kiln::cuda

@@ -334,6 +334,30 @@ __global__ void requantizeKernel(QConvArgs a, int32_t ncols, const int32_t* sums
     y[(int64_t{c / plane} * a.outChannels + m) * plane + c % plane] = requantize(r, row[c]);
 }
 
+// The same for sums as [ncols][outChannels] (pixel rows): a block moves a 32 x 32 tile through
+// shared memory, reading along channels and writing along pixels, both coalesced.
+__global__ void __launch_bounds__(kColTile* kColRows)
+    requantizePixelRowsKernel(QConvArgs a, int32_t ncols, const int32_t* sums,
+                              const int32_t* wsum) {
+  __shared__ int32_t tile[kColTile][kColTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int32_t m = static_cast<int32_t>(a.outChannels);
+  const int32_t plane = static_cast<int32_t>(a.outH * a.outW);
+  const int32_t c0 = blockIdx.x * kColTile, m0 = blockIdx.y * kColTile;
+  for (int r = ty; r < kColTile; r += kColRows)
+    if (c0 + r < ncols && m0 + tx < m) tile[r][tx] = sums[int64_t{c0 + r} * m + m0 + tx];
+  __syncthreads();
+  const int32_t c = c0 + tx;
+  if (c >= ncols) return;
+  auto* y = static_cast<uint8_t*>(a.y);
+  for (int r = ty; r < kColTile; r += kColRows) {
+    const int32_t channel = m0 + r;
+    if (channel >= m) break;
+    const Requant q = requantFor(a, channel, wsum[channel]);
+    y[(int64_t{c / plane} * m + channel) * plane + c % plane] = requantize(q, tile[tx][r]);
+  }
+}
+
 }  // namespace
 
 cudaError_t quantizeLinear(const float* x, int64_t n, const QuantAxis& q, bool outSigned, void* y,
@@ -404,9 +428,16 @@ cudaError_t qconvWeightSums(const QConvArgs& a, int64_t kPad, int8_t* padded, in
 }
 
 cudaError_t qconvRequantize(const QConvArgs& a, const int32_t* sums, const int32_t* wsum,
-                            cudaStream_t stream) {
+                            bool pixelRows, cudaStream_t stream) {
   const int64_t ncols = a.batch * a.outH * a.outW;
   if (ncols == 0 || a.outChannels == 0) return cudaSuccess;
+  if (pixelRows) {
+    const dim3 grid(static_cast<unsigned>((ncols + kColTile - 1) / kColTile),
+                    static_cast<unsigned>((a.outChannels + kColTile - 1) / kColTile));
+    requantizePixelRowsKernel<<<grid, dim3(kColTile, kColRows), 0, stream>>>(
+        a, static_cast<int32_t>(ncols), sums, wsum);
+    return cudaGetLastError();
+  }
   if (a.outChannels > 65535) return cudaErrorInvalidConfiguration;
   const int64_t blocks = (ncols + kThreads - 1) / kThreads;
   const dim3 grid(static_cast<unsigned>(blocks < 4096 ? blocks : 4096),
