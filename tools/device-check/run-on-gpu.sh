@@ -2,7 +2,7 @@
 # On the GPU machine (no Node, no network): unpacks .devcarry (pack-carry.sh), builds the addon
 # with the cuda device, regenerates the reference models and their onnxruntime outputs, runs
 # cuda-engines.mjs (agreement + benchmark), PyTorch's benchmark and cuda-int8.mjs. Logs go to
-# $OUT. `run-on-gpu.sh int8` builds the addon and runs cuda-int8.mjs alone.
+# $OUT. `run-on-gpu.sh int8` builds the addon and runs cuda-int8.mjs and int8_paths.cu alone.
 set -euo pipefail
 what=${1:-all}
 out=${OUT:-/tmp/kiln-out}
@@ -31,6 +31,11 @@ PYTHONUNBUFFERED=1 python3 .devcarry/export_reference_models.py .devcarry/int8 r
 PYTHONUNBUFFERED=1 python3 tools/device-check/resnet50_qdq.py .devcarry/int8/resnet50.onnx \
   .devcarry/int8/resnet50_int8_qdq.onnx 2>&1 | grep -v -i warning || true
 node tools/device-check/cuda-int8.mjs .devcarry/int8 "$out/int8.json" 2>&1 | tee "$out/int8.log" || status=1
+# The INT8 convolution paths against each other on resnet50's shapes (int8_paths.cu).
+nvcc -std=c++17 -O2 -arch=native -I native/src -I native/include tools/device-check/int8_paths.cu \
+  native/src/kernels/cuda/quant/quant.cu -lcublas -o /tmp/kiln-int8-paths > "$out/int8-paths-build.log" 2>&1 &&
+  /tmp/kiln-int8-paths 2>&1 | tee "$out/int8-paths.log" || status=1
+grep -q 'all outputs equal' "$out/int8-paths.log" 2>/dev/null || status=1
 [ "$what" = int8 ] && exit $status
 PYTHONUNBUFFERED=1 python3 tools/device-check/reference.py .devcarry/export_reference_models.py \
   .devcarry/fashion_mnist_cnn.onnx /tmp/kiln-ref 2>&1 | grep -v Warning | tee "$out/reference.log"

@@ -3,14 +3,21 @@
 // They compute the same bytes as the cpu layers (engine/ops/quantize_ops.cc, qlinear_ops.cc);
 // QLinearConv takes what the cpu's packed path takes (2-D, per-tensor input and output
 // quantization, constant int8 weights with zero zero points), and context creation refuses
-// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc).
+// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc). With cuBLAS, a
+// layer of one group runs on tensor cores (runImma); grouped ones on the dp4a implicit GEMM.
 #include <algorithm>
+#include <cstdint>
+#include <limits>
 #include <map>
 #include <string>
 #include <vector>
 
 #include "engine/cuda/cuda_ops.h"
 #include "kiln/kernels/conv.h"
+
+#ifdef KILN_WITH_CUBLAS
+#include <cublas_v2.h>
+#endif
 
 namespace kiln::cuda {
 namespace {
@@ -118,6 +125,112 @@ QConvArgs quantArgs(const OpContext& ctx, int64_t outChannels) {
   return a;
 }
 
+// How a QLinearConv / QLinearGemm runs: the dp4a implicit GEMM, or on tensor cores with the
+// int32 sums laid out by output channel or by pixel (which GEMM shape cuBLAS runs faster, and
+// which requantization reads better, depends on the layer). Chosen per layer and input shape by
+// timing (chooseQConv); all three compute the same bytes.
+enum QConvPath : int { kDp4a = 0, kImmaChannelRows = 1, kImmaPixelRows = 2 };
+
+#ifdef KILN_WITH_CUBLAS
+size_t aligned256(size_t bytes) { return (bytes + 255) / 256 * 256; }
+
+bool immaFits(const Launch& launch, const QConvArgs& a) {
+  const int64_t kPad = (a.inChannels * a.kernelH * a.kernelW + 15) / 16 * 16;
+  const int64_t ncols = a.batch * a.outH * a.outW;
+  constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
+  return a.group == 1 && launch.libs != nullptr && launch.libs->cublas != nullptr && ncols > 0 &&
+         ncols <= kMaxInt && kPad <= kMaxInt && a.outChannels > 0 && a.outChannels <= 65535;
+}
+
+// A layer of one group on tensor cores: the int8 im2col of its activations times its weights
+// through cuBLAS (int8 inputs, int32 sums: IMMA), then the dp4a kernel's requantization. The
+// int32 sums are exact whatever order cuBLAS adds them in, so the bytes stay the cpu's. Both
+// operands are K-contiguous (cuBLAS's "TN" form, the one its IMMA kernels take) with K padded
+// to 16; weights whose K is not get a padded copy.
+void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows) {
+  const int64_t k = a.inChannels * a.kernelH * a.kernelW, kPad = (k + 15) / 16 * 16;
+  const int64_t ncols = a.batch * a.outH * a.outW, m = a.outChannels;
+  const bool padWeights = kPad != k || reinterpret_cast<uintptr_t>(a.w) % 16 != 0;
+  const size_t colBytes = aligned256(static_cast<size_t>(ncols * kPad));
+  const size_t weightBytes = padWeights ? aligned256(static_cast<size_t>(m * kPad)) : 0;
+  const size_t wsumBytes = aligned256(static_cast<size_t>(m) * 4);
+  const size_t sumBytes = static_cast<size_t>(m * ncols) * 4;
+  auto* base = static_cast<char*>(launch.workspace(colBytes + weightBytes + wsumBytes + sumBytes));
+  auto* cols = reinterpret_cast<int8_t*>(base);
+  auto* padded = padWeights ? reinterpret_cast<int8_t*>(base + colBytes) : nullptr;
+  auto* wsum = reinterpret_cast<int32_t*>(base + colBytes + weightBytes);
+  auto* sums = reinterpret_cast<int32_t*>(base + colBytes + weightBytes + wsumBytes);
+  checkCuda(ctx, qconvWeightSums(a, kPad, padded, wsum, launch.stream), "weight sums kernel");
+  checkCuda(ctx, qconvIm2col(a, kPad, cols, launch.stream), "int8 im2col kernel");
+  // Column-major: by channel, sums (ncols x m) = cols^T (ncols x K) * w (K x m); by pixel,
+  // sums (m x ncols) = w^T (m x K) * cols (K x ncols).
+  auto h = static_cast<cublasHandle_t>(launch.libs->cublas);
+  cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
+  const int32_t one = 1, zero = 0;
+  const int kk = static_cast<int>(kPad), nc = static_cast<int>(ncols), mm = static_cast<int>(m);
+  const void* w = padWeights ? padded : a.w;
+  const cublasStatus_t status =
+      pixelRows ? cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, mm, nc, kk, &one, w, CUDA_R_8I, kk,
+                               cols, CUDA_R_8I, kk, &zero, sums, CUDA_R_32I, mm, CUBLAS_COMPUTE_32I,
+                               CUBLAS_GEMM_DEFAULT)
+                : cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, nc, mm, kk, &one, cols, CUDA_R_8I, kk,
+                               w, CUDA_R_8I, kk, &zero, sums, CUDA_R_32I, nc, CUBLAS_COMPUTE_32I,
+                               CUBLAS_GEMM_DEFAULT);
+  if (status != CUBLAS_STATUS_SUCCESS)
+    throw Error(ErrorCode::kDeviceError, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
+                                             ") on cuda: int8 GEMM: cuBLAS status " +
+                                             std::to_string(static_cast<int>(status)));
+  checkCuda(ctx, qconvRequantize(a, sums, wsum, pixelRows, launch.stream), "requantization kernel");
+}
+#else
+bool immaFits(const Launch&, const QConvArgs&) { return false; }
+void runImma(OpContext&, Launch&, const QConvArgs&, bool) {}
+#endif
+
+void runPath(OpContext& ctx, Launch& launch, const QConvArgs& a, int path, const char* what) {
+  if (path == kDp4a)
+    checkCuda(ctx, qconv2d(a, launch.stream), what);
+  else
+    runImma(ctx, launch, a, path == kImmaPixelRows);
+}
+
+// Milliseconds of one run of `path` (after one untimed run: it grows the workspace).
+float timePath(OpContext& ctx, Launch& launch, const QConvArgs& a, int path, const char* what) {
+  runPath(ctx, launch, a, path, what);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  checkCuda(ctx, cudaEventCreate(&start), "event");
+  checkCuda(ctx, cudaEventCreate(&stop), "event");
+  cudaEventRecord(start, launch.stream);
+  runPath(ctx, launch, a, path, what);
+  cudaEventRecord(stop, launch.stream);
+  float ms = 0;
+  const cudaError_t status = cudaEventSynchronize(stop);
+  if (status == cudaSuccess) cudaEventElapsedTime(&ms, start, stop);
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  checkCuda(ctx, status, "timing");
+  return ms;
+}
+
+// The fastest path for this layer and input shape, timed on its first run (eager, never
+// inside a CUDA graph capture) and shared by the engine's contexts.
+void runQConv(OpContext& ctx, Launch& launch, const QConvArgs& a, const char* what) {
+  if (!immaFits(launch, a)) {
+    checkCuda(ctx, qconv2d(a, launch.stream), what);
+    return;
+  }
+  const TacticCache::Tactic tactic = launch.tactics->get(launch.layer, ctx.shape(0), [&] {
+    TacticCache::Tactic best{kDp4a, 0, nullptr};
+    float bestMs = timePath(ctx, launch, a, kDp4a, what);
+    for (int path : {kImmaChannelRows, kImmaPixelRows}) {
+      const float ms = timePath(ctx, launch, a, path, what);
+      if (ms < bestMs) bestMs = ms, best.algorithm = path;
+    }
+    return best;
+  });
+  runPath(ctx, launch, a, tactic.algorithm, what);
+}
+
 // QLinearConv(x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, bias).
 void runQLinearConv(OpContext& ctx, Launch& launch) {
   const Dims& x = ctx.shape(0);
@@ -145,7 +258,7 @@ void runQLinearConv(OpContext& ctx, Launch& launch) {
     kernels::convSamePads(a.inW, a.kernelW, a.strideW, a.dilationW, upper, &pads[1], &pads[3]);
   }
   a.padTop = pads[0], a.padLeft = pads[1];  // the output size already accounts for the others
-  checkCuda(ctx, qconv2d(a, launch.stream), "quantized convolution kernel");
+  runQConv(ctx, launch, a, "quantized convolution kernel");
 }
 
 // QLinearGemm(x [M, K], ..., w [N, K], ...) (the builder's fused DequantizeLinear -> Gemm ->
@@ -161,7 +274,7 @@ void runQLinearGemm(OpContext& ctx, Launch& launch) {
   a.kernelH = 1, a.kernelW = 1, a.group = 1;
   a.strideH = 1, a.strideW = 1, a.dilationH = 1, a.dilationW = 1;
   a.padTop = 0, a.padLeft = 0;
-  checkCuda(ctx, qconv2d(a, launch.stream), "quantized fully connected kernel");
+  runQConv(ctx, launch, a, "quantized fully connected kernel");
 }
 
 // What the kernel cannot take, judged from the plan: weights must be constant int8 ([M, C, kH,

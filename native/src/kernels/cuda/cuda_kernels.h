@@ -158,4 +158,17 @@ struct QConvArgs {
 };
 cudaError_t qconv2d(const QConvArgs& a, cudaStream_t stream);
 
+// The tensor-core path of a QLinearConv with one group (engine/cuda/cuda_int8.cc): an int8 GEMM
+// between `cols`, the activations as [batch * outH * outW][kPad] int8 (x - 128 for uint8, the
+// zero point in the padding, zeros past K), and the weights as [outChannels][kPad] (kPad a
+// multiple of 16, K = inChannels * kernelH * kernelW); then the same requantization as qconv2d.
+cudaError_t qconvIm2col(const QConvArgs& a, int64_t kPad, int8_t* cols, cudaStream_t stream);
+// wsum[m] = sum of row m of the weights; `padded` (null when kPad == K) gets them at stride kPad.
+cudaError_t qconvWeightSums(const QConvArgs& a, int64_t kPad, int8_t* padded, int32_t* wsum,
+                            cudaStream_t stream);
+// y from the GEMM's int32 sums, [outChannels][batch * outH * outW], or with `pixelRows`
+// [batch * outH * outW][outChannels].
+cudaError_t qconvRequantize(const QConvArgs& a, const int32_t* sums, const int32_t* wsum,
+                            bool pixelRows, cudaStream_t stream);
+
 }  // namespace kiln::cuda

@@ -106,6 +106,41 @@ __global__ void maxPool8Kernel(Pool2dParams p, const T* x, T* y, int64_t count, 
   }
 }
 
+// The int8 zero point of activations that enter as int8 (uint8 ones as x - 128).
+__device__ int32_t inputZero8(const QConvArgs& a) {
+  const int32_t xZero = a.inZeroPoint ? load8(a.inZeroPoint, 0, a.inSigned) : 0;
+  return a.inSigned ? xZero : xZero - 128;
+}
+
+// The cpu's requantization of one output channel: float(sum + bias) * (x_scale * w_scale /
+// y_scale) in that float order, bounded first so the conversion never overflows, rounded half
+// to even, moved by the zero point, saturated (a fused Relu raises the floor to the zero point:
+// relu(v) quantizes to at least it). `bias` already holds -zero8 * sum(w).
+struct Requant {
+  float scale;
+  int32_t bias, yZero, lo, hi;
+};
+
+__device__ Requant requantFor(const QConvArgs& a, int64_t channel, int32_t wsum) {
+  Requant r;
+  r.scale =
+      __fdiv_rn(__fmul_rn(*a.inScale, a.wScale[a.wScaleCount > 1 ? channel : 0]), *a.outScale);
+  r.bias = (a.bias ? a.bias[channel] : 0) - inputZero8(a) * wsum;
+  r.yZero = a.outZeroPoint ? load8(a.outZeroPoint, 0, a.outSigned) : 0;
+  r.lo = a.outSigned ? -128 : 0;
+  r.hi = a.outSigned ? 127 : 255;
+  if (a.relu) r.lo = r.lo > r.yZero ? r.lo : r.yZero;
+  return r;
+}
+
+__device__ uint8_t requantize(const Requant& r, int32_t sum) {
+  float v = __fmul_rn(static_cast<float>(sum + r.bias), r.scale);
+  v = fminf(fmaxf(v, -1.0e9f), 1.0e9f);
+  int32_t q = __float2int_rn(v) + r.yZero;
+  q = q < r.lo ? r.lo : (q > r.hi ? r.hi : q);
+  return static_cast<uint8_t>(q);
+}
+
 // The implicit GEMM: C[m][col] = sum over k of W[m][k] * X[k][col], per group, where m is an
 // output channel of the group, col = (image, oh, ow) and k = (input channel, kh, kw). A block
 // computes a kTileM x kTileN tile, 16 threads by 16 each holding 4 x 4 sums; k advances 16 at a
@@ -144,8 +179,7 @@ __global__ void __launch_bounds__(256) qconvKernel(QConvArgs a) {
   const int64_t plane = a.outH * a.outW, cols = a.batch * plane;
   const int64_t m0 = blockIdx.y * int64_t{kTileM}, col0 = blockIdx.x * int64_t{kTileN};
   const int tid = threadIdx.x, tx = tid % 16, ty = tid / 16;
-  const int32_t xZero = a.inZeroPoint ? load8(a.inZeroPoint, 0, a.inSigned) : 0;
-  const int32_t zero8 = a.inSigned ? xZero : xZero - 128;
+  const int32_t zero8 = inputZero8(a);
   const auto* w8 = static_cast<const int8_t*>(a.w);
 
   // What this thread loads: weight word (row lm, word lk) and activation word (column ln, lk).
@@ -187,33 +221,140 @@ __global__ void __launch_bounds__(256) qconvKernel(QConvArgs a) {
     __syncthreads();
   }
 
-  const float xScale = *a.inScale, yScale = *a.outScale;
-  const int32_t yZero = a.outZeroPoint ? load8(a.outZeroPoint, 0, a.outSigned) : 0;
-  int32_t lo = a.outSigned ? -128 : 0;
-  const int32_t hi = a.outSigned ? 127 : 255;
-  if (a.relu) lo = lo > yZero ? lo : yZero;  // relu(v) quantizes to at least the zero point
 #pragma unroll
   for (int i = 0; i < 4; ++i) {
     const int64_t m = m0 + ty * 4 + i;
     if (m >= mg) continue;
     const int64_t channel = group * mg + m;
-    // The cpu's float order: x_scale * w_scale / y_scale.
-    const float scale =
-        __fdiv_rn(__fmul_rn(xScale, a.wScale[a.wScaleCount > 1 ? channel : 0]), yScale);
-    const int32_t bias = (a.bias ? a.bias[channel] : 0) - zero8 * wsum[i];
+    const Requant r = requantFor(a, channel, wsum[i]);
 #pragma unroll
     for (int j = 0; j < 4; ++j) {
       const int64_t c = col0 + tx * 4 + j;
       if (c >= cols) continue;
-      float v = __fmul_rn(static_cast<float>(acc[i][j] + bias), scale);
-      // Bounded first so the conversion never overflows, as the cpu does.
-      v = fminf(fmaxf(v, -1.0e9f), 1.0e9f);
-      int32_t q = __float2int_rn(v) + yZero;
-      q = q < lo ? lo : (q > hi ? hi : q);
       const int64_t img = c / plane, pos = c % plane;
       static_cast<uint8_t*>(a.y)[(img * a.outChannels + channel) * plane + pos] =
-          static_cast<uint8_t>(q);
+          requantize(r, acc[i][j]);
     }
+  }
+}
+
+// The tensor-core path's im2col (one group): column col = (image, oh, ow) gets its K bytes,
+// k = (input channel, kh, kw) as in the weights, 4 per int32 word. A block stages 32 columns x
+// 32 words in shared memory: it reads along columns (neighbouring pixels) and writes along
+// words (whole rows), both coalesced. 32-bit index math: 64-bit division per byte would cost
+// more than the copy.
+constexpr int kColTile = 32, kColRows = 8;
+
+__global__ void __launch_bounds__(kColTile* kColRows)
+    im2colKernel(QConvArgs a, int32_t words, int32_t ncols, int32_t* out) {
+  __shared__ int32_t tile[kColTile][kColTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int32_t kernelH = static_cast<int32_t>(a.kernelH),
+                kernelW = static_cast<int32_t>(a.kernelW);
+  const int32_t inH = static_cast<int32_t>(a.inH), inW = static_cast<int32_t>(a.inW);
+  const int32_t taps = kernelH * kernelW, k = static_cast<int32_t>(a.inChannels) * taps;
+  const int32_t plane = static_cast<int32_t>(a.outH * a.outW), outW = static_cast<int32_t>(a.outW);
+  const int32_t word0 = blockIdx.y * kColTile;
+  const int32_t col = blockIdx.x * kColTile + tx;
+  if (col < ncols) {
+    const int32_t pos = col % plane;
+    const int32_t h0 =
+        (pos / outW) * static_cast<int32_t>(a.strideH) - static_cast<int32_t>(a.padTop);
+    const int32_t w0 =
+        (pos % outW) * static_cast<int32_t>(a.strideW) - static_cast<int32_t>(a.padLeft);
+    const auto* x =
+        static_cast<const uint8_t*>(a.x) + int64_t{col / plane} * a.inChannels * inH * inW;
+    const int32_t zero8 = inputZero8(a);
+    for (int wd = ty; wd < kColTile; wd += kColRows) {
+      const int32_t k0 = (word0 + wd) * 4;
+      int32_t c = k0 / taps, kh = (k0 % taps) / kernelW, kw = k0 % kernelW;
+      int32_t b[4];
+#pragma unroll
+      for (int t = 0; t < 4; ++t) {
+        int32_t v = 0;  // past K: the padded weights are zero there
+        if (k0 + t < k) {
+          const int32_t h = h0 + kh * static_cast<int32_t>(a.dilationH);
+          const int32_t w = w0 + kw * static_cast<int32_t>(a.dilationW);
+          if (h < 0 || h >= inH || w < 0 || w >= inW) {
+            v = zero8;
+          } else {
+            const uint8_t raw = x[(int64_t{c} * inH + h) * inW + w];
+            v = a.inSigned ? static_cast<int32_t>(static_cast<int8_t>(raw)) : raw - 128;
+          }
+        }
+        b[t] = v;
+        if (++kw == kernelW) {
+          kw = 0;
+          if (++kh == kernelH) {
+            kh = 0;
+            ++c;
+          }
+        }
+      }
+      tile[wd][tx] = static_cast<int32_t>(pack4(b[0], b[1], b[2], b[3]));
+    }
+  }
+  __syncthreads();
+  for (int r = ty; r < kColTile; r += kColRows) {
+    const int32_t c = blockIdx.x * kColTile + r, wd = word0 + tx;
+    if (c < ncols && wd < words) out[int64_t{c} * words + wd] = tile[tx][r];
+  }
+}
+
+// One block per output channel: the sum of its weights (and their copy at stride kPad).
+__global__ void weightSumsKernel(QConvArgs a, int64_t kPad, int8_t* padded, int32_t* wsum) {
+  __shared__ int32_t part[kThreads / 32];
+  const int64_t k = a.inChannels * a.kernelH * a.kernelW, m = blockIdx.x;
+  const int8_t* row = static_cast<const int8_t*>(a.w) + m * k;
+  int32_t s = 0;
+  for (int64_t i = threadIdx.x; i < kPad; i += blockDim.x) {
+    const int32_t v = i < k ? row[i] : 0;
+    s += v;
+    if (padded) padded[m * kPad + i] = static_cast<int8_t>(v);
+  }
+  for (int d = 16; d > 0; d /= 2) s += __shfl_down_sync(0xFFFFFFFFu, s, d);
+  if (threadIdx.x % 32 == 0) part[threadIdx.x / 32] = s;
+  __syncthreads();
+  if (threadIdx.x == 0) {
+    int32_t total = 0;
+    for (int i = 0; i < kThreads / 32; ++i) total += part[i];
+    wsum[m] = total;
+  }
+}
+
+// blockIdx.y is the output channel; sums are [outChannels][ncols], y is NCHW: both coalesced.
+__global__ void requantizeKernel(QConvArgs a, int32_t ncols, const int32_t* sums,
+                                 const int32_t* wsum) {
+  const int64_t m = blockIdx.y;
+  const int32_t plane = static_cast<int32_t>(a.outH * a.outW);
+  const Requant r = requantFor(a, m, wsum[m]);
+  const int32_t* row = sums + m * ncols;
+  auto* y = static_cast<uint8_t*>(a.y);
+  for (int32_t c = blockIdx.x * blockDim.x + threadIdx.x; c < ncols; c += gridDim.x * blockDim.x)
+    y[(int64_t{c / plane} * a.outChannels + m) * plane + c % plane] = requantize(r, row[c]);
+}
+
+// The same for sums as [ncols][outChannels] (pixel rows): a block moves a 32 x 32 tile through
+// shared memory, reading along channels and writing along pixels, both coalesced.
+__global__ void __launch_bounds__(kColTile* kColRows)
+    requantizePixelRowsKernel(QConvArgs a, int32_t ncols, const int32_t* sums,
+                              const int32_t* wsum) {
+  __shared__ int32_t tile[kColTile][kColTile + 1];
+  const int tx = threadIdx.x, ty = threadIdx.y;
+  const int32_t m = static_cast<int32_t>(a.outChannels);
+  const int32_t plane = static_cast<int32_t>(a.outH * a.outW);
+  const int32_t c0 = blockIdx.x * kColTile, m0 = blockIdx.y * kColTile;
+  for (int r = ty; r < kColTile; r += kColRows)
+    if (c0 + r < ncols && m0 + tx < m) tile[r][tx] = sums[int64_t{c0 + r} * m + m0 + tx];
+  __syncthreads();
+  const int32_t c = c0 + tx;
+  if (c >= ncols) return;
+  auto* y = static_cast<uint8_t*>(a.y);
+  for (int r = ty; r < kColTile; r += kColRows) {
+    const int32_t channel = m0 + r;
+    if (channel >= m) break;
+    const Requant q = requantFor(a, channel, wsum[channel]);
+    y[(int64_t{c / plane} * m + channel) * plane + c % plane] = requantize(q, tile[tx][r]);
   }
 }
 
@@ -262,6 +403,46 @@ cudaError_t qconv2d(const QConvArgs& a, cudaStream_t stream) {
                   static_cast<unsigned>(a.group));
   if (grid.y > 65535 || grid.z > 65535) return cudaErrorInvalidConfiguration;
   qconvKernel<<<grid, kThreads, 0, stream>>>(a);
+  return cudaGetLastError();
+}
+
+// Column counts stay below 2^31 (the caller checks): cuBLAS takes int sizes.
+cudaError_t qconvIm2col(const QConvArgs& a, int64_t kPad, int8_t* cols, cudaStream_t stream) {
+  const int64_t ncols = a.batch * a.outH * a.outW, words = kPad / 4;
+  if (ncols == 0) return cudaSuccess;
+  const dim3 grid(static_cast<unsigned>((ncols + kColTile - 1) / kColTile),
+                  static_cast<unsigned>((words + kColTile - 1) / kColTile));
+  if (grid.y > 65535) return cudaErrorInvalidConfiguration;
+  im2colKernel<<<grid, dim3(kColTile, kColRows), 0, stream>>>(a, static_cast<int32_t>(words),
+                                                              static_cast<int32_t>(ncols),
+                                                              reinterpret_cast<int32_t*>(cols));
+  return cudaGetLastError();
+}
+
+cudaError_t qconvWeightSums(const QConvArgs& a, int64_t kPad, int8_t* padded, int32_t* wsum,
+                            cudaStream_t stream) {
+  if (a.outChannels == 0) return cudaSuccess;
+  weightSumsKernel<<<static_cast<unsigned>(a.outChannels), kThreads, 0, stream>>>(a, kPad, padded,
+                                                                                  wsum);
+  return cudaGetLastError();
+}
+
+cudaError_t qconvRequantize(const QConvArgs& a, const int32_t* sums, const int32_t* wsum,
+                            bool pixelRows, cudaStream_t stream) {
+  const int64_t ncols = a.batch * a.outH * a.outW;
+  if (ncols == 0 || a.outChannels == 0) return cudaSuccess;
+  if (pixelRows) {
+    const dim3 grid(static_cast<unsigned>((ncols + kColTile - 1) / kColTile),
+                    static_cast<unsigned>((a.outChannels + kColTile - 1) / kColTile));
+    requantizePixelRowsKernel<<<grid, dim3(kColTile, kColRows), 0, stream>>>(
+        a, static_cast<int32_t>(ncols), sums, wsum);
+    return cudaGetLastError();
+  }
+  if (a.outChannels > 65535) return cudaErrorInvalidConfiguration;
+  const int64_t blocks = (ncols + kThreads - 1) / kThreads;
+  const dim3 grid(static_cast<unsigned>(blocks < 4096 ? blocks : 4096),
+                  static_cast<unsigned>(a.outChannels));
+  requantizeKernel<<<grid, kThreads, 0, stream>>>(a, static_cast<int32_t>(ncols), sums, wsum);
   return cudaGetLastError();
 }
 
