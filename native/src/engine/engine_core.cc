@@ -251,7 +251,10 @@ std::shared_ptr<const ShapePlan> ExecutionContext::plan() {
       const int32_t t = layer.outputs[o];
       plan->shapes[t] = ctx.outShapes[o];
       plan->types[t] = ctx.outTypes[o];
-      outElements += shapeElements(ctx.outShapes[o]);
+      // Saturated at the limit: several huge outputs would overflow the sum (fuzz_plan).
+      outElements = std::min(
+          kMaxShapeTimeElements + 1,
+          outElements + std::min(kMaxShapeTimeElements + 1, shapeElements(ctx.outShapes[o])));
       if (traceShapes) {
         std::fprintf(stderr, "[kiln shapes] %s (%s) -> %s %s %s\n", layer.name.c_str(),
                      layer.op.c_str(), n.tensors[t].name.c_str(), dataTypeName(ctx.outTypes[o]),

@@ -13,6 +13,8 @@
 namespace kiln {
 namespace {
 
+constexpr double kMaxGridPoints = double(int64_t{1} << 24);
+
 void inferRoiAlign(OpContext& ctx) {
   ctx.requireFloatInputs({0, 1});
   ctx.outTypes[0] = DataType::kFloat32;  // what the kernel writes, whatever the plan declares
@@ -83,10 +85,17 @@ void runRoiAlign(OpContext& ctx) {
     // The older mode keeps every region at least one pixel wide.
     if (!halfPixel) roiW = std::max(roiW, 1.0), roiH = std::max(roiH, 1.0);
     const double binH = roiH / static_cast<double>(oh), binW = roiW / static_cast<double>(ow);
-    const int64_t gridH =
-        ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(roiH / static_cast<double>(oh)));
-    const int64_t gridW =
-        ratio > 0 ? ratio : static_cast<int64_t>(std::ceil(roiW / static_cast<double>(ow)));
+    const double gh =
+        ratio > 0 ? static_cast<double>(ratio) : std::ceil(roiH / static_cast<double>(oh));
+    const double gw =
+        ratio > 0 ? static_cast<double>(ratio) : std::ceil(roiW / static_cast<double>(ow));
+    // Hostile boxes or ratios would make the grid overflow (and run for hours): 2^24 points a bin
+    // is far beyond any real region.
+    ctx.require(std::isfinite(gh) && std::isfinite(gw) && std::abs(gh) <= kMaxGridPoints &&
+                    std::abs(gw) <= kMaxGridPoints && std::abs(gh * gw) <= kMaxGridPoints,
+                "a bin's sampling grid (sampling_ratio, or region size / output size) must be "
+                "finite and at most 2^24 points");
+    const auto gridH = static_cast<int64_t>(gh), gridW = static_cast<int64_t>(gw);
     const double count = static_cast<double>(std::max<int64_t>(gridH * gridW, 1));
     for (int64_t ph = 0; ph < oh; ++ph) {
       for (int64_t pw = 0; pw < ow; ++pw) {
