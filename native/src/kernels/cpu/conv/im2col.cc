@@ -18,10 +18,13 @@ void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1,
                    ThreadPool* pool) {
   const int64_t rows = s.channels * s.kernelH * s.kernelW;
   const int64_t width = p1 - p0;
-  const bool evens = s.strideW == 2 && activeIsa() == CpuIsa::kAvx512;
+  const bool vector = activeIsa() == CpuIsa::kAvx512 && isa_avx512::im2colRowsApply(s);
   const size_t grain =
       static_cast<size_t>(std::max<int64_t>(1, 32768 / std::max<int64_t>(width, 1)));
   const auto lower = [&](size_t rb, size_t re) {
+    if (vector)
+      return isa_avx512::im2colRows(s, x, p0, p1, dst, static_cast<int64_t>(rb),
+                                    static_cast<int64_t>(re));
     for (int64_t r = static_cast<int64_t>(rb); r < static_cast<int64_t>(re); ++r) {
       const int64_t kx = r % s.kernelW;
       const int64_t ky = (r / s.kernelW) % s.kernelH;
@@ -49,8 +52,6 @@ void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1,
           if (s.strideW == 1) {
             if (hi > lo)
               std::memcpy(o + lo, irow + lo + offW, sizeof(float) * static_cast<size_t>(hi - lo));
-          } else if (evens) {
-            if (hi > lo) isa_avx512::copyEvens(irow + lo * 2 + offW, o + lo, hi - lo);
           } else {
             for (int64_t ow = lo; ow < hi; ++ow) o[ow] = irow[ow * s.strideW + offW];
           }

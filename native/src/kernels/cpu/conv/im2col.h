@@ -22,8 +22,11 @@ void im2colColumns(const Im2colShape& s, const float* x, int64_t p0, int64_t p1,
                    ThreadPool* pool);
 
 namespace isa_avx512 {
-// dst[i] = src[2 * i] for i < n: a stride-2 row of the im2col matrix.
-void copyEvens(const float* src, float* dst, int64_t n);
+// Whether im2colRows takes this geometry (output stride 1 or 2 along the width).
+bool im2colRowsApply(const Im2colShape& s);
+// The lowering of im2colColumns for rows [rb, re) on this thread, with vector segments.
+void im2colRows(const Im2colShape& s, const float* x, int64_t p0, int64_t p1, float* dst,
+                int64_t rb, int64_t re);
 }  // namespace isa_avx512
 
 }  // namespace kiln::kernels
