@@ -232,6 +232,9 @@ TEST(conv_depthwise_wide_rows) {
     runConv(conv(2, 6, 7, 7, 6, 3, 3, 1, 1, 1, 6), true, true, isa);
     runConv(conv(1, 3, 5, 9, 3, 3, 3, 1, 0, 1, 3), true, true, isa);
     runConv(conv(1, 2, 100, 10, 2, 3, 3, 1, 1, 1, 2), true, true, isa);
+    // Planes of 28+ output rows split into row bands across threads: batch 2, multiplier 2,
+    // stride 2, an odd row count.
+    runConv(conv(2, 3, 61, 23, 6, 3, 3, 2, 1, 1, 3), true, true, isa);
     Conv2dParams p = conv(1, 3, 8, 37, 3, 3, 3, 2, 0, 1, 3);
     p.padLeft = 2;  // asymmetric: the interior starts at a different column
     runConv(p, true, false, isa);
@@ -275,11 +278,15 @@ TEST(conv_fused_activations) {
       Conv2dParams deep = conv(1, 300, 3, 5, 14, 1, 1, 1, 0);
       deep.activation = act;
       runConv(deep, true, true, isa);
-      // The in-place 3x3 depthwise path (rows of 12+ columns, or stride 2), with a residual.
+      // The in-place 3x3 depthwise path (rows of 12+ columns, or stride 2), with a residual;
+      // and planes tall enough for row bands.
       for (int64_t stride : {1, 2}) {
         Conv2dParams r = conv(1, 4, 6, 20, 4, 3, 3, stride, 1, 1, 4);
         r.activation = act;
         runConv(r, true, true, isa);
+        Conv2dParams tall = conv(1, 3, 30 * stride, 18, 3, 3, 3, stride, 1, 1, 3);
+        tall.activation = act;
+        runConv(tall, true, true, isa);
       }
     }
   });

@@ -34,7 +34,11 @@ bool depthwise3x3Applies(const Conv2dParams& p);
 // One plane of depthwiseConv2d for depthwise3x3Applies geometry, activation included, read in
 // place (no padded copy): out = taps of xin + residual plane (or null) + bias.
 void depthwise3x3Plane(const Conv2dParams& p, int64_t outH, int64_t outW, const float* xin,
-                       const float* wk, float bias, const float* residual, float* out);
+                       const float* wk, float bias, const float* residual, float* out, int64_t oh0,
+                       int64_t oh1);
+
+// Output rows depthwise3x3Plane computes together.
+inline int64_t depthwise3x3RowBlock(const Conv2dParams& p) { return p.strideW == 1 ? 4 : 2; }
 
 // Largest K (input channels) pointwiseConv takes at any image size: a tile's 32 columns of all
 // K input rows stay in L2 (32 KB at this K) while its row panels pass over them; longer K runs

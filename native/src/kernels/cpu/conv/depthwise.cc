@@ -13,6 +13,8 @@ namespace kiln::kernels {
 namespace {
 inline int64_t ceilDiv(int64_t a, int64_t b) { return a >= 0 ? (a + b - 1) / b : -((-a) / b); }
 inline int64_t floorDiv(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+// Output heights from which the direct 3x3 path splits planes into row bands across threads.
+constexpr int64_t kMinBandedRows = 28;
 }  // namespace
 
 void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float* x, const float* w,
@@ -32,11 +34,37 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
   // 3x3 planes (MobileNet's) read in place: measured faster than the padded copy at every
   // size, 7 x 7 included.
   const bool direct3x3 = vector && isa_avx512::depthwise3x3Applies(p);
+  ThreadPool& pool = globalThreadPool();
+  if (direct3x3 && pool.size() > 1 && OH >= kMinBandedRows) {
+    // Large planes: row bands, one per thread, each over all planes, band-major. The 1x1
+    // convolutions on either side split their work by pixels in the same order, so each thread
+    // reads the expansion rows its own core wrote and leaves its rows for its own part of the
+    // projection; with whole planes per thread, half of both crossed between cores. (Small
+    // planes keep whole planes: two bands of a 7 x 7 plane share cache lines.)
+    const int64_t step = isa_avx512::depthwise3x3RowBlock(p);
+    const int64_t blocks = (OH + step - 1) / step;
+    const int64_t bands = std::max<int64_t>(1, std::min<int64_t>(pool.size(), blocks));
+    const int64_t bandRows = (blocks + bands - 1) / bands * step;
+    // At least ~4K outputs per task, so small layers use few tasks.
+    const size_t grain =
+        static_cast<size_t>(std::max<int64_t>(1, 4096 / std::max<int64_t>(1, bandRows * OW)));
+    pool.parallelFor(static_cast<size_t>(bands * planes), grain, [&](size_t b, size_t e) {
+      for (int64_t i = static_cast<int64_t>(b); i < static_cast<int64_t>(e); ++i) {
+        const int64_t band = i / planes, plane = i % planes;
+        const int64_t oc = plane % p.outChannels;
+        const float* xin = x + (plane / p.outChannels * p.inChannels + oc / mult) * p.inH * p.inW;
+        isa_avx512::depthwise3x3Plane(p, OH, OW, xin, w + oc * kH * kW, bias ? bias[oc] : 0.0f,
+                                      residual ? residual + plane * OH * OW : nullptr,
+                                      y + plane * OH * OW, band * bandRows, (band + 1) * bandRows);
+      }
+    });
+    return;
+  }
   // Whole planes per task, at least ~4K outputs each so small layers use few tasks (~16K left
   // 7 x 7 layers in 3 tasks, 2 : 1 over two threads).
   const size_t grain =
       static_cast<size_t>(std::max<int64_t>(1, 4096 / std::max<int64_t>(1, OH * OW)));
-  globalThreadPool().parallelFor(static_cast<size_t>(planes), grain, [&](size_t b, size_t e) {
+  pool.parallelFor(static_cast<size_t>(planes), grain, [&](size_t b, size_t e) {
     float* scratch =
         vector && !direct3x3
             ? threadScratch(ScratchSlot::kWork,
@@ -52,7 +80,7 @@ void depthwiseConv2d(const Conv2dParams& p, int64_t OH, int64_t OW, const float*
       float* out = y + plane * OH * OW;
       const float* res = residual ? residual + plane * OH * OW : nullptr;
       if (direct3x3) {
-        isa_avx512::depthwise3x3Plane(p, OH, OW, xin, wk, bv, res, out);
+        isa_avx512::depthwise3x3Plane(p, OH, OW, xin, wk, bv, res, out, 0, OH);
         continue;
       }
       if (vector) {

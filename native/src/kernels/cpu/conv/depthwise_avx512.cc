@@ -219,7 +219,7 @@ inline __m512 finish(__m512 acc, __m512 add, const Activation& act, __m512 lo, _
 // them valid). Each input row is loaded once (its three taps as shifted vectors, out-of-row lanes
 // masked to zero, which is the padding) and feeds every output row of the block that reads it.
 template <int kS, int kR>
-void rows3x3(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin, const __m512* w,
+void rows3x3(const Conv2dParams& p, int64_t ohEnd, int64_t OW, const float* xin, const __m512* w,
              float bias, const float* residual, const Activation& act, float* out, int64_t oh0,
              int64_t x0, int64_t cnt, const __mmask16* tapMask) {
   // One accumulator per output row and filter row: chains of 3 FMAs instead of 9, whose
@@ -272,7 +272,7 @@ void rows3x3(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin, co
   const __m512 lo = _mm512_set1_ps(act.alpha), hi = _mm512_set1_ps(act.beta);
   for (int j = 0; j < kR; ++j) {
     const int64_t oh = oh0 + j;
-    if (oh >= OH) break;
+    if (oh >= ohEnd) break;
     // Taps first, then residual + bias: the order of the other paths.
     const __m512 add =
         residual ? _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + oh * OW + x0), bv) : bv;
@@ -289,7 +289,8 @@ bool depthwise3x3Applies(const Conv2dParams& p) {
 }
 
 void depthwise3x3Plane(const Conv2dParams& p, int64_t OH, int64_t OW, const float* xin,
-                       const float* wk, float bias, const float* residual, float* out) {
+                       const float* wk, float bias, const float* residual, float* out, int64_t oh0,
+                       int64_t oh1) {
   __m512 w[9];
   for (int t = 0; t < 9; ++t) w[t] = _mm512_set1_ps(wk[t]);
   const bool s1 = p.strideW == 1;
@@ -314,21 +315,23 @@ void depthwise3x3Plane(const Conv2dParams& p, int64_t OH, int64_t OW, const floa
   };
   // Blocks of 4 rows (stride 2: 2) across the plane, row blocks outside; a last partial block
   // runs as a whole one that stores only its rows inside the plane (cheaper than single rows).
-  const int rows = s1 ? 4 : 2;
-  for (int64_t oh = 0; oh < OH; oh += rows) {
+  const int64_t rows = depthwise3x3RowBlock(p);
+  oh1 = std::min(oh1, OH);
+  if (oh0 >= oh1) return;
+  for (int64_t oh = oh0; oh < oh1; oh += rows) {
     for (int64_t x0 = 0; x0 < OW; x0 += 16) {
       const int64_t cnt = std::min<int64_t>(16, OW - x0);
       __mmask16 m[4];
       masks(x0, cnt, m);
       if (s1)
-        rows3x3<1, 4>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
+        rows3x3<1, 4>(p, oh1, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
       else
-        rows3x3<2, 2>(p, OH, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
+        rows3x3<2, 2>(p, oh1, OW, xin, w, bias, residual, p.activation, out, oh, x0, cnt, m);
     }
   }
   const ActivationKind k = p.activation.kind;
   if (k != ActivationKind::kNone && k != ActivationKind::kRelu && k != ActivationKind::kClip)
-    kernels::applyActivation(p.activation, out, static_cast<size_t>(OH * OW));
+    kernels::applyActivation(p.activation, out + oh0 * OW, static_cast<size_t>((oh1 - oh0) * OW));
 }
 
 }  // namespace kiln::kernels::isa_avx512

@@ -149,10 +149,13 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
                    ThreadPool& pool) {
   const int64_t panels = (M + kMr - 1) / kMr, colBlocks = (P + kNr - 1) / kNr;
   const int64_t items = panels * colBlocks;
-  // Short K: panels vary fastest, so neighbouring tiles share input columns (in L1). Long K
-  // (taken only when the whole input fits in L2): column blocks vary fastest, so a task reads
-  // each weight panel (up to 96 KB) from memory once instead of once per column block.
-  const bool columnsFastest = K > kPointwiseMaxK;
+  // Panels vary fastest, so neighbouring tiles share input columns (in L1) and the threads
+  // split the pixels, in the order the layers around split theirs: each thread reads what its
+  // own core wrote (splitting by output channels, MobileNet's 576 -> 96 projections ran slower
+  // on two threads than on one). With long K and too few column blocks to go around (7 x 7
+  // layers), column blocks vary fastest instead, so a task reads each weight panel (up to 96 KB)
+  // from memory once instead of once per column block.
+  const bool columnsFastest = K > kPointwiseMaxK && colBlocks < 2 * pool.size();
   // Exactly 4 tasks per thread, each an even share of the tiles (parallelFor merges nothing at
   // that count): with whole panel groups per task, 7 x 7 layers split 8 : 6 panels over two
   // threads.
