@@ -313,12 +313,20 @@ TEST(conv_pointwise_tasks) {
   });
 }
 
-TEST(conv_stem_3x3_stride2) {
-  // A network's first layer (3x3 stride 2, <= 4 channels) has its own in-place path: channel
-  // counts 1 to 4, output rows wider than a vector with a tail, 20 output channels (a partial
-  // group of 16), unpadded and asymmetric pads, every activation.
+TEST(conv_stem_stride2) {
+  // A network's first layer (stride 2, up to 7x7, <= 4 channels) has its own in-place path:
+  // channel counts 1 to 4, output rows wider than a vector with a tail, 20 output channels (a
+  // partial group of 16), unpadded and asymmetric pads, every activation; filters of 1 to 7
+  // rows and columns, square or not (ResNet's 7x7 pad 3).
   kt::forEachIsa([](kiln::CpuIsa isa) {
     for (int64_t c : {1, 3, 4}) runConv(conv(1, c, 17, 41, 20, 3, 3, 2, 1), true, true, isa);
+    for (int64_t k : {1, 2, 4, 5, 6, 7})
+      runConv(conv(1, 3, 19, 45, 20, k, k, 2, k / 2), true, true, isa);
+    runConv(conv(2, 4, 23, 37, 64, 7, 7, 2, 3), true, false, isa);
+    Conv2dParams wide = conv(1, 2, 11, 40, 12, 3, 7, 2, 0);
+    wide.padLeft = 3;
+    wide.padTop = 1;
+    runConv(wide, true, true, isa);
     runConv(conv(2, 3, 9, 9, 8, 3, 3, 2, 0), true, false, isa);
     Conv2dParams p = conv(1, 3, 12, 35, 16, 3, 3, 2, 1);
     p.padRight = 0;
@@ -328,6 +336,9 @@ TEST(conv_stem_3x3_stride2) {
       Conv2dParams a = conv(1, 3, 10, 38, 17, 3, 3, 2, 1);
       a.activation = act;
       runConv(a, true, true, isa);
+      Conv2dParams r = conv(1, 3, 15, 36, 17, 7, 7, 2, 3);
+      r.activation = act;
+      runConv(r, true, false, isa);
     }
   });
 }

@@ -65,12 +65,13 @@ void pointwiseConv(int64_t M, int64_t K, int64_t P, const float* packedA, const 
                    const float* bias, const float* residual, const Activation& act, float* y,
                    ThreadPool& pool);
 
-// Whether stemConv takes this geometry: ungrouped 3x3 stride 2, undilated, at most 4 input
-// channels (any pads).
+// Whether stemConv takes this geometry: ungrouped, stride 2, undilated, a filter of at most 7 x 7
+// over at most 4 input channels (any pads).
 bool stemConvApplies(const Conv2dParams& p);
 
 // One image of a stemConvApplies convolution from weights packed as for the GEMM path (12-row
-// panels, K = channel x 3 x 3): y = activation(conv + residual (or null) + bias (or null)).
+// panels, K = channel x kernelH x kernelW): y = activation(conv + residual (or null) + bias (or
+// null)).
 void stemConv(const Conv2dParams& p, int64_t outH, int64_t outW, const float* x,
               const float* panels, const float* bias, const float* residual, float* y,
               ThreadPool& pool);
