@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -134,33 +135,68 @@ enum QConvPath : int { kDp4a = 0, kImmaChannelRows = 1, kImmaPixelRows = 2 };
 #ifdef KILN_WITH_CUBLAS
 size_t aligned256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+// K (input channels x kernel taps) rounded up to 16, the tensor-core path's stride.
+int64_t paddedK(const QConvArgs& a) {
+  return (a.inChannels * a.kernelH * a.kernelW + 15) / 16 * 16;
+}
+
 bool immaFits(const Launch& launch, const QConvArgs& a) {
-  const int64_t kPad = (a.inChannels * a.kernelH * a.kernelW + 15) / 16 * 16;
+  const int64_t kPad = paddedK(a);
   const int64_t ncols = a.batch * a.outH * a.outW;
   constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
   return a.group == 1 && launch.libs != nullptr && launch.libs->cublas != nullptr && ncols > 0 &&
          ncols <= kMaxInt && kPad <= kMaxInt && a.outChannels > 0 && a.outChannels <= 65535;
 }
 
+// What a tensor-core layer keeps per context: the sums of its weights per output channel and,
+// when K is not a multiple of 16 (or the weights are misaligned), the weights at stride kPad.
+// They depend on the constant weights alone, so one kernel computes them on the context's first
+// run (always eager: CUDA graphs capture later runs) instead of on every enqueue.
+struct ImmaWeights : LayerState {
+  const void* source = nullptr;  // the weights they were computed from
+  std::shared_ptr<void> memory;
+  int32_t* wsum = nullptr;
+  int8_t* padded = nullptr;  // null: the weights themselves serve
+};
+
+const ImmaWeights& immaWeights(OpContext& ctx, Launch& launch, const QConvArgs& a) {
+  auto* state = static_cast<ImmaWeights*>(launch.state->get());
+  if (state != nullptr) {
+    // The engine's weights never move while a context lives; were they to, the sums would lie.
+    ctx.require(state->source == a.w, "the weights moved since the context's first run");
+    return *state;
+  }
+  const int64_t k = a.inChannels * a.kernelH * a.kernelW, kPad = paddedK(a);
+  const bool pad = kPad != k || reinterpret_cast<uintptr_t>(a.w) % 16 != 0;
+  const size_t wsumBytes = aligned256(static_cast<size_t>(a.outChannels) * 4);
+  const size_t bytes = wsumBytes + (pad ? static_cast<size_t>(a.outChannels * kPad) : 0);
+  auto fresh = std::make_unique<ImmaWeights>();
+  void* memory = nullptr;
+  checkCuda(ctx, cudaMalloc(&memory, bytes), "weight sums memory");
+  fresh->memory.reset(memory, [](void* p) { cudaFree(p); });
+  fresh->source = a.w;
+  fresh->wsum = static_cast<int32_t*>(memory);
+  if (pad) fresh->padded = static_cast<int8_t*>(memory) + wsumBytes;
+  checkCuda(ctx, qconvWeightSums(a, kPad, fresh->padded, fresh->wsum, launch.stream),
+            "weight sums kernel");
+  launch.state->reset(fresh.release());
+  return static_cast<const ImmaWeights&>(**launch.state);
+}
+
 // A layer of one group on tensor cores: the int8 im2col of its activations times its weights
 // through cuBLAS (int8 inputs, int32 sums: IMMA), then the dp4a kernel's requantization. The
 // int32 sums are exact whatever order cuBLAS adds them in, so the bytes stay the cpu's. Both
 // operands are K-contiguous (cuBLAS's "TN" form, the one its IMMA kernels take) with K padded
-// to 16; weights whose K is not get a padded copy.
+// to 16 (ImmaWeights).
 void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows) {
-  const int64_t k = a.inChannels * a.kernelH * a.kernelW, kPad = (k + 15) / 16 * 16;
+  const ImmaWeights& weights = immaWeights(ctx, launch, a);
+  const int64_t kPad = paddedK(a);
   const int64_t ncols = a.batch * a.outH * a.outW, m = a.outChannels;
-  const bool padWeights = kPad != k || reinterpret_cast<uintptr_t>(a.w) % 16 != 0;
   const size_t colBytes = aligned256(static_cast<size_t>(ncols * kPad));
-  const size_t weightBytes = padWeights ? aligned256(static_cast<size_t>(m * kPad)) : 0;
-  const size_t wsumBytes = aligned256(static_cast<size_t>(m) * 4);
   const size_t sumBytes = static_cast<size_t>(m * ncols) * 4;
-  auto* base = static_cast<char*>(launch.workspace(colBytes + weightBytes + wsumBytes + sumBytes));
+  auto* base = static_cast<char*>(launch.workspace(colBytes + sumBytes));
   auto* cols = reinterpret_cast<int8_t*>(base);
-  auto* padded = padWeights ? reinterpret_cast<int8_t*>(base + colBytes) : nullptr;
-  auto* wsum = reinterpret_cast<int32_t*>(base + colBytes + weightBytes);
-  auto* sums = reinterpret_cast<int32_t*>(base + colBytes + weightBytes + wsumBytes);
-  checkCuda(ctx, qconvWeightSums(a, kPad, padded, wsum, launch.stream), "weight sums kernel");
+  auto* sums = reinterpret_cast<int32_t*>(base + colBytes);
   checkCuda(ctx, qconvIm2col(a, kPad, cols, launch.stream), "int8 im2col kernel");
   // Column-major: by channel, sums (ncols x m) = cols^T (ncols x K) * w (K x m); by pixel,
   // sums (m x ncols) = w^T (m x K) * cols (K x ncols).
@@ -168,7 +204,7 @@ void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows)
   cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
   const int32_t one = 1, zero = 0;
   const int kk = static_cast<int>(kPad), nc = static_cast<int>(ncols), mm = static_cast<int>(m);
-  const void* w = padWeights ? padded : a.w;
+  const void* w = weights.padded ? weights.padded : a.w;
   const cublasStatus_t status =
       pixelRows ? cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, mm, nc, kk, &one, w, CUDA_R_8I, kk,
                                cols, CUDA_R_8I, kk, &zero, sums, CUDA_R_32I, mm, CUBLAS_COMPUTE_32I,
@@ -180,7 +216,8 @@ void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows)
     throw Error(ErrorCode::kDeviceError, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
                                              ") on cuda: int8 GEMM: cuBLAS status " +
                                              std::to_string(static_cast<int>(status)));
-  checkCuda(ctx, qconvRequantize(a, sums, wsum, pixelRows, launch.stream), "requantization kernel");
+  checkCuda(ctx, qconvRequantize(a, sums, weights.wsum, pixelRows, launch.stream),
+            "requantization kernel");
 }
 #else
 bool immaFits(const Launch&, const QConvArgs&) { return false; }
