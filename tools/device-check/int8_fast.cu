@@ -4,6 +4,7 @@
 //   nhwc:  qconv_nhwc.cu (NHWC implicit GEMM on mma.sync with the requantization in registers),
 //   dnn8:  cuDNN's graph API on int8 NHWC x and w, int32 compute, then + bias, * per-channel
 //          scale, Relu, int8 y (a fused requantizing convolution, if cuDNN has an engine),
+//   dnnU8: the same with uint8 x (zero point 0) and uint8 y (+ zero point 100, Relu from 100),
 //   fp16:  cuDNN's graph API on half NHWC x and w, + bias, Relu (what FP16 engines run),
 // and checks nhwc's bytes against the dp4a kernel (qconv2d, the engine's bit-exact reference)
 // and dnn8's against qconv2d on the same signed data, counting the values that differ and by how
@@ -44,6 +45,7 @@ const Shape kShapes[] = {
     {2048, 7, 512, 1, 1, 0, 2},  {512, 7, 512, 3, 1, 1, 2},   {2048, 1, 1000, 1, 1, 0, 1}};
 
 constexpr int kBatch = 64, kCandidates = 4, kRuns = 10;
+constexpr float kYZero = 100.0f;  // the uint8 cuDNN graph's output zero point
 
 __global__ void fillKernel(uint8_t* p, size_t n, uint32_t seed) {
   for (size_t i = blockIdx.x * size_t{blockDim.x} + threadIdx.x; i < n;
@@ -118,11 +120,14 @@ struct Dnn {
     return d;
   }
   cudnnBackendDescriptor_t pointwise(cudnnPointwiseMode_t mode, cudnnBackendDescriptor_t x,
-                                     cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y) {
+                                     cudnnBackendDescriptor_t b, cudnnBackendDescriptor_t y,
+                                     double reluFloor = 0) {
     auto pw = make(CUDNN_BACKEND_POINTWISE_DESCRIPTOR);
     const cudnnDataType_t prec = CUDNN_DATA_FLOAT;
     set(pw, CUDNN_ATTR_POINTWISE_MODE, CUDNN_TYPE_POINTWISE_MODE, &mode);
     set(pw, CUDNN_ATTR_POINTWISE_MATH_PREC, CUDNN_TYPE_DATA_TYPE, &prec);
+    if (mode == CUDNN_POINTWISE_RELU_FWD && reluFloor != 0)
+      set(pw, CUDNN_ATTR_POINTWISE_RELU_LOWER_CLIP, CUDNN_TYPE_DOUBLE, &reluFloor);
     finalize(pw);
     auto op = make(CUDNN_BACKEND_OPERATION_POINTWISE_DESCRIPTOR);
     setDesc(op, CUDNN_ATTR_OPERATION_POINTWISE_PW_DESCRIPTOR, pw);
@@ -134,12 +139,14 @@ struct Dnn {
   }
 };
 
-enum Uid : int64_t { kX = 1, kW, kBias, kScale, kY, kVirtual = 100 };
+enum Uid : int64_t { kX = 1, kW, kBias, kScale, kY, kZero, kVirtual = 100 };
 
 struct GraphKind {
   const char* name;
-  cudnnDataType_t io, compute, accumulator;
-  bool scale;  // int8: * per-channel scale after the bias
+  cudnnDataType_t x, w, y, compute, accumulator;
+  bool scale;            // 8-bit: * per-channel scale after the bias
+  bool zero = false;     // then + the output zero point (a [1,1,1,1] float tensor)
+  double reluFloor = 0;  // Relu's lower clip (the output zero point)
 };
 
 struct GraphResult {
@@ -155,14 +162,14 @@ struct GraphResult {
 // configurations and leaves the fastest one's output in y.
 GraphResult timeGraph(cudnnHandle_t handle, cudaStream_t st, const GraphKind& kind, const Shape& s,
                       int out, void* x, void* w, void* bias, void* scale, void* y, void* workspace,
-                      size_t workspaceBytes, cudaEvent_t* ev) {
+                      size_t workspaceBytes, cudaEvent_t* ev, void* zero = nullptr) {
   const auto started = std::chrono::steady_clock::now();
   GraphResult r;
   Dnn d;
-  auto tx = d.tensor(kX, kind.io, kBatch, s.c, s.h, s.h, false);
-  auto tw = d.tensor(kW, kind.io, s.m, s.c, s.k, s.k, false);
-  auto ty = d.tensor(kY, kind.io, kBatch, s.m, out, out, false);
-  const cudnnDataType_t paramType = kind.io == CUDNN_DATA_HALF ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
+  auto tx = d.tensor(kX, kind.x, kBatch, s.c, s.h, s.h, false);
+  auto tw = d.tensor(kW, kind.w, s.m, s.c, s.k, s.k, false);
+  auto ty = d.tensor(kY, kind.y, kBatch, s.m, out, out, false);
+  const cudnnDataType_t paramType = kind.x == CUDNN_DATA_HALF ? CUDNN_DATA_HALF : CUDNN_DATA_FLOAT;
   auto tb = d.tensor(kBias, paramType, 1, s.m, 1, 1, false);
   auto ts = kind.scale ? d.tensor(kScale, CUDNN_DATA_FLOAT, 1, s.m, 1, 1, false) : nullptr;
   int64_t nextVirtual = kVirtual;
@@ -196,7 +203,13 @@ GraphResult timeGraph(cudnnHandle_t handle, cudaStream_t st, const GraphKind& ki
     ops.push_back(d.pointwise(CUDNN_POINTWISE_MUL, mid, ts, scaled));
     mid = scaled;
   }
-  ops.push_back(d.pointwise(CUDNN_POINTWISE_RELU_FWD, mid, nullptr, ty));
+  if (kind.zero) {
+    auto shifted = d.tensor(nextVirtual++, CUDNN_DATA_FLOAT, kBatch, s.m, out, out, true);
+    ops.push_back(d.pointwise(CUDNN_POINTWISE_ADD, mid,
+                              d.tensor(kZero, CUDNN_DATA_FLOAT, 1, 1, 1, 1, false), shifted));
+    mid = shifted;
+  }
+  ops.push_back(d.pointwise(CUDNN_POINTWISE_RELU_FWD, mid, nullptr, ty, kind.reluFloor));
   auto graph = d.make(CUDNN_BACKEND_OPERATIONGRAPH_DESCRIPTOR);
   d.set(graph, CUDNN_ATTR_OPERATIONGRAPH_OPS, CUDNN_TYPE_BACKEND_DESCRIPTOR, ops.data(),
         static_cast<int64_t>(ops.size()));
@@ -222,9 +235,9 @@ GraphResult timeGraph(cudnnHandle_t handle, cudaStream_t st, const GraphKind& ki
                                    CUDNN_TYPE_BACKEND_DESCRIPTOR, count, &got, configs.data()));
   r.configs = static_cast<int>(got);
   cudnnBackendDescriptor_t bestPlan = nullptr;
-  void* ptrs[5] = {x, w, y, bias, scale};
-  int64_t uids[5] = {kX, kW, kY, kBias, kScale};
-  const int64_t nptr = kind.scale ? 5 : 4;
+  void* ptrs[6] = {x, w, y, bias, scale, zero};
+  int64_t uids[6] = {kX, kW, kY, kBias, kScale, kZero};
+  const int64_t nptr = kind.zero ? 6 : kind.scale ? 5 : 4;
   for (int64_t i = 0; i < got && i < kCandidates; ++i) {
     cudnnBackendDescriptor_t plan = nullptr;
     if (cudnnBackendCreateDescriptor(CUDNN_BACKEND_EXECUTION_PLAN_DESCRIPTOR, &plan) !=
@@ -452,21 +465,53 @@ int main(int argc, char** argv) {
     if (!good || !ok(cudaStreamSynchronize(st), "run")) return 1;
     const Diff sd = compare(y[0], y[2], y[3], s.m, plane, yBytes, true, st);
     if (sd.count > 0) ++failures;
-    GraphResult g8;
-    Diff dd;
+    GraphResult g8, gu;
+    Diff dd, du;
     const double elapsed =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
     if (elapsed < 120 && s.c % 64 == 0) {  // (the stem's weights are padded for nhwc)
-      const GraphKind int8Kind{"int8", CUDNN_DATA_INT8, CUDNN_DATA_INT32, CUDNN_DATA_FLOAT, true};
+      const GraphKind int8Kind{"int8",
+                               CUDNN_DATA_INT8,
+                               CUDNN_DATA_INT8,
+                               CUDNN_DATA_INT8,
+                               CUDNN_DATA_INT32,
+                               CUDNN_DATA_FLOAT,
+                               true};
       g8 = timeGraph(dnn, st, int8Kind, s, static_cast<int>(out), xNhwc, wKrsc, fBias, chScale,
                      y[4], workspace, wsCap, ev);
       if (g8.configs == 0 || (g8.configs < 0 && g8.status != CUDNN_STATUS_SUCCESS)) {
         // Retry with an int32 accumulator tensor.
-        const GraphKind k32{"int8/i32", CUDNN_DATA_INT8, CUDNN_DATA_INT32, CUDNN_DATA_INT32, true};
+        const GraphKind k32{"int8/i32",
+                            CUDNN_DATA_INT8,
+                            CUDNN_DATA_INT8,
+                            CUDNN_DATA_INT8,
+                            CUDNN_DATA_INT32,
+                            CUDNN_DATA_INT32,
+                            true};
         g8 = timeGraph(dnn, st, k32, s, static_cast<int>(out), xNhwc, wKrsc, fBias, chScale, y[4],
                        workspace, wsCap, ev);
       }
       if (g8.ms > 0) dd = compare(y[0], y[4], y[3], s.m, plane, yBytes, true, st);
+      // uint8 x (zero point 0: cuDNN's zero padding is exact) and uint8 y with zero point 100:
+      // + 100 and Relu clipped at 100 before cuDNN's conversion.
+      QConvArgs ua = a;
+      ua.x = xNchw, ua.y = y[0], ua.inZeroPoint = nullptr;
+      good = ok(kiln::cuda::qconv2d(ua, st), "dp4a unsigned") &&
+             ok(kiln::cuda::qconvNhwcParams(ua, wsum, chScale, chBias, st), "params") &&
+             ok(cudaMemcpyAsync(params + 8, &kYZero, 4, cudaMemcpyHostToDevice, st), "zero");
+      if (!good || !ok(cudaStreamSynchronize(st), "run")) return 1;
+      GraphKind u8Kind{"uint8",
+                       CUDNN_DATA_UINT8,
+                       CUDNN_DATA_INT8,
+                       CUDNN_DATA_UINT8,
+                       CUDNN_DATA_INT32,
+                       CUDNN_DATA_FLOAT,
+                       true,
+                       true,
+                       kYZero};
+      gu = timeGraph(dnn, st, u8Kind, s, static_cast<int>(out), xNhwc, wKrsc, fBias, chScale, y[4],
+                     workspace, wsCap, ev, params + 8);
+      if (gu.ms > 0) du = compare(y[0], y[4], y[3], s.m, plane, yBytes, false, st);
     }
     GraphResult g16;
     const double elapsed2 =
@@ -475,7 +520,13 @@ int main(int argc, char** argv) {
       toHalfKernel<<<1024, 256, 0, st>>>(xNhwc, xHalf, xBytes);
       toHalfKernel<<<1024, 256, 0, st>>>(reinterpret_cast<const uint8_t*>(wKrsc), wHalf, s.m * k);
       toHalfKernel<<<64, 256, 0, st>>>(reinterpret_cast<const uint8_t*>(bias), bHalf, s.m);
-      const GraphKind halfKind{"fp16", CUDNN_DATA_HALF, CUDNN_DATA_FLOAT, CUDNN_DATA_FLOAT, false};
+      const GraphKind halfKind{"fp16",
+                               CUDNN_DATA_HALF,
+                               CUDNN_DATA_HALF,
+                               CUDNN_DATA_HALF,
+                               CUDNN_DATA_FLOAT,
+                               CUDNN_DATA_FLOAT,
+                               false};
       if (s.c % 8 == 0)
         g16 = timeGraph(dnn, st, halfKind, s, static_cast<int>(out), xHalf, wHalf, bHalf, nullptr,
                         yHalf, workspace, wsCap, ev);
@@ -493,11 +544,12 @@ int main(int argc, char** argv) {
       fp16Complete = false;
     std::printf(
         "%4d %3d %4d %d %d x%d: %6.0f | %6.0f%s | %6.0f (%d/%d/%d, %.1f s, status %d) | %6.0f "
-        "(%d/%d/%d, %.1f s) | %zu, signed %zu | %zu (%d)\n",
+        "(%d/%d/%d, %.1f s) | %zu, signed %zu | %zu (%d) | dnnU8 %6.0f (%d/%d/%d): %zu (%d)\n",
         s.c, s.h, s.m, s.k, s.s, s.count, t[0], fits ? t[1] : -1.0f, fits ? "" : " (n/a)",
         g8.ms * 1000, g8.configs, g8.finalized, g8.ran, g8.buildSeconds,
         static_cast<int>(g8.status), g16.ms * 1000, g16.configs, g16.finalized, g16.ran,
-        g16.buildSeconds, nd.count, sd.count, dd.count, dd.most);
+        g16.buildSeconds, nd.count, sd.count, dd.count, dd.most, gu.ms * 1000, gu.configs,
+        gu.finalized, gu.ran, du.count, du.most);
     std::fflush(stdout);
   }
   std::printf(
@@ -505,6 +557,58 @@ int main(int argc, char** argv) {
       "fp16 %.0f%s\n",
       total[0], total[1], total[2], dnn8Complete ? "" : " (incomplete)", total[3],
       fp16Complete ? "" : " (incomplete)");
+  // The engine's other 8-bit layers at resnet50's sizes: QLinearAdd (16-byte words, and the
+  // byte kernel it falls back to on unaligned data), the stem's NHWC MaxPool, the input's
+  // QuantizeLinear and NCHW -> NHWC transpose, us each.
+  {
+    float* f = reinterpret_cast<float*>(buf);
+    auto* a8 = reinterpret_cast<uint8_t*>(buf) + (size_t{1} << 30);
+    auto* b8 = a8 + (size_t{1} << 27);
+    auto* c8 = b8 + (size_t{1} << 27);
+    kiln::cuda::QAddArgs add;
+    add.aScale = params, add.bScale = params + 2, add.cScale = params;
+    add.aZero = params + 4, add.bZero = params + 4, add.cZero = params + 4, add.relu = true;
+    const auto timeUs = [&](const char* what, auto&& body) {
+      body();
+      cudaEventRecord(ev[0], st);
+      for (int i = 0; i < kRuns; ++i) body();
+      cudaEventRecord(ev[1], st);
+      float ms = 0;
+      if (ok(cudaEventSynchronize(ev[1]), what)) cudaEventElapsedTime(&ms, ev[0], ev[1]);
+      return ms * 1000 / kRuns;
+    };
+    double adds[2] = {};
+    const struct {
+      int64_t n;
+      int uses;
+    } addShapes[] = {{int64_t{kBatch} * 256 * 56 * 56, 3},
+                     {int64_t{kBatch} * 512 * 28 * 28, 4},
+                     {int64_t{kBatch} * 1024 * 14 * 14, 6},
+                     {int64_t{kBatch} * 2048 * 7 * 7, 3}};
+    for (const auto& sh : addShapes) {
+      adds[0] +=
+          sh.uses * timeUs("add", [&] { kiln::cuda::qlinearAdd(a8, b8, sh.n, add, c8, st); });
+      adds[1] += sh.uses * timeUs("add bytes", [&] {
+                   kiln::cuda::qlinearAdd(a8 + 1, b8 + 1, sh.n, add, c8 + 1, st);
+                 });
+    }
+    kiln::cuda::Pool2dParams pool;
+    pool.batch = kBatch, pool.channels = 64, pool.inH = pool.inW = 112, pool.outH = pool.outW = 56;
+    pool.kernelH = pool.kernelW = 3, pool.strideH = pool.strideW = 2, pool.padTop = 1;
+    pool.padLeft = pool.padBottom = pool.padRight = 1, pool.nhwc = true;
+    const float poolUs = timeUs("pool", [&] { kiln::cuda::maxPool2d8(pool, a8, false, c8, st); });
+    kiln::cuda::QuantAxis q;
+    q.scale = params;
+    const int64_t image = int64_t{kBatch} * 3 * 224 * 224;
+    const float quantUs =
+        timeUs("quantize", [&] { kiln::cuda::quantizeLinear(f, image, q, false, a8, st); });
+    const float transposeUs =
+        timeUs("transpose", [&] { kiln::cuda::transpose8(a8, b8, kBatch, 3, 224 * 224, st); });
+    std::printf(
+        "other layers, us per batch: 16 QLinearAdds %.0f (byte kernel %.0f), stem MaxPool NHWC "
+        "%.0f, input QuantizeLinear %.0f, its NCHW -> NHWC transpose %.0f\n",
+        adds[0], adds[1], poolUs, quantUs, transposeUs);
+  }
   std::printf("%s\n", failures ? "int8_fast: nhwc DIFFERS" : "int8_fast: nhwc equal to dp4a");
   return failures ? 1 : 0;
 }

@@ -353,6 +353,22 @@ __global__ void transpose8Kernel(const uint8_t* x, uint8_t* y, int32_t rows, int
       y[image * plane + int64_t{c0 + i} * rows + r0 + threadIdx.x] = tile[threadIdx.x][i];
 }
 
+// The same when one side has at most 4 elements (an image's 3 channels): a thread per element of
+// the long side moves the few bytes across; the 32 x 32 tiles would stay nearly empty.
+__global__ void transposeFewKernel(const uint8_t* x, uint8_t* y, int32_t rows, int32_t cols) {
+  const int64_t plane = int64_t{rows} * cols, image = blockIdx.y;
+  const uint8_t* src = x + image * plane;
+  uint8_t* dst = y + image * plane;
+  const int32_t along = rows <= 4 ? cols : rows, across = rows <= 4 ? rows : cols;
+  for (int32_t j = blockIdx.x * blockDim.x + threadIdx.x; j < along; j += gridDim.x * blockDim.x)
+    for (int32_t r = 0; r < across; ++r) {
+      if (rows <= 4)
+        dst[int64_t{j} * rows + r] = src[int64_t{r} * cols + j];  // y[j][r] = x[r][j]
+      else
+        dst[int64_t{r} * rows + j] = src[int64_t{j} * cols + r];  // y[r][j] = x[j][r]
+    }
+}
+
 }  // namespace
 
 bool qconvNhwcFits(const QConvArgs& a) {
@@ -393,6 +409,15 @@ cudaError_t transpose8(const void* x, void* y, int64_t images, int64_t rows, int
   if (images == 0 || rows == 0 || cols == 0) return cudaSuccess;
   if (images > 65535 || rows >= (int64_t{1} << 31) || cols >= (int64_t{1} << 31))
     return cudaErrorInvalidValue;
+  if (rows <= 4 || cols <= 4) {
+    const int64_t along = rows <= 4 ? cols : rows;
+    const int64_t blocks = (along + 255) / 256;
+    transposeFewKernel<<<dim3(static_cast<unsigned>(blocks < 4096 ? blocks : 4096),
+                              static_cast<unsigned>(images)),
+                         256, 0, stream>>>(static_cast<const uint8_t*>(x), static_cast<uint8_t*>(y),
+                                           static_cast<int32_t>(rows), static_cast<int32_t>(cols));
+    return cudaGetLastError();
+  }
   const dim3 grid(static_cast<unsigned>((cols + 31) / 32), static_cast<unsigned>((rows + 31) / 32),
                   static_cast<unsigned>(images));
   if (grid.y > 65535) return cudaErrorInvalidConfiguration;
