@@ -163,6 +163,56 @@ TEST(int8_convolutions_the_kernel_lacks_are_listed) {
   CHECK(!listed(cudaUnsupportedLayers(int8Sample({0, 3}, "")), "pool"));
 }
 
+// x -> QuantizeLinear -> QLinearConv (64 -> 8 channels) -> QLinearAdd (with itself) -> MaxPool ->
+// QLinearConv (8 -> 6 channels) -> DequantizeLinear -> y, uint8 activations.
+Network int8NhwcSample() {
+  Network n;
+  n.tensors = {{"x", DataType::kFloat32, {1, 64, 4, 4}, -1},
+               {"s", DataType::kFloat32, {}, 0},
+               {"z", DataType::kUInt8, {}, 1},
+               {"q", DataType::kUInt8, {1, 64, 4, 4}, -1},
+               {"w", DataType::kInt8, {8, 64, 3, 3}, 2},
+               {"wz", DataType::kInt8, {}, 3},
+               {"c", DataType::kUInt8, {1, 8, 4, 4}, -1},
+               {"a", DataType::kUInt8, {1, 8, 4, 4}, -1},
+               {"p", DataType::kUInt8, {1, 8, 2, 2}, -1},
+               {"w2", DataType::kInt8, {6, 8, 1, 1}, 4},
+               {"c2", DataType::kUInt8, {1, 6, 2, 2}, -1},
+               {"y", DataType::kFloat32, {1, 6, 2, 2}, -1}};
+  n.weights = {std::vector<uint8_t>(4), std::vector<uint8_t>(1), std::vector<uint8_t>(8 * 64 * 9),
+               std::vector<uint8_t>(1), std::vector<uint8_t>(6 * 8)};
+  n.layers = {
+      {"quantize", "QuantizeLinear", {0, 1, 2}, {3}, {}, {}},
+      {"conv", "QLinearConv", {3, 1, 2, 4, 1, 5, 1, 2}, {6}, {{"pads", ints({1, 1, 1, 1})}}, {}},
+      {"add", "QLinearAdd", {6, 1, 2, 6, 1, 2, 1, 2}, {7}, {}, {}},
+      {"pool",
+       "MaxPool",
+       {7},
+       {8},
+       {{"kernel_shape", ints({2, 2})}, {"strides", ints({2, 2})}},
+       {}},
+      {"conv2", "QLinearConv", {8, 1, 2, 9, 1, 5, 1, 2}, {10}, {}, {}},
+      {"dequantize", "DequantizeLinear", {10, 1, 2}, {11}, {}, {}}};
+  n.inputs = {0};
+  n.outputs = {11};
+  return n;
+}
+
+TEST(int8_nhwc_convolutions_keep_nhwc_activations_between_them) {
+  using cuda::Storage;
+  const Network n = int8NhwcSample();
+  CHECK(cudaUnsupportedLayers(n).empty());
+  const cuda::PrecisionPlan p = cuda::planPrecision(n);
+  CHECK(p.tensors[3] == Storage::kFloat);  // QuantizeLinear writes NCHW ...
+  CHECK(p.layers[1].nhwc && p.layers[1].in[0] == Storage::kByteNhwc);  // ... the conv reads NHWC
+  CHECK(p.tensors[6] == Storage::kByteNhwc);
+  CHECK(p.layers[2].nhwc && p.tensors[7] == Storage::kByteNhwc);     // QLinearAdd follows
+  CHECK(p.layers[2].in[1] == Storage::kFloat);                       // (its scale stays as it is)
+  CHECK(p.layers[3].nhwc && p.tensors[8] == Storage::kByteNhwc);     // and the 8-bit MaxPool
+  CHECK(!p.layers[4].nhwc && p.layers[4].in[0] == Storage::kFloat);  // 6 channels: NCHW
+  CHECK(p.tensors[10] == Storage::kFloat && p.tensors[11] == Storage::kFloat);
+}
+
 AttrValue intAttr(int64_t v) {
   AttrValue a;
   a.kind = AttrValue::Kind::kInt;

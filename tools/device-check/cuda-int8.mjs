@@ -5,7 +5,7 @@
 // by the 8-bit layers alone, must agree bit for bit; mobilenet_v2's QDQ model runs on both
 // devices; with resnet50.onnx and resnet50_int8_qdq.onnx in DATA_DIR (run-on-gpu.sh makes them
 // there), resnet50's INT8 throughput at batch 64 is timed next to FP16's (reported, not
-// checked). Exits non-zero on any failed check.
+// checked) and its INT8 engine compared with cpu at batch 2. Exits non-zero on any failed check.
 //   node tools/device-check/cuda-int8.mjs DATA_DIR OUT.json
 // DATA_DIR: fashion_mnist_cnn.onnx, fashion_int8.plan, fashion_int8_probe.plan,
 // mobilenet_v2_int8_qdq.onnx, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz.
@@ -192,10 +192,12 @@ await attempt('fashion_mnist_cnn int8 on cuda', async () => {
   );
 });
 
-await attempt('mobilenet_v2 QDQ int8 on cuda', async () => {
+// A QDQ model's INT8 engine at batch 2 on a seeded normal input, cuda against cpu: mismatches
+// and the largest gap in quantization steps.
+async function qdqGap(file) {
   const builder = new Builder();
   const network = builder.createNetwork();
-  new OnnxParser(network).parse(fs.readFileSync(`${dataDir}/mobilenet_v2_int8_qdq.onnx`));
+  new OnnxParser(network).parse(fs.readFileSync(`${dataDir}/${file}`));
   const config = builder.createBuilderConfig().setFlag('int8');
   const shape = [2, 3, 224, 224];
   config.addOptimizationProfile(
@@ -227,17 +229,26 @@ await attempt('mobilenet_v2 QDQ int8 on cuda', async () => {
   let step = Infinity;
   for (let i = 1; i < sorted.length; i++) step = Math.min(step, sorted[i] - sorted[i - 1]);
   gap.maxSteps = gap.maxAbs / step;
+  gap.finite = cuda.every(Number.isFinite);
+  return gap;
+}
+
+await attempt('mobilenet_v2 QDQ int8 on cuda', async () => {
+  const gap = await qdqGap('mobilenet_v2_int8_qdq.onnx');
   results.mobilenetQdq = gap;
   check(
     'mobilenet_v2 QDQ: cuda output within one quantization step of cpu',
-    gap.maxSteps <= 1.0001 && cuda.every(Number.isFinite),
+    gap.maxSteps <= 1.0001 && gap.finite,
     JSON.stringify(gap),
   );
 });
 
 // ---- 8-bit layers on geometries the two models lack: a network x -> QuantizeLinear ->
-// QLinearConv -> MaxPool (8-bit) -> QLinearAdd (with itself) -> DequantizeLinear -> y per case,
-// seeded random weights, run on cpu and cuda: the outputs must be equal bit for bit.
+// QLinearConv -> MaxPool (8-bit; left out where `pool` is null) -> QLinearAdd (with itself) ->
+// DequantizeLinear -> y per case, seeded random weights, run on cpu and cuda: the outputs must
+// be equal bit for bit. Cases marked NHWC (one group, C a multiple of 64, M of 8) run the NHWC
+// tensor-core kernel (qconv_nhwc.cu) with transposes where NCHW layers meet it; the others the
+// dp4a or cuBLAS paths.
 function seeded(seed) {
   let s = seed >>> 0 || 1;
   return () => {
@@ -297,6 +308,41 @@ const layerCases = [
     attrs: {},
     pool: { kernel_shape: [1, 2] },
   },
+  // NHWC path: the MaxPool after it reads NCHW (a transpose between them)
+  {
+    name: 'NHWC u8 3x3 s2 asym pads relu C64 M72',
+    x: [2, 64, 13, 11],
+    m: 72,
+    k: [3, 3],
+    xType: 'uint8',
+    yType: 'uint8',
+    attrs: { strides: [2, 2], pads: [0, 1, 2, 1] },
+    relu: true,
+    pool: { kernel_shape: [2, 2], pads: [1, 1, 0, 0] },
+  },
+  // NHWC path with the QLinearAdd on NHWC data too, dilation and SAME_UPPER
+  {
+    name: 'NHWC i8 3x3 dil2 same_upper C128 M16, NHWC add',
+    x: [3, 128, 9, 10],
+    m: 16,
+    k: [3, 3],
+    xType: 'int8',
+    yType: 'int8',
+    attrs: { dilations: [2, 2], auto_pad: 'SAME_UPPER' },
+    perTensorW: true,
+    pool: null,
+  },
+  // NHWC path: 63 pixels and 200 channels, both short of a 128 tile
+  {
+    name: 'NHWC u8 1x1 C192 M200, NHWC add',
+    x: [1, 192, 7, 9],
+    m: 200,
+    k: [1, 1],
+    xType: 'uint8',
+    yType: 'int8',
+    attrs: {},
+    pool: null,
+  },
 ];
 
 function layerNetwork(c, rand) {
@@ -341,7 +387,7 @@ function layerNetwork(c, rand) {
       );
   const attrs = { ...c.attrs, kernel_shape: c.k, ...(c.relu ? { activation: 'Relu' } : {}) };
   const conv = n.addLayer('QLinearConv', [q, xs, xz, wq, ws, wz, ys, yz, bias], attrs).output;
-  const pooled = n.addLayer('MaxPool', [conv], c.pool).output;
+  const pooled = c.pool ? n.addLayer('MaxPool', [conv], c.pool).output : conv;
   const sum = n.addLayer('QLinearAdd', [pooled, ys, yz, pooled, ys, yz, f32(0.7, 'cs'), yz], {
     activation: 'Relu',
   }).output;
@@ -416,6 +462,19 @@ if (fs.existsSync(`${dataDir}/resnet50_int8_qdq.onnx`)) {
     results.resnet50Batch64 = { fp16, int8, ratio: int8 / fp16 };
     console.log(
       `info resnet50 batch 64 with CUDA graphs: fp16 ${fp16.toFixed(0)} img/s, int8 (QDQ) ${int8.toFixed(0)} img/s, int8/fp16 ${(int8 / fp16).toFixed(2)} (issue 12's goal: >= 2)`,
+    );
+  });
+}
+
+if (fs.existsSync(`${dataDir}/resnet50_int8_qdq.onnx`)) {
+  await attempt('resnet50 QDQ int8 on cuda', async () => {
+    // 53 QLinearConvs, 52 of them on the NHWC kernel, with QLinearAdds on NHWC data.
+    const gap = await qdqGap('resnet50_int8_qdq.onnx');
+    results.resnet50Qdq = gap;
+    check(
+      'resnet50 QDQ (batch 2): cuda output within one quantization step of cpu',
+      gap.maxSteps <= 1.0001 && gap.finite,
+      JSON.stringify(gap),
     );
   });
 }

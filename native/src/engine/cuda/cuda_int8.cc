@@ -3,12 +3,15 @@
 // They compute the same bytes as the cpu layers (engine/ops/quantize_ops.cc, qlinear_ops.cc);
 // QLinearConv takes what the cpu's packed path takes (2-D, per-tensor input and output
 // quantization, constant int8 weights with zero zero points), and context creation refuses
-// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc). With cuBLAS, a
-// layer of one group runs on tensor cores (runImma); grouped ones on the dp4a implicit GEMM.
+// the rest. MaxPool on 8-bit data lives with the other pools (cuda_ops.cc). A QLinearConv the
+// NHWC kernel takes (qconvNhwcPlanned) runs it on NHWC activations (runNhwc); with cuBLAS, other
+// layers of one group run on tensor cores (runImma); grouped ones on the dp4a implicit GEMM. All
+// compute the cpu's bytes.
 #include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -131,36 +134,72 @@ QConvArgs quantArgs(const OpContext& ctx, int64_t outChannels) {
 // timing (chooseQConv); all three compute the same bytes.
 enum QConvPath : int { kDp4a = 0, kImmaChannelRows = 1, kImmaPixelRows = 2 };
 
-#ifdef KILN_WITH_CUBLAS
 size_t aligned256(size_t bytes) { return (bytes + 255) / 256 * 256; }
 
+#ifdef KILN_WITH_CUBLAS
+
+// K (input channels x kernel taps) rounded up to 16, the tensor-core path's stride.
+int64_t paddedK(const QConvArgs& a) {
+  return (a.inChannels * a.kernelH * a.kernelW + 15) / 16 * 16;
+}
+
 bool immaFits(const Launch& launch, const QConvArgs& a) {
-  const int64_t kPad = (a.inChannels * a.kernelH * a.kernelW + 15) / 16 * 16;
+  const int64_t kPad = paddedK(a);
   const int64_t ncols = a.batch * a.outH * a.outW;
   constexpr int64_t kMaxInt = std::numeric_limits<int32_t>::max();
   return a.group == 1 && launch.libs != nullptr && launch.libs->cublas != nullptr && ncols > 0 &&
          ncols <= kMaxInt && kPad <= kMaxInt && a.outChannels > 0 && a.outChannels <= 65535;
 }
 
+// What a tensor-core layer keeps per context: the sums of its weights per output channel and,
+// when K is not a multiple of 16 (or the weights are misaligned), the weights at stride kPad.
+// They depend on the constant weights alone, so one kernel computes them on the context's first
+// run (always eager: CUDA graphs capture later runs) instead of on every enqueue.
+struct ImmaWeights : LayerState {
+  const void* source = nullptr;  // the weights they were computed from
+  std::shared_ptr<void> memory;
+  int32_t* wsum = nullptr;
+  int8_t* padded = nullptr;  // null: the weights themselves serve
+};
+
+const ImmaWeights& immaWeights(OpContext& ctx, Launch& launch, const QConvArgs& a) {
+  auto* state = static_cast<ImmaWeights*>(launch.state->get());
+  if (state != nullptr) {
+    // The engine's weights never move while a context lives; were they to, the sums would lie.
+    ctx.require(state->source == a.w, "the weights moved since the context's first run");
+    return *state;
+  }
+  const int64_t k = a.inChannels * a.kernelH * a.kernelW, kPad = paddedK(a);
+  const bool pad = kPad != k || reinterpret_cast<uintptr_t>(a.w) % 16 != 0;
+  const size_t wsumBytes = aligned256(static_cast<size_t>(a.outChannels) * 4);
+  const size_t bytes = wsumBytes + (pad ? static_cast<size_t>(a.outChannels * kPad) : 0);
+  auto fresh = std::make_unique<ImmaWeights>();
+  void* memory = nullptr;
+  checkCuda(ctx, cudaMalloc(&memory, bytes), "weight sums memory");
+  fresh->memory.reset(memory, [](void* p) { cudaFree(p); });
+  fresh->source = a.w;
+  fresh->wsum = static_cast<int32_t*>(memory);
+  if (pad) fresh->padded = static_cast<int8_t*>(memory) + wsumBytes;
+  checkCuda(ctx, qconvWeightSums(a, kPad, fresh->padded, fresh->wsum, launch.stream),
+            "weight sums kernel");
+  launch.state->reset(fresh.release());
+  return static_cast<const ImmaWeights&>(**launch.state);
+}
+
 // A layer of one group on tensor cores: the int8 im2col of its activations times its weights
 // through cuBLAS (int8 inputs, int32 sums: IMMA), then the dp4a kernel's requantization. The
 // int32 sums are exact whatever order cuBLAS adds them in, so the bytes stay the cpu's. Both
 // operands are K-contiguous (cuBLAS's "TN" form, the one its IMMA kernels take) with K padded
-// to 16; weights whose K is not get a padded copy.
+// to 16 (ImmaWeights).
 void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows) {
-  const int64_t k = a.inChannels * a.kernelH * a.kernelW, kPad = (k + 15) / 16 * 16;
+  const ImmaWeights& weights = immaWeights(ctx, launch, a);
+  const int64_t kPad = paddedK(a);
   const int64_t ncols = a.batch * a.outH * a.outW, m = a.outChannels;
-  const bool padWeights = kPad != k || reinterpret_cast<uintptr_t>(a.w) % 16 != 0;
   const size_t colBytes = aligned256(static_cast<size_t>(ncols * kPad));
-  const size_t weightBytes = padWeights ? aligned256(static_cast<size_t>(m * kPad)) : 0;
-  const size_t wsumBytes = aligned256(static_cast<size_t>(m) * 4);
   const size_t sumBytes = static_cast<size_t>(m * ncols) * 4;
-  auto* base = static_cast<char*>(launch.workspace(colBytes + weightBytes + wsumBytes + sumBytes));
+  auto* base = static_cast<char*>(launch.workspace(colBytes + sumBytes));
   auto* cols = reinterpret_cast<int8_t*>(base);
-  auto* padded = padWeights ? reinterpret_cast<int8_t*>(base + colBytes) : nullptr;
-  auto* wsum = reinterpret_cast<int32_t*>(base + colBytes + weightBytes);
-  auto* sums = reinterpret_cast<int32_t*>(base + colBytes + weightBytes + wsumBytes);
-  checkCuda(ctx, qconvWeightSums(a, kPad, padded, wsum, launch.stream), "weight sums kernel");
+  auto* sums = reinterpret_cast<int32_t*>(base + colBytes);
   checkCuda(ctx, qconvIm2col(a, kPad, cols, launch.stream), "int8 im2col kernel");
   // Column-major: by channel, sums (ncols x m) = cols^T (ncols x K) * w (K x m); by pixel,
   // sums (m x ncols) = w^T (m x K) * cols (K x ncols).
@@ -168,7 +207,7 @@ void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows)
   cublasSetMathMode(h, CUBLAS_DEFAULT_MATH);
   const int32_t one = 1, zero = 0;
   const int kk = static_cast<int>(kPad), nc = static_cast<int>(ncols), mm = static_cast<int>(m);
-  const void* w = padWeights ? padded : a.w;
+  const void* w = weights.padded ? weights.padded : a.w;
   const cublasStatus_t status =
       pixelRows ? cublasGemmEx(h, CUBLAS_OP_T, CUBLAS_OP_N, mm, nc, kk, &one, w, CUDA_R_8I, kk,
                                cols, CUDA_R_8I, kk, &zero, sums, CUDA_R_32I, mm, CUBLAS_COMPUTE_32I,
@@ -180,12 +219,52 @@ void runImma(OpContext& ctx, Launch& launch, const QConvArgs& a, bool pixelRows)
     throw Error(ErrorCode::kDeviceError, "layer '" + ctx.layer.name + "' (" + ctx.layer.op +
                                              ") on cuda: int8 GEMM: cuBLAS status " +
                                              std::to_string(static_cast<int>(status)));
-  checkCuda(ctx, qconvRequantize(a, sums, wsum, pixelRows, launch.stream), "requantization kernel");
+  checkCuda(ctx, qconvRequantize(a, sums, weights.wsum, pixelRows, launch.stream),
+            "requantization kernel");
 }
 #else
 bool immaFits(const Launch&, const QConvArgs&) { return false; }
 void runImma(OpContext&, Launch&, const QConvArgs&, bool) {}
 #endif
+
+// What an NHWC layer keeps per context, computed on its first run: the weights reordered to
+// [M][kH][kW][C], and per output channel the requantization scale and the bias less the input
+// zero point times the weights' sum. They depend on constants alone (qconvNhwcPlanned).
+struct NhwcConstants : LayerState {
+  const void* source = nullptr;  // the weights they were computed from
+  std::shared_ptr<void> memory;
+  int8_t* w = nullptr;
+  float* scale = nullptr;
+  int32_t* bias = nullptr;
+};
+
+void runNhwc(OpContext& ctx, Launch& launch, const QConvArgs& a) {
+  ctx.require(qconvNhwcFits(a), "the input is too large for the NHWC 8-bit convolution");
+  auto* state = static_cast<NhwcConstants*>(launch.state->get());
+  if (state == nullptr) {
+    const size_t m = static_cast<size_t>(a.outChannels);
+    const size_t wBytes = aligned256(static_cast<size_t>(qconvNhwcWeightBytes(a)));
+    const size_t vector = aligned256(m * 4);
+    auto fresh = std::make_unique<NhwcConstants>();
+    void* memory = nullptr;
+    checkCuda(ctx, cudaMalloc(&memory, wBytes + 3 * vector), "weights memory");
+    fresh->memory.reset(memory, [](void* p) { cudaFree(p); });
+    auto* base = static_cast<char*>(memory);
+    fresh->source = a.w;
+    fresh->w = reinterpret_cast<int8_t*>(base);
+    auto* wsum = reinterpret_cast<int32_t*>(base + wBytes);
+    fresh->scale = reinterpret_cast<float*>(base + wBytes + vector);
+    fresh->bias = reinterpret_cast<int32_t*>(base + wBytes + 2 * vector);
+    checkCuda(ctx, qconvNhwcWeights(a, fresh->w, wsum, launch.stream), "weight reordering kernel");
+    checkCuda(ctx, qconvNhwcParams(a, wsum, fresh->scale, fresh->bias, launch.stream),
+              "requantization constants kernel");
+    state = fresh.get();
+    launch.state->reset(fresh.release());
+  }
+  ctx.require(state->source == a.w, "the weights moved since the context's first run");
+  checkCuda(ctx, qconvNhwc(a, state->w, state->scale, state->bias, launch.stream),
+            "NHWC quantized convolution kernel");
+}
 
 void runPath(OpContext& ctx, Launch& launch, const QConvArgs& a, int path, const char* what) {
   if (path == kDp4a)
@@ -258,7 +337,10 @@ void runQLinearConv(OpContext& ctx, Launch& launch) {
     kernels::convSamePads(a.inW, a.kernelW, a.strideW, a.dilationW, upper, &pads[1], &pads[3]);
   }
   a.padTop = pads[0], a.padLeft = pads[1];  // the output size already accounts for the others
-  runQConv(ctx, launch, a, "quantized convolution kernel");
+  if (launch.nhwc)
+    runNhwc(ctx, launch, a);
+  else
+    runQConv(ctx, launch, a, "quantized convolution kernel");
 }
 
 // QLinearGemm(x [M, K], ..., w [N, K], ...) (the builder's fused DequantizeLinear -> Gemm ->
@@ -297,6 +379,24 @@ std::string qconvUnsupported(const LayerDesc& layer, const Network& network) {
   return {};
 }
 
+// Whether a QLinearConv runs NHWC (Storage::kByteNhwc activations, qconv_nhwc.cu): one group,
+// output channels a multiple of 8, input channels a multiple of 64 (whole 16-byte copies) or few
+// taps (K <= 1024, gathered byte by byte: the stem), an 8-bit activation input, and constant
+// scales, zero points and bias (NhwcConstants are computed once).
+bool qconvNhwcPlanned(const LayerDesc& layer, const Network& network) {
+  if (layer.op != "QLinearConv" || !qconvUnsupported(layer, network).empty()) return false;
+  if (layer.attrInt("group", 1) != 1 || layer.inputs[0] < 0) return false;
+  const TensorDesc& x = network.tensors[layer.inputs[0]];
+  if (x.constant >= 0 || (x.dtype != DataType::kInt8 && x.dtype != DataType::kUInt8)) return false;
+  const Dims& w = network.tensors[layer.inputs[3]].shape;
+  if (w[0] % 8 != 0 || (w[1] % 64 != 0 && w[1] * w[2] * w[3] > 1024)) return false;
+  for (size_t i : {1, 2, 4, 6, 7, 8})
+    if (i < layer.inputs.size() && layer.inputs[i] >= 0 &&
+        network.tensors[layer.inputs[i]].constant < 0)
+      return false;
+  return true;
+}
+
 void runQLinearAdd(OpContext& ctx, Launch& launch) {
   const DataType t = ctx.dtype(0);
   ctx.require(isEightBit(t) && ctx.dtype(3) == t && ctx.shape(0) == ctx.shape(3),
@@ -321,9 +421,13 @@ void runQLinearAdd(OpContext& ctx, Launch& launch) {
 void registerInt8Ops(std::map<std::string, CudaOp>& table) {
   table["QuantizeLinear"] = CudaOp{runQuantize};
   table["DequantizeLinear"] = CudaOp{runDequantize};
-  table["QLinearConv"] = CudaOp{runQLinearConv, qconvUnsupported};
+  CudaOp conv{runQLinearConv, qconvUnsupported};
+  conv.nhwc8 = qconvNhwcPlanned;
+  table["QLinearConv"] = conv;
   table["QLinearGemm"] = CudaOp{runQLinearGemm, qconvUnsupported};
-  table["QLinearAdd"] = CudaOp{runQLinearAdd};
+  CudaOp add{runQLinearAdd};
+  add.follows8 = true;  // elementwise on two tensors of one shape: any layout both share
+  table["QLinearAdd"] = add;
 }
 
 }  // namespace kiln::cuda

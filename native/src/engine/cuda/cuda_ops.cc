@@ -141,7 +141,7 @@ int64_t attrAt(const std::vector<int64_t>& v, size_t i, int64_t fallback) {
 }
 
 // MaxPool / AveragePool over 1-D (as 2-D with height 1) or 2-D NCHW inputs; MaxPool also over
-// the int8 / uint8 tensors of INT8 engines.
+// the int8 / uint8 tensors of INT8 engines (NHWC ones too).
 void runPool(OpContext& ctx, Launch& launch) {
   const DataType type = ctx.dtype(0);
   const bool eightBit =
@@ -241,6 +241,7 @@ const std::map<std::string, CudaOp>& table() {
     t["Mul"] = CudaOp{runBinary<BinaryOp::kMul>, nullptr, kFollows, true};
     t["Div"] = CudaOp{runBinary<BinaryOp::kDiv>, nullptr, kFollows, true};
     t["MaxPool"] = CudaOp{runPool, poolUnsupported, kFollows, true};
+    t["MaxPool"].follows8 = true;  // 8-bit NHWC pooling too
     t["AveragePool"] = CudaOp{runPool, poolUnsupported, kFollows, true};
     t["GlobalAveragePool"] = CudaOp{runGlobalPool, nullptr, kFollows, true};
     t["GlobalMaxPool"] = CudaOp{runGlobalPool, nullptr, kFollows, true};

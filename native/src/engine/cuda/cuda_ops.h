@@ -67,7 +67,8 @@ struct Launch {
   size_t layer = 0;                              // the layer's index in the network
   std::unique_ptr<LayerState>* state = nullptr;  // this layer's slot
   // The layer's half activations are NHWC (cuda_precision.h); a float16 input or output has
-  // dtype kFloat16 in the OpContext.
+  // dtype kFloat16 in the OpContext. For 8-bit layers (CudaOp::nhwc8, follows8): their 8-bit
+  // activations are NHWC.
   bool nhwc = false;
   // Device scratch of at least `bytes`, valid for work enqueued on `stream` from now on.
   std::function<void*(size_t bytes)> workspace;
@@ -91,6 +92,12 @@ struct CudaOp {
   // Inputs after the first are float32 parameters (LayerNormalization's scale and bias): a
   // half layer reads them as float32, and they do not keep it in float32.
   bool floatParams = false;
+  // 8-bit layers whose activations (non-constant int8 / uint8 inputs and outputs) may be NHWC
+  // (Storage::kByteNhwc): `nhwc8` says whether this layer reads and writes them so (judged from
+  // the network alone); a `follows8` layer (elementwise, pooling) does when all its 8-bit
+  // activation inputs are NHWC. Launch::nhwc tells the layer.
+  bool (*nhwc8)(const LayerDesc& layer, const Network& network) = nullptr;
+  bool follows8 = false;
 };
 
 // nullptr when the op has no cuda implementation in this build.

@@ -21,6 +21,33 @@ void planWeighted(const Network& n, const LayerDesc& l, const CudaOp& op, LayerS
     if (isFloat(n, l.outputs[o])) s.out[o] = made;
 }
 
+bool isActivation8(const Network& n, int32_t t) {
+  return t >= 0 && n.tensors[t].constant < 0 &&
+         (n.tensors[t].dtype == DataType::kInt8 || n.tensors[t].dtype == DataType::kUInt8);
+}
+
+// An 8-bit layer's activations NHWC when the op says so (nhwc8) or, for an elementwise one
+// (follows8), when every 8-bit activation it reads already is; otherwise they stay as planned.
+void planBytes(const Network& n, const LayerDesc& l, const CudaOp& op, const PrecisionPlan& plan,
+               LayerStorage& s) {
+  bool nhwc = false;
+  if (op.nhwc8 != nullptr) {
+    nhwc = op.nhwc8(l, n);
+  } else {
+    for (int32_t t : l.inputs) {
+      if (!isActivation8(n, t)) continue;
+      if (plan.tensors[t] != Storage::kByteNhwc) return;
+      nhwc = true;
+    }
+  }
+  if (!nhwc) return;
+  s.nhwc = true;
+  for (size_t i = 0; i < l.inputs.size(); ++i)
+    if (isActivation8(n, l.inputs[i])) s.in[i] = Storage::kByteNhwc;
+  for (size_t o = 0; o < l.outputs.size(); ++o)
+    if (isActivation8(n, l.outputs[o])) s.out[o] = Storage::kByteNhwc;
+}
+
 }  // namespace
 
 PrecisionPlan planPrecision(const Network& n) {
@@ -33,7 +60,11 @@ PrecisionPlan planPrecision(const Network& n) {
     s.in.assign(l.inputs.size(), Storage::kFloat);
     s.out.assign(l.outputs.size(), Storage::kFloat);
     const CudaOp* op = findCudaOp(l.op);
-    if (op != nullptr && op->half == Half::kWeights) {
+    const bool eightBit = std::any_of(l.inputs.begin(), l.inputs.end(),
+                                      [&](int32_t t) { return isActivation8(n, t); });
+    if (op != nullptr && eightBit && (op->nhwc8 != nullptr || op->follows8)) {
+      planBytes(n, l, *op, plan, s);
+    } else if (op != nullptr && op->half == Half::kWeights) {
       if (l.inputs.size() > 1 && l.inputs[1] >= 0 && n.tensors[l.inputs[1]].halfStored)
         planWeighted(n, l, *op, s);
     } else if (op != nullptr && op->half == Half::kFollows) {

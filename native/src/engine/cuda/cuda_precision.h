@@ -7,7 +7,13 @@
 // only where storages meet: network inputs and outputs stay as the plan says (float32), and a
 // float32 layer reading a half tensor gets a float32 copy.
 //
-// Half tensors use the arena offsets of the float32 memory plan: they take half of their slot.
+// INT8 engines likewise keep the 8-bit activations of QLinearConv layers the NHWC tensor-core
+// kernel takes NHWC (kByteNhwc), and QLinearAdd follows; the other 8-bit layers (pooling,
+// QuantizeLinear, DequantizeLinear, the dp4a and cuBLAS paths) read and write NCHW, so the bytes
+// are transposed where the two meet.
+//
+// Half tensors use the arena offsets of the float32 memory plan: they take half of their slot;
+// NHWC 8-bit ones all of it.
 #pragma once
 
 #include <vector>

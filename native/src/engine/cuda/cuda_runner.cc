@@ -334,7 +334,7 @@ class CudaRunner : public Runner {
       const cuda::LayerStorage& storage = precision.layers[li];
       auto* scratch = convert_ ? static_cast<uint8_t*>(convert_->data()) : nullptr;
       const auto typeOf = [&](int32_t t, Storage s) {
-        return s == Storage::kFloat ? plan.types[t] : DataType::kFloat16;
+        return s == Storage::kFloat || s == Storage::kByteNhwc ? plan.types[t] : DataType::kFloat16;
       };
       OpContext ctx(layer);
       for (size_t i = 0; i < layer.inputs.size(); ++i) {

@@ -52,10 +52,13 @@ cudaError_t stridedCopy(const void* a, void* out, int elementBytes, const Broadc
 
 // How a float tensor [N, C, spatial...] is stored on the GPU: as the plan says (float32,
 // NCHW), as half in the same order, or as half with the channel fastest ([N, spatial..., C],
-// the layout of cuDNN's tensor-core convolutions).
-enum class Storage : uint8_t { kFloat, kHalf, kHalfNhwc };
+// the layout of cuDNN's tensor-core convolutions). kByteNhwc: an 8-bit activation (int8 or
+// uint8, whose kFloat storage is its plan's NCHW bytes) with the channel fastest, the layout of
+// the NHWC tensor-core QLinearConv.
+enum class Storage : uint8_t { kFloat, kHalf, kHalfNhwc, kByteNhwc };
 
-// Copies `x` stored as `from` into `y` stored as `to`; the tensor is [n, c, inner].
+// Copies `x` stored as `from` into `y` stored as `to`; the tensor is [n, c, inner]. kByteNhwc
+// meets only kFloat (8-bit data).
 cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
                     int64_t inner, cudaStream_t stream);
 
@@ -130,7 +133,7 @@ struct QAddArgs {
 cudaError_t qlinearAdd(const void* a, const void* b, int64_t n, const QAddArgs& p, void* c,
                        cudaStream_t stream);
 
-// Max pooling of NCHW int8 (isSigned) or uint8 data; p.max must be set, p.nhwc clear.
+// Max pooling of int8 (isSigned) or uint8 data, NCHW or (p.nhwc) NHWC; p.max must be set.
 cudaError_t maxPool2d8(const Pool2dParams& p, const void* x, bool isSigned, void* y,
                        cudaStream_t stream);
 
@@ -170,5 +173,24 @@ cudaError_t qconvWeightSums(const QConvArgs& a, int64_t kPad, int8_t* padded, in
 // [batch * outH * outW][outChannels].
 cudaError_t qconvRequantize(const QConvArgs& a, const int32_t* sums, const int32_t* wsum,
                             bool pixelRows, cudaStream_t stream);
+
+// The NHWC tensor-core path (quant/qconv_nhwc.cu): x and y NHWC, the same bytes as qconv2d on
+// their NCHW transposes. One group and outChannels a multiple of 8 (see qconvNhwcFits); fast when
+// inChannels is a multiple of 64, else every activation byte is gathered (for small K). Per
+// context: the weights reordered to [M][kH][kW][C] with K padded to 64 and their sums
+// (qconvNhwcWeights into qconvNhwcWeightBytes bytes and M int32), then the per-channel
+// requantization scale and bias (qconvNhwcParams, M floats and M int32); then qconvNhwc per run.
+bool qconvNhwcFits(const QConvArgs& a);
+int64_t qconvNhwcWeightBytes(const QConvArgs& a);
+cudaError_t qconvNhwcWeights(const QConvArgs& a, int8_t* reordered, int32_t* wsum,
+                             cudaStream_t stream);
+cudaError_t qconvNhwcParams(const QConvArgs& a, const int32_t* wsum, float* scale, int32_t* bias,
+                            cudaStream_t stream);
+cudaError_t qconvNhwc(const QConvArgs& a, const int8_t* w, const float* scale, const int32_t* bias,
+                      cudaStream_t stream);
+// y[i][c][r] = x[i][r][c] for `images` matrices of rows x cols bytes (NCHW <-> NHWC of 8-bit
+// data: rows = channels, cols = pixels, or the reverse).
+cudaError_t transpose8(const void* x, void* y, int64_t images, int64_t rows, int64_t cols,
+                       cudaStream_t stream);
 
 }  // namespace kiln::cuda

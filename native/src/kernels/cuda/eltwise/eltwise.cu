@@ -158,6 +158,12 @@ cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n,
                     int64_t inner, cudaStream_t stream) {
   const int64_t count = n * c * inner;
   if (count == 0) return cudaSuccess;
+  if (from == Storage::kByteNhwc || to == Storage::kByteNhwc) {
+    if (from == to) return cudaMemcpyAsync(y, x, count, cudaMemcpyDeviceToDevice, stream);
+    if (from != Storage::kFloat && to != Storage::kFloat) return cudaErrorInvalidValue;
+    return from == Storage::kByteNhwc ? transpose8(x, y, n, inner, c, stream)
+                                      : transpose8(x, y, n, c, inner, stream);
+  }
   const bool fromNhwc = from == Storage::kHalfNhwc, toNhwc = to == Storage::kHalfNhwc;
   if (from == Storage::kFloat) {
     if (to == Storage::kFloat)
