@@ -243,6 +243,8 @@ TEST(qconv2d_matches_reference) {
       convCase(1, 10, 7, 9, 13, 1, 1, 0, 1),     // 1x1: ragged K, M and column blocks
       convCase(1, 12, 3, 3, 20, 1, 1, 0, 1),     // 1x1, one short block over split panels
       convCase(1, 8, 40, 40, 16, 1, 1, 0, 2),    // 1x1 grouped, many blocks
+      convCase(1, 37, 30, 31, 20, 1, 1, 0, 1),   // 1x1 packed in pixel chunks, ragged K
+      convCase(1, 64, 56, 56, 24, 1, 1, 0, 1),   // 1x1 packed in 8 pixel chunks
       convCase(1, 12, 8, 10, 20, 3, 1, 1, 1),    // 3x3 same
       convCase(1, 8, 11, 11, 8, 1, 2, 0, 1),     // 1x1 stride 2 (im2col)
       convCase(1, 8, 10, 9, 12, 3, 1, 1, 2),     // grouped

@@ -87,11 +87,47 @@ void im2colRow(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, 
   }
 }
 
+// Fewest pixels for which a 1x1 layer packs its input split by pixels (fewer would leave
+// chunks of a few 16-pixel groups, each a pass over all of K).
+constexpr int64_t kMinPixelSplit = 256;
+
 // Packs the im2col matrix (k rows of n = oh * ow) of one image and group, in parallel.
 void packInput(const QConv2dParams& p, const uint8_t* x, int64_t k, int64_t oh, int64_t ow,
                uint8_t* dst) {
   const int64_t n = oh * ow, k4 = (k + 3) / 4, rowBytes = qgemmPaddedN(n) * 4;
   const bool direct = packsInPlace(p);
+  if (direct && n >= kMinPixelSplit) {
+    // 1x1 layers read their input in place: split the pixels, in the order the GEMM after and
+    // the layer before split theirs, so each thread packs (and then multiplies) pixels its own
+    // core wrote; splitting K sent half of the input and half of the packed rows across cores.
+    ThreadPool& pool = globalThreadPool();
+    const int64_t chunks = std::max<int64_t>(
+        1, std::min<int64_t>(4 * pool.size(), n * k4 / std::max<int64_t>(1, 1 << 12)));
+    std::vector<uint8_t> fill(static_cast<size_t>(k4 * 4 > k ? n : 0), p.inZeroPoint);
+    pool.parallelFor(static_cast<size_t>(chunks), 1, [&](size_t begin, size_t end) {
+      for (size_t chunk = begin; chunk < end; ++chunk) {
+        // Chunk boundaries on whole kQGemmNAlign groups; the last chunk pads the row.
+        const int64_t a = kQGemmNAlign;
+        const int64_t n0 = n * static_cast<int64_t>(chunk) / chunks / a * a;
+        const bool last = static_cast<int64_t>(chunk) + 1 == chunks;
+        const int64_t n1 = last ? n : n * (static_cast<int64_t>(chunk) + 1) / chunks / a * a;
+        if (n1 <= n0 && !last) continue;
+        for (int64_t kk = 0; kk < k4; ++kk) {
+          const uint8_t* r[4];
+          for (int t = 0; t < 4; ++t) {
+            const int64_t kr = kk * 4 + t;
+            r[t] = (kr < k ? x + kr * n : fill.data()) + n0;
+          }
+          uint8_t* d = dst + kk * rowBytes + n0 * 4;
+          if (last)
+            qgemm::interleave4(r[0], r[1], r[2], r[3], n1 - n0, d);
+          else
+            qgemm::interleave4Exact(r[0], r[1], r[2], r[3], n1 - n0, d);
+        }
+      }
+    });
+    return;
+  }
   // About 16 KB of B per task, so even a short K splits over the workers.
   const size_t grain =
       static_cast<size_t>(std::max<int64_t>(1, (1 << 14) / std::max<int64_t>(n, 1)));
