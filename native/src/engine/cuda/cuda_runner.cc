@@ -371,6 +371,15 @@ class CudaRunner : public Runner {
         }
         ctx.out.push_back(at);
       }
+      launch.host.assign(layer.inputs.size(), nullptr);
+      for (size_t i = 0; i < layer.inputs.size(); ++i) {
+        const int32_t t = layer.inputs[i];
+        if (t < 0) continue;
+        if (n.tensors[t].constant >= 0)
+          launch.host[i] = n.weights[n.tensors[t].constant].data();
+        else if (!plan.values[t].empty())
+          launch.host[i] = plan.values[t].data();
+      }
       launch.state = &states_[li];
       launch.layer = li;
       launch.nhwc = storage.nhwc;
@@ -445,7 +454,14 @@ std::vector<std::string> cudaUnsupportedLayers(const Network& network) {
         if (t >= 0) known[t] = 1;
       continue;
     }
-    const std::string why = cuda::cudaUnsupportedReason(l, network);
+    std::string why = cuda::cudaUnsupportedReason(l, network);
+    const cuda::CudaOp* op = cuda::findCudaOp(l.op);
+    for (size_t i = 0; why.empty() && op != nullptr && i < l.inputs.size() && i < 32; ++i) {
+      const int32_t t = l.inputs[i];
+      if ((op->hostInputs >> i & 1u) != 0 && t >= 0 && network.tensors[t].constant < 0 && !known[t])
+        why = "input " + std::to_string(i) + " ('" + network.tensors[t].name +
+              "') computed from data (it must be a constant or computed from shapes)";
+    }
     if (!why.empty()) out.push_back(l.name + " (" + l.op + ": " + why + ")");
   }
   return out;
