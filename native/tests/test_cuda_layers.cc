@@ -37,7 +37,7 @@ bool listed(const std::vector<std::string>& list, const std::string& layer) {
   return false;
 }
 
-// x -> Conv(pads) -> Relu -> MaxPool -> Hardmax
+// x -> Conv(pads) -> Relu -> MaxPool -> MeanVarianceNormalization
 Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
   Network n;
   n.tensors = {
@@ -50,8 +50,8 @@ Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
   LayerDesc relu{"relu", "Relu", {2}, {3}, {}, {}};
   LayerDesc pool{"pool", "MaxPool", {3}, {4}, {{"kernel_shape", ints({2, 2})}}, {}};
   if (maxPoolOutputs == 2) pool.outputs.push_back(5);
-  LayerDesc hardmax{"hardmax", "Hardmax", {4}, {6}, {}, {}};
-  n.layers = {conv, relu, pool, hardmax};
+  LayerDesc mvn{"mvn", "MeanVarianceNormalization", {4}, {6}, {}, {}};
+  n.layers = {conv, relu, pool, mvn};
   n.inputs = {0};
   n.outputs = {6};
   return n;
@@ -59,7 +59,7 @@ Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
 
 TEST(lists_ops_without_a_cuda_kernel) {
   const std::vector<std::string> missing = cudaUnsupportedLayers(sample({1, 1, 1, 1}, 1));
-  CHECK(listed(missing, "hardmax"));
+  CHECK(listed(missing, "mvn"));
   CHECK(!listed(missing, "relu"));
   CHECK(!listed(missing, "pool"));
 }
@@ -979,6 +979,19 @@ TEST(gpu_log_softmax_lrn_and_moves_match_cpu) {
     const std::vector<AnyTensor> want = runOnCpu(fill, {i64({3}, {2, 3, 70})});
     CHECK(want[0].bytes == runLayerOnGpu(fill, {i64({3}, {2, 3, 70})}, want, false)[0].bytes);
   }
+  // Trilu (any dtype; k from the input) and Hardmax (first maximum, ties from the grid).
+  for (const int64_t upper : {0, 1}) {
+    const auto attrs = std::map<std::string, AttrValue>{{"upper", intAttr(upper)}};
+    CHECK(gpuMatchesCpu(layerOf("Trilu", 1, 1, attrs), {seq}, 0, 0));
+    CHECK(gpuMatchesCpu(layerOf("Trilu", 2, 1, attrs), {seq, i64({}, {-1})}, 0, 0));
+    CHECK(gpuMatchesCpu(layerOf("Trilu", 2, 1, attrs),
+                        {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({}, {1})}, 0, 0));
+  }
+  std::vector<float> grid = randoms(240, 31);
+  for (float& g : grid) g = std::round(g);
+  for (const int64_t axis : {1, -1})
+    CHECK(gpuMatchesCpu(layerOf("Hardmax", 1, 1, {{"axis", intAttr(axis)}}),
+                        {f32({2, 8, 3, 5}, grid)}, 0, 0));
   // Dropout in inference: the input and an all-true mask.
   CHECK(gpuMatchesCpu(layerOf("Dropout", 1, 2), {seq}, 0, 0));
   // CastLike: to the second input's type.

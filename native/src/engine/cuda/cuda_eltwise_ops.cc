@@ -6,7 +6,6 @@
 #include <limits>
 #include <map>
 #include <string>
-#include <type_traits>
 
 #include "engine/cuda/cuda_ops.h"
 
@@ -75,6 +74,11 @@ void runMath(OpContext& ctx, Launch& launch) {
       "unary kernel");
 }
 
+template <typename T>
+const T* optionalIn(const OpContext& ctx, size_t i) {
+  return ctx.has(i) ? in<T>(ctx, i) : nullptr;
+}
+
 // Bounds from inputs 1 and 2 (opset >= 11, read by the kernel on the device) or the min / max
 // attributes; integer Clip is refused.
 void runClip(OpContext& ctx, Launch& launch) {
@@ -86,28 +90,21 @@ void runClip(OpContext& ctx, Launch& launch) {
   const float hi =
       static_cast<float>(ctx.layer.attrFloat("max", std::numeric_limits<float>::infinity()));
   const int64_t count = shapeElements(ctx.outShapes[0]);
-  const auto bound = [&](auto* type, size_t i) {
-    using T = std::remove_const_t<std::remove_pointer_t<decltype(type)>>;
-    return ctx.has(i) ? in<T>(ctx, i) : nullptr;
-  };
-  checkCuda(
-      ctx,
-      half ? clip(in<__half>(ctx, 0), out<__half>(ctx), count,
-                  bound(static_cast<__half*>(nullptr), 1), bound(static_cast<__half*>(nullptr), 2),
-                  lo, hi, launch.stream)
-           : clip(in<float>(ctx, 0), out<float>(ctx), count, bound(static_cast<float*>(nullptr), 1),
-                  bound(static_cast<float*>(nullptr), 2), lo, hi, launch.stream),
-      "clip kernel");
+  checkCuda(ctx,
+            half ? clip(in<__half>(ctx, 0), out<__half>(ctx), count, optionalIn<__half>(ctx, 1),
+                        optionalIn<__half>(ctx, 2), lo, hi, launch.stream)
+                 : clip(in<float>(ctx, 0), out<float>(ctx), count, optionalIn<float>(ctx, 1),
+                        optionalIn<float>(ctx, 2), lo, hi, launch.stream),
+            "clip kernel");
 }
 
 // Sum, Mean, Max, Min: input 0 broadcast into the output, then each further input folded into
 // it in place (the cpu's order); Mean scales by float(1 / n) at the end.
 template <BinaryOp kOp>
 void runVariadic(OpContext& ctx, Launch& launch) {
-  std::vector<size_t> inputs;
-  for (size_t i = 0; i < ctx.inputCount(); ++i) inputs.push_back(i);
+  const size_t n = ctx.inputCount();
   const bool half = requireFloat(ctx, {});
-  for (size_t i : inputs)
+  for (size_t i = 0; i < n; ++i)
     ctx.require(ctx.has(i) && ctx.dtype(i) == ctx.outTypes[0], "inputs must share one type");
   const Dims& y = ctx.outShapes[0];
   const int64_t count = shapeElements(y);
@@ -116,7 +113,7 @@ void runVariadic(OpContext& ctx, Launch& launch) {
             stridedCopy(ctx.in[0].data, ctx.out[0], bytes,
                         broadcastShape(ctx, ctx.shape(0), nullptr, y), count, launch.stream),
             "broadcast copy");
-  for (size_t i = 1; i < inputs.size(); ++i) {
+  for (size_t i = 1; i < n; ++i) {
     const BroadcastShape s = broadcastShape(ctx, y, &ctx.shape(i), y);
     checkCuda(ctx,
               half ? binary(kOp, out<__half>(ctx), in<__half>(ctx, i), out<__half>(ctx), s, count,
@@ -126,7 +123,7 @@ void runVariadic(OpContext& ctx, Launch& launch) {
               "binary kernel");
   }
   if (ctx.layer.op != "Mean") return;
-  const float scale = 1.0f / static_cast<float>(inputs.size());
+  const float scale = 1.0f / static_cast<float>(n);
   checkCuda(ctx,
             half ? unaryMath(UnaryFn::kScale, out<__half>(ctx), out<__half>(ctx), count, scale, 0,
                              launch.stream)

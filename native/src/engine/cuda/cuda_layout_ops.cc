@@ -1,10 +1,10 @@
 // Layers that rearrange elements without arithmetic: Transpose, DepthToSpace, SpaceToDepth,
-// Expand, Slice and Tile (strided copies), Pad and ConstantOfShape (the pad kernel), Concat and
-// Split (2-D copies: one row of bytes per outer index), Gather (constant indices). Slice's
-// bounds, Pad's amounts and Tile's repeats are read on the host (CudaOp::hostInputs), as the cpu
-// ops read them (engine/ops/layout_ops.cc). They move raw elements, so they serve every dtype,
-// float16 activations of FP16 layers too; half data stays in NCHW order (nhwc false), which the
-// runner converts to where a Conv left NHWC.
+// Expand, Slice and Tile (strided copies), Pad and ConstantOfShape (the pad kernel), Trilu,
+// Concat and Split (2-D copies: one row of bytes per outer index), Gather (constant indices).
+// Slice's bounds, Pad's amounts, Tile's repeats and Trilu's k are read on the host
+// (CudaOp::hostInputs), as the cpu ops read them (engine/ops/layout_ops.cc). They move raw
+// elements, so they serve every dtype, float16 activations of FP16 layers too; half data stays in
+// NCHW order (nhwc false), which the runner converts to where a Conv left NHWC.
 #include <cstring>
 #include <map>
 #include <string>
@@ -342,6 +342,24 @@ void runConstantOfShape(OpContext& ctx, Launch& launch) {
             "fill kernel");
 }
 
+// Trilu: k from input 1, read on the host.
+void runTrilu(OpContext& ctx, Launch& launch) {
+  const Dims& x = ctx.shape(0);
+  ctx.require(x.size() >= 2, "input must have rank >= 2");
+  int64_t k = 0;
+  if (ctx.has(1)) {
+    const std::vector<int64_t> values = hostInts(ctx, launch, 1);
+    ctx.require(values.size() == 1, "k must hold one value");
+    k = values[0];
+  }
+  const int64_t rows = x[x.size() - 2], cols = x.back();
+  const int64_t matrices = rows * cols == 0 ? 0 : shapeElements(x) / (rows * cols);
+  checkCuda(ctx,
+            trilu(ctx.in[0].data, ctx.out[0], elementBytes(ctx, ctx.outTypes[0]), matrices, rows,
+                  cols, k, ctx.layer.attrInt("upper", 1) != 0, launch.stream),
+            "trilu kernel");
+}
+
 // Tile as a strided copy: a dim of size n repeated r times becomes two output dims [r, n] with
 // strides [0, stride] (one dim when r or n is 1), so the rank may grow up to kMaxRank.
 void runTile(OpContext& ctx, Launch& launch) {
@@ -406,6 +424,9 @@ void registerLayoutOps(std::map<std::string, CudaOp>& table) {
   padOp.hostInputs = 0b1110;  // pads, constant_value, axes
   table["Pad"] = padOp;
   table["ConstantOfShape"] = CudaOp{runConstantOfShape, nullptr, kFollows, false};
+  CudaOp triluOp{runTrilu, nullptr, kFollows, false};
+  triluOp.hostInputs = 0b10;  // k
+  table["Trilu"] = triluOp;
   CudaOp tile{runTile, tileUnsupported, kFollows, false};
   tile.hostInputs = 0b10;  // repeats
   table["Tile"] = tile;

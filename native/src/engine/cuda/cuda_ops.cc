@@ -130,6 +130,11 @@ OpContext onHost(const OpContext& ctx, const Launch& launch, size_t i) {
   return host;
 }
 
+// The element type of `tensor` in the network (inputs absent: kFloat32).
+DataType tensorType(const Network& network, int32_t tensor) {
+  return tensor >= 0 ? network.tensors[tensor].dtype : DataType::kFloat32;
+}
+
 }  // namespace
 
 std::vector<int64_t> hostInts(const OpContext& ctx, const Launch& launch, size_t i) {
@@ -138,10 +143,6 @@ std::vector<int64_t> hostInts(const OpContext& ctx, const Launch& launch, size_t
 
 std::vector<float> hostFloats(const OpContext& ctx, const Launch& launch, size_t i) {
   return onHost(ctx, launch, i).floats(i);
-}
-
-DataType tensorType(const Network& network, int32_t tensor) {
-  return tensor >= 0 ? network.tensors[tensor].dtype : DataType::kFloat32;
 }
 
 std::string typesOutside(const LayerDesc& layer, const Network& network,
@@ -205,7 +206,8 @@ void runBinary(OpContext& ctx, Launch& launch) {
   half ? activation<__half>(ctx, launch, act, true) : activation<float>(ctx, launch, act, true);
 }
 
-// Mod: the floor-mod (fmod = 0; on floats the cpu's x - floor(x / y) * y) or C's fmod.
+// Mod: the floor-mod (fmod = 0: the divisor's sign, as the cpu computes it on floats) or C's
+// fmod (fmod = 1: the dividend's sign).
 void runMod(OpContext& ctx, Launch& launch) {
   ctx.layer.attrInt("fmod", 0) != 0 ? runBinary<BinaryOp::kFmod>(ctx, launch)
                                     : runBinary<BinaryOp::kMod>(ctx, launch);
@@ -301,7 +303,7 @@ void runGlobalPool(OpContext& ctx, Launch& launch) {
             "global pool kernel");
 }
 
-// Coverage against the cpu's op table (149 ops, supportedOps()): 114 run on cuda, 35 do not.
+// Coverage against the cpu's op table (149 ops, supportedOps()): 116 run on cuda, 33 do not.
 // | cuda family (file)        | ops                                                            |
 // | copies (here)             | Reshape Flatten Squeeze Unsqueeze Identity Dropout             |
 // | activations (here)        | Relu LeakyRelu Sigmoid Tanh HardSigmoid HardSwish Elu Softplus |
@@ -314,11 +316,11 @@ void runGlobalPool(OpContext& ctx, Launch& launch) {
 // |                           | Less LessOrEqual Greater GreaterOrEqual And Or Xor Not Where   |
 // |                           | Cast CastLike IsNaN IsInf                                      |
 // | reduce (reduce_ops)       | Reduce{Sum,Mean,Max,Min,Prod,L1,L2,SumSquare,LogSum,LogSumExp} |
-// |                           | ArgMax ArgMin                                                  |
+// |                           | ArgMax ArgMin Hardmax                                          |
 // | norm (norm_ops)           | LayerNormalization Softmax LogSoftmax BatchNormalization       |
 // |                           | InstanceNormalization LRN                                      |
 // | layout (layout_ops)       | Transpose Expand Concat Split Gather Slice Pad Tile            |
-// |                           | DepthToSpace SpaceToDepth ConstantOfShape                      |
+// |                           | DepthToSpace SpaceToDepth ConstantOfShape Trilu                |
 // | resize (resize_ops)       | Resize Upsample                                                |
 // | conv, gemm (with cuDNN,   | Conv Gemm MatMul                                               |
 // | cuBLAS)                   |                                                                |
@@ -326,7 +328,7 @@ void runGlobalPool(OpContext& ctx, Launch& launch) {
 // |                           | QLinearAdd                                                     |
 // | host only (no kernel)     | Shape Size (their values are always computed with shapes)      |
 // | not on cuda               | ConvTranspose LSTM If GatherElements GatherND Scatter          |
-// |                           | ScatterElements ScatterND TopK Trilu Hardmax OneHot EyeLike    |
+// |                           | ScatterElements ScatterND TopK OneHot EyeLike                  |
 // |                           | Range MeanVarianceNormalization ReverseSequence GridSample     |
 // |                           | RoiAlign MaxUnpool ConvInteger MatMulInteger QLinearMatMul     |
 // |                           | DynamicQuantizeLinear BitShift Det DFT STFT MelWeightMatrix    |

@@ -95,8 +95,8 @@ struct CudaOp {
   // Inputs after the first are float32 parameters (LayerNormalization's scale and bias): a
   // half layer reads them as float32, and they do not keep it in float32.
   bool floatParams = false;
-  // Bit i: the launcher reads input i on the host (Launch::host), so it must be known when
-  // shapes are computed; a layer where it is not is refused at context creation.
+  // Bit i: the launcher reads input i on the host (Launch::host), so it must be a constant or
+  // computed from shapes; a layer where it comes from data is refused at context creation.
   uint32_t hostInputs = 0;
 };
 
@@ -133,9 +133,6 @@ BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b
 std::vector<int64_t> hostInts(const OpContext& ctx, const Launch& launch, size_t i);
 // The same for float32 values (Resize's scales and roi).
 std::vector<float> hostFloats(const OpContext& ctx, const Launch& launch, size_t i);
-
-// The element type of `tensor` in the network (inputs absent: kFloat32).
-DataType tensorType(const Network& network, int32_t tensor);
 
 // Why the layer cannot run when an input or output (those present) has a type outside
 // `allowed`: "<which> of type <t>", empty when every one is allowed. `inputs` lists the input

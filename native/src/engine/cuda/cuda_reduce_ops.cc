@@ -1,5 +1,5 @@
-// Reduce* and ArgMax / ArgMin on cuda (kernels in src/kernels/cuda/reduce), with the cpu ops'
-// axes rules (engine/ops/reduce_resize_ops.cc): axes from input 1 (read on the host) or the
+// Reduce*, ArgMax / ArgMin and Hardmax on cuda (kernels in src/kernels/cuda/reduce), with the cpu
+// ops' axes rules (engine/ops/reduce_resize_ops.cc): axes from input 1 (read on the host) or the
 // attribute, none meaning all unless noop_with_empty_axes asks for the identity.
 #include <algorithm>
 #include <map>
@@ -86,6 +86,22 @@ void runArg(OpContext& ctx, Launch& launch) {
       "arg reduce kernel");
 }
 
+// One axis (the cpu op's reading of every opset), 1 at the first maximum.
+void runHardmax(OpContext& ctx, Launch& launch) {
+  const bool half = requireFloat(ctx, {0});
+  const Dims& x = ctx.shape(0);
+  ctx.require(!x.empty(), "the input must have rank >= 1");
+  const int64_t axis =
+      normalizeAxis(ctx, ctx.layer.attrInt("axis", -1), static_cast<int64_t>(x.size()));
+  const int64_t outer = shapeElements(Dims(x.begin(), x.begin() + axis));
+  const int64_t inner = shapeElements(Dims(x.begin() + axis + 1, x.end()));
+  checkCuda(
+      ctx,
+      half ? hardmax(in<__half>(ctx, 0), out<__half>(ctx), outer, x[axis], inner, launch.stream)
+           : hardmax(in<float>(ctx, 0), out<float>(ctx), outer, x[axis], inner, launch.stream),
+      "hardmax kernel");
+}
+
 std::string argUnsupported(const LayerDesc& layer, const Network& network) {
   return typesOutside(layer, network, {DataType::kFloat32}, {0}, false);
 }
@@ -100,6 +116,7 @@ void registerReduceOps(std::map<std::string, CudaOp>& table) {
   }
   table["ArgMax"] = CudaOp{runArg, argUnsupported, Half::kFollows, false};
   table["ArgMin"] = CudaOp{runArg, argUnsupported, Half::kFollows, false};
+  table["Hardmax"] = CudaOp{runHardmax, floatOnly, Half::kFollows, false};
 }
 
 }  // namespace kiln::cuda

@@ -119,6 +119,17 @@ enum class CastType : uint8_t { kFloat32, kFloat16, kInt8, kUInt8, kInt32, kInt6
 cudaError_t cast(const void* x, CastType from, void* y, CastType to, int64_t count,
                  cudaStream_t stream);
 
+// Hardmax along the middle dim of [outer, dim, inner]: 1 at the first maximum (argReduce's
+// choice), 0 elsewhere.
+template <typename T>
+cudaError_t hardmax(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner,
+                    cudaStream_t stream);
+
+// Trilu of `matrices` [rows, cols] matrices of `elementBytes` (1, 2, 4 or 8) bytes: keeps
+// j - i >= k (upper) or j - i <= k (lower), zero bytes elsewhere.
+cudaError_t trilu(const void* x, void* y, int elementBytes, int64_t matrices, int64_t rows,
+                  int64_t cols, int64_t k, bool upper, cudaStream_t stream);
+
 // ---- Resize (resize/resize.cu)
 
 // The cpu's kernels::ResizeParams for one launch: modes as kernels::ResizeMode,

@@ -1,6 +1,6 @@
-// Reduce* and ArgMax / ArgMin. Reductions: one block per output element, each thread folding
-// a strided share of the group in double (the cpu accumulates in double too), then the block
-// combines the shares. Arg reductions: one thread per output, scanning the axis in order so
+// Reduce*, ArgMax / ArgMin and Hardmax. Reductions: one block per output element, each thread
+// folding a strided share of the group in double (the cpu accumulates in double too), then the
+// block combines the shares. Arg reductions: one thread per output, scanning the axis in order so
 // ties and NaN resolve exactly as the cpu's sequential scan does.
 #include <cfloat>
 #include <cmath>
@@ -106,20 +106,36 @@ __global__ void reduceKernel(ReduceOp op, const T* x, T* y, ReduceShape s) {
   }
 }
 
+// The index along the axis that line t ([outer, dim, inner], t = o * inner + i) picks.
+template <typename T>
+__device__ int64_t argBest(bool isMax, bool last, const T* x, int64_t t, int64_t dim,
+                           int64_t inner) {
+  const int64_t base = (t / inner) * dim * inner + t % inner;
+  int64_t best = 0;
+  float bv = load(x, base);
+  for (int64_t k = 1; k < dim; ++k) {
+    const float v = load(x, base + k * inner);
+    const bool better = isMax ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
+    if (better) best = k, bv = v;
+  }
+  return best;
+}
+
 template <typename T>
 __global__ void argReduceKernel(bool isMax, bool last, const T* x, int64_t* y, int64_t outer,
                                 int64_t dim, int64_t inner) {
   for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < outer * inner;
+       t += int64_t{gridDim.x} * blockDim.x)
+    y[t] = argBest(isMax, last, x, t, dim, inner);
+}
+
+template <typename T>
+__global__ void hardmaxKernel(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner) {
+  for (int64_t t = blockIdx.x * int64_t{blockDim.x} + threadIdx.x; t < outer * inner;
        t += int64_t{gridDim.x} * blockDim.x) {
+    const int64_t best = argBest(true, false, x, t, dim, inner);
     const int64_t base = (t / inner) * dim * inner + t % inner;
-    int64_t best = 0;
-    float bv = load(x, base);
-    for (int64_t k = 1; k < dim; ++k) {
-      const float v = load(x, base + k * inner);
-      const bool better = isMax ? (last ? v >= bv : v > bv) : (last ? v <= bv : v < bv);
-      if (better) best = k, bv = v;
-    }
-    y[t] = best;
+    for (int64_t k = 0; k < dim; ++k) store(y, base + k * inner, k == best ? 1.0f : 0.0f);
   }
 }
 
@@ -142,10 +158,19 @@ cudaError_t argReduce(bool isMax, bool last, const T* x, int64_t* y, int64_t out
   return cudaGetLastError();
 }
 
+template <typename T>
+cudaError_t hardmax(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner,
+                    cudaStream_t stream) {
+  if (outer * inner == 0 || dim == 0) return cudaSuccess;
+  hardmaxKernel<<<blocksFor(outer * inner), kThreads, 0, stream>>>(x, y, outer, dim, inner);
+  return cudaGetLastError();
+}
+
 #define KILN_REDUCE(T)                                                                         \
   template cudaError_t reduce<T>(ReduceOp, const T*, T*, const ReduceShape&, cudaStream_t);    \
   template cudaError_t argReduce<T>(bool, bool, const T*, int64_t*, int64_t, int64_t, int64_t, \
-                                    cudaStream_t);
+                                    cudaStream_t);                                             \
+  template cudaError_t hardmax<T>(const T*, T*, int64_t, int64_t, int64_t, cudaStream_t);
 KILN_REDUCE(float)
 KILN_REDUCE(__half)
 #undef KILN_REDUCE
