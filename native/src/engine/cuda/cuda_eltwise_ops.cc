@@ -1,8 +1,8 @@
 // Elementwise layers beyond activations and Add/Sub/Mul/Div (cuda_ops.cc): unary math, Clip,
 // Pow / Mod / PRelu, the variadic Sum / Mean / Max / Min, comparisons, logic, Where, Cast /
-// CastLike, IsNaN / IsInf. Each follows the cpu op's definition (engine/ops/eltwise_ops.cc,
-// math_ops.cc, layout_ops.cc); a dtype the cpu takes but these kernels do not (integer math,
-// bfloat16) is refused at context creation.
+// CastLike, IsNaN / IsInf, and the builder's ElementwiseChain. Each follows the cpu op's
+// definition (engine/ops/eltwise_ops.cc, math_ops.cc, layout_ops.cc, chain_ops.cc); a dtype the
+// cpu takes but these kernels do not (integer math, bfloat16) is refused at context creation.
 #include <limits>
 #include <map>
 #include <string>
@@ -230,6 +230,65 @@ std::string floatTestUnsupported(const LayerDesc& layer, const Network& network)
   return typesOutside(layer, network, {kF32}, {0}, false);
 }
 
+// The steps as the cpu op reads them (three ints each: opcode, operand, reversed), checked the
+// same way.
+template <typename T>
+ChainProgram<T> chainProgram(const OpContext& ctx) {
+  const std::vector<int64_t> raw = ctx.layer.attrInts("steps");
+  const std::vector<double> immediates = ctx.layer.attrs.count("immediates")
+                                             ? ctx.layer.attrs.at("immediates").floats
+                                             : std::vector<double>{};
+  ctx.require(!raw.empty() && raw.size() % 3 == 0, "steps must hold three ints per step");
+  ctx.require(raw.size() / 3 <= static_cast<size_t>(kMaxChainSteps) &&
+                  ctx.inputCount() <= static_cast<size_t>(kMaxChainInputs),
+              "the chain is longer than the cuda kernel takes");
+  ChainProgram<T> p;
+  for (size_t i = 0; i < ctx.inputCount(); ++i) {
+    ctx.require(ctx.has(i) && ctx.dtype(i) == ctx.outTypes[0] && ctx.shape(i) == ctx.shape(0),
+                "every chain input must have the type and shape of the first");
+    p.inputs[i] = in<T>(ctx, i);
+  }
+  for (size_t i = 0; i < raw.size(); i += 3, ++p.stepCount) {
+    const int64_t op = raw[i], operand = raw[i + 1];
+    const bool binary = op >= 0 && op <= static_cast<int64_t>(ChainOp::kPow);
+    ctx.require(binary || (op >= static_cast<int64_t>(ChainOp::kRelu) &&
+                           op <= static_cast<int64_t>(ChainOp::kHardSwish)),
+                "unknown opcode " + std::to_string(op));
+    p.op[p.stepCount] = static_cast<ChainOp>(op);
+    p.reversed[p.stepCount] = raw[i + 2] != 0;
+    p.operand[p.stepCount] = -1;
+    if (!binary) continue;
+    if (operand >= 0) {
+      ctx.require(operand < static_cast<int64_t>(ctx.inputCount()), "no such chain input");
+      p.operand[p.stepCount] = static_cast<int8_t>(operand);
+    } else {
+      const int64_t k = -2 - operand;
+      ctx.require(k >= 0 && k < static_cast<int64_t>(immediates.size()),
+                  "a binary step needs an input or an immediate operand");
+      p.immediate[p.stepCount] = static_cast<float>(immediates[static_cast<size_t>(k)]);
+    }
+  }
+  return p;
+}
+
+void runChain(OpContext& ctx, Launch& launch) {
+  const bool half = requireFloat(ctx, {0});
+  const int64_t count = shapeElements(ctx.outShapes[0]);
+  checkCuda(
+      ctx,
+      half ? elementwiseChain(chainProgram<__half>(ctx), out<__half>(ctx), count, launch.stream)
+           : elementwiseChain(chainProgram<float>(ctx), out<float>(ctx), count, launch.stream),
+      "chain kernel");
+}
+
+std::string chainUnsupported(const LayerDesc& layer, const Network& network) {
+  if (layer.attrInts("steps").size() / 3 > static_cast<size_t>(kMaxChainSteps))
+    return "more than " + std::to_string(kMaxChainSteps) + " steps";
+  if (layer.inputs.size() > static_cast<size_t>(kMaxChainInputs))
+    return "more than " + std::to_string(kMaxChainInputs) + " inputs";
+  return floatOnly(layer, network);
+}
+
 }  // namespace
 
 void registerEltwiseOps(std::map<std::string, CudaOp>& table) {
@@ -254,6 +313,7 @@ void registerEltwiseOps(std::map<std::string, CudaOp>& table) {
   table["Where"] = CudaOp{runWhere, nullptr, kFollows, false};
   table["Cast"] = CudaOp{runCast, castUnsupported, kFollows, false};
   table["CastLike"] = CudaOp{runCast, castUnsupported, kFollows, false};  // the type of input 1
+  table["ElementwiseChain"] = CudaOp{runChain, chainUnsupported, kFollows, true};
   table["IsNaN"] = CudaOp{runFloatTest, floatTestUnsupported, kFollows, false};
   table["IsInf"] = CudaOp{runFloatTest, floatTestUnsupported, kFollows, false};
 }

@@ -151,6 +151,49 @@ struct ResizeShape {
 template <typename T>
 cudaError_t resize(const ResizeShape& shape, const T* x, T* y, cudaStream_t stream);
 
+// ---- the builder's ElementwiseChain (eltwise/chain.cu)
+
+// A chain's steps with the plan's opcodes (engine/ops/chain_ops.cc, the builder's
+// fuse-elementwise-chains pass): binary kAdd..kPow with an operand, unary kRelu..kHardSwish.
+enum class ChainOp : int16_t {
+  kAdd = 0,
+  kSub = 1,
+  kMul = 2,
+  kDiv = 3,
+  kMax = 4,
+  kMin = 5,
+  kPow = 6,
+  kRelu = 10,
+  kSigmoid = 11,
+  kTanh = 12,
+  kExp = 13,
+  kLog = 14,
+  kSqrt = 15,
+  kAbs = 16,
+  kNeg = 17,
+  kErf = 18,
+  kReciprocal = 19,
+  kFloor = 20,
+  kCeil = 21,
+  kHardSwish = 22
+};
+constexpr int kMaxChainSteps = 32;
+constexpr int kMaxChainInputs = 8;
+// Each element starts as inputs[0] and goes through the steps; a binary step's operand is
+// inputs[operand] (same shape) or, when operand < 0, `immediate`; `reversed` swaps the sides.
+template <typename T>
+struct ChainProgram {
+  int stepCount = 0;
+  ChainOp op[kMaxChainSteps] = {};
+  int8_t operand[kMaxChainSteps] = {};
+  bool reversed[kMaxChainSteps] = {};
+  float immediate[kMaxChainSteps] = {};
+  const T* inputs[kMaxChainInputs] = {};
+};
+template <typename T>
+cudaError_t elementwiseChain(const ChainProgram<T>& program, T* y, int64_t count,
+                             cudaStream_t stream);
+
 // ---- reductions (reduce/reduce.cu)
 
 // As the cpu's kernels::reduce: sums, products and LogSumExp accumulate in double; Max/Min
