@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iterator>
+#include <map>
 #include <random>
 #include <stdexcept>
 #include <string>
@@ -13,6 +15,7 @@
 #include "engine/cuda/cuda_ops.h"
 #include "engine/cuda/cuda_precision.h"
 #include "engine/cuda/cuda_runner.h"
+#include "engine/op.h"
 #include "kiln/kernels/norm.h"
 #include "kiln/kernels/softmax.h"
 #include "kiln_test.h"
@@ -34,7 +37,7 @@ bool listed(const std::vector<std::string>& list, const std::string& layer) {
   return false;
 }
 
-// x -> Conv(pads) -> Relu -> MaxPool -> LRN
+// x -> Conv(pads) -> Relu -> MaxPool -> MeanVarianceNormalization
 Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
   Network n;
   n.tensors = {
@@ -47,8 +50,8 @@ Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
   LayerDesc relu{"relu", "Relu", {2}, {3}, {}, {}};
   LayerDesc pool{"pool", "MaxPool", {3}, {4}, {{"kernel_shape", ints({2, 2})}}, {}};
   if (maxPoolOutputs == 2) pool.outputs.push_back(5);
-  LayerDesc lrn{"lrn", "LRN", {4}, {6}, {}, {}};
-  n.layers = {conv, relu, pool, lrn};
+  LayerDesc mvn{"mvn", "MeanVarianceNormalization", {4}, {6}, {}, {}};
+  n.layers = {conv, relu, pool, mvn};
   n.inputs = {0};
   n.outputs = {6};
   return n;
@@ -56,7 +59,7 @@ Network sample(std::vector<int64_t> pads, size_t maxPoolOutputs) {
 
 TEST(lists_ops_without_a_cuda_kernel) {
   const std::vector<std::string> missing = cudaUnsupportedLayers(sample({1, 1, 1, 1}, 1));
-  CHECK(listed(missing, "lrn"));
+  CHECK(listed(missing, "mvn"));
   CHECK(!listed(missing, "relu"));
   CHECK(!listed(missing, "pool"));
 }
@@ -545,6 +548,613 @@ TEST(gpu_nhwc_half_pooling_matches_a_naive_reference) {
       CHECK(max ? worst == 0 : worst < 2e-3);
     }
   }
+}
+
+// ---- the op coverage layers on a GPU, against the cpu op itself (engine/ops) ----
+
+// A host tensor of any dtype; `present` false for an omitted optional input.
+struct AnyTensor {
+  Dims shape;
+  DataType type = DataType::kFloat32;
+  std::vector<uint8_t> bytes;
+  bool present = true;
+  bool param = false;  // a float32 parameter a half layer reads as float32 (BN's scale...)
+};
+
+template <typename T>
+AnyTensor typed(Dims shape, DataType type, const std::vector<T>& values) {
+  AnyTensor t{std::move(shape), type, std::vector<uint8_t>(values.size() * sizeof(T))};
+  std::memcpy(t.bytes.data(), values.data(), t.bytes.size());
+  return t;
+}
+AnyTensor f32(Dims shape, const std::vector<float>& v) {
+  return typed(std::move(shape), DataType::kFloat32, v);
+}
+AnyTensor i64(Dims shape, const std::vector<int64_t>& v) {
+  return typed(std::move(shape), DataType::kInt64, v);
+}
+AnyTensor boolean(Dims shape, const std::vector<uint8_t>& v) {
+  return typed(std::move(shape), DataType::kBool, v);
+}
+AnyTensor absent() { return AnyTensor{{}, DataType::kFloat32, {}, false}; }
+AnyTensor param(AnyTensor t) {
+  t.param = true;
+  return t;
+}
+
+// Normal values of scale 2 after the edge values every float op must agree on (NaN, the
+// infinities, signed zeros, rounding ties, +-1).
+std::vector<float> withEdges(size_t count, unsigned seed) {
+  std::vector<float> v = randoms(count, seed, 2.0f);
+  const float edges[] = {NAN,  INFINITY, -INFINITY, 0.0f, -0.0f, 0.5f,
+                         1.5f, 2.5f,     -2.5f,     1.0f, -1.0f};
+  for (size_t i = 0; i < std::size(edges) && i < count; ++i) v[i] = edges[i];
+  return v;
+}
+
+AnyTensor asHalf(const AnyTensor& t) {
+  if (t.type != DataType::kFloat32 || t.param || !t.present) return t;
+  std::vector<float> v(t.bytes.size() / 4);
+  std::memcpy(v.data(), t.bytes.data(), t.bytes.size());
+  return f32(t.shape, roundedToHalf(v));
+}
+
+LayerDesc layerOf(const std::string& op, size_t inputs, size_t outputs,
+                  std::map<std::string, AttrValue> attrs = {}) {
+  LayerDesc l{op, op, {}, {}, std::move(attrs), {}};
+  for (size_t i = 0; i < inputs; ++i) l.inputs.push_back(static_cast<int32_t>(i));
+  for (size_t o = 0; o < outputs; ++o) l.outputs.push_back(static_cast<int32_t>(inputs + o));
+  return l;
+}
+
+AttrValue floatAttr(double v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kFloat;
+  a.f = v;
+  return a;
+}
+
+// A tensor's host data, never null (an empty tensor's values are known too, as the shape
+// pass keeps them).
+const void* hostData(const AnyTensor& t) {
+  static const uint8_t kNothing = 0;
+  return t.bytes.empty() ? &kNothing : t.bytes.data();
+}
+
+// The cpu op (infer, then run) on host tensors.
+std::vector<AnyTensor> runOnCpu(const LayerDesc& layer, const std::vector<AnyTensor>& inputs) {
+  const OpImpl* op = findOp(layer.op);
+  if (op == nullptr) throw std::runtime_error("no cpu op " + layer.op);
+  OpContext ctx(layer);
+  for (const AnyTensor& t : inputs) {
+    InputView v;
+    v.present = t.present;
+    v.shape = t.present ? &t.shape : nullptr;
+    v.dtype = t.type;
+    v.data = t.present ? hostData(t) : nullptr;
+    ctx.in.push_back(v);
+  }
+  ctx.outShapes.resize(layer.outputs.size());
+  ctx.outTypes.assign(layer.outputs.size(), DataType::kFloat32);
+  op->infer(ctx);
+  std::vector<AnyTensor> outs;
+  for (size_t o = 0; o < layer.outputs.size(); ++o)
+    outs.push_back(
+        {ctx.outShapes[o], ctx.outTypes[o],
+         std::vector<uint8_t>(static_cast<size_t>(shapeBytes(ctx.outShapes[o], ctx.outTypes[o])))});
+  for (AnyTensor& t : outs) ctx.out.push_back(t.bytes.data());
+  op->run(ctx);
+  return outs;
+}
+
+// The cuda op on the same inputs, the outputs shaped and typed as the cpu's; with `half` the
+// float32 activations (not params) travel as float16 as in an FP16 engine, and come back as
+// float32. Every input's host values are offered (Launch::host), as constants are.
+std::vector<AnyTensor> runLayerOnGpu(const LayerDesc& layer, const std::vector<AnyTensor>& inputs,
+                                     const std::vector<AnyTensor>& like, bool half) {
+  const cuda::CudaOp* op = cuda::findCudaOp(layer.op);
+  if (op == nullptr) throw std::runtime_error("no cuda op " + layer.op);
+  cudaStream_t stream = nullptr;
+  cudaStreamCreate(&stream);
+  std::vector<void*> buffers;
+  const auto toDevice = [&](const AnyTensor& t, bool asHalf) {
+    std::vector<uint8_t> bytes = t.bytes;
+    if (asHalf) {
+      const size_t n = t.bytes.size() / 4;
+      bytes.assign(n * 2, 0);
+      for (size_t i = 0; i < n; ++i) {
+        float f;
+        std::memcpy(&f, t.bytes.data() + 4 * i, 4);
+        const __half h = __float2half_rn(f);
+        std::memcpy(bytes.data() + 2 * i, &h, 2);
+      }
+    }
+    void* p = nullptr;
+    cudaMalloc(&p, bytes.size() + 1);
+    cudaMemcpy(p, bytes.data(), bytes.size(), cudaMemcpyHostToDevice);
+    buffers.push_back(p);
+    return p;
+  };
+  OpContext ctx(layer);
+  cuda::Launch launch;
+  launch.stream = stream;
+  for (const AnyTensor& t : inputs) {
+    InputView v;
+    v.present = t.present;
+    if (t.present) {
+      const bool h = half && t.type == DataType::kFloat32 && !t.param;
+      v.shape = &t.shape;
+      v.dtype = h ? DataType::kFloat16 : t.type;
+      v.data = toDevice(t, h);
+    }
+    ctx.in.push_back(v);
+    launch.host.push_back(t.present ? hostData(t) : nullptr);
+  }
+  for (const AnyTensor& t : like) {
+    const bool h = half && t.type == DataType::kFloat32;
+    ctx.outShapes.push_back(t.shape);
+    ctx.outTypes.push_back(h ? DataType::kFloat16 : t.type);
+    AnyTensor poison = t;  // 0xff bytes: NaN floats, so an element never written shows
+    std::fill(poison.bytes.begin(), poison.bytes.end(), 0xff);
+    ctx.out.push_back(toDevice(poison, h));
+  }
+  op->run(ctx, launch);
+  std::vector<AnyTensor> results;
+  for (size_t o = 0; o < like.size(); ++o) {
+    const bool h = ctx.outTypes[o] == DataType::kFloat16;
+    AnyTensor r = like[o];
+    std::vector<uint8_t> bytes(h ? r.bytes.size() / 2 : r.bytes.size());
+    cudaMemcpy(bytes.data(), ctx.out[o], bytes.size(), cudaMemcpyDeviceToHost);
+    if (h) {
+      for (size_t i = 0; i < bytes.size() / 2; ++i) {
+        __half v;
+        std::memcpy(&v, bytes.data() + 2 * i, 2);
+        const float f = __half2float(v);
+        std::memcpy(r.bytes.data() + 4 * i, &f, 4);
+      }
+    } else {
+      r.bytes = bytes;
+    }
+    results.push_back(std::move(r));
+  }
+  const cudaError_t status = cudaStreamSynchronize(stream);
+  for (void* p : buffers) cudaFree(p);
+  cudaStreamDestroy(stream);
+  if (status != cudaSuccess) throw std::runtime_error(cudaGetErrorString(status));
+  return results;
+}
+
+double valueAt(const AnyTensor& t, size_t i) {
+  switch (t.type) {
+    case DataType::kFloat32: {
+      float f;
+      std::memcpy(&f, t.bytes.data() + 4 * i, 4);
+      return f;
+    }
+    case DataType::kInt64: {
+      int64_t v;
+      std::memcpy(&v, t.bytes.data() + 8 * i, 8);
+      return static_cast<double>(v);
+    }
+    case DataType::kInt32: {
+      int32_t v;
+      std::memcpy(&v, t.bytes.data() + 4 * i, 4);
+      return v;
+    }
+    case DataType::kInt8:
+      return static_cast<int8_t>(t.bytes[i]);
+    default:  // bool, uint8
+      return t.bytes[i];
+  }
+}
+
+// Every element within rel * |want| + abs of the cpu's (NaN where the cpu has NaN, the same
+// infinity); integer and bool outputs exactly. Prints the first mismatch.
+bool agrees(const std::string& what, const AnyTensor& got, const AnyTensor& want, double rel,
+            double abs) {
+  if (got.shape != want.shape || got.type != want.type || got.bytes.size() != want.bytes.size()) {
+    std::fprintf(stderr, "%s: output shape or type differs\n", what.c_str());
+    return false;
+  }
+  const size_t count = static_cast<size_t>(shapeElements(want.shape));
+  const bool exact = want.type != DataType::kFloat32;
+  for (size_t i = 0; i < count; ++i) {
+    const double g = valueAt(got, i), w = valueAt(want, i);
+    bool ok;
+    if (std::isnan(w) || std::isinf(w))
+      ok = std::isnan(w) ? std::isnan(g) : g == w;
+    else
+      ok = exact ? g == w : std::fabs(g - w) <= rel * std::fabs(w) + abs;
+    if (!ok) {
+      std::fprintf(stderr, "%s: element %zu is %.9g, the cpu's %.9g\n", what.c_str(), i, g, w);
+      return false;
+    }
+  }
+  return true;
+}
+
+// Runs `layer` on cpu and cuda (FP32, and FP16 when `halfToo`) and compares. FP32 within
+// `rel` / `abs`; FP16 against the cpu on the half-rounded inputs within 2^-10 relative (the
+// output's rounding to half, twice the 2^-11 bound) plus `halfAbs` (1e-4: half's spacing near
+// its smallest normals) on top of the FP32 bound.
+bool gpuMatchesCpu(const LayerDesc& layer, const std::vector<AnyTensor>& inputs, double rel,
+                   double abs, bool halfToo = true, double halfAbs = 1e-4) {
+  bool ok = true;
+  for (const bool half : {false, true}) {
+    if (half && !halfToo) continue;
+    std::vector<AnyTensor> in = inputs;
+    if (half)
+      for (AnyTensor& t : in) t = asHalf(t);
+    const std::vector<AnyTensor> want = runOnCpu(layer, in);
+    const std::vector<AnyTensor> got = runLayerOnGpu(layer, in, want, half);
+    for (size_t o = 0; o < want.size(); ++o) {
+      const std::string what =
+          layer.op + (half ? " fp16" : " fp32") + " output " + std::to_string(o);
+      ok = agrees(what, got[o], want[o], half ? rel + 1.0 / 1024 : rel,
+                  half ? abs + halfAbs : abs) &&
+           ok;
+    }
+  }
+  return ok;
+}
+
+TEST(gpu_unary_math_matches_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor x = f32({3, 5, 7}, withEdges(105, 11));
+  // The cpu's AVX-512 paths (Exp, Erf and the activations) clamp their inputs, so NaN and the
+  // infinities do not come out of them as from the scalar definitions the cuda kernels follow
+  // (exp(inf) is 3.4e38 there): those ops get finite inputs.
+  const AnyTensor finite = f32({3, 5, 7}, randoms(105, 11, 2.0f));
+  // Exact on both devices: sign and rounding functions, one IEEE operation (correctly rounded
+  // by both), or comparisons and selections.
+  for (const char* op : {"Abs", "Neg", "Floor", "Ceil", "Round", "Sign", "Reciprocal", "Sqrt",
+                         "Softsign", "ThresholdedRelu", "Shrink", "Relu"})
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1), {x}, 0, 0));
+  // libm-style functions: CUDA documents at most 4 ulp for these, glibc and the cpu's
+  // AVX-512 exp / erf stay within 4 more: 8 ulp is 1e-6 relative; 1e-6 absolute covers
+  // results that cancel to near zero (exp(x) - 1 in Selu / Celu, sin near pi).
+  for (const char* op : {"Exp", "Log", "Erf", "Sin", "Cos", "Tan", "Acos", "Acosh", "Asin", "Asinh",
+                         "Atan", "Atanh", "Cosh", "Sinh", "Selu", "Celu", "Silu"})
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1), {x}, 1e-6, 1e-6));
+  // Attributes reach the kernel.
+  CHECK(
+      gpuMatchesCpu(layerOf("Selu", 1, 1, {{"alpha", floatAttr(1.5)}, {"gamma", floatAttr(0.75)}}),
+                    {x}, 1e-6, 1e-6));
+  CHECK(gpuMatchesCpu(
+      layerOf("Shrink", 1, 1, {{"lambd", floatAttr(1.0)}, {"bias", floatAttr(0.25)}}), {x}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("ThresholdedRelu", 1, 1, {{"alpha", floatAttr(-0.5)}}), {x}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Celu", 1, 1, {{"alpha", floatAttr(2.0)}}), {x}, 1e-6, 1e-6));
+}
+
+TEST(gpu_clip_and_float_tests_match_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor x = f32({4, 9}, withEdges(36, 12));
+  // Clip without NaN: the cpu's AVX-512 path turns NaN into the lower bound, its scalar path
+  // (and the cuda kernel) keep NaN.
+  std::vector<float> noNan = withEdges(36, 12);
+  noNan[0] = 0.25f;
+  const AnyTensor clipped = f32({4, 9}, noNan);
+  CHECK(gpuMatchesCpu(layerOf("Clip", 3, 1), {clipped, f32({}, {-1.25f}), f32({}, {0.5f})}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Clip", 3, 1), {clipped, absent(), f32({1}, {0.75f})}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Clip", 1, 1, {{"min", floatAttr(-0.5)}}), {clipped}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("IsNaN", 1, 1), {x}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("IsInf", 1, 1), {x}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("IsInf", 1, 1, {{"detect_positive", intAttr(0)}}), {x}, 0, 0));
+}
+
+TEST(gpu_binary_and_variadic_ops_match_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor a = f32({2, 3, 4}, withEdges(24, 13));
+  const AnyTensor b = f32({3, 1}, randoms(3, 14, 2.0f));
+  const AnyTensor c = f32({4}, withEdges(4, 15));
+  // Pow: powf's documented 4 ulp (and glibc's 1) within 1e-6; negative bases with fractional
+  // exponents are NaN on both.
+  CHECK(gpuMatchesCpu(layerOf("Pow", 2, 1), {a, b}, 1e-6, 0));
+  CHECK(gpuMatchesCpu(layerOf("Pow", 2, 1), {a, f32({}, {2.0f})}, 1e-6, 0));
+  // One IEEE operation per element (fmod, a multiply, adds): exact.
+  CHECK(gpuMatchesCpu(layerOf("Mod", 2, 1, {{"fmod", intAttr(1)}}), {a, b}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Mod", 2, 1), {a, b}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("PRelu", 2, 1), {a, c}, 0, 0));
+  // Selections and the cpu's own sequence of adds (Mean: then one multiply): exact in FP32. In
+  // FP16 the running sum is stored in half between inputs: two roundings of at most 2^-11 of
+  // a partial sum below 16 (normals of scale 2, three of them) add up to 0.016.
+  for (const char* op : {"Max", "Min", "Sum", "Mean"}) {
+    CHECK(gpuMatchesCpu(layerOf(op, 3, 1), {a, c, b}, 0, 0, true, 0.016));
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1), {a}, 0, 0));
+  }
+}
+
+AttrValue floatsAttr(std::vector<double> v) {
+  AttrValue a;
+  a.kind = AttrValue::Kind::kFloats;
+  a.floats = std::move(v);
+  return a;
+}
+
+// The builder's ElementwiseChain: steps of (opcode, operand, reversed) over inputs and
+// immediates (opcodes of engine/ops/chain_ops.cc).
+TEST(gpu_elementwise_chain_matches_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor a = f32({3, 5, 7}, randoms(105, 32, 1.5f));
+  const AnyTensor b = f32({3, 5, 7}, randoms(105, 33, 1.5f));
+  // a * b + 0.5 -> tanh -> 2 - v -> HardSwish -> max(v, b) -> sqrt -> log -> exp -> sigmoid ->
+  // erf -> 1 / v -> v ^ 1.5 -> -v -> abs -> relu: every op, values kept in ranges where each
+  // step is well conditioned. CUDA's libm-style functions are within 4 ulp, glibc's within 1;
+  // 15 steps of at most 5 ulp each stay below 1e-5 relative.
+  const std::vector<int64_t> steps = {2, 1,  0,  0,  -2, 0,  12, -1, 0,  1,  -3, 1,  22, -1, 0,  4,
+                                      1, 0,  15, -1, 0,  14, -1, 0,  13, -1, 0,  11, -1, 0,  18, -1,
+                                      0, 19, -1, 0,  6,  -4, 0,  17, -1, 0,  16, -1, 0,  10, -1, 0};
+  LayerDesc chain = layerOf("ElementwiseChain", 2, 1,
+                            {{"steps", ints(steps)}, {"immediates", floatsAttr({0.5, 2.0, 1.5})}});
+  CHECK(gpuMatchesCpu(chain, {a, b}, 1e-5, 0));
+  // Exact steps: Div by an input, Floor, Ceil after a multiply; Max / Min with NaN (NaN out).
+  std::vector<float> withNan = randoms(105, 34, 1.5f);
+  withNan[3] = NAN;
+  LayerDesc exact =
+      layerOf("ElementwiseChain", 2, 1,
+              {{"steps", ints({3, 1, 1, 2, -2, 0, 20, -1, 0, 21, -1, 0, 5, 1, 0, 4, -2, 0})},
+               {"immediates", floatsAttr({2.5})}});
+  CHECK(gpuMatchesCpu(exact, {a, f32({3, 5, 7}, withNan)}, 0, 0));
+}
+
+TEST(gpu_comparisons_logic_and_where_match_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor a = f32({2, 3, 4}, withEdges(24, 16));
+  std::vector<float> bv = randoms(4, 17, 2.0f);
+  bv[1] = 0.0f;  // -0 == 0 and NaN != anything
+  const AnyTensor b = f32({1, 4}, bv);
+  for (const char* op : {"Equal", "Less", "LessOrEqual", "Greater", "GreaterOrEqual"})
+    CHECK(gpuMatchesCpu(layerOf(op, 2, 1), {a, b}, 0, 0));
+  const AnyTensor p = boolean({3, 1}, {1, 0, 1});
+  const AnyTensor q = boolean({2, 1, 4}, {0, 1, 1, 0, 1, 0, 0, 1});
+  for (const char* op : {"And", "Or", "Xor"}) CHECK(gpuMatchesCpu(layerOf(op, 2, 1), {p, q}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Not", 1, 1), {q}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Where", 3, 1), {p, a, f32({4}, randoms(4, 18))}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Where", 3, 1), {q, i64({3, 1}, {7, -8, 9}), i64({}, {-1})}, 0, 0));
+}
+
+TEST(gpu_cast_matches_cpu) {
+  if (!haveGpu()) return;
+  // Out of range, NaN, ties and negative values toward every integer type.
+  std::vector<float> v = withEdges(24, 19);
+  const float more[] = {300.0f, -300.0f, 3e9f, -3e9f, 1e20f, -129.5f, 255.9f, -0.9f, 127.5f};
+  std::copy(std::begin(more), std::end(more), v.begin() + 11);
+  const AnyTensor x = f32({24}, v);
+  const AnyTensor big = i64({5}, {int64_t{1} << 40, -(int64_t{1} << 33) - 7, 255, -129, 16777217});
+  const AnyTensor flags = boolean({5}, {0, 1, 2, 0, 255});
+  for (DataType to : {DataType::kFloat32, DataType::kFloat16, DataType::kInt8, DataType::kUInt8,
+                      DataType::kInt32, DataType::kInt64, DataType::kBool}) {
+    const LayerDesc cast = layerOf("Cast", 1, 1, {{"to", intAttr(static_cast<int64_t>(to))}});
+    // A float16 result comes back widened by the cpu as float16 bytes: compare it as float.
+    if (to == DataType::kFloat16) continue;
+    CHECK(gpuMatchesCpu(cast, {x}, 0, 0));
+    CHECK(gpuMatchesCpu(cast, {big}, 0, 0, false));
+    CHECK(gpuMatchesCpu(cast, {flags}, 0, 0, false));
+  }
+  // To float16: the cpu's rounding to half and the GPU's agree bit for bit, NaN aside (its
+  // payload may differ; both must be NaN).
+  const LayerDesc toHalf = layerOf("Cast", 1, 1, {{"to", intAttr(10)}});
+  for (const AnyTensor& in : {x, big}) {
+    const std::vector<AnyTensor> want = runOnCpu(toHalf, {in});
+    const std::vector<uint8_t> got = runLayerOnGpu(toHalf, {in}, want, false)[0].bytes;
+    bool same = got.size() == want[0].bytes.size();
+    for (size_t i = 0; same && i + 1 < got.size(); i += 2) {
+      __half g, w;
+      std::memcpy(&g, got.data() + i, 2);
+      std::memcpy(&w, want[0].bytes.data() + i, 2);
+      const float gf = __half2float(g), wf = __half2float(w);
+      same = std::isnan(wf) ? std::isnan(gf) : std::memcmp(&g, &w, 2) == 0;
+    }
+    CHECK(same);
+  }
+}
+
+TEST(gpu_reductions_match_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor x = f32({3, 4, 5, 6}, randoms(360, 20, 1.5f));
+  const AnyTensor withNan = f32({3, 4, 5, 6}, withEdges(360, 21));
+  for (const std::string op :
+       {"ReduceSum", "ReduceMean", "ReduceMax", "ReduceMin", "ReduceProd", "ReduceL1", "ReduceL2",
+        "ReduceSumSquare", "ReduceLogSum", "ReduceLogSumExp"}) {
+    // Products of many values may leave half's range where the cpu's float holds them: FP16
+    // only where four values meet.
+    const bool half = op != "ReduceProd";
+    // Both devices accumulate in double and round once: 1e-6 covers the summation order.
+    // Trailing axes, a middle axis without keepdims, axes from the input, and all axes.
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1, {{"axes", ints({2, 3})}}), {x}, 1e-6, 0, half));
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1, {{"axes", ints({1})}, {"keepdims", intAttr(0)}}), {x},
+                        1e-6, 0));
+    CHECK(gpuMatchesCpu(layerOf(op, 2, 1), {x, i64({2}, {0, -2})}, 1e-6, 0, half));
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1), {x}, 1e-6, 0, half));
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1, {{"axes", ints({3})}}), {withNan}, 1e-6, 0, false));
+  }
+  CHECK(gpuMatchesCpu(layerOf("ReduceSum", 2, 1, {{"noop_with_empty_axes", intAttr(1)}}),
+                      {x, i64({0}, {})}, 0, 0));
+  for (const char* op : {"ArgMax", "ArgMin"}) {
+    // Ties (a rounded grid) with first and last index, NaN, and the axis at 1 and at -1.
+    std::vector<float> grid = randoms(360, 22, 1.5f);
+    for (float& g : grid) g = std::round(g);
+    grid[7] = NAN;
+    const AnyTensor t = f32({3, 4, 5, 6}, grid);
+    CHECK(gpuMatchesCpu(layerOf(op, 1, 1, {{"axis", intAttr(1)}}), {t}, 0, 0));
+    CHECK(gpuMatchesCpu(
+        layerOf(
+            op, 1, 1,
+            {{"axis", intAttr(-1)}, {"select_last_index", intAttr(1)}, {"keepdims", intAttr(0)}}),
+        {t}, 0, 0));
+  }
+}
+
+TEST(gpu_batch_and_instance_norm_match_cpu) {
+  if (!haveGpu()) return;
+  const int64_t c = 5;
+  const AnyTensor x = f32({2, c, 7, 3}, randoms(2 * c * 21, 23, 3.0f));
+  std::vector<float> var = randoms(c, 24);
+  for (float& v : var) v = v * v + 0.1f;
+  const AnyTensor scale = param(f32({c}, randoms(c, 25))), bias = param(f32({c}, randoms(c, 26)));
+  const AnyTensor mean = param(f32({c}, randoms(c, 27))), variance = param(f32({c}, var));
+  // The same float steps on both (the GPU's rounded multiply and add): a few ulp at most.
+  CHECK(gpuMatchesCpu(layerOf("BatchNormalization", 5, 1, {{"epsilon", floatAttr(1e-3)}}),
+                      {x, scale, bias, mean, variance}, 1e-6, 1e-6));
+  LayerDesc fused = layerOf("BatchNormalization", 5, 1);
+  fused.attrs["activation"] = text("Relu");
+  CHECK(gpuMatchesCpu(fused, {x, scale, bias, mean, variance}, 1e-6, 1e-6));
+  // Mean and variance in double on both, an offset mean for the two-pass variance.
+  std::vector<float> shifted = randoms(2 * c * 21, 28, 0.5f);
+  for (float& v : shifted) v += 20.0f;
+  CHECK(gpuMatchesCpu(layerOf("InstanceNormalization", 3, 1),
+                      {f32({2, c, 21}, shifted), scale, bias}, 1e-6, 1e-6));
+}
+
+TEST(gpu_slice_pad_tile_match_cpu) {
+  if (!haveGpu()) return;
+  std::vector<float> v(120);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);  // exact in half
+  const AnyTensor x = f32({2, 3, 4, 5}, v);
+  // Positive and negative steps, clamped ends, a negative axis; the attribute form too.
+  CHECK(gpuMatchesCpu(layerOf("Slice", 5, 1),
+                      {x, i64({3}, {1, -1, 0}), i64({3}, {3, -100, 100}), i64({3}, {1, -1, 2}),
+                       i64({3}, {1, -2, 2})},
+                      0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Slice", 3, 1), {x, i64({1}, {1}), i64({1}, {2})}, 0, 0));
+  CHECK(gpuMatchesCpu(
+      layerOf("Slice", 1, 1,
+              {{"starts", ints({0, 1})}, {"ends", ints({1, 3})}, {"axes", ints({0, 3})}}),
+      {x}, 0, 0));
+  for (const char* mode : {"constant", "reflect", "edge", "wrap"}) {
+    const auto attrs = std::map<std::string, AttrValue>{{"mode", text(mode)}};
+    CHECK(
+        gpuMatchesCpu(layerOf("Pad", 2, 1, attrs), {x, i64({8}, {0, 1, 2, -1, 1, 0, 3, 2})}, 0, 0));
+    CHECK(gpuMatchesCpu(layerOf("Pad", 4, 1, attrs),
+                        {x, i64({4}, {2, 1, 1, 3}), absent(), i64({2}, {-1, 1})}, 0, 0));
+  }
+  CHECK(gpuMatchesCpu(layerOf("Pad", 3, 1),
+                      {x, i64({8}, {1, 0, 0, 1, 0, 2, 0, 0}), f32({}, {-7.5f})}, 0, 0, false));
+  CHECK(gpuMatchesCpu(layerOf("Pad", 2, 1, {{"value", floatAttr(2.5)}}),
+                      {x, i64({8}, {0, 0, 1, 1, 0, 0, 1, 1})}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Tile", 2, 1), {x, i64({4}, {2, 1, 3, 2})}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Tile", 2, 1), {f32({3, 1}, {1, 2, 3}), i64({2}, {2, 4})}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Tile", 2, 1), {i64({2}, {5, -6}), i64({1}, {3})}, 0, 0));
+}
+
+TEST(gpu_log_softmax_lrn_and_moves_match_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor x = f32({2, 8, 3, 5}, randoms(240, 29, 3.0f));
+  // LogSoftmax: the cpu sums exp in double, the GPU in float; log(sum) is off by at most a
+  // few float ulps of the sum, an absolute error of ~1e-6 on outputs of magnitude ~10.
+  CHECK(gpuMatchesCpu(layerOf("LogSoftmax", 1, 1, {{"axis", intAttr(1)}}), {x}, 1e-6, 2e-6));
+  CHECK(gpuMatchesCpu(layerOf("LogSoftmax", 1, 1), {x}, 1e-6, 2e-6));
+  // LRN: the same float steps but powf (4 ulp on CUDA, ~1 in glibc): 1e-6 relative. Even and
+  // odd sizes, one wider than the channels.
+  for (const int64_t size : {3, 4, 11})
+    CHECK(gpuMatchesCpu(layerOf("LRN", 1, 1,
+                                {{"size", intAttr(size)},
+                                 {"alpha", floatAttr(0.02)},
+                                 {"beta", floatAttr(0.75)},
+                                 {"bias", floatAttr(1.5)}}),
+                        {x}, 1e-6, 0));
+  std::vector<float> v(240);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = static_cast<float>(i);  // exact in half
+  const AnyTensor seq = f32({2, 8, 3, 5}, v);
+  CHECK(gpuMatchesCpu(layerOf("DepthToSpace", 1, 1, {{"blocksize", intAttr(2)}}), {seq}, 0, 0));
+  CHECK(gpuMatchesCpu(
+      layerOf("DepthToSpace", 1, 1, {{"blocksize", intAttr(2)}, {"mode", text("CRD")}}), {seq}, 0,
+      0));
+  const AnyTensor even = f32({2, 3, 4, 10}, v);
+  CHECK(gpuMatchesCpu(layerOf("SpaceToDepth", 1, 1, {{"blocksize", intAttr(2)}}), {even}, 0, 0));
+  CHECK(gpuMatchesCpu(layerOf("Transpose", 1, 1), {seq}, 0, 0));
+  // ConstantOfShape: the cpu's bytes of the value in the output type.
+  for (const auto& [type, value] : std::vector<std::pair<int64_t, double>>{
+           {1, -2.5}, {7, 12345678901.0}, {6, -3.0}, {9, 1.0}, {3, 200.0}}) {
+    const LayerDesc fill = layerOf("ConstantOfShape", 1, 1,
+                                   {{"value", floatAttr(value)}, {"value_dtype", intAttr(type)}});
+    const std::vector<AnyTensor> want = runOnCpu(fill, {i64({3}, {2, 3, 70})});
+    CHECK(want[0].bytes == runLayerOnGpu(fill, {i64({3}, {2, 3, 70})}, want, false)[0].bytes);
+  }
+  // Trilu (any dtype; k from the input) and Hardmax (first maximum, ties from the grid).
+  for (const int64_t upper : {0, 1}) {
+    const auto attrs = std::map<std::string, AttrValue>{{"upper", intAttr(upper)}};
+    CHECK(gpuMatchesCpu(layerOf("Trilu", 1, 1, attrs), {seq}, 0, 0));
+    CHECK(gpuMatchesCpu(layerOf("Trilu", 2, 1, attrs), {seq, i64({}, {-1})}, 0, 0));
+    CHECK(gpuMatchesCpu(layerOf("Trilu", 2, 1, attrs),
+                        {i64({2, 3}, {1, 2, 3, 4, 5, 6}), i64({}, {1})}, 0, 0));
+  }
+  std::vector<float> grid = randoms(240, 31);
+  for (float& g : grid) g = std::round(g);
+  for (const int64_t axis : {1, -1})
+    CHECK(gpuMatchesCpu(layerOf("Hardmax", 1, 1, {{"axis", intAttr(axis)}}),
+                        {f32({2, 8, 3, 5}, grid)}, 0, 0));
+  // Dropout in inference: the input and an all-true mask.
+  CHECK(gpuMatchesCpu(layerOf("Dropout", 1, 2), {seq}, 0, 0));
+  // CastLike: to the second input's type.
+  CHECK(gpuMatchesCpu(layerOf("CastLike", 2, 1),
+                      {f32({4}, {1.5f, -2.5f, 300.0f, NAN}), i64({1}, {0})}, 0, 0, false));
+}
+
+TEST(gpu_resize_matches_cpu) {
+  if (!haveGpu()) return;
+  const AnyTensor x = f32({1, 2, 4, 5}, randoms(40, 30));
+  const auto attrs = [](const std::string& mode, const std::string& coord,
+                        const std::string& nearest) {
+    return std::map<std::string, AttrValue>{{"mode", text(mode)},
+                                            {"coordinate_transformation_mode", text(coord)},
+                                            {"nearest_mode", text(nearest)}};
+  };
+  const auto sizes = [](std::vector<int64_t> v) { return i64({4}, v); };
+  const auto scales = [](std::vector<float> v) { return param(f32({4}, v)); };
+  // Nearest copies elements: exact. The modes decide which one.
+  for (const char* nearest : {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil"})
+    for (const char* coord : {"half_pixel", "asymmetric", "align_corners", "pytorch_half_pixel"}) {
+      CHECK(gpuMatchesCpu(layerOf("Resize", 4, 1, attrs("nearest", coord, nearest)),
+                          {x, absent(), absent(), sizes({1, 2, 7, 9})}, 0, 0));
+      CHECK(gpuMatchesCpu(layerOf("Resize", 4, 1, attrs("nearest", coord, nearest)),
+                          {x, absent(), absent(), sizes({1, 2, 3, 2})}, 0, 0));
+    }
+  // Linear and cubic: the cpu blends one axis at a time, rounding in between; the GPU sums the
+  // products of both axes' weights. A few float roundings of terms below 4 (normals of scale
+  // 1, weights summing to 1; cubic's up to 1.3): 1e-5 absolute.
+  for (const char* coord : {"half_pixel", "half_pixel_symmetric", "pytorch_half_pixel",
+                            "align_corners", "asymmetric"}) {
+    CHECK(gpuMatchesCpu(layerOf("Resize", 4, 1, attrs("linear", coord, "floor")),
+                        {x, absent(), absent(), sizes({1, 2, 7, 9})}, 1e-6, 1e-5));
+    CHECK(gpuMatchesCpu(layerOf("Resize", 3, 1, attrs("cubic", coord, "floor")),
+                        {x, absent(), scales({1.0f, 1.0f, 0.75f, 1.6f})}, 1e-6, 2e-5));
+  }
+  LayerDesc exclude = layerOf("Resize", 4, 1, attrs("cubic", "half_pixel", "floor"));
+  exclude.attrs["exclude_outside"] = intAttr(1);
+  exclude.attrs["cubic_coeff_a"] = floatAttr(-0.5);
+  CHECK(gpuMatchesCpu(exclude, {x, absent(), absent(), sizes({1, 2, 6, 3})}, 1e-6, 2e-5));
+  // tf_crop_and_resize: roi beyond the input extrapolates.
+  LayerDesc crop = layerOf("Resize", 4, 1, attrs("linear", "tf_crop_and_resize", "floor"));
+  crop.attrs["extrapolation_value"] = floatAttr(7.0);
+  CHECK(gpuMatchesCpu(
+      crop,
+      {x, param(f32({8}, {0, 0, 0.2f, -0.1f, 1, 1, 0.9f, 1.2f})), absent(), sizes({1, 2, 5, 6})},
+      1e-6, 1e-5));
+  // Upsample (opset 9): X and scales, asymmetric nearest.
+  CHECK(gpuMatchesCpu(layerOf("Upsample", 2, 1), {x, scales({1.0f, 1.0f, 2.0f, 3.0f})}, 0, 0));
+}
+
+// Context creation refuses what the kernels lack, naming it, before anything runs.
+TEST(unsupported_types_and_modes_are_listed) {
+  Network n;
+  n.tensors = {{"x", DataType::kInt64, {2, 3}, -1},   {"y", DataType::kInt64, {2, 3}, -1},
+               {"f", DataType::kFloat32, {2, 3}, -1}, {"b", DataType::kBFloat16, {2, 3}, -1},
+               {"k", DataType::kInt64, {2}, -1},      {"s", DataType::kFloat32, {2, 3}, -1}};
+  n.layers = {
+      {"neg", "Neg", {0}, {1}, {}, {}},
+      {"cast", "Cast", {2}, {3}, {{"to", intAttr(16)}}, {}},
+      {"bn", "BatchNormalization", {2, 2, 2, 2, 2}, {5}, {{"training_mode", intAttr(1)}}, {}},
+      {"argmax", "ArgMax", {2}, {4}, {}, {}},
+      {"slice", "Slice", {2, 4, 4}, {5}, {}, {}}};
+  n.inputs = {0, 2};
+  n.outputs = {1, 3, 5};
+  const std::vector<std::string> missing = cudaUnsupportedLayers(n);
+  CHECK(listed(missing, "neg"));   // integer math
+  CHECK(listed(missing, "cast"));  // bfloat16
+  CHECK(listed(missing, "bn"));    // training mode
+  CHECK(!listed(missing, "argmax"));
+  CHECK(listed(missing, "slice"));  // bounds computed from data, not known at shape time
 }
 
 }  // namespace

@@ -346,14 +346,15 @@ await attempt('cudaGraph replays equal plain enqueues', async () => {
   check('cudaGraph: a second input shape gets its own graph', d1 === 0, d1.toExponential(2));
 });
 
-// LRN has no cuda kernel: its engine is refused on cuda at context creation, and runs on cpu.
+// MeanVarianceNormalization has no cuda kernel: its engine is refused on cuda at context
+// creation, and runs on cpu.
 await attempt(
   'an engine with layers cuda lacks is refused at context creation, listing them',
   async () => {
     const builder = new Builder();
     const network = builder.createNetwork();
     const x = network.addInput('x', 'float32', [1, 4, 3, 3]);
-    network.markOutput(network.addLayer('LRN', [x], { size: 3 }, 1, 'lrn').output);
+    network.markOutput(network.addLayer('MeanVarianceNormalization', [x], {}, 1, 'mvn').output);
     const engine = new Runtime().deserializeEngine(
       await builder.buildSerializedNetwork(network, builder.createBuilderConfig()),
     );
@@ -364,15 +365,19 @@ await attempt(
       error = e;
     }
     check(
-      'LRN on cuda: UNSUPPORTED KilnError naming the layer',
-      error?.code === 'UNSUPPORTED' && /cannot run on cuda:0.*lrn \(LRN/.test(error.message),
+      'MeanVarianceNormalization on cuda: UNSUPPORTED KilnError naming the layer',
+      error?.code === 'UNSUPPORTED' &&
+        /cannot run on cuda:0.*mvn \(MeanVarianceNormalization/.test(error.message),
       String(error?.message).slice(0, 300),
     );
     const cpuOut = await engine
       .createExecutionContext()
       .infer({ x: new Tensor('float32', [1, 4, 3, 3], new Float32Array(36).fill(1)) });
     const y = cpuOut[engine.outputNames[0]].data;
-    check('the LRN engine still runs on cpu', y.length === 36 && y.every(Number.isFinite));
+    check(
+      'the MeanVarianceNormalization engine still runs on cpu',
+      y.length === 36 && y.every(Number.isFinite),
+    );
   },
 );
 

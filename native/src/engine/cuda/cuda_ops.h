@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "engine/op.h"
 #include "kernels/cuda/cuda_kernels.h"
@@ -72,6 +73,9 @@ struct Launch {
   bool nhwc = false;
   // Device scratch of at least `bytes`, valid for work enqueued on `stream` from now on.
   std::function<void*(size_t bytes)> workspace;
+  // Per input, its values on the host when they are known there (a constant, or computed when
+  // shapes were: Slice's starts, Pad's pads, reduction axes), else null.
+  std::vector<const void*> host;
 };
 
 // When a layer runs in half precision (see cuda_precision.h).
@@ -98,6 +102,9 @@ struct CudaOp {
   // activation inputs are NHWC. Launch::nhwc tells the layer.
   bool (*nhwc8)(const LayerDesc& layer, const Network& network) = nullptr;
   bool follows8 = false;
+  // Bit i: the launcher reads input i on the host (Launch::host), so it must be a constant or
+  // computed from shapes; a layer where it comes from data is refused at context creation.
+  uint32_t hostInputs = 0;
 };
 
 // nullptr when the op has no cuda implementation in this build.
@@ -123,7 +130,25 @@ T* out(const OpContext& ctx) {
 // throws kUnsupported for other types or a mix.
 bool requireFloat(const OpContext& ctx, std::initializer_list<size_t> inputs);
 
-// The strides that broadcast `a` (and `b`, when given) to `out` (numpy rules, right-aligned).
-BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b, const Dims& out);
+// The strides that broadcast `a` (and `b`, `c`, when given) to `out` (numpy rules,
+// right-aligned).
+BroadcastShape broadcastShape(const OpContext& ctx, const Dims& a, const Dims* b, const Dims& out,
+                              const Dims* c = nullptr);
+
+// The integer values of input i (int32 or int64) from Launch::host; kUnsupported when they are
+// not known on the host.
+std::vector<int64_t> hostInts(const OpContext& ctx, const Launch& launch, size_t i);
+// The same for float32 values (Resize's scales and roi).
+std::vector<float> hostFloats(const OpContext& ctx, const Launch& launch, size_t i);
+
+// Why the layer cannot run when an input or output (those present) has a type outside
+// `allowed`: "<which> of type <t>", empty when every one is allowed. `inputs` lists the input
+// positions to check (all when empty); outputs are checked when `outputs` is set.
+std::string typesOutside(const LayerDesc& layer, const Network& network,
+                         std::initializer_list<DataType> allowed,
+                         std::initializer_list<size_t> inputs = {}, bool outputs = true);
+// typesOutside with float32 alone: the layers whose kernels take float32 (float16 inside FP16
+// engines) and not the integer types the cpu op also takes.
+std::string floatOnly(const LayerDesc& layer, const Network& network);
 
 }  // namespace kiln::cuda

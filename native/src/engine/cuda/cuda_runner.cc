@@ -371,6 +371,15 @@ class CudaRunner : public Runner {
         }
         ctx.out.push_back(at);
       }
+      launch.host.assign(layer.inputs.size(), nullptr);
+      for (size_t i = 0; i < layer.inputs.size(); ++i) {
+        const int32_t t = layer.inputs[i];
+        if (t < 0) continue;
+        if (n.tensors[t].constant >= 0)
+          launch.host[i] = n.weights[n.tensors[t].constant].data();
+        else if (!plan.values[t].empty())
+          launch.host[i] = plan.values[t].data();
+      }
       launch.state = &states_[li];
       launch.layer = li;
       launch.nhwc = storage.nhwc;
@@ -439,13 +448,37 @@ bool computedAtShapeTime(const Network& n, const LayerDesc& l, const std::vector
 std::vector<std::string> cudaUnsupportedLayers(const Network& network) {
   std::vector<std::string> out;
   std::vector<char> known(network.tensors.size(), 0);  // values the shape pass computes
+  // Values the shape pass can compute once input dims are known (from constants and shapes
+  // only), whatever their size: it computes them when they turn out small enough, and the
+  // runner then uploads them. A layer computing such values is not judged by its cuda op's
+  // dtype and attribute limits here (an int64 Add over dynamic dims); if its values turn out
+  // too big, its kernel refuses what it lacks when it runs.
+  std::vector<char> derivable(network.tensors.size(), 0);
+  const auto fromShapes = [&](int32_t t) {
+    return t < 0 || network.tensors[t].constant >= 0 || derivable[t];
+  };
   for (const LayerDesc& l : network.layers) {
     if (computedAtShapeTime(network, l, known)) {
       for (int32_t t : l.outputs)
-        if (t >= 0) known[t] = 1;
+        if (t >= 0) known[t] = derivable[t] = 1;
       continue;
     }
-    const std::string why = cuda::cudaUnsupportedReason(l, network);
+    const cuda::CudaOp* op = cuda::findCudaOp(l.op);
+    const bool shapeValues =
+        findOp(l.op) != nullptr && std::all_of(l.inputs.begin(), l.inputs.end(), fromShapes);
+    if (shapeValues)
+      for (int32_t t : l.outputs)
+        if (t >= 0) derivable[t] = 1;
+    std::string why;
+    if (op == nullptr)
+      why = "no cuda kernel";
+    else if (!shapeValues)
+      why = cuda::cudaUnsupportedReason(l, network);
+    for (size_t i = 0; why.empty() && op != nullptr && i < l.inputs.size() && i < 32; ++i) {
+      if ((op->hostInputs >> i & 1u) != 0 && !fromShapes(l.inputs[i]))
+        why = "input " + std::to_string(i) + " ('" + network.tensors[l.inputs[i]].name +
+              "') computed from data (it must be a constant or computed from shapes)";
+    }
     if (!why.empty()) out.push_back(l.name + " (" + l.op + ": " + why + ")");
   }
   return out;

@@ -29,7 +29,9 @@ cudaError_t biasActivation(const T* x, T* y, int64_t outer, int64_t channels, in
 cudaError_t halfDistance(const __half* a, const __half* b, int64_t count, float* out,
                          cudaStream_t stream);
 
-enum class BinaryOp { kAdd, kSub, kMul, kDiv };
+// The float semantics of the cpu's kernels::binary: Max/Min propagate NaN, kMod is the
+// floor-mod (divisor's sign), kFmod C's fmod (dividend's sign), PRelu is x < 0 ? x * b : x.
+enum class BinaryOp { kAdd, kSub, kMul, kDiv, kPow, kMax, kMin, kMod, kFmod, kPRelu };
 
 // Element strides of an input broadcast to the output's dims (0 along broadcast dims).
 struct BroadcastShape {
@@ -37,12 +39,182 @@ struct BroadcastShape {
   int64_t dims[kMaxRank] = {};  // the output's
   int64_t strideA[kMaxRank] = {};
   int64_t strideB[kMaxRank] = {};
+  int64_t strideC[kMaxRank] = {};  // a third operand (Where)
 };
 
 // out = a (op) b with numpy broadcasting; `count` output elements.
 template <typename T>
 cudaError_t binary(BinaryOp op, const T* a, const T* b, T* out, const BroadcastShape& shape,
                    int64_t count, cudaStream_t stream);
+
+// ---- elementwise math, tests and logic (eltwise/unary.cu, eltwise/logic.cu, eltwise/cast.cu)
+
+// Float functions of one value, as the cpu's unary and math ops define them; `a` and `b` are
+// the op's attributes (Selu alpha/gamma, Celu and ThresholdedRelu alpha, Shrink lambd/bias).
+enum class UnaryFn {
+  kExp,
+  kLog,
+  kSqrt,
+  kErf,
+  kAbs,
+  kNeg,
+  kReciprocal,
+  kFloor,
+  kCeil,
+  kRound,
+  kSin,
+  kCos,
+  kTan,
+  kSign,
+  kAcos,
+  kAcosh,
+  kAsin,
+  kAsinh,
+  kAtan,
+  kAtanh,
+  kCosh,
+  kSinh,
+  kSoftsign,
+  kSelu,
+  kCelu,
+  kThresholdedRelu,
+  kShrink,
+  kScale  // x * a (Mean's 1 / n)
+};
+template <typename T>
+cudaError_t unaryMath(UnaryFn fn, const T* x, T* y, int64_t count, float a, float b,
+                      cudaStream_t stream);
+
+// y = min(max(x, lo), hi) (NaN stays NaN); `lo` / `hi` are device scalars, or null for
+// `loDefault` / `hiDefault`.
+template <typename T>
+cudaError_t clip(const T* x, T* y, int64_t count, const T* lo, const T* hi, float loDefault,
+                 float hiDefault, cudaStream_t stream);
+
+// y = isnan(x), or with `inf` isinf(x) restricted to the signs asked for; bool bytes.
+template <typename T>
+cudaError_t floatTest(const T* x, uint8_t* y, int64_t count, bool inf, bool positive, bool negative,
+                      cudaStream_t stream);
+
+enum class CompareOp { kEqual, kLess, kLessOrEqual, kGreater, kGreaterOrEqual };
+// out = a (op) b as bool bytes, broadcast like binary.
+template <typename T>
+cudaError_t compare(CompareOp op, const T* a, const T* b, uint8_t* out, const BroadcastShape& shape,
+                    int64_t count, cudaStream_t stream);
+
+// And, Or, Xor on bool bytes (nonzero is true), broadcast like binary; kNot reads only a.
+enum class LogicalOp { kAnd, kOr, kXor, kNot };
+cudaError_t logical(LogicalOp op, const uint8_t* a, const uint8_t* b, uint8_t* out,
+                    const BroadcastShape& shape, int64_t count, cudaStream_t stream);
+
+// out = cond ? x : y with cond at strideA, x at strideB, y at strideC; elements of
+// `elementBytes` (1, 2, 4 or 8) bytes.
+cudaError_t where(const uint8_t* cond, const void* x, const void* y, void* out, int elementBytes,
+                  const BroadcastShape& shape, int64_t count, cudaStream_t stream);
+
+// The element types Cast converts between on the GPU, with the cpu's kernels::cast semantics
+// (float -> integer truncates and saturates, NaN -> 0; integers narrow modulo 2^bits; bool is
+// nonzero; half rounds to nearest even, through float32).
+enum class CastType : uint8_t { kFloat32, kFloat16, kInt8, kUInt8, kInt32, kInt64, kBool };
+cudaError_t cast(const void* x, CastType from, void* y, CastType to, int64_t count,
+                 cudaStream_t stream);
+
+// Hardmax along the middle dim of [outer, dim, inner]: 1 at the first maximum (argReduce's
+// choice), 0 elsewhere.
+template <typename T>
+cudaError_t hardmax(const T* x, T* y, int64_t outer, int64_t dim, int64_t inner,
+                    cudaStream_t stream);
+
+// Trilu of `matrices` [rows, cols] matrices of `elementBytes` (1, 2, 4 or 8) bytes: keeps
+// j - i >= k (upper) or j - i <= k (lower), zero bytes elsewhere.
+cudaError_t trilu(const void* x, void* y, int elementBytes, int64_t matrices, int64_t rows,
+                  int64_t cols, int64_t k, bool upper, cudaStream_t stream);
+
+// ---- Resize (resize/resize.cu)
+
+// The cpu's kernels::ResizeParams for one launch: modes as kernels::ResizeMode,
+// ResizeCoordMode and ResizeNearestMode (their integer values), scales per axis, roi for
+// tf_crop_and_resize ([starts..., ends...]).
+struct ResizeShape {
+  int rank = 0;
+  int64_t inDims[kMaxRank] = {}, outDims[kMaxRank] = {};
+  float scales[kMaxRank] = {};
+  float roi[2 * kMaxRank] = {};
+  int mode = 0, coordMode = 0, nearestMode = 0;
+  float cubicCoeffA = -0.75f;
+  bool excludeOutside = false;
+  float extrapolation = 0.0f;
+};
+// Each output element is the tensor product of its per-axis taps (nearest: one, linear: two,
+// cubic: four), with the cpu's tap positions and weights; axes the cpu leaves untouched (every
+// output reads its own index with weight 1) are skipped as the cpu skips them.
+template <typename T>
+cudaError_t resize(const ResizeShape& shape, const T* x, T* y, cudaStream_t stream);
+
+// ---- the builder's ElementwiseChain (eltwise/chain.cu)
+
+// A chain's steps with the plan's opcodes (engine/ops/chain_ops.cc, the builder's
+// fuse-elementwise-chains pass): binary kAdd..kPow with an operand, unary kRelu..kHardSwish.
+enum class ChainOp : int16_t {
+  kAdd = 0,
+  kSub = 1,
+  kMul = 2,
+  kDiv = 3,
+  kMax = 4,
+  kMin = 5,
+  kPow = 6,
+  kRelu = 10,
+  kSigmoid = 11,
+  kTanh = 12,
+  kExp = 13,
+  kLog = 14,
+  kSqrt = 15,
+  kAbs = 16,
+  kNeg = 17,
+  kErf = 18,
+  kReciprocal = 19,
+  kFloor = 20,
+  kCeil = 21,
+  kHardSwish = 22
+};
+constexpr int kMaxChainSteps = 32;
+constexpr int kMaxChainInputs = 8;
+// Each element starts as inputs[0] and goes through the steps; a binary step's operand is
+// inputs[operand] (same shape) or, when operand < 0, `immediate`; `reversed` swaps the sides.
+template <typename T>
+struct ChainProgram {
+  int stepCount = 0;
+  ChainOp op[kMaxChainSteps] = {};
+  int8_t operand[kMaxChainSteps] = {};
+  bool reversed[kMaxChainSteps] = {};
+  float immediate[kMaxChainSteps] = {};
+  const T* inputs[kMaxChainInputs] = {};
+};
+template <typename T>
+cudaError_t elementwiseChain(const ChainProgram<T>& program, T* y, int64_t count,
+                             cudaStream_t stream);
+
+// ---- reductions (reduce/reduce.cu)
+
+// As the cpu's kernels::reduce: sums, products and LogSumExp accumulate in double; Max/Min
+// propagate NaN; an empty group gives the identity (Max -inf, Min +inf, Sum 0, Prod 1).
+enum class ReduceOp { kSum, kMean, kMax, kMin, kProd, kL1, kL2, kSumSquare, kLogSum, kLogSumExp };
+// Output element o reads the group x[base(o) + sum of r_d * reducedStrides[d]]; base(o) walks
+// the kept dims (row-major over keptDims) with keptStrides.
+struct ReduceShape {
+  int keptRank = 0, reducedRank = 0;
+  int64_t keptDims[kMaxRank] = {}, keptStrides[kMaxRank] = {};
+  int64_t reducedDims[kMaxRank] = {}, reducedStrides[kMaxRank] = {};
+  int64_t outCount = 0, groupSize = 0;
+};
+template <typename T>
+cudaError_t reduce(ReduceOp op, const T* x, T* y, const ReduceShape& shape, cudaStream_t stream);
+
+// ArgMax / ArgMin along the middle dim of [outer, dim, inner] (dim > 0) into int64 indices: the
+// first extreme (the last with `last`), as the cpu's kernels::argReduce compares.
+template <typename T>
+cudaError_t argReduce(bool isMax, bool last, const T* x, int64_t* y, int64_t outer, int64_t dim,
+                      int64_t inner, cudaStream_t stream);
 
 // out[i] = a[sum of coordinate * strideA] over the output's dims (strideB is ignored), moving
 // elements of `elementBytes` (1, 2, 4 or 8) bytes: broadcasts (Expand, GEMM biases) and
@@ -62,6 +234,19 @@ enum class Storage : uint8_t { kFloat, kHalf, kHalfNhwc, kByteNhwc };
 cudaError_t convert(const void* x, Storage from, void* y, Storage to, int64_t n, int64_t c,
                     int64_t inner, cudaStream_t stream);
 
+// Pad of a tensor of rank <= kMaxRank: output coordinate i of dim d reads input coordinate
+// i - before[d], mapped back into [0, inDims[d]) by the mode (or the constant); the cpu's
+// kernels::pad.
+enum class PadMode : uint8_t { kConstant, kReflect, kEdge, kWrap };
+struct PadShape {
+  int rank = 0;
+  int64_t outDims[kMaxRank] = {}, inDims[kMaxRank] = {}, before[kMaxRank] = {};
+  PadMode mode = PadMode::kConstant;
+  uint64_t value = 0;  // the constant: its bytes in the low `elementBytes` bytes
+};
+cudaError_t pad(const void* x, void* y, int elementBytes, const PadShape& shape, int64_t count,
+                cudaStream_t stream);
+
 // Gather along one axis of x viewed as [outer, axisDim, inner] into y [outer, count, inner];
 // every index must lie in [-axisDim, axisDim) (checked by the caller).
 struct GatherShape {
@@ -78,10 +263,30 @@ template <typename T>
 cudaError_t layerNorm(const T* x, const float* scale, const float* bias, T* y, int64_t rowCount,
                       int64_t cols, float epsilon, cudaStream_t stream);
 
-// Softmax along the middle dim of an [outer, axis, inner] tensor, accumulating in float32.
+// BatchNormalization (inference) of [batch, channels, spatial]: y = (x - mean) * k + bias with
+// k = scale / sqrt(var + epsilon) in double, as the cpu computes it; parameters float32.
+template <typename T>
+cudaError_t batchNorm(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial,
+                      const float* scale, const float* bias, const float* mean, const float* var,
+                      float epsilon, cudaStream_t stream);
+
+// InstanceNormalization of [batch, channels, spatial]: one block per (n, c), mean and variance
+// in double over the spatial values, y = (x - mean) * (scale / sqrt(var + epsilon)) + bias.
+template <typename T>
+cudaError_t instanceNorm(const T* x, T* y, int64_t batch, int64_t channels, int64_t spatial,
+                         const float* scale, const float* bias, float epsilon, cudaStream_t stream);
+
+// LRN across channels of [batch, channels, inner]: y = x / (bias + alpha / size * s)^beta with
+// s the sum of x^2 over channels [c - (size - 1) / 2, c + size / 2] (in double, as the cpu).
+template <typename T>
+cudaError_t lrn(const T* x, T* y, int64_t batch, int64_t channels, int64_t inner, int64_t size,
+                float alpha, float beta, float bias, cudaStream_t stream);
+
+// Softmax (LogSoftmax with `log`) along the middle dim of an [outer, axis, inner] tensor,
+// accumulating in float32.
 template <typename T>
 cudaError_t softmax(const T* x, T* y, int64_t outer, int64_t axis, int64_t inner,
-                    cudaStream_t stream);
+                    cudaStream_t stream, bool log = false);
 
 struct Pool2dParams {
   int64_t batch = 0, channels = 0, inH = 0, inW = 0, outH = 0, outW = 0;

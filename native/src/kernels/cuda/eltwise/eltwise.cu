@@ -3,17 +3,16 @@
 // so the loads are coalesced along the innermost dim and nothing else is attempted yet.
 #include <cmath>
 
-#include "kernels/cuda/cuda_kernels.h"
+#include "kernels/cuda/eltwise/elementwise.cuh"
 
 namespace kiln::cuda {
 namespace {
 
-constexpr int kThreads = 256;
-
-int blocksFor(int64_t count) {
-  const int64_t blocks = (count + kThreads - 1) / kThreads;
-  return static_cast<int>(blocks < 65535 * 16 ? blocks : 65535 * 16);
-}
+using elementwise::blocksFor;
+using elementwise::kThreads;
+using elementwise::load;
+using elementwise::offsets;
+using elementwise::store;
 
 // Mirrors kernels::activate (kiln/kernels/activation.h), the cpu reference.
 __device__ float activate(kernels::ActivationKind kind, float alpha, float beta, float x) {
@@ -49,11 +48,6 @@ __device__ float activate(kernels::ActivationKind kind, float alpha, float beta,
   return x;
 }
 
-__device__ float load(const float* p, int64_t i) { return p[i]; }
-__device__ float load(const __half* p, int64_t i) { return __half2float(p[i]); }
-__device__ void store(float* p, int64_t i, float v) { p[i] = v; }
-__device__ void store(__half* p, int64_t i, float v) { p[i] = __float2half_rn(v); }
-
 // `channelStride`: elements between consecutive channels (inner for NCHW, 1 for NHWC).
 template <typename T>
 __global__ void biasActivationKernel(const T* x, T* y, int64_t count, int64_t channels,
@@ -66,19 +60,6 @@ __global__ void biasActivationKernel(const T* x, T* y, int64_t count, int64_t ch
     if (residual != nullptr) v += load(residual, i);
     store(y, i, activate(act.kind, act.alpha, act.beta, v));
   }
-}
-
-// The offsets into a and b of output element i.
-__device__ void offsets(const BroadcastShape& s, int64_t i, int64_t* a, int64_t* b) {
-  int64_t oa = 0, ob = 0;
-  for (int d = s.rank - 1; d >= 0; --d) {
-    const int64_t coord = i % s.dims[d];
-    i /= s.dims[d];
-    oa += coord * s.strideA[d];
-    ob += coord * s.strideB[d];
-  }
-  *a = oa;
-  *b = ob;
 }
 
 template <typename T>
@@ -101,6 +82,26 @@ __global__ void binaryKernel(BinaryOp op, const T* a, const T* b, T* out, Broadc
         break;
       case BinaryOp::kDiv:
         store(out, i, x / y);
+        break;
+      case BinaryOp::kPow:
+        store(out, i, powf(x, y));
+        break;
+      case BinaryOp::kMax:
+        store(out, i, (x != x || x > y) ? x : y);
+        break;
+      case BinaryOp::kMin:
+        store(out, i, (x != x || x < y) ? x : y);
+        break;
+      case BinaryOp::kMod: {
+        const float r = fmodf(x, y);
+        store(out, i, (r != 0 && ((r < 0) != (y < 0))) ? r + y : r);
+        break;
+      }
+      case BinaryOp::kFmod:
+        store(out, i, fmodf(x, y));
+        break;
+      case BinaryOp::kPRelu:
+        store(out, i, x < 0 ? x * y : x);
         break;
     }
   }
