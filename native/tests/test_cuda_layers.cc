@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <iterator>
 #include <map>
@@ -801,10 +802,6 @@ bool gpuMatchesCpu(const LayerDesc& layer, const std::vector<AnyTensor>& inputs,
 TEST(gpu_unary_math_matches_cpu) {
   if (!haveGpu()) return;
   const AnyTensor x = f32({3, 5, 7}, withEdges(105, 11));
-  // The cpu's AVX-512 paths (Exp, Erf and the activations) clamp their inputs, so NaN and the
-  // infinities do not come out of them as from the scalar definitions the cuda kernels follow
-  // (exp(inf) is 3.4e38 there): those ops get finite inputs.
-  const AnyTensor finite = f32({3, 5, 7}, randoms(105, 11, 2.0f));
   // Exact on both devices: sign and rounding functions, one IEEE operation (correctly rounded
   // by both), or comparisons and selections.
   for (const char* op : {"Abs", "Neg", "Floor", "Ceil", "Round", "Sign", "Reciprocal", "Sqrt",
@@ -931,22 +928,8 @@ TEST(gpu_cast_matches_cpu) {
     CHECK(gpuMatchesCpu(cast, {big}, 0, 0, false));
     CHECK(gpuMatchesCpu(cast, {flags}, 0, 0, false));
   }
-  // To float16: the cpu's rounding to half and the GPU's agree bit for bit, NaN aside (its
-  // payload may differ; both must be NaN).
-  const LayerDesc toHalf = layerOf("Cast", 1, 1, {{"to", intAttr(10)}});
-  for (const AnyTensor& in : {x, big}) {
-    const std::vector<AnyTensor> want = runOnCpu(toHalf, {in});
-    const std::vector<uint8_t> got = runLayerOnGpu(toHalf, {in}, want, false)[0].bytes;
-    bool same = got.size() == want[0].bytes.size();
-    for (size_t i = 0; same && i + 1 < got.size(); i += 2) {
-      __half g, w;
-      std::memcpy(&g, got.data() + i, 2);
-      std::memcpy(&w, want[0].bytes.data() + i, 2);
-      const float gf = __half2float(g), wf = __half2float(w);
-      same = std::isnan(wf) ? std::isnan(gf) : std::memcmp(&g, &w, 2) == 0;
-    }
-    CHECK(same);
-  }
+  // To float16: refused at context creation (unsupported_types_and_modes_are_listed) until
+  // the GPU's result matches the cpu's (it did not on the H100: inf came back NaN).
 }
 
 TEST(gpu_reductions_match_cpu) {
@@ -1146,15 +1129,18 @@ TEST(unsupported_types_and_modes_are_listed) {
       {"cast", "Cast", {2}, {3}, {{"to", intAttr(16)}}, {}},
       {"bn", "BatchNormalization", {2, 2, 2, 2, 2}, {5}, {{"training_mode", intAttr(1)}}, {}},
       {"argmax", "ArgMax", {2}, {4}, {}, {}},
-      {"slice", "Slice", {2, 4, 4}, {5}, {}, {}}};
+      {"slice", "Slice", {2, 4, 4}, {5}, {}, {}},
+      {"half", "Cast", {2}, {6}, {{"to", intAttr(10)}}, {}}};
+  n.tensors.push_back({"h", DataType::kFloat16, {2, 3}, -1});
   n.inputs = {0, 2};
-  n.outputs = {1, 3, 5};
+  n.outputs = {1, 3, 5, 6};
   const std::vector<std::string> missing = cudaUnsupportedLayers(n);
   CHECK(listed(missing, "neg"));   // integer math
   CHECK(listed(missing, "cast"));  // bfloat16
   CHECK(listed(missing, "bn"));    // training mode
   CHECK(!listed(missing, "argmax"));
   CHECK(listed(missing, "slice"));  // bounds computed from data, not known at shape time
+  CHECK(listed(missing, "half"));   // Cast to float16, not verified on cuda yet
 }
 
 }  // namespace

@@ -1,6 +1,7 @@
 // Binary ops, comparisons, Where and Expand over broadcast shapes, and every unary op, against
 // per-element references.
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "kernel_test_util.h"
@@ -211,6 +212,25 @@ TEST(unary_ops) {
                             " n=" + std::to_string(n),
                         y, want, 1e-6, 2e-6);
       }
+    // Special values on every tier (vector bodies and tails alike): exp keeps NaN, overflows to
+    // +inf past ~88.72 and reaches 0 at -inf; Clip keeps NaN.
+    {
+      const float nan = std::numeric_limits<float>::quiet_NaN();
+      const float inf = std::numeric_limits<float>::infinity();
+      std::vector<float> sx(40, 1.0f), sy(40);
+      sx[0] = sx[17] = sx[39] = nan;
+      sx[1] = sx[16] = sx[38] = inf;
+      sx[5] = -inf, sx[6] = 88.8f, sx[7] = 89.0f, sx[8] = 88.7f, sx[9] = -200.0f;
+      kiln::kernels::unary(UnaryOp::kExp, sx.data(), sy.data(), sx.size());
+      for (size_t i = 0; i < sx.size(); ++i) {
+        const float want = std::exp(sx[i]);
+        CHECK(std::isnan(want) ? std::isnan(sy[i]) : (std::isinf(want) ? sy[i] == want : true));
+      }
+      CHECK(sy[5] == 0.0f && sy[9] == 0.0f && std::isfinite(sy[8]) && std::isinf(sy[7]));
+      kiln::kernels::unary(UnaryOp::kClip, sx.data(), sy.data(), sx.size(), -1.0f, 2.0f);
+      CHECK(std::isnan(sy[0]) && std::isnan(sy[17]) && std::isnan(sy[39]));
+      CHECK(sy[5] == -1.0f && sy[7] == 2.0f);
+    }
     std::vector<float> r = {0.5f, 1.5f, 2.5f, -0.5f, -1.5f, 2.4f}, ry(6);
     kiln::kernels::unary(UnaryOp::kRound, r.data(), ry.data(), 6);
     kt::expectEqual("round half to even", ry, {0.0f, 2.0f, 2.0f, -0.0f, -2.0f, 2.0f});

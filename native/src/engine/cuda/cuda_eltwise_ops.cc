@@ -206,6 +206,11 @@ void runCast(OpContext& ctx, Launch& launch) {
 }
 
 std::string castUnsupported(const LayerDesc& layer, const Network& network) {
+  // The float16 result disagreed with the cpu's on the H100 (inf came back NaN, 2^40 as 0; the
+  // cause is not found yet): refused rather than risk wrong values.
+  for (int32_t t : layer.outputs)
+    if (t >= 0 && network.tensors[t].dtype == DataType::kFloat16)
+      return "Cast to float16 is not verified on cuda yet";
   return typesOutside(layer, network,
                       {kF32, DataType::kFloat16, DataType::kInt8, DataType::kUInt8,
                        DataType::kInt32, DataType::kInt64, DataType::kBool});

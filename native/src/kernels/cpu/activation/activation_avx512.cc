@@ -37,7 +37,7 @@ size_t applyActivation(const Activation& act, float* d, size_t n) {
     }
     case ActivationKind::kClip: {
       const __m512 lo = _mm512_set1_ps(act.alpha), hi = _mm512_set1_ps(act.beta);
-      return forEach16(d, n, [&](__m512 x) { return _mm512_min_ps(_mm512_max_ps(x, lo), hi); });
+      return forEach16(d, n, [&](__m512 x) { return _mm512_min_ps(hi, _mm512_max_ps(lo, x)); });
     }
     case ActivationKind::kHardSigmoid: {
       const __m512 a = _mm512_set1_ps(act.alpha), b = _mm512_set1_ps(act.beta);
@@ -92,7 +92,7 @@ bool addBiasActivation(const Activation& act, float bias, float* d, size_t n) {
     case ActivationKind::kClip: {
       const __m512 lo = _mm512_set1_ps(act.alpha), hi = _mm512_set1_ps(act.beta);
       forEach16(d, n, [&](__m512 x) {
-        return _mm512_min_ps(_mm512_max_ps(_mm512_add_ps(x, b), lo), hi);
+        return _mm512_min_ps(hi, _mm512_max_ps(lo, _mm512_add_ps(x, b)));
       });
       return true;
     }

@@ -6,8 +6,10 @@
 namespace kiln::kernels::isa_avx512 {
 
 // e^x to about 1 ulp: x = n ln2 + r with |r| <= ln2/2, degree-7 Taylor for e^r, then scale by 2^n.
+// The clamp keeps n in range; NaN passes it (min/max return their second operand then), and
+// from 88.8 on the scaling overflows to +inf, as e^x does past about 88.72.
 inline __m512 exp512(__m512 x) {
-  x = _mm512_max_ps(_mm512_min_ps(x, _mm512_set1_ps(88.7228f)), _mm512_set1_ps(-104.0f));
+  x = _mm512_max_ps(_mm512_set1_ps(-104.0f), _mm512_min_ps(_mm512_set1_ps(88.8f), x));
   const __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f)),
                                         _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
   // ln2 split in two so n * ln2_hi is exact.

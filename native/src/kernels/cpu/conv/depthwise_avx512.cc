@@ -209,7 +209,7 @@ inline __m512 finish(__m512 acc, __m512 add, const Activation& act, __m512 lo, _
     case ActivationKind::kRelu:
       return _mm512_max_ps(o, _mm512_setzero_ps());
     case ActivationKind::kClip:
-      return _mm512_min_ps(_mm512_max_ps(o, lo), hi);
+      return _mm512_min_ps(hi, _mm512_max_ps(lo, o));
     default:
       return o;
   }

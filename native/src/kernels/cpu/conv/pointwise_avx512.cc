@@ -76,7 +76,7 @@ void tile(const float* a, int64_t K, const float* x, int64_t P, int mr, int64_t 
   const __m512 lo = _mm512_set1_ps(act.alpha), hi = _mm512_set1_ps(act.beta);
   const auto finish = [&](__m512 o) {
     if (act.kind == ActivationKind::kRelu) return _mm512_max_ps(o, _mm512_setzero_ps());
-    if (act.kind == ActivationKind::kClip) return _mm512_min_ps(_mm512_max_ps(o, lo), hi);
+    if (act.kind == ActivationKind::kClip) return _mm512_min_ps(hi, _mm512_max_ps(lo, o));
     return o;
   };
 #pragma GCC unroll 4

@@ -82,7 +82,7 @@ void channelBlock(const Conv2dParams& p, int64_t OH, int64_t OW, int64_t K, cons
       if (residual) o = _mm512_add_ps(_mm512_maskz_loadu_ps(m, residual + at), o);
       if (bias) o = _mm512_add_ps(o, _mm512_set1_ps(bias[m0 + j]));
       if (act.kind == ActivationKind::kRelu) o = _mm512_max_ps(o, _mm512_setzero_ps());
-      if (act.kind == ActivationKind::kClip) o = _mm512_min_ps(_mm512_max_ps(o, lo), hi);
+      if (act.kind == ActivationKind::kClip) o = _mm512_min_ps(hi, _mm512_max_ps(lo, o));
       _mm512_mask_storeu_ps(y + at, m, o);
       if (!inRegisters) kernels::applyActivation(act, y + at, static_cast<size_t>(n));
     }
