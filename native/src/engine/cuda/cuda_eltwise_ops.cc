@@ -255,10 +255,8 @@ ChainProgram<T> chainProgram(const OpContext& ctx) {
   }
   for (size_t i = 0; i < raw.size(); i += 3, ++p.stepCount) {
     const int64_t op = raw[i], operand = raw[i + 1];
-    const bool binary = op >= 0 && op <= static_cast<int64_t>(ChainOp::kPow);
-    ctx.require(binary || (op >= static_cast<int64_t>(ChainOp::kRelu) &&
-                           op <= static_cast<int64_t>(ChainOp::kHardSwish)),
-                "unknown opcode " + std::to_string(op));
+    const bool binary = chainOpIsBinary(op);
+    ctx.require(chainOpIsValid(op), "unknown opcode " + std::to_string(op));
     p.op[p.stepCount] = static_cast<ChainOp>(op);
     p.reversed[p.stepCount] = raw[i + 2] != 0;
     p.operand[p.stepCount] = -1;

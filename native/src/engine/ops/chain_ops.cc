@@ -9,36 +9,14 @@
 
 #include "engine/op.h"
 #include "engine/ops/register.h"
+#include "graph/chain_opcodes.h"
 #include "kiln/thread_pool.h"
 
 namespace kiln {
 namespace {
 
-enum Opcode : int64_t {
-  kAdd = 0,
-  kSub = 1,
-  kMul = 2,
-  kDiv = 3,
-  kMax = 4,
-  kMin = 5,
-  kPow = 6,
-  kRelu = 10,
-  kSigmoid = 11,
-  kTanh = 12,
-  kExp = 13,
-  kLog = 14,
-  kSqrt = 15,
-  kAbs = 16,
-  kNeg = 17,
-  kErf = 18,
-  kReciprocal = 19,
-  kFloor = 20,
-  kCeil = 21,
-  kHardSwish = 22,
-};
-
 struct Step {
-  int64_t op;
+  ChainOp op;
   int64_t operand;
   bool reversed;
 };
@@ -50,10 +28,9 @@ std::vector<Step> steps(const OpContext& ctx) {
       ctx.layer.attrs.count("immediates") ? ctx.layer.attrs.at("immediates").floats.size() : 0);
   std::vector<Step> out;
   for (size_t i = 0; i < raw.size(); i += 3) {
-    const Step s{raw[i], raw[i + 1], raw[i + 2] != 0};
-    const bool binary = s.op <= kPow;
-    ctx.require(binary || (s.op >= kRelu && s.op <= kHardSwish),
-                "unknown opcode " + std::to_string(s.op));
+    ctx.require(chainOpIsValid(raw[i]), "unknown opcode " + std::to_string(raw[i]));
+    const Step s{static_cast<ChainOp>(raw[i]), raw[i + 1], raw[i + 2] != 0};
+    const bool binary = chainOpIsBinary(raw[i]);
     if (binary) {
       const bool input = s.operand >= 0 && s.operand < static_cast<int64_t>(ctx.inputCount());
       const bool immediate = s.operand <= -2 && -2 - s.operand < immediates;
@@ -97,21 +74,21 @@ void binaryLoop(float* v, const float* o, float c, bool reversed, int64_t len, F
   }
 }
 
-void binaryStep(int64_t op, float* v, const float* o, float c, bool reversed, int64_t len) {
+void binaryStep(ChainOp op, float* v, const float* o, float c, bool reversed, int64_t len) {
   switch (op) {
-    case kAdd:
+    case ChainOp::kAdd:
       return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a + b; });
-    case kSub:
+    case ChainOp::kSub:
       return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a - b; });
-    case kMul:
+    case ChainOp::kMul:
       return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a * b; });
-    case kDiv:
+    case ChainOp::kDiv:
       return binaryLoop(v, o, c, reversed, len, [](float a, float b) { return a / b; });
-    case kMax:
+    case ChainOp::kMax:
       return binaryLoop(v, o, c, reversed, len, [](float a, float b) {
         return a != a || b != b ? NAN : std::max(a, b);  // NaN in, NaN out
       });
-    case kMin:
+    case ChainOp::kMin:
       return binaryLoop(v, o, c, reversed, len,
                         [](float a, float b) { return a != a || b != b ? NAN : std::min(a, b); });
     default:
@@ -119,31 +96,31 @@ void binaryStep(int64_t op, float* v, const float* o, float c, bool reversed, in
   }
 }
 
-void unaryStep(int64_t op, float* v, int64_t len) {
+void unaryStep(ChainOp op, float* v, int64_t len) {
   switch (op) {
-    case kRelu:
+    case ChainOp::kRelu:
       return unaryLoop(v, len, [](float a) { return a > 0 ? a : 0.0f; });
-    case kSigmoid:
+    case ChainOp::kSigmoid:
       return unaryLoop(v, len, [](float a) { return 1.0f / (1.0f + std::exp(-a)); });
-    case kTanh:
+    case ChainOp::kTanh:
       return unaryLoop(v, len, [](float a) { return std::tanh(a); });
-    case kExp:
+    case ChainOp::kExp:
       return unaryLoop(v, len, [](float a) { return std::exp(a); });
-    case kLog:
+    case ChainOp::kLog:
       return unaryLoop(v, len, [](float a) { return std::log(a); });
-    case kSqrt:
+    case ChainOp::kSqrt:
       return unaryLoop(v, len, [](float a) { return std::sqrt(a); });
-    case kAbs:
+    case ChainOp::kAbs:
       return unaryLoop(v, len, [](float a) { return std::fabs(a); });
-    case kNeg:
+    case ChainOp::kNeg:
       return unaryLoop(v, len, [](float a) { return -a; });
-    case kErf:
+    case ChainOp::kErf:
       return unaryLoop(v, len, [](float a) { return std::erf(a); });
-    case kReciprocal:
+    case ChainOp::kReciprocal:
       return unaryLoop(v, len, [](float a) { return 1.0f / a; });
-    case kFloor:
+    case ChainOp::kFloor:
       return unaryLoop(v, len, [](float a) { return std::floor(a); });
-    case kCeil:
+    case ChainOp::kCeil:
       return unaryLoop(v, len, [](float a) { return std::ceil(a); });
     default:
       return unaryLoop(v, len,
@@ -168,7 +145,7 @@ void run(OpContext& ctx) {
           const float* x = ctx.f32(0) + begin;
           std::copy(x, x + len, v);  // y may alias nothing; the chain works in the output
           for (const Step& s : program) {
-            if (s.op > kPow) {
+            if (s.op > ChainOp::kPow) {
               unaryStep(s.op, v, len);
             } else if (s.operand >= 0) {
               binaryStep(s.op, v, ctx.f32(static_cast<size_t>(s.operand)) + begin, 0.0f, s.reversed,

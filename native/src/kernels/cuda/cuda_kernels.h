@@ -9,6 +9,7 @@
 
 #include <cstdint>
 
+#include "graph/chain_opcodes.h"
 #include "kiln/kernels/activation.h"
 
 namespace kiln::cuda {
@@ -153,30 +154,7 @@ cudaError_t resize(const ResizeShape& shape, const T* x, T* y, cudaStream_t stre
 
 // ---- the builder's ElementwiseChain (eltwise/chain.cu)
 
-// A chain's steps with the plan's opcodes (engine/ops/chain_ops.cc, the builder's
-// fuse-elementwise-chains pass): binary kAdd..kPow with an operand, unary kRelu..kHardSwish.
-enum class ChainOp : int16_t {
-  kAdd = 0,
-  kSub = 1,
-  kMul = 2,
-  kDiv = 3,
-  kMax = 4,
-  kMin = 5,
-  kPow = 6,
-  kRelu = 10,
-  kSigmoid = 11,
-  kTanh = 12,
-  kExp = 13,
-  kLog = 14,
-  kSqrt = 15,
-  kAbs = 16,
-  kNeg = 17,
-  kErf = 18,
-  kReciprocal = 19,
-  kFloor = 20,
-  kCeil = 21,
-  kHardSwish = 22
-};
+// A chain's steps carry the plan's opcodes (graph/chain_opcodes.h).
 constexpr int kMaxChainSteps = 32;
 constexpr int kMaxChainInputs = 8;
 // Each element starts as inputs[0] and goes through the steps; a binary step's operand is

@@ -3,7 +3,7 @@ import type { NativeAttr } from '@kiln/core';
 import { Layer, type NetworkDefinition, type NetworkTensor } from '../network';
 import { consumersOf, hasSingleUse, replaceFused, sameGuards } from './uses';
 
-// Opcodes of the native ElementwiseChain op (native/src/engine/ops/chain_ops.cc).
+// Opcodes of the native ElementwiseChain op (native/src/graph/chain_opcodes.h).
 const binaryOps: Record<string, number> = {
   Add: 0,
   Sub: 1,
