@@ -6,6 +6,7 @@
 #include <string>
 
 #include "engine/cuda/cuda_ops.h"
+#include "engine/ops/resize_attrs.h"
 #include "kiln/kernels/resize.h"
 
 namespace kiln::cuda {
@@ -20,39 +21,15 @@ void runResize(OpContext& ctx, Launch& launch) {
               "the cuda device resizes tensors up to rank 8");
   ResizeShape s;
   s.rank = static_cast<int>(rank);
-  const std::string mode = ctx.layer.attrString("mode", "nearest");
-  static const std::map<std::string, kernels::ResizeMode> modes = {
-      {"nearest", kernels::ResizeMode::kNearest},
-      {"linear", kernels::ResizeMode::kLinear},
-      {"bilinear", kernels::ResizeMode::kLinear},
-      {"cubic", kernels::ResizeMode::kCubic}};
-  ctx.require(modes.count(mode) != 0, "unknown mode '" + mode + "'");
-  s.mode = static_cast<int>(modes.at(mode));
-  // Resize-10 and Upsample have no coordinate attribute: their behaviour is 'asymmetric'.
-  const bool old = ctx.layer.op == "Upsample" || ctx.inputCount() == 2;
-  const std::string coord =
-      ctx.layer.attrString("coordinate_transformation_mode", old ? "asymmetric" : "half_pixel");
-  static const std::map<std::string, kernels::ResizeCoordMode> coords = {
-      {"half_pixel", kernels::ResizeCoordMode::kHalfPixel},
-      {"half_pixel_symmetric", kernels::ResizeCoordMode::kHalfPixelSymmetric},
-      {"pytorch_half_pixel", kernels::ResizeCoordMode::kPytorchHalfPixel},
-      {"align_corners", kernels::ResizeCoordMode::kAlignCorners},
-      {"asymmetric", kernels::ResizeCoordMode::kAsymmetric},
-      {"tf_crop_and_resize", kernels::ResizeCoordMode::kTfCropAndResize}};
-  ctx.require(coords.count(coord) != 0, "unknown coordinate_transformation_mode '" + coord + "'");
-  s.coordMode = static_cast<int>(coords.at(coord));
-  const std::string nearest =
-      ctx.layer.attrString("nearest_mode", old ? "floor" : "round_prefer_floor");
-  static const std::map<std::string, kernels::ResizeNearestMode> nearests = {
-      {"round_prefer_floor", kernels::ResizeNearestMode::kRoundPreferFloor},
-      {"round_prefer_ceil", kernels::ResizeNearestMode::kRoundPreferCeil},
-      {"floor", kernels::ResizeNearestMode::kFloor},
-      {"ceil", kernels::ResizeNearestMode::kCeil}};
-  ctx.require(nearests.count(nearest) != 0, "unknown nearest_mode '" + nearest + "'");
-  s.nearestMode = static_cast<int>(nearests.at(nearest));
-  s.cubicCoeffA = static_cast<float>(ctx.layer.attrFloat("cubic_coeff_a", -0.75));
-  s.excludeOutside = ctx.layer.attrInt("exclude_outside", 0) != 0;
-  s.extrapolation = static_cast<float>(ctx.layer.attrFloat("extrapolation_value", 0.0));
+  kernels::ResizeParams attrs;
+  readResizeAttributes(ctx, &attrs);
+  const bool old = resizeIsOld(ctx);
+  s.mode = static_cast<int>(attrs.mode);
+  s.coordMode = static_cast<int>(attrs.coordMode);
+  s.nearestMode = static_cast<int>(attrs.nearestMode);
+  s.cubicCoeffA = attrs.cubicCoeffA;
+  s.excludeOutside = attrs.excludeOutside;
+  s.extrapolation = attrs.extrapolationValue;
   // Scales as the cpu takes them: out / in when the model gave sizes.
   const size_t scalesInput = old ? 1 : 2;
   const bool haveSizes = !old && ctx.has(3) && shapeElements(ctx.shape(3)) > 0;

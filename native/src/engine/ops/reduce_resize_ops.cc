@@ -5,6 +5,7 @@
 
 #include "engine/op.h"
 #include "engine/ops/register.h"
+#include "engine/ops/resize_attrs.h"
 #include "kiln/kernels/reduce.h"
 #include "kiln/kernels/resize.h"
 
@@ -104,40 +105,8 @@ ResizePlan resizePlan(const OpContext& ctx) {
   const size_t rank = x.size();
   ResizePlan plan;
   kernels::ResizeParams& p = plan.params;
-  const std::string mode = ctx.layer.attrString("mode", "nearest");
-  if (mode == "nearest")
-    p.mode = kernels::ResizeMode::kNearest;
-  else if (mode == "linear" || mode == "bilinear")
-    p.mode = kernels::ResizeMode::kLinear;
-  else if (mode == "cubic")
-    p.mode = kernels::ResizeMode::kCubic;
-  else
-    ctx.fail("unknown mode '" + mode + "'");
-  // Resize-10 and Upsample have no coordinate attribute: their behaviour is 'asymmetric'.
-  const bool old = ctx.layer.op == "Upsample" || ctx.inputCount() == 2;
-  const std::string coord =
-      ctx.layer.attrString("coordinate_transformation_mode", old ? "asymmetric" : "half_pixel");
-  static const std::map<std::string, kernels::ResizeCoordMode> coords = {
-      {"half_pixel", kernels::ResizeCoordMode::kHalfPixel},
-      {"half_pixel_symmetric", kernels::ResizeCoordMode::kHalfPixelSymmetric},
-      {"pytorch_half_pixel", kernels::ResizeCoordMode::kPytorchHalfPixel},
-      {"align_corners", kernels::ResizeCoordMode::kAlignCorners},
-      {"asymmetric", kernels::ResizeCoordMode::kAsymmetric},
-      {"tf_crop_and_resize", kernels::ResizeCoordMode::kTfCropAndResize}};
-  ctx.require(coords.count(coord) != 0, "unknown coordinate_transformation_mode '" + coord + "'");
-  p.coordMode = coords.at(coord);
-  const std::string nearest =
-      ctx.layer.attrString("nearest_mode", old ? "floor" : "round_prefer_floor");
-  static const std::map<std::string, kernels::ResizeNearestMode> nearests = {
-      {"round_prefer_floor", kernels::ResizeNearestMode::kRoundPreferFloor},
-      {"round_prefer_ceil", kernels::ResizeNearestMode::kRoundPreferCeil},
-      {"floor", kernels::ResizeNearestMode::kFloor},
-      {"ceil", kernels::ResizeNearestMode::kCeil}};
-  ctx.require(nearests.count(nearest) != 0, "unknown nearest_mode '" + nearest + "'");
-  p.nearestMode = nearests.at(nearest);
-  p.cubicCoeffA = static_cast<float>(ctx.layer.attrFloat("cubic_coeff_a", -0.75));
-  p.excludeOutside = ctx.layer.attrInt("exclude_outside", 0) != 0;
-  p.extrapolationValue = static_cast<float>(ctx.layer.attrFloat("extrapolation_value", 0.0));
+  readResizeAttributes(ctx, &p);
+  const bool old = resizeIsOld(ctx);
   ctx.require(ctx.layer.attrInt("antialias", 0) == 0, "antialias is not supported yet");
   ctx.require(!ctx.layer.attrs.count("axes"), "the axes attribute is not supported yet");
   const size_t scalesInput = old ? 1 : 2;
@@ -185,6 +154,43 @@ void runResize(OpContext& ctx) {
 }
 
 }  // namespace
+
+void readResizeAttributes(const OpContext& ctx, kernels::ResizeParams* p) {
+  const std::string mode = ctx.layer.attrString("mode", "nearest");
+  if (mode == "nearest")
+    p->mode = kernels::ResizeMode::kNearest;
+  else if (mode == "linear" || mode == "bilinear")
+    p->mode = kernels::ResizeMode::kLinear;
+  else if (mode == "cubic")
+    p->mode = kernels::ResizeMode::kCubic;
+  else
+    ctx.fail("unknown mode '" + mode + "'");
+  // Resize-10 and Upsample have no coordinate attribute: their behaviour is 'asymmetric'.
+  const bool old = resizeIsOld(ctx);
+  const std::string coord =
+      ctx.layer.attrString("coordinate_transformation_mode", old ? "asymmetric" : "half_pixel");
+  static const std::map<std::string, kernels::ResizeCoordMode> coords = {
+      {"half_pixel", kernels::ResizeCoordMode::kHalfPixel},
+      {"half_pixel_symmetric", kernels::ResizeCoordMode::kHalfPixelSymmetric},
+      {"pytorch_half_pixel", kernels::ResizeCoordMode::kPytorchHalfPixel},
+      {"align_corners", kernels::ResizeCoordMode::kAlignCorners},
+      {"asymmetric", kernels::ResizeCoordMode::kAsymmetric},
+      {"tf_crop_and_resize", kernels::ResizeCoordMode::kTfCropAndResize}};
+  ctx.require(coords.count(coord) != 0, "unknown coordinate_transformation_mode '" + coord + "'");
+  p->coordMode = coords.at(coord);
+  const std::string nearest =
+      ctx.layer.attrString("nearest_mode", old ? "floor" : "round_prefer_floor");
+  static const std::map<std::string, kernels::ResizeNearestMode> nearests = {
+      {"round_prefer_floor", kernels::ResizeNearestMode::kRoundPreferFloor},
+      {"round_prefer_ceil", kernels::ResizeNearestMode::kRoundPreferCeil},
+      {"floor", kernels::ResizeNearestMode::kFloor},
+      {"ceil", kernels::ResizeNearestMode::kCeil}};
+  ctx.require(nearests.count(nearest) != 0, "unknown nearest_mode '" + nearest + "'");
+  p->nearestMode = nearests.at(nearest);
+  p->cubicCoeffA = static_cast<float>(ctx.layer.attrFloat("cubic_coeff_a", -0.75));
+  p->excludeOutside = ctx.layer.attrInt("exclude_outside", 0) != 0;
+  p->extrapolationValue = static_cast<float>(ctx.layer.attrFloat("extrapolation_value", 0.0));
+}
 
 void registerReduceResizeOps(OpTable& table) {
   for (const auto& entry : reduceOps()) table[entry.first] = OpImpl{inferReduce, runReduce};
